@@ -1,0 +1,47 @@
+# gan1d: the two commands a new user types are `make train` and `make test`.
+#
+# libtorch comes from one of two places:
+#   - LIBTORCH set in the environment: that libtorch is used as it is;
+#   - otherwise a Python virtual environment holding torch==$(TORCH_VERSION) from PyPI,
+#     created once in a cache folder shared by every clone (about 4.7 GB) and reused after.
+
+TORCH_VERSION := 2.13.0
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gan1d
+VENV ?= $(CACHE_DIR)/venv
+STAMP := $(VENV)/.gan1d-torch-$(TORCH_VERSION)
+PYTHON ?= python3
+
+ifdef LIBTORCH
+TORCH_DEP :=
+TORCH_ENV :=
+else
+TORCH_DEP := $(STAMP)
+TORCH_ENV := VIRTUAL_ENV="$(VENV)" PATH="$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1
+endif
+
+# The main job's fixed seed: `make train` reproduces the generator shipped in models/.
+SEED := 42
+TRAIN_ARGS ?=
+
+.PHONY: build train test bench clean-venv
+
+build: $(TORCH_DEP)
+	$(TORCH_ENV) cargo build --release
+
+train: build
+	./target/release/gan1d train --seed $(SEED) --out models $(TRAIN_ARGS)
+
+test: $(TORCH_DEP)
+	$(TORCH_ENV) cargo test --release
+
+bench: build
+	$(TORCH_ENV) ./bench/speed.sh
+
+$(STAMP):
+	@echo "gan1d: installing torch==$(TORCH_VERSION) from PyPI into $(VENV) (about 4.7 GB, once): it provides the libtorch that tch builds against; set LIBTORCH to use your own instead"
+	$(PYTHON) -m venv "$(VENV)"
+	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	touch "$@"
+
+clean-venv:
+	rm -rf "$(VENV)"

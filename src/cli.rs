@@ -1,0 +1,136 @@
+//! The command line: clap definitions, help text, and conversion into the configuration types.
+//! Defaults come from the configuration types themselves, so each is written once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ModelConfig, TrainConfig};
+use crate::device::DeviceChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gan1d",
+    version,
+    about = "Train, sample and inspect a GAN that learns y = x² on [-0.5, 0.5)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train the tutorial's GAN and write a checkpoint with plots into --out
+    Train(TrainArgs),
+    /// Draw points from a trained generator as CSV (header x,y)
+    Sample(SampleArgs),
+    /// Print Keras-style summaries of the discriminator, the generator and the composite model
+    Summary(SummaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training iterations (each: two discriminator updates, one generator update)
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: u64,
+    /// Points per generator update; each discriminator update uses half of it
+    #[arg(long, default_value_t = TrainConfig::default().batch, allow_negative_numbers = true)]
+    pub batch: i64,
+    /// Iterations between evaluations (accuracy line, plot, checkpoint)
+    #[arg(long, default_value_t = TrainConfig::default().eval_every)]
+    pub eval_every: u64,
+    /// Dimensions of the generator's latent space
+    #[arg(long, default_value_t = ModelConfig::default().latent_dim, allow_negative_numbers = true)]
+    pub latent_dim: i64,
+    /// Seed of the random stream: the same seed on the same device repeats a run exactly
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
+    #[arg(long, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// CPU threads for libtorch; for these tiny tensors one is fastest
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: u32,
+    /// Folder for the checkpoint and plots (created if missing; an existing checkpoint is replaced)
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    /// Hide the progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The configuration these flags describe; the rest keeps its defaults.
+    pub fn configs(&self) -> (ModelConfig, TrainConfig) {
+        let model = ModelConfig {
+            latent_dim: self.latent_dim,
+            ..ModelConfig::default()
+        };
+        let train = TrainConfig {
+            seed: self.seed,
+            epochs: self.epochs,
+            batch: self.batch,
+            eval_every: self.eval_every,
+            ..TrainConfig::default()
+        };
+        (model, train)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Checkpoint folder written by `gan1d train`
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Number of points
+    #[arg(short = 'n', default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub n: u64,
+    /// Seed of the latent points: the same seed gives byte-identical output
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write the CSV to this file instead of stdout
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also draw the points (at most the first 10 000) over the target curve into this PNG
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Summarise the models of this checkpoint instead of the tutorial's
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn train_flags_convert_into_configs() {
+        let cli = Cli::parse_from([
+            "gan1d",
+            "train",
+            "--epochs",
+            "7",
+            "--batch",
+            "6",
+            "--latent-dim",
+            "3",
+        ]);
+        let Command::Train(args) = cli.command else {
+            panic!("not train")
+        };
+        let (model, train) = args.configs();
+        assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
+        assert_eq!(train.eval_every, TrainConfig::default().eval_every);
+    }
+}

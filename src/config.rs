@@ -1,0 +1,212 @@
+//! The two configuration types: what the networks look like ([`ModelConfig`]) and how they
+//! are trained ([`TrainConfig`]). Every default lives here, once, with the reason for it.
+//! This module knows nothing of the command line or of files.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The shape of the two networks. Saved beside the weights, so a checkpoint can always
+/// rebuild the model it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Dimensions of the latent space the generator reads, each drawn from N(0, 1).
+    /// The tutorial uses 5.
+    pub latent_dim: i64,
+    /// Width of each hidden layer of the generator, input side first. Tutorial: one layer of 15.
+    pub generator_hidden: Vec<i64>,
+    /// Width of each hidden layer of the discriminator. Tutorial: one layer of 25.
+    pub discriminator_hidden: Vec<i64>,
+}
+
+/// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.
+pub const POINT_DIM: i64 = 2;
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            latent_dim: 5,
+            generator_hidden: vec![15],
+            discriminator_hidden: vec![25],
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Rejects shapes no network can have, naming the flag that sets each value.
+    pub fn validate(&self) -> Result<()> {
+        if self.latent_dim < 1 {
+            bail!("--latent-dim must be at least 1, got {}", self.latent_dim);
+        }
+        for (name, widths) in [
+            ("generator", &self.generator_hidden),
+            ("discriminator", &self.discriminator_hidden),
+        ] {
+            if let Some(w) = widths.iter().find(|&&w| w < 1) {
+                bail!("every {name} hidden layer needs at least 1 unit, got {w}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adam's settings, as Keras defines them (its defaults are the tutorial's, since the tutorial
+/// compiles with `optimizer='adam'`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamConfig {
+    /// Step size. Keras' default.
+    pub learning_rate: f64,
+    /// Decay of the first-moment (mean) estimate. Keras' default.
+    pub beta1: f64,
+    /// Decay of the second-moment (uncentred variance) estimate. Keras' default.
+    pub beta2: f64,
+    /// Added to √v *before* bias correction, as Keras does (PyTorch adds it after).
+    /// Keras' default is 1e-7, not PyTorch's 1e-8.
+    pub epsilon: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
+}
+
+/// How a run is trained. Everything that decides the numbers a run produces is here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seed of libtorch's random stream: the same seed on the same device gives the same run.
+    pub seed: u64,
+    /// Training iterations; the tutorial calls them epochs. Each iteration is two
+    /// discriminator updates and one generator update.
+    pub epochs: u64,
+    /// Points in one generator update; each discriminator update sees half of it real and,
+    /// in a separate update, half of it fake. Tutorial: 128.
+    pub batch: i64,
+    /// Iterations between evaluations (accuracy line, plot, checkpoint). Tutorial: 2 000.
+    pub eval_every: u64,
+    /// Real and generated points used for each evaluation's accuracies and plot. Tutorial: 100.
+    pub eval_samples: i64,
+    /// The optimiser of the discriminator and, separately, of the generator.
+    pub adam: AdamConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            // Fixed rather than random so that a plain `gan1d train` is reproducible.
+            seed: 42,
+            epochs: 10_000,
+            batch: 128,
+            eval_every: 2_000,
+            eval_samples: 100,
+            adam: AdamConfig::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Points in each of the two discriminator updates.
+    pub fn half_batch(&self) -> i64 {
+        self.batch / 2
+    }
+
+    /// Rejects settings that cannot train, naming the flag that sets each value.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs < 1 {
+            bail!("--epochs must be at least 1, got {}", self.epochs);
+        }
+        if self.batch < 2 || self.batch % 2 != 0 {
+            bail!(
+                "--batch must be an even number of at least 2 (half of it real, half fake), got {}",
+                self.batch
+            );
+        }
+        if self.eval_every < 1 {
+            bail!("--eval-every must be at least 1, got {}", self.eval_every);
+        }
+        if self.eval_samples < 1 {
+            bail!(
+                "the evaluation needs at least 1 sample, got {}",
+                self.eval_samples
+            );
+        }
+        let adam = &self.adam;
+        if !(adam.learning_rate > 0.0 && adam.learning_rate.is_finite()) {
+            bail!(
+                "the learning rate must be positive, got {}",
+                adam.learning_rate
+            );
+        }
+        for (name, beta) in [("beta1", adam.beta1), ("beta2", adam.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                bail!("adam {name} must be in [0, 1), got {beta}");
+            }
+        }
+        if !(adam.epsilon > 0.0) {
+            bail!("adam epsilon must be positive, got {}", adam.epsilon);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_tutorials() {
+        let train = TrainConfig::default();
+        assert_eq!(
+            (train.epochs, train.batch, train.eval_every),
+            (10_000, 128, 2_000)
+        );
+        assert_eq!(train.half_batch(), 64);
+        assert_eq!(ModelConfig::default().latent_dim, 5);
+        train.validate().unwrap();
+        ModelConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_zero_and_odd_batch_sizes() {
+        for batch in [0, 1, 3, 127] {
+            let cfg = TrainConfig {
+                batch,
+                ..TrainConfig::default()
+            };
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains("--batch"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rejects_zero_epochs_eval_every_and_latent_dim() {
+        let err = TrainConfig {
+            epochs: 0,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("--epochs"));
+        let err = TrainConfig {
+            eval_every: 0,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("--eval-every"));
+        let err = ModelConfig {
+            latent_dim: 0,
+            ..ModelConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("--latent-dim"));
+    }
+}
