@@ -81,6 +81,9 @@ pub struct Manifest {
     pub discriminator_adam_steps: u64,
     /// The most recent evaluation, if any.
     pub last_evaluation: Option<LastEvaluation>,
+    /// SHA-256 (hex) of each tensor file, by file name: a changed byte, or a file from another
+    /// run, is refused at load instead of silently giving other numbers.
+    pub sha256: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,11 +96,15 @@ pub struct LastEvaluation {
 
 /// Writes the trainer's complete state into `dir`, which must exist.
 pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<()> {
-    save_vars(&path(dir, Part::Generator), &named(&trainer.generator_vs))?;
-    save_vars(
-        &path(dir, Part::Discriminator),
-        &named(&trainer.discriminator_vs),
-    )?;
+    let mut sha256 = BTreeMap::new();
+    let mut save_part = |part: Part, vars: &[(String, Tensor)]| -> Result<()> {
+        let file = path(dir, part);
+        save_vars(&file, vars)?;
+        sha256.insert(file_name(&file), file_digest(&file)?);
+        Ok(())
+    };
+    save_part(Part::Generator, &named(&trainer.generator_vs))?;
+    save_part(Part::Discriminator, &named(&trainer.discriminator_vs))?;
     let mut moments = Vec::new();
     for (net, opt) in [
         ("generator", &trainer.generator_opt),
@@ -107,7 +114,7 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<
             moments.push((format!("{net}.{name}"), tensor.shallow_clone()));
         }
     }
-    save_vars(&path(dir, Part::Optimizer), &moments)?;
+    save_part(Part::Optimizer, &moments)?;
 
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
@@ -125,12 +132,56 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<
             acc_real: r.acc_real,
             acc_fake: r.acc_fake,
         }),
+        sha256,
     };
     let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
     let manifest_path = path(dir, Part::Manifest);
     write_atomically(&manifest_path, |tmp| {
         fs::write(tmp, format!("{json}\n")).map_err(anyhow::Error::from)
     })
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .expect("checkpoint paths name a file")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The SHA-256 of a file's bytes, as lowercase hex.
+fn file_digest(file: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Checks `part` of the checkpoint in `dir` against the digest its manifest recorded.
+fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
+    let file = path(dir, part);
+    let name = file_name(&file);
+    let context = || format!("cannot load checkpoint {}", file.display());
+    let Some(expected) = manifest.sha256.get(&name) else {
+        return Err(anyhow::anyhow!(
+            "{} records no checksum for it",
+            path(dir, Part::Manifest).display()
+        ))
+        .with_context(context);
+    };
+    if !file.exists() {
+        return Err(anyhow::anyhow!("the file is missing")).with_context(context);
+    }
+    let found = file_digest(&file)?;
+    if &found != expected {
+        return Err(anyhow::anyhow!(
+            "its SHA-256 is {found}, but {} records {expected}: the file was changed or comes from another run",
+            path(dir, Part::Manifest).display()
+        ))
+        .with_context(context);
+    }
+    Ok(())
 }
 
 /// `cpu`, `cuda:0`, …
@@ -182,6 +233,16 @@ fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message).trim()
 }
 
+/// libtorch's reason for refusing a file, without its internal prefix and advice.
+fn torch_reason(message: &str) -> &str {
+    let line = first_line(message);
+    let line = line.strip_prefix("Internal torch error: ").unwrap_or(line);
+    line.split(". ")
+        .next()
+        .unwrap_or(line)
+        .trim_end_matches('.')
+}
+
 /// Reads and checks `DIR/config.json`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let manifest_path = path(dir, Part::Manifest);
@@ -222,7 +283,10 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         }
         Some(_) => {}
     }
-    let manifest: Manifest = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    // The field's path in the message (`model.latent_dim: invalid type…`) tells the reader
+    // where to look.
+    let manifest: Manifest = serde_path_to_error::deserialize(value)
+        .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
     manifest
         .model
         .validate()
@@ -239,6 +303,7 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
     let manifest = read_manifest(dir)?;
     let vs = nn::VarStore::new(device);
     let generator = Generator::new(&vs.root(), &manifest.model);
+    verify(dir, &manifest, Part::Generator)?;
     load_vars(&path(dir, Part::Generator), &vs)?;
     Ok((manifest, vs, generator))
 }
@@ -261,7 +326,7 @@ pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
         .map_err(|e| {
             anyhow::anyhow!(
                 "not a readable tensor file ({})",
-                first_line(&e.to_string())
+                torch_reason(&e.to_string())
             )
         })
         .with_context(context)?;

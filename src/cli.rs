@@ -50,8 +50,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// CPU threads for libtorch; for these tiny tensors one is fastest
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    pub threads: u32,
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    pub threads: u64,
     /// Folder for the checkpoint and plots (created if missing; an existing checkpoint is replaced)
     #[arg(long, default_value = "models")]
     pub out: PathBuf,
@@ -84,7 +84,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Number of points
-    #[arg(short = 'n', default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'n', default_value_t = 100, value_parser = at_least_one)]
     pub n: u64,
     /// Seed of the latent points: the same seed gives byte-identical output
     #[arg(long, default_value_t = 0)]
@@ -102,6 +102,15 @@ pub struct SummaryArgs {
     /// Summarise the models of this checkpoint instead of the tutorial's
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+}
+
+/// Parses a count that must be positive, with a message that says so.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number of at least 1, got `{s}`")),
+    }
 }
 
 #[cfg(test)]

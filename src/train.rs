@@ -267,7 +267,12 @@ mod tests {
         // Run the discriminator part of an iteration by hand, then the generator part.
         let real = t.real.fill().shallow_clone();
         let g_before = snapshot(&t.generator_vs);
-        t.discriminator_update(&real, Label::Real);
+        let d_before = snapshot(&t.discriminator_vs);
+        let _ = t.discriminator_update(&real, Label::Real);
+        assert!(
+            !identical(&d_before, &snapshot(&t.discriminator_vs)),
+            "a D update left D as it was"
+        );
         assert!(
             identical(&g_before, &snapshot(&t.generator_vs)),
             "a D update moved G"
@@ -275,7 +280,7 @@ mod tests {
 
         let d_before = snapshot(&t.discriminator_vs);
         let g_before = snapshot(&t.generator_vs);
-        t.generator_update();
+        let _ = t.generator_update();
         assert!(
             identical(&d_before, &snapshot(&t.discriminator_vs)),
             "a G update moved D"

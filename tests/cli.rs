@@ -1,0 +1,483 @@
+//! The real binary in temporary folders: train → sample → summary, and every refusal of bad
+//! input (exit code 2, one clear line, no panic).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gan1d");
+
+fn gan1d(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the gan1d binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a refusal: exit code 2, stderr naming `needle`, and no panic or backtrace.
+fn assert_refused(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "frame #"] {
+        assert!(!err.contains(bad), "stderr shows {bad:?}: {err}");
+    }
+}
+
+/// A small checkpoint trained once for all tests (40 iterations, evaluations at 20 and 40),
+/// with the output of that run.
+fn trained() -> &'static (PathBuf, Output) {
+    static RUN: OnceLock<(PathBuf, Output)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-trained");
+        let _ = fs::remove_dir_all(&dir);
+        let out = gan1d(&[
+            "train",
+            "--epochs",
+            "40",
+            "--eval-every",
+            "20",
+            "--seed",
+            "3",
+            "--device",
+            "cpu",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        (dir, out)
+    })
+}
+
+/// A private copy of the trained checkpoint to damage.
+fn copy_of_trained(tmp: &Path) -> PathBuf {
+    let (dir, _) = trained();
+    let copy = tmp.join("copy");
+    fs::create_dir_all(&copy).unwrap();
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    copy
+}
+
+#[test]
+fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
+    let (dir, out) = trained();
+    assert!(out.status.success(), "{}", stderr(out));
+    let text = stdout(out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for (line, iteration) in lines.iter().zip(["19", "39"]) {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert_eq!(fields[0], iteration);
+        for acc in &fields[1..] {
+            let v: f64 = acc.parse().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{line}");
+        }
+    }
+    for file in [
+        "generator.ot",
+        "discriminator.ot",
+        "optimizer.ot",
+        "config.json",
+        "plots/iter_00019.png",
+        "plots/iter_00039.png",
+    ] {
+        let path = dir.join(file);
+        assert!(
+            path.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "{} missing",
+            path.display()
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(manifest["iteration"], 40);
+    assert_eq!(manifest["seed"], 3);
+    assert_eq!(manifest["train"]["batch"], 128);
+    assert_eq!(manifest["model"]["latent_dim"], 5);
+    assert!(
+        manifest["libtorch_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("2.13")
+    );
+    // PNG signature.
+    assert_eq!(
+        &fs::read(dir.join("plots/iter_00039.png")).unwrap()[..4],
+        b"\x89PNG"
+    );
+}
+
+#[test]
+fn sample_is_reproducible_and_writes_csv_and_plot() {
+    let (dir, _) = trained();
+    let dir = dir.to_str().unwrap();
+    let a = gan1d(&["sample", "--checkpoint", dir, "-n", "250", "--seed", "9"]);
+    let b = gan1d(&["sample", "--checkpoint", dir, "-n", "250", "--seed", "9"]);
+    let c = gan1d(&["sample", "--checkpoint", dir, "-n", "250", "--seed", "10"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+    let text = stdout(&a);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("x,y"));
+    let rows: Vec<(f32, f32)> = lines
+        .map(|l| {
+            let (x, y) = l.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 250);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("s.csv");
+    let png = tmp.path().join("s.png");
+    let o = gan1d(&[
+        "sample",
+        "--checkpoint",
+        dir,
+        "-n",
+        "250",
+        "--seed",
+        "9",
+        "--out",
+        csv.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert_eq!(fs::read(&csv).unwrap(), a.stdout);
+    assert_eq!(&fs::read(&png).unwrap()[..4], b"\x89PNG");
+}
+
+#[test]
+fn summary_prints_the_three_tables() {
+    let o = gan1d(&["summary"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("Total params: 101"), "{text}");
+    assert!(text.contains("Total params: 122"), "{text}");
+    assert!(
+        text.contains("Total params: 223\nTrainable params: 122\nNon-trainable params: 101"),
+        "{text}"
+    );
+}
+
+#[test]
+fn invalid_flags_are_refused_with_the_flags_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let out = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["train", "--epochs", "0"], "--epochs"),
+        (vec!["train", "--batch", "3"], "--batch"),
+        (vec!["train", "--batch", "1"], "--batch"),
+        (vec!["train", "--batch", "0"], "--batch"),
+        (vec!["train", "--batch", "-4"], "--batch"),
+        (vec!["train", "--eval-every", "0"], "--eval-every"),
+        (vec!["train", "--latent-dim", "0"], "--latent-dim"),
+        (vec!["train", "--threads", "0"], "--threads"),
+        (vec!["train", "--device", "tpu"], "--device"),
+        (vec!["sample", "--checkpoint", "x", "-n", "0"], "-n"),
+    ] {
+        let mut full = args.clone();
+        full.extend(["--out", out]);
+        if args[0] == "sample" {
+            full.truncate(args.len());
+        }
+        let o = gan1d(&full);
+        assert_refused(&o, needle);
+        assert!(!Path::new(out).exists(), "{args:?} started work");
+    }
+}
+
+#[test]
+fn an_unwritable_out_folder_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    let below_file = file.join("run");
+    let o = gan1d(&[
+        "train",
+        "--epochs",
+        "5",
+        "--out",
+        below_file.to_str().unwrap(),
+    ]);
+    assert_refused(&o, "--out");
+    assert!(o.stdout.is_empty());
+
+    let (dir, _) = trained();
+    let o = gan1d(&[
+        "sample",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--out",
+        below_file.to_str().unwrap(),
+    ]);
+    assert_refused(&o, "--out");
+}
+
+#[test]
+fn cuda_where_there_is_none_is_an_error_not_a_fallback() {
+    if tch::Cuda::is_available() {
+        return; // Only meaningful on a machine without CUDA.
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for device in ["cuda", "cuda:1"] {
+        let o = gan1d(&[
+            "train",
+            "--device",
+            device,
+            "--epochs",
+            "5",
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ]);
+        assert_refused(&o, "no CUDA device");
+    }
+}
+
+#[test]
+fn auto_device_says_what_it_picked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = gan1d(&[
+        "train",
+        "--epochs",
+        "2",
+        "--eval-every",
+        "2",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--device auto picked"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Damages a copy of the trained checkpoint with `damage`, then expects `sample` to refuse it
+/// with exit code 2 and a message containing `needle`.
+fn refused_after(damage: impl FnOnce(&Path), needle: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_of_trained(tmp.path());
+    damage(&dir);
+    let o = gan1d(&["sample", "--checkpoint", dir.to_str().unwrap(), "-n", "5"]);
+    assert_refused(&o, needle);
+    assert!(o.stdout.is_empty(), "wrote output: {}", stdout(&o));
+}
+
+/// Rewrites the manifest's recorded digest of generator.ot to match its current bytes, so the
+/// loader's content checks (not the checksum) are what is exercised.
+fn rehash_generator(dir: &Path) {
+    use sha2::{Digest, Sha256};
+    let bytes = fs::read(dir.join("generator.ot")).unwrap();
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = dir.join("config.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["sha256"]["generator.ot"] = serde_json::Value::String(hex);
+    fs::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
+}
+
+#[test]
+fn a_missing_checkpoint_says_to_train_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = gan1d(&[
+        "sample",
+        "--checkpoint",
+        tmp.path().join("none").to_str().unwrap(),
+    ]);
+    assert_refused(&o, "run `gan1d train");
+    let o = gan1d(&["sample", "--checkpoint", tmp.path().to_str().unwrap()]);
+    assert_refused(&o, "config.json is missing");
+    refused_after(
+        |d| fs::remove_file(d.join("generator.ot")).unwrap(),
+        "the file is missing",
+    );
+}
+
+#[test]
+fn damaged_tensor_files_are_refused() {
+    refused_after(
+        |d| fs::write(d.join("generator.ot"), b"").unwrap(),
+        "SHA-256",
+    );
+    refused_after(
+        |d| {
+            fs::write(d.join("generator.ot"), b"").unwrap();
+            rehash_generator(d);
+        },
+        "the file is empty",
+    );
+    refused_after(
+        |d| {
+            let bytes = fs::read(d.join("generator.ot")).unwrap();
+            fs::write(d.join("generator.ot"), &bytes[..bytes.len() / 2]).unwrap();
+            rehash_generator(d);
+        },
+        "not a readable tensor file",
+    );
+    refused_after(
+        |d| {
+            let noise: Vec<u8> = (0..3000u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            fs::write(d.join("generator.ot"), noise).unwrap();
+            rehash_generator(d);
+        },
+        "not a readable tensor file",
+    );
+    refused_after(
+        |d| {
+            let mut bytes = fs::read(d.join("generator.ot")).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x10;
+            fs::write(d.join("generator.ot"), bytes).unwrap();
+        },
+        "SHA-256",
+    );
+}
+
+#[test]
+fn tensors_of_another_shape_type_or_name_are_refused() {
+    use tch::{Device, Kind, Tensor};
+    let save = |d: &Path, vars: Vec<(&str, Tensor)>| {
+        Tensor::save_multi(&vars, d.join("generator.ot")).unwrap();
+        rehash_generator(d);
+    };
+    let zeros = |shape: &[i64], kind| Tensor::zeros(shape, (kind, Device::Cpu));
+    let f = Kind::Float;
+    // The discriminator's weights where the generator's belong.
+    refused_after(
+        |d| {
+            fs::copy(d.join("discriminator.ot"), d.join("generator.ot")).unwrap();
+            rehash_generator(d);
+        },
+        "expected variable `hidden.bias` with shape [15], found [25]",
+    );
+    refused_after(
+        |d| {
+            save(
+                d,
+                vec![
+                    ("hidden.weight", zeros(&[15, 5], Kind::Double)),
+                    ("hidden.bias", zeros(&[15], f)),
+                    ("out.weight", zeros(&[2, 15], f)),
+                    ("out.bias", zeros(&[2], f)),
+                ],
+            )
+        },
+        "of type float32, found Double",
+    );
+    refused_after(
+        |d| {
+            save(
+                d,
+                vec![
+                    ("hidden.weight", zeros(&[15, 5], f)),
+                    ("hidden.bias", zeros(&[1], f)),
+                    ("out.weight", zeros(&[2, 15], f)),
+                    ("out.bias", zeros(&[2], f)),
+                ],
+            )
+        },
+        "with shape [15], found [1]",
+    );
+    refused_after(
+        |d| {
+            save(
+                d,
+                vec![
+                    ("hidden.weight", zeros(&[15, 5], f)),
+                    ("hidden.bias", zeros(&[15], f)),
+                    ("out.weight", zeros(&[2, 15], f)),
+                ],
+            )
+        },
+        "`out.bias`, which is missing",
+    );
+    refused_after(
+        |d| {
+            save(
+                d,
+                vec![
+                    ("hidden.weight", zeros(&[15, 5], f)),
+                    ("hidden.bias", zeros(&[15], f)),
+                    ("out.weight", zeros(&[2, 15], f)),
+                    ("out.bias", zeros(&[2], f)),
+                    ("extra", zeros(&[1], f)),
+                ],
+            )
+        },
+        "unexpected variable `extra`",
+    );
+    refused_after(
+        |d| {
+            save(
+                d,
+                vec![
+                    ("hidden.weight", zeros(&[15, 5], f) / 0.0),
+                    ("hidden.bias", zeros(&[15], f)),
+                    ("out.weight", zeros(&[2, 15], f)),
+                    ("out.bias", zeros(&[2], f)),
+                ],
+            )
+        },
+        "NaN or infinite",
+    );
+}
+
+#[test]
+fn a_bad_manifest_is_refused() {
+    let edit = |d: &Path, f: &dyn Fn(&mut serde_json::Value)| {
+        let path = d.join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut v);
+        fs::write(&path, v.to_string()).unwrap();
+    };
+    refused_after(
+        |d| fs::write(d.join("config.json"), "{ not json").unwrap(),
+        "not valid JSON",
+    );
+    refused_after(
+        |d| fs::write(d.join("config.json"), "").unwrap(),
+        "not valid JSON",
+    );
+    refused_after(
+        |d| edit(d, &|v| v["format_version"] = 99.into()),
+        "format version 99 is newer",
+    );
+    refused_after(
+        |d| edit(d, &|v| v["model"]["latent_dim"] = 0.into()),
+        "--latent-dim must be at least 1",
+    );
+    refused_after(
+        |d| edit(d, &|v| v["model"]["latent_dim"] = 4.into()),
+        "expected variable `hidden.weight` with shape [15, 4], found [15, 5]",
+    );
+    refused_after(
+        |d| edit(d, &|v| v["model"]["generator_hidden"] = "wide".into()),
+        "generator_hidden",
+    );
+}
