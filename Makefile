@@ -23,7 +23,7 @@ endif
 SEED := 42
 TRAIN_ARGS ?=
 
-.PHONY: build train test bench clean-venv
+.PHONY: build train test lint bench clean-venv
 
 build: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
@@ -34,14 +34,18 @@ train: build
 test: $(TORCH_DEP)
 	$(TORCH_ENV) cargo test --release
 
+lint: $(TORCH_DEP)
+	cargo fmt --all -- --check
+	$(TORCH_ENV) cargo clippy --release --all-targets -- -D warnings
+
 bench: build
 	$(TORCH_ENV) ./bench/speed.sh
 
 $(STAMP):
 	@echo "gan1d: installing torch==$(TORCH_VERSION) from PyPI into $(VENV) (about 4.7 GB, once): it provides the libtorch that tch builds against; set LIBTORCH to use your own instead"
-	$(PYTHON) -m venv "$(VENV)"
-	"$(VENV)/bin/pip" install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
-	touch "$@"
+	@$(PYTHON) -m venv "$(VENV)"
+	@"$(VENV)/bin/pip" install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	@touch "$@"
 
 clean-venv:
 	rm -rf "$(VENV)"

@@ -23,10 +23,7 @@ fn main() {
     if lib_dir.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
-    println!(
-        "cargo:rustc-env=GAN1D_LIBTORCH_VERSION={}",
-        libtorch_version(lib_dir)
-    );
+    println!("cargo:rustc-env=GAN1D_LIBTORCH_VERSION={}", libtorch_version(lib_dir));
 }
 
 /// The version libtorch states about itself: `version.py` in a PyTorch package,

@@ -28,14 +28,7 @@ impl Adam {
     /// A fresh optimiser (zero moments, zero steps) for parameters shaped like `params`.
     pub fn new(params: &Tensor, cfg: AdamConfig) -> Self {
         let zeros = || params.zeros_like();
-        Adam {
-            cfg,
-            m: zeros(),
-            v: zeros(),
-            steps: 0,
-            grad_sq: zeros(),
-            denom: zeros(),
-        }
+        Adam { cfg, m: zeros(), v: zeros(), steps: 0, grad_sq: zeros(), denom: zeros() }
     }
 
     pub fn steps(&self) -> u64 {
@@ -44,12 +37,7 @@ impl Adam {
 
     /// One update of `params` (in place) from `grads`, both `[n]`.
     pub fn step(&mut self, params: &Tensor, grads: &Tensor) {
-        let AdamConfig {
-            learning_rate,
-            beta1,
-            beta2,
-            epsilon,
-        } = self.cfg;
+        let AdamConfig { learning_rate, beta1, beta2, epsilon } = self.cfg;
         self.steps += 1;
         let t = self.steps as f64;
         // Keras' form of the moment updates: m += (g − m)(1 − β₁), v += (g² − v)(1 − β₂).
@@ -80,8 +68,8 @@ impl Adam {
                 );
             }
         }
-        let _ = self.m.copy_(m);
-        let _ = self.v.copy_(v);
+        self.m.copy_(m);
+        self.v.copy_(v);
         self.steps = steps;
         Ok(())
     }
@@ -99,8 +87,7 @@ mod tests {
             let t = (i + 1) as f64;
             m += (g - m) * (1.0 - cfg.beta1);
             v += (g * g - v) * (1.0 - cfg.beta2);
-            let alpha =
-                cfg.learning_rate * (1.0 - cfg.beta2.powf(t)).sqrt() / (1.0 - cfg.beta1.powf(t));
+            let alpha = cfg.learning_rate * (1.0 - cfg.beta2.powf(t)).sqrt() / (1.0 - cfg.beta1.powf(t));
             p -= alpha * m / (v.sqrt() + cfg.epsilon);
         }
         p
@@ -110,11 +97,7 @@ mod tests {
     fn matches_a_hand_computed_keras_step() {
         let cfg = AdamConfig::default();
         let start = [0.5f32, -1.0, 2.0, 0.0];
-        let grads = [
-            [0.1f32, -0.2, 3e-7, 0.0],
-            [0.3, 0.1, -1e-6, 0.0],
-            [-0.05, 0.4, 2e-6, 0.0],
-        ];
+        let grads = [[0.1f32, -0.2, 3e-7, 0.0], [0.3, 0.1, -1e-6, 0.0], [-0.05, 0.4, 2e-6, 0.0]];
         let params = Tensor::from_slice(&start);
         let mut adam = Adam::new(&params, cfg);
         for g in &grads {
@@ -125,11 +108,7 @@ mod tests {
         for i in 0..start.len() {
             let gs: Vec<f64> = grads.iter().map(|g| g[i] as f64).collect();
             let expected = keras_reference(start[i] as f64, &gs, cfg);
-            assert!(
-                (got[i] as f64 - expected).abs() < 1e-6,
-                "param {i}: {} vs {expected}",
-                got[i]
-            );
+            assert!((got[i] as f64 - expected).abs() < 1e-6, "param {i}: {} vs {expected}", got[i]);
         }
     }
 
@@ -142,9 +121,7 @@ mod tests {
         let params = Tensor::from_slice(&[0.0f32]);
         let mut adam = Adam::new(&params, cfg);
         adam.step(&params, &Tensor::from_slice(&[g as f32]));
-        let keras = -cfg.learning_rate * (1.0 - cfg.beta2).sqrt() / (1.0 - cfg.beta1)
-            * (1.0 - cfg.beta1)
-            * g
+        let keras = -cfg.learning_rate * (1.0 - cfg.beta2).sqrt() / (1.0 - cfg.beta1) * (1.0 - cfg.beta1) * g
             / ((1.0 - cfg.beta2).sqrt() * g + cfg.epsilon);
         let pytorch = -cfg.learning_rate * g / (g + cfg.epsilon);
         let got = params.double_value(&[0]);
@@ -159,7 +136,7 @@ mod tests {
         let grads = Tensor::from_slice(&[0.3f32, -0.7]);
         let mut a = Adam::new(&params_a, AdamConfig::default());
         a.step(&params_a, &grads);
-        let _ = params_b.shallow_clone().copy_(&params_a);
+        params_b.shallow_clone().copy_(&params_a);
         let (state, steps) = a.state();
         let mut b = Adam::new(&params_b, AdamConfig::default());
         b.restore(state[0].1, state[1].1, steps).unwrap();

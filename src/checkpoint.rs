@@ -106,10 +106,7 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<
     save_part(Part::Generator, &named(&trainer.generator_vs))?;
     save_part(Part::Discriminator, &named(&trainer.discriminator_vs))?;
     let mut moments = Vec::new();
-    for (net, opt) in [
-        ("generator", &trainer.generator_opt),
-        ("discriminator", &trainer.discriminator_opt),
-    ] {
+    for (net, opt) in [("generator", &trainer.generator_opt), ("discriminator", &trainer.discriminator_opt)] {
         for (name, tensor) in opt.state().0 {
             moments.push((format!("{net}.{name}"), tensor.shallow_clone()));
         }
@@ -136,26 +133,18 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<
     };
     let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
     let manifest_path = path(dir, Part::Manifest);
-    write_atomically(&manifest_path, |tmp| {
-        fs::write(tmp, format!("{json}\n")).map_err(anyhow::Error::from)
-    })
+    write_atomically(&manifest_path, |tmp| fs::write(tmp, format!("{json}\n")).map_err(anyhow::Error::from))
 }
 
 fn file_name(file: &Path) -> String {
-    file.file_name()
-        .expect("checkpoint paths name a file")
-        .to_string_lossy()
-        .into_owned()
+    file.file_name().expect("checkpoint paths name a file").to_string_lossy().into_owned()
 }
 
 /// The SHA-256 of a file's bytes, as lowercase hex.
 fn file_digest(file: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Checks `part` of the checkpoint in `dir` against the digest its manifest recorded.
@@ -164,11 +153,8 @@ fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
     let name = file_name(&file);
     let context = || format!("cannot load checkpoint {}", file.display());
     let Some(expected) = manifest.sha256.get(&name) else {
-        return Err(anyhow::anyhow!(
-            "{} records no checksum for it",
-            path(dir, Part::Manifest).display()
-        ))
-        .with_context(context);
+        return Err(anyhow::anyhow!("{} records no checksum for it", path(dir, Part::Manifest).display()))
+            .with_context(context);
     };
     if !file.exists() {
         return Err(anyhow::anyhow!("the file is missing")).with_context(context);
@@ -202,22 +188,16 @@ fn named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 fn save_vars(path: &Path, vars: &[(String, Tensor)]) -> Result<()> {
     // Deep copies on the CPU: the variables are views into one flat tensor, and saving a view
     // would save the whole flat storage under every name.
-    let owned: Vec<(String, Tensor)> = vars
-        .iter()
-        .map(|(name, t)| (name.clone(), t.to_device(Device::Cpu).copy()))
-        .collect();
+    let owned: Vec<(String, Tensor)> =
+        vars.iter().map(|(name, t)| (name.clone(), t.to_device(Device::Cpu).copy())).collect();
     write_atomically(path, |tmp| {
-        Tensor::save_multi(&owned, tmp)
-            .map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))
+        Tensor::save_multi(&owned, tmp).map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))
     })
 }
 
 /// Runs `write` on a temporary file beside `path`, syncs it, then renames it over `path`.
 fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .expect("checkpoint paths name a file")
-        .to_string_lossy();
+    let file_name = path.file_name().expect("checkpoint paths name a file").to_string_lossy();
     let tmp = path.with_file_name(format!(".{file_name}.tmp"));
     let result = write(&tmp)
         .and_then(|()| File::open(&tmp)?.sync_all().map_err(anyhow::Error::from))
@@ -237,10 +217,7 @@ fn first_line(message: &str) -> &str {
 fn torch_reason(message: &str) -> &str {
     let line = first_line(message);
     let line = line.strip_prefix("Internal torch error: ").unwrap_or(line);
-    line.split(". ")
-        .next()
-        .unwrap_or(line)
-        .trim_end_matches('.')
+    line.split(". ").next().unwrap_or(line).trim_end_matches('.')
 }
 
 /// Reads and checks `DIR/config.json`.
@@ -265,12 +242,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
             return Err(e).with_context(|| format!("cannot read {}", manifest_path.display()));
         }
     };
-    let invalid = |what: String| {
-        anyhow::anyhow!(
-            "invalid checkpoint file {}: {what}",
-            manifest_path.display()
-        )
-    };
+    let invalid =
+        |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", manifest_path.display());
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON ({e})")))?;
     let version = value.get("format_version").and_then(|v| v.as_u64());
@@ -287,14 +260,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     // where to look.
     let manifest: Manifest = serde_path_to_error::deserialize(value)
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
-    manifest
-        .model
-        .validate()
-        .map_err(|e| invalid(format!("{e:#}")))?;
-    manifest
-        .train
-        .validate()
-        .map_err(|e| invalid(format!("{e:#}")))?;
+    manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    manifest.train.validate().map_err(|e| invalid(format!("{e:#}")))?;
     Ok(manifest)
 }
 
@@ -323,12 +290,7 @@ pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
         Ok(_) => {}
     }
     let loaded = Tensor::load_multi(file)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "not a readable tensor file ({})",
-                torch_reason(&e.to_string())
-            )
-        })
+        .map_err(|e| anyhow::anyhow!("not a readable tensor file ({})", torch_reason(&e.to_string())))
         .with_context(context)?;
     let expected: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
     let mut found: BTreeMap<String, Tensor> = BTreeMap::new();
@@ -340,10 +302,7 @@ pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
     check_vars(&expected, &found).with_context(context)?;
     tch::no_grad(|| {
         for (name, target) in &expected {
-            target
-                .shallow_clone()
-                .f_copy_(&found[name])
-                .with_context(context)?;
+            target.shallow_clone().f_copy_(&found[name]).with_context(context)?;
         }
         Ok(())
     })
@@ -353,23 +312,13 @@ fn check_vars(expected: &BTreeMap<String, Tensor>, found: &BTreeMap<String, Tens
     for (name, target) in expected {
         let Some(tensor) = found.get(name) else {
             let names: Vec<&str> = found.keys().map(String::as_str).collect();
-            bail!(
-                "expected variable `{name}`, which is missing (the file holds: {})",
-                names.join(", ")
-            );
+            bail!("expected variable `{name}`, which is missing (the file holds: {})", names.join(", "));
         };
         if tensor.size() != target.size() {
-            bail!(
-                "expected variable `{name}` with shape {:?}, found {:?}",
-                target.size(),
-                tensor.size()
-            );
+            bail!("expected variable `{name}` with shape {:?}, found {:?}", target.size(), tensor.size());
         }
         if tensor.kind() != Kind::Float {
-            bail!(
-                "expected variable `{name}` of type float32, found {:?}",
-                tensor.kind()
-            );
+            bail!("expected variable `{name}` of type float32, found {:?}", tensor.kind());
         }
         let finite = tensor.isfinite().all().int64_value(&[]) == 1;
         if !finite {
@@ -391,17 +340,11 @@ mod tests {
         let dir = Path::new("models");
         assert_eq!(path(dir, Part::Generator), Path::new("models/generator.ot"));
         assert_eq!(path(dir, Part::Manifest), Path::new("models/config.json"));
-        assert_eq!(
-            eval_plot_path(dir, 1999),
-            Path::new("models/plots/iter_01999.png")
-        );
+        assert_eq!(eval_plot_path(dir, 1999), Path::new("models/plots/iter_01999.png"));
     }
 
     #[test]
     fn first_line_drops_the_stack_trace() {
-        assert_eq!(
-            first_line("bad zip\nException raised from x\nframe #0"),
-            "bad zip"
-        );
+        assert_eq!(first_line("bad zip\nException raised from x\nframe #0"), "bad zip");
     }
 }

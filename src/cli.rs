@@ -63,10 +63,7 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The configuration these flags describe; the rest keeps its defaults.
     pub fn configs(&self) -> (ModelConfig, TrainConfig) {
-        let model = ModelConfig {
-            latent_dim: self.latent_dim,
-            ..ModelConfig::default()
-        };
+        let model = ModelConfig { latent_dim: self.latent_dim, ..ModelConfig::default() };
         let train = TrainConfig {
             seed: self.seed,
             epochs: self.epochs,
@@ -125,19 +122,8 @@ mod tests {
 
     #[test]
     fn train_flags_convert_into_configs() {
-        let cli = Cli::parse_from([
-            "gan1d",
-            "train",
-            "--epochs",
-            "7",
-            "--batch",
-            "6",
-            "--latent-dim",
-            "3",
-        ]);
-        let Command::Train(args) = cli.command else {
-            panic!("not train")
-        };
+        let cli = Cli::parse_from(["gan1d", "train", "--epochs", "7", "--batch", "6", "--latent-dim", "3"]);
+        let Command::Train(args) = cli.command else { panic!("not train") };
         let (model, train) = args.configs();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);

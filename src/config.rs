@@ -24,11 +24,7 @@ pub const POINT_DIM: i64 = 2;
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self {
-            latent_dim: 5,
-            generator_hidden: vec![15],
-            discriminator_hidden: vec![25],
-        }
+        Self { latent_dim: 5, generator_hidden: vec![15], discriminator_hidden: vec![25] }
     }
 }
 
@@ -38,10 +34,9 @@ impl ModelConfig {
         if self.latent_dim < 1 {
             bail!("--latent-dim must be at least 1, got {}", self.latent_dim);
         }
-        for (name, widths) in [
-            ("generator", &self.generator_hidden),
-            ("discriminator", &self.discriminator_hidden),
-        ] {
+        for (name, widths) in
+            [("generator", &self.generator_hidden), ("discriminator", &self.discriminator_hidden)]
+        {
             if let Some(w) = widths.iter().find(|&&w| w < 1) {
                 bail!("every {name} hidden layer needs at least 1 unit, got {w}");
             }
@@ -68,12 +63,7 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        Self {
-            learning_rate: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-7,
-        }
+        Self { learning_rate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }
     }
 }
 
@@ -132,24 +122,18 @@ impl TrainConfig {
             bail!("--eval-every must be at least 1, got {}", self.eval_every);
         }
         if self.eval_samples < 1 {
-            bail!(
-                "the evaluation needs at least 1 sample, got {}",
-                self.eval_samples
-            );
+            bail!("the evaluation needs at least 1 sample, got {}", self.eval_samples);
         }
         let adam = &self.adam;
         if !(adam.learning_rate > 0.0 && adam.learning_rate.is_finite()) {
-            bail!(
-                "the learning rate must be positive, got {}",
-                adam.learning_rate
-            );
+            bail!("the learning rate must be positive, got {}", adam.learning_rate);
         }
         for (name, beta) in [("beta1", adam.beta1), ("beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("adam {name} must be in [0, 1), got {beta}");
             }
         }
-        if !(adam.epsilon > 0.0) {
+        if !adam.epsilon.is_finite() || adam.epsilon <= 0.0 {
             bail!("adam epsilon must be positive, got {}", adam.epsilon);
         }
         Ok(())
@@ -163,10 +147,7 @@ mod tests {
     #[test]
     fn defaults_are_the_tutorials() {
         let train = TrainConfig::default();
-        assert_eq!(
-            (train.epochs, train.batch, train.eval_every),
-            (10_000, 128, 2_000)
-        );
+        assert_eq!((train.epochs, train.batch, train.eval_every), (10_000, 128, 2_000));
         assert_eq!(train.half_batch(), 64);
         assert_eq!(ModelConfig::default().latent_dim, 5);
         train.validate().unwrap();
@@ -176,10 +157,7 @@ mod tests {
     #[test]
     fn rejects_zero_and_odd_batch_sizes() {
         for batch in [0, 1, 3, 127] {
-            let cfg = TrainConfig {
-                batch,
-                ..TrainConfig::default()
-            };
+            let cfg = TrainConfig { batch, ..TrainConfig::default() };
             let err = cfg.validate().unwrap_err().to_string();
             assert!(err.contains("--batch"), "{err}");
         }
@@ -187,26 +165,11 @@ mod tests {
 
     #[test]
     fn rejects_zero_epochs_eval_every_and_latent_dim() {
-        let err = TrainConfig {
-            epochs: 0,
-            ..TrainConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let err = TrainConfig { epochs: 0, ..TrainConfig::default() }.validate().unwrap_err();
         assert!(err.to_string().contains("--epochs"));
-        let err = TrainConfig {
-            eval_every: 0,
-            ..TrainConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let err = TrainConfig { eval_every: 0, ..TrainConfig::default() }.validate().unwrap_err();
         assert!(err.to_string().contains("--eval-every"));
-        let err = ModelConfig {
-            latent_dim: 0,
-            ..ModelConfig::default()
-        }
-        .validate()
-        .unwrap_err();
+        let err = ModelConfig { latent_dim: 0, ..ModelConfig::default() }.validate().unwrap_err();
         assert!(err.to_string().contains("--latent-dim"));
     }
 }

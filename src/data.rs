@@ -17,10 +17,7 @@ pub const DOMAIN_HIGH: f64 = 0.5;
 /// `n` points of the target curve at evenly spaced inputs across the domain, for drawing it.
 pub fn curve(n: usize) -> Vec<(f64, f64)> {
     let step = (DOMAIN_HIGH - DOMAIN_LOW) / (n.max(2) - 1) as f64;
-    (0..n.max(2))
-        .map(|i| DOMAIN_LOW + step * i as f64)
-        .map(|x| (x, target(x)))
-        .collect()
+    (0..n.max(2)).map(|i| DOMAIN_LOW + step * i as f64).map(|x| (x, target(x))).collect()
 }
 
 /// A reusable buffer of real points `(x, x²)`, refilled in place so the training loop neither

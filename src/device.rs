@@ -50,22 +50,14 @@ impl DeviceChoice {
     pub fn resolve(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => Ok(if Cuda::is_available() {
-                Device::Cuda(0)
-            } else {
-                Device::Cpu
-            }),
+            DeviceChoice::Auto => Ok(if Cuda::is_available() { Device::Cuda(0) } else { Device::Cpu }),
             DeviceChoice::Cuda(i) => {
                 if !Cuda::is_available() {
-                    bail!(
-                        "--device {self}: libtorch finds no CUDA device on this machine; use --device cpu"
-                    );
+                    bail!("--device {self}: libtorch finds no CUDA device on this machine; use --device cpu");
                 }
                 let count = Cuda::device_count() as usize;
                 if i >= count {
-                    bail!(
-                        "--device {self}: this machine has {count} CUDA device(s), numbered from 0"
-                    );
+                    bail!("--device {self}: this machine has {count} CUDA device(s), numbered from 0");
                 }
                 Ok(Device::Cuda(i))
             }

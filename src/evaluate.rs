@@ -28,23 +28,10 @@ impl EvalReport {
 }
 
 /// Scores `real` and `fake` (`[n, 2]` each) with the discriminator.
-pub fn report(
-    iteration: u64,
-    discriminator: &Discriminator,
-    real: &Tensor,
-    fake: &Tensor,
-) -> EvalReport {
+pub fn report(iteration: u64, discriminator: &Discriminator, real: &Tensor, fake: &Tensor) -> EvalReport {
     tch::no_grad(|| {
-        let acc_real = discriminator
-            .forward(real)
-            .gt(0.0)
-            .to_kind(Kind::Double)
-            .mean(Kind::Double);
-        let acc_fake = discriminator
-            .forward(fake)
-            .le(0.0)
-            .to_kind(Kind::Double)
-            .mean(Kind::Double);
+        let acc_real = discriminator.forward(real).gt(0.0).to_kind(Kind::Double).mean(Kind::Double);
+        let acc_fake = discriminator.forward(fake).le(0.0).to_kind(Kind::Double).mean(Kind::Double);
         EvalReport {
             iteration,
             // A sum of 0s and 1s divided once, in f64: 45 of 100 prints as 0.45.
@@ -61,10 +48,7 @@ pub fn mean_residual(points: &[(f32, f32)]) -> f64 {
     if points.is_empty() {
         return f64::NAN;
     }
-    let total: f64 = points
-        .iter()
-        .map(|&(x, y)| (y as f64 - target(x as f64)).abs())
-        .sum();
+    let total: f64 = points.iter().map(|&(x, y)| (y as f64 - target(x as f64)).abs()).sum();
     total / points.len() as f64
 }
 
@@ -82,13 +66,7 @@ mod tests {
 
     #[test]
     fn line_has_the_tutorials_form() {
-        let r = EvalReport {
-            iteration: 1999,
-            acc_real: 0.45,
-            acc_fake: 1.0,
-            real: vec![],
-            fake: vec![],
-        };
+        let r = EvalReport { iteration: 1999, acc_real: 0.45, acc_fake: 1.0, real: vec![], fake: vec![] };
         assert_eq!(r.line(), "1999 0.45 1.0");
     }
 }

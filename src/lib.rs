@@ -48,25 +48,14 @@ fn train_command(args: &TrainArgs) -> Result<()> {
     prepare_out_dir(&args.out)?;
     let device = args.device.resolve()?;
     if args.device == DeviceChoice::Auto {
-        eprintln!(
-            "gan1d: --device auto picked {}",
-            checkpoint::device_name(device)
-        );
+        eprintln!("gan1d: --device auto picked {}", checkpoint::device_name(device));
     }
     tch::set_num_threads(args.threads as i32);
 
     let mut trainer = Trainer::new(&model_cfg, &cfg, device)?;
-    let verbosity = if args.quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Normal
-    };
+    let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
     let bar = progress::training_bar(cfg.epochs, verbosity);
-    let mut observer = TrainObserver {
-        out: args.out.clone(),
-        bar: bar.clone(),
-        curve: data::curve(101),
-    };
+    let mut observer = TrainObserver { out: args.out.clone(), bar: bar.clone(), curve: data::curve(101) };
     let started = std::time::Instant::now();
     let result = trainer.fit(&mut observer);
     bar.finish_and_clear();
@@ -112,9 +101,7 @@ impl train::Observer for TrainObserver {
     fn progress(&mut self, completed: u64, losses: &StepLosses) -> Result<()> {
         let (d_real, d_fake, g) = losses.values();
         self.bar.set_position(completed);
-        self.bar.set_message(format!(
-            "loss D real {d_real:.3} fake {d_fake:.3}  G {g:.3}"
-        ));
+        self.bar.set_message(format!("loss D real {d_real:.3} fake {d_fake:.3}  G {g:.3}"));
         Ok(())
     }
 
@@ -123,12 +110,7 @@ impl train::Observer for TrainObserver {
         let title = format!("after {} iterations", report.iteration + 1);
         plot::scatter(
             &checkpoint::eval_plot_path(&self.out, report.iteration),
-            &plot::Scatter {
-                title: &title,
-                real: &report.real,
-                generated: &report.fake,
-                curve: &self.curve,
-            },
+            &plot::Scatter { title: &title, real: &report.real, generated: &report.fake, curve: &self.curve },
         )?;
         checkpoint::save(&self.out, trainer, Some(report))
     }
@@ -141,11 +123,7 @@ fn sample_command(args: &SampleArgs) -> Result<()> {
     // One thread: the same seed must give byte-identical output on any machine load.
     tch::set_num_threads(1);
     let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
-    let keep = if args.plot.is_some() {
-        SAMPLE_PLOT_LIMIT
-    } else {
-        0
-    };
+    let keep = if args.plot.is_some() { SAMPLE_PLOT_LIMIT } else { 0 };
     train::seed_everything(args.seed, Device::Cpu);
     let latent_dim = manifest.model.latent_dim;
     let kept = match &args.out {
@@ -168,12 +146,7 @@ fn sample_command(args: &SampleArgs) -> Result<()> {
         let curve = data::curve(101);
         plot::scatter(
             plot_path,
-            &plot::Scatter {
-                title: &title,
-                real: &[],
-                generated: &kept,
-                curve: &curve,
-            },
+            &plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve },
         )
         .with_context(|| format!("--plot {}", plot_path.display()))?;
     }
@@ -181,9 +154,7 @@ fn sample_command(args: &SampleArgs) -> Result<()> {
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// Writes a user's output file under a temporary name beside it and renames it into place, so
@@ -193,9 +164,8 @@ fn write_file_atomically<T>(
     flag: &str,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{flag} {}: not a file name", path.display()))?;
+    let file_name =
+        path.file_name().with_context(|| format!("{flag} {}: not a file name", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
     let fail = || format!("{flag} {}: cannot write the file", path.display());
     let file = File::create(&tmp).with_context(fail)?;
@@ -217,10 +187,7 @@ fn summary_command(args: &SummaryArgs) -> Result<()> {
         Some(dir) => checkpoint::read_manifest(dir)?.model,
         None => ModelConfig::default(),
     };
-    let (g_vs, d_vs) = (
-        nn::VarStore::new(Device::Cpu),
-        nn::VarStore::new(Device::Cpu),
-    );
+    let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
     let generator = model::Generator::new(&g_vs.root(), &model_cfg);
     let discriminator = model::Discriminator::new(&d_vs.root(), &model_cfg);
     print!("{}", summary::render(&generator, &discriminator));

@@ -146,11 +146,7 @@ impl Mlp {
             } else if index == 0 {
                 ("hidden".to_string(), Activation::Relu, Init::HeUniform)
             } else {
-                (
-                    format!("hidden{}", index + 1),
-                    Activation::Relu,
-                    Init::HeUniform,
-                )
+                (format!("hidden{}", index + 1), Activation::Relu, Init::HeUniform)
             };
             let slice = |flat: &Tensor, start: i64, shape: &[i64]| {
                 let len: i64 = shape.iter().product();
@@ -170,21 +166,9 @@ impl Mlp {
             let weight = layer_path.add("weight", weight, false);
             let bias = layer_path.add("bias", bias, false);
             let weight_t = weight.tr();
-            layers.push(Dense {
-                name,
-                activation,
-                weight,
-                bias,
-                weight_t,
-                grad_weight,
-                grad_bias,
-            });
+            layers.push(Dense { name, activation, weight, bias, weight_t, grad_weight, grad_bias });
         }
-        Mlp {
-            layers,
-            params,
-            grads,
-        }
+        Mlp { layers, params, grads }
     }
 
     pub fn layers(&self) -> &[Dense] {
@@ -228,12 +212,7 @@ impl Mlp {
     /// `activations`. With [`Need::Params`] the parameters' gradients overwrite
     /// [`Mlp::grads`] and nothing is returned; with [`Need::Input`] the parameters' gradients
     /// are left alone and ∂loss/∂input (`[batch, in]`) is returned.
-    pub fn backward(
-        &self,
-        activations: &Activations,
-        grad_output: Tensor,
-        need: Need,
-    ) -> Option<Tensor> {
+    pub fn backward(&self, activations: &Activations, grad_output: Tensor, need: Need) -> Option<Tensor> {
         let outputs = &activations.0;
         let mut grad = grad_output; // [batch, out] of the current layer
         for (index, layer) in self.layers.iter().enumerate().rev() {
@@ -271,13 +250,7 @@ pub struct Generator(pub Mlp);
 
 impl Generator {
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
-        Generator(Mlp::new(
-            p,
-            cfg.latent_dim,
-            &cfg.generator_hidden,
-            POINT_DIM,
-            Init::GlorotUniform,
-        ))
+        Generator(Mlp::new(p, cfg.latent_dim, &cfg.generator_hidden, POINT_DIM, Init::GlorotUniform))
     }
 }
 
@@ -295,13 +268,7 @@ pub struct Discriminator(pub Mlp);
 
 impl Discriminator {
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
-        Discriminator(Mlp::new(
-            p,
-            POINT_DIM,
-            &cfg.discriminator_hidden,
-            1,
-            Init::GlorotUniform,
-        ))
+        Discriminator(Mlp::new(p, POINT_DIM, &cfg.discriminator_hidden, 1, Init::GlorotUniform))
     }
 }
 
@@ -337,15 +304,11 @@ mod tests {
         let (g_vs, g, d_vs, d) = models();
         assert_eq!(g.0.parameter_count(), 122);
         assert_eq!(d.0.parameter_count(), 101);
-        let in_store =
-            |vs: &nn::VarStore| vs.variables().values().map(|t| t.numel()).sum::<usize>();
+        let in_store = |vs: &nn::VarStore| vs.variables().values().map(|t| t.numel()).sum::<usize>();
         assert_eq!((in_store(&g_vs), in_store(&d_vs)), (122, 101));
         let mut names: Vec<_> = d_vs.variables().into_keys().collect();
         names.sort();
-        assert_eq!(
-            names,
-            ["hidden.bias", "hidden.weight", "out.bias", "out.weight"]
-        );
+        assert_eq!(names, ["hidden.bias", "hidden.weight", "out.bias", "out.weight"]);
     }
 
     #[test]
@@ -361,11 +324,7 @@ mod tests {
             let max = layer.weight.abs().max().double_value(&[]);
             assert!(max <= limit, "{}: {max} > {limit}", layer.name);
             // Uniform draws fill most of the interval: a wrong (narrower) bound would show.
-            assert!(
-                max > 0.6 * limit,
-                "{}: {max} is far inside {limit}",
-                layer.name
-            );
+            assert!(max > 0.6 * limit, "{}: {max} is far inside {limit}", layer.name);
             assert_eq!(layer.bias.abs().sum(Kind::Float).double_value(&[]), 0.0);
         }
     }
@@ -387,9 +346,7 @@ mod tests {
         // Hand-written: G's parameter gradients through a frozen D.
         let g_acts = g.0.forward_cached(&zs);
         let d_acts = d.0.forward_cached(g_acts.output());
-        let grad_points =
-            d.0.backward(&d_acts, upstream.shallow_clone(), Need::Input)
-                .unwrap();
+        let grad_points = d.0.backward(&d_acts, upstream.shallow_clone(), Need::Input).unwrap();
         assert!(g.0.backward(&g_acts, grad_points, Need::Params).is_none());
 
         // Autograd on copies of the same parameters.
@@ -427,15 +384,10 @@ mod tests {
         let points = Tensor::randn([9, 2], (Kind::Float, Device::Cpu));
         let upstream = Tensor::randn([9, 1], (Kind::Float, Device::Cpu));
         let acts = d.0.forward_cached(&points);
-        assert!(
-            d.0.backward(&acts, upstream.shallow_clone(), Need::Params)
-                .is_none()
-        );
+        assert!(d.0.backward(&acts, upstream.shallow_clone(), Need::Params).is_none());
 
         let flat = d.0.params().detach().copy().set_requires_grad(true);
-        (reference_forward(&flat, &d.0, &points) * &upstream)
-            .sum(Kind::Float)
-            .backward();
+        (reference_forward(&flat, &d.0, &points) * &upstream).sum(Kind::Float).backward();
         let diff = (d.0.grads() - flat.grad()).abs().max().double_value(&[]);
         assert!(diff < 1e-5, "max difference {diff}");
     }

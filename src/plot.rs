@@ -40,11 +40,7 @@ pub fn scatter(path: &Path, scatter: &Scatter) -> Result<()> {
 }
 
 fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
-    let points = s
-        .real
-        .iter()
-        .chain(s.generated)
-        .map(|&(x, y)| (x as f64, y as f64));
+    let points = s.real.iter().chain(s.generated).map(|&(x, y)| (x as f64, y as f64));
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for (x, y) in s.curve.iter().copied().chain(points) {
         if x.is_finite() && y.is_finite() {
@@ -72,10 +68,7 @@ fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
 
     let faint = RGBColor(120, 120, 120).mix(0.5);
     chart
-        .draw_series(LineSeries::new(
-            s.curve.iter().copied(),
-            faint.stroke_width(2),
-        ))?
+        .draw_series(LineSeries::new(s.curve.iter().copied(), faint.stroke_width(2)))?
         .label("target f(x) = x²")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2)));
     let dots = |pts: &[(f32, f32)], color: RGBColor| {

@@ -19,17 +19,12 @@ pub fn training_bar(total: u64, verbosity: Verbosity) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos:>6}/{len} it  {rate:>9}  eta {eta:>4}  {msg}",
-        )
-        .expect("the template is valid")
-        .with_key(
-            "rate",
-            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos:>6}/{len} it  {rate:>9}  eta {eta:>4}  {msg}")
+            .expect("the template is valid")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let _ = write!(w, "{:.0} it/s", state.per_sec());
-            },
-        )
-        .progress_chars("█▉▊▋▌▍▎▏ "),
+            })
+            .progress_chars("█▉▊▋▌▍▎▏ "),
     );
     bar
 }

@@ -27,9 +27,7 @@ pub fn write_csv(
     let mut remaining = n;
     while remaining > 0 {
         let rows = remaining.min(CHUNK);
-        let points = tch::no_grad(|| {
-            generator.forward(&latent_points(rows as i64, latent_dim, Device::Cpu))
-        });
+        let points = tch::no_grad(|| generator.forward(&latent_points(rows as i64, latent_dim, Device::Cpu)));
         let pairs = to_pairs(&points);
         for &(x, y) in &pairs {
             writeln!(out, "{x},{y}")?;

@@ -29,11 +29,7 @@ fn table(out: &mut String, title: &str, rows: &[Row], trainable: i64) {
     let total: i64 = rows.iter().map(|r| r.params).sum();
     let _ = writeln!(out, "Model: \"{title}\"");
     let _ = writeln!(out, "{}", "_".repeat(RULE_WIDTH));
-    let _ = writeln!(
-        out,
-        " {:<28}{:<26}{}",
-        "Layer (type)", "Output Shape", "Param #"
-    );
+    let _ = writeln!(out, " {:<28}{:<26}Param #", "Layer (type)", "Output Shape");
     let _ = writeln!(out, "{}", "=".repeat(RULE_WIDTH));
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
@@ -53,12 +49,7 @@ fn table(out: &mut String, title: &str, rows: &[Row], trainable: i64) {
 pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
     let (g, d) = (&generator.0, &discriminator.0);
     let mut out = String::new();
-    table(
-        &mut out,
-        "discriminator",
-        &layer_rows(d),
-        d.parameter_count(),
-    );
+    table(&mut out, "discriminator", &layer_rows(d), d.parameter_count());
     out.push('\n');
     table(&mut out, "generator", &layer_rows(g), g.parameter_count());
     out.push('\n');
@@ -88,14 +79,8 @@ mod tests {
     #[test]
     fn tables_state_the_tutorials_counts() {
         let cfg = ModelConfig::default();
-        let (g_vs, d_vs) = (
-            nn::VarStore::new(Device::Cpu),
-            nn::VarStore::new(Device::Cpu),
-        );
-        let text = render(
-            &Generator::new(&g_vs.root(), &cfg),
-            &Discriminator::new(&d_vs.root(), &cfg),
-        );
+        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
+        let text = render(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));
         for needle in [
             "hidden (Dense)              (None, 25)                75",
             "out (Dense)                 (None, 1)                 26",

@@ -46,12 +46,8 @@ impl StepLosses {
 
     /// The three losses on the host: `(d_real, d_fake, g)`.
     pub fn values(&self) -> (f64, f64, f64) {
-        let v: Vec<f64> = Vec::try_from(
-            self.as_tensor()
-                .to_kind(Kind::Double)
-                .to_device(Device::Cpu),
-        )
-        .expect("a [3] tensor converts to Vec<f64>");
+        let v: Vec<f64> = Vec::try_from(self.as_tensor().to_kind(Kind::Double).to_device(Device::Cpu))
+            .expect("a [3] tensor converts to Vec<f64>");
         (v[0], v[1], v[2])
     }
 }
@@ -180,11 +176,8 @@ impl Trainer {
             .0
             .backward(&d_acts, bce_grad(&logits, Label::Real), Need::Input)
             .expect("Need::Input returns the input gradient");
-        self.generator
-            .0
-            .backward(&g_acts, grad_points, Need::Params);
-        self.generator_opt
-            .step(self.generator.0.params(), self.generator.0.grads());
+        self.generator.0.backward(&g_acts, grad_points, Need::Params);
+        self.generator_opt.step(self.generator.0.params(), self.generator.0.grads());
         logits
     }
 
@@ -205,7 +198,7 @@ impl Trainer {
         while self.iteration < self.cfg.epochs {
             let losses = self.step();
             let done = self.iteration == self.cfg.epochs;
-            if self.iteration % PROGRESS_EVERY == 0 || done {
+            if self.iteration.is_multiple_of(PROGRESS_EVERY) || done {
                 let (d_real, d_fake, g) = losses.values();
                 if ![d_real, d_fake, g].iter().all(|l| l.is_finite()) {
                     bail!(
@@ -215,7 +208,7 @@ impl Trainer {
                 }
                 observer.progress(self.iteration, &losses)?;
             }
-            if self.iteration % self.cfg.eval_every == 0 || done {
+            if self.iteration.is_multiple_of(self.cfg.eval_every) || done {
                 let report = self.evaluate();
                 observer.evaluated(self, &report)?;
             }
@@ -237,28 +230,17 @@ mod tests {
     use super::*;
 
     fn tiny() -> TrainConfig {
-        TrainConfig {
-            epochs: 3,
-            eval_every: 1,
-            ..TrainConfig::default()
-        }
+        TrainConfig { epochs: 3, eval_every: 1, ..TrainConfig::default() }
     }
 
     fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-        let mut vars: Vec<_> = vs
-            .variables()
-            .into_iter()
-            .map(|(k, t)| (k, t.copy()))
-            .collect();
+        let mut vars: Vec<_> = vs.variables().into_iter().map(|(k, t)| (k, t.copy())).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         vars
     }
 
     fn identical(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|((na, ta), (nb, tb))| na == nb && ta.equal(tb))
+        a.len() == b.len() && a.iter().zip(b).all(|((na, ta), (nb, tb))| na == nb && ta.equal(tb))
     }
 
     #[test]
@@ -269,26 +251,14 @@ mod tests {
         let g_before = snapshot(&t.generator_vs);
         let d_before = snapshot(&t.discriminator_vs);
         let _ = t.discriminator_update(&real, Label::Real);
-        assert!(
-            !identical(&d_before, &snapshot(&t.discriminator_vs)),
-            "a D update left D as it was"
-        );
-        assert!(
-            identical(&g_before, &snapshot(&t.generator_vs)),
-            "a D update moved G"
-        );
+        assert!(!identical(&d_before, &snapshot(&t.discriminator_vs)), "a D update left D as it was");
+        assert!(identical(&g_before, &snapshot(&t.generator_vs)), "a D update moved G");
 
         let d_before = snapshot(&t.discriminator_vs);
         let g_before = snapshot(&t.generator_vs);
         let _ = t.generator_update();
-        assert!(
-            identical(&d_before, &snapshot(&t.discriminator_vs)),
-            "a G update moved D"
-        );
-        assert!(
-            !identical(&g_before, &snapshot(&t.generator_vs)),
-            "a G update left G as it was"
-        );
+        assert!(identical(&d_before, &snapshot(&t.discriminator_vs)), "a G update moved D");
+        assert!(!identical(&g_before, &snapshot(&t.generator_vs)), "a G update left G as it was");
     }
 
     #[test]
@@ -299,10 +269,7 @@ mod tests {
         assert!(losses.0.is_finite() && losses.1.is_finite() && losses.2.is_finite());
         assert!(!identical(&g0, &snapshot(&t.generator_vs)));
         assert!(!identical(&d0, &snapshot(&t.discriminator_vs)));
-        assert_eq!(
-            (t.discriminator_opt.steps(), t.generator_opt.steps()),
-            (2, 1)
-        );
+        assert_eq!((t.discriminator_opt.steps(), t.generator_opt.steps()), (2, 1));
         assert_eq!(t.iteration, 1);
     }
 
@@ -312,10 +279,7 @@ mod tests {
         for label in [Label::Real, Label::Fake] {
             let z = logits.copy().set_requires_grad(true);
             bce_with_logits(&z, label).backward();
-            let diff = (bce_grad(&logits, label) - z.grad())
-                .abs()
-                .max()
-                .double_value(&[]);
+            let diff = (bce_grad(&logits, label) - z.grad()).abs().max().double_value(&[]);
             assert!(diff < 1e-7, "{label:?}: {diff}");
         }
     }

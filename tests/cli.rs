@@ -9,10 +9,7 @@ use std::sync::OnceLock;
 const BIN: &str = env!("CARGO_BIN_EXE_gan1d");
 
 fn gan1d(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the gan1d binary runs")
+    Command::new(BIN).args(args).output().expect("the gan1d binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -96,11 +93,7 @@ fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
         "plots/iter_00039.png",
     ] {
         let path = dir.join(file);
-        assert!(
-            path.metadata().map(|m| m.len() > 0).unwrap_or(false),
-            "{} missing",
-            path.display()
-        );
+        assert!(path.metadata().map(|m| m.len() > 0).unwrap_or(false), "{} missing", path.display());
     }
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
@@ -108,17 +101,9 @@ fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
     assert_eq!(manifest["seed"], 3);
     assert_eq!(manifest["train"]["batch"], 128);
     assert_eq!(manifest["model"]["latent_dim"], 5);
-    assert!(
-        manifest["libtorch_version"]
-            .as_str()
-            .unwrap()
-            .starts_with("2.13")
-    );
+    assert!(manifest["libtorch_version"].as_str().unwrap().starts_with("2.13"));
     // PNG signature.
-    assert_eq!(
-        &fs::read(dir.join("plots/iter_00039.png")).unwrap()[..4],
-        b"\x89PNG"
-    );
+    assert_eq!(&fs::read(dir.join("plots/iter_00039.png")).unwrap()[..4], b"\x89PNG");
 }
 
 #[test]
@@ -171,10 +156,7 @@ fn summary_prints_the_three_tables() {
     let text = stdout(&o);
     assert!(text.contains("Total params: 101"), "{text}");
     assert!(text.contains("Total params: 122"), "{text}");
-    assert!(
-        text.contains("Total params: 223\nTrainable params: 122\nNon-trainable params: 101"),
-        "{text}"
-    );
+    assert!(text.contains("Total params: 223\nTrainable params: 122\nNon-trainable params: 101"), "{text}");
 }
 
 #[test]
@@ -211,24 +193,12 @@ fn an_unwritable_out_folder_is_refused_before_training() {
     let file = tmp.path().join("a-file");
     fs::write(&file, "x").unwrap();
     let below_file = file.join("run");
-    let o = gan1d(&[
-        "train",
-        "--epochs",
-        "5",
-        "--out",
-        below_file.to_str().unwrap(),
-    ]);
+    let o = gan1d(&["train", "--epochs", "5", "--out", below_file.to_str().unwrap()]);
     assert_refused(&o, "--out");
     assert!(o.stdout.is_empty());
 
     let (dir, _) = trained();
-    let o = gan1d(&[
-        "sample",
-        "--checkpoint",
-        dir.to_str().unwrap(),
-        "--out",
-        below_file.to_str().unwrap(),
-    ]);
+    let o = gan1d(&["sample", "--checkpoint", dir.to_str().unwrap(), "--out", below_file.to_str().unwrap()]);
     assert_refused(&o, "--out");
 }
 
@@ -239,15 +209,7 @@ fn cuda_where_there_is_none_is_an_error_not_a_fallback() {
     }
     let tmp = tempfile::tempdir().unwrap();
     for device in ["cuda", "cuda:1"] {
-        let o = gan1d(&[
-            "train",
-            "--device",
-            device,
-            "--epochs",
-            "5",
-            "--out",
-            tmp.path().to_str().unwrap(),
-        ]);
+        let o = gan1d(&["train", "--device", device, "--epochs", "5", "--out", tmp.path().to_str().unwrap()]);
         assert_refused(&o, "no CUDA device");
     }
 }
@@ -255,21 +217,9 @@ fn cuda_where_there_is_none_is_an_error_not_a_fallback() {
 #[test]
 fn auto_device_says_what_it_picked() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = gan1d(&[
-        "train",
-        "--epochs",
-        "2",
-        "--eval-every",
-        "2",
-        "--out",
-        tmp.path().to_str().unwrap(),
-    ]);
+    let o = gan1d(&["train", "--epochs", "2", "--eval-every", "2", "--out", tmp.path().to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--device auto picked"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("--device auto picked"), "{}", stderr(&o));
 }
 
 /// Damages a copy of the trained checkpoint with `damage`, then expects `sample` to refuse it
@@ -288,13 +238,9 @@ fn refused_after(damage: impl FnOnce(&Path), needle: &str) {
 fn rehash_generator(dir: &Path) {
     use sha2::{Digest, Sha256};
     let bytes = fs::read(dir.join("generator.ot")).unwrap();
-    let hex: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     let path = dir.join("config.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     manifest["sha256"]["generator.ot"] = serde_json::Value::String(hex);
     fs::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
 }
@@ -302,26 +248,16 @@ fn rehash_generator(dir: &Path) {
 #[test]
 fn a_missing_checkpoint_says_to_train_first() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = gan1d(&[
-        "sample",
-        "--checkpoint",
-        tmp.path().join("none").to_str().unwrap(),
-    ]);
+    let o = gan1d(&["sample", "--checkpoint", tmp.path().join("none").to_str().unwrap()]);
     assert_refused(&o, "run `gan1d train");
     let o = gan1d(&["sample", "--checkpoint", tmp.path().to_str().unwrap()]);
     assert_refused(&o, "config.json is missing");
-    refused_after(
-        |d| fs::remove_file(d.join("generator.ot")).unwrap(),
-        "the file is missing",
-    );
+    refused_after(|d| fs::remove_file(d.join("generator.ot")).unwrap(), "the file is missing");
 }
 
 #[test]
 fn damaged_tensor_files_are_refused() {
-    refused_after(
-        |d| fs::write(d.join("generator.ot"), b"").unwrap(),
-        "SHA-256",
-    );
+    refused_after(|d| fs::write(d.join("generator.ot"), b"").unwrap(), "SHA-256");
     refused_after(
         |d| {
             fs::write(d.join("generator.ot"), b"").unwrap();
@@ -339,9 +275,7 @@ fn damaged_tensor_files_are_refused() {
     );
     refused_after(
         |d| {
-            let noise: Vec<u8> = (0..3000u32)
-                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-                .collect();
+            let noise: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
             fs::write(d.join("generator.ot"), noise).unwrap();
             rehash_generator(d);
         },
@@ -365,8 +299,6 @@ fn tensors_of_another_shape_type_or_name_are_refused() {
         Tensor::save_multi(&vars, d.join("generator.ot")).unwrap();
         rehash_generator(d);
     };
-    let zeros = |shape: &[i64], kind| Tensor::zeros(shape, (kind, Device::Cpu));
-    let f = Kind::Float;
     // The discriminator's weights where the generator's belong.
     refused_after(
         |d| {
@@ -375,109 +307,72 @@ fn tensors_of_another_shape_type_or_name_are_refused() {
         },
         "expected variable `hidden.bias` with shape [15], found [25]",
     );
-    refused_after(
-        |d| {
-            save(
-                d,
-                vec![
-                    ("hidden.weight", zeros(&[15, 5], Kind::Double)),
-                    ("hidden.bias", zeros(&[15], f)),
-                    ("out.weight", zeros(&[2, 15], f)),
-                    ("out.bias", zeros(&[2], f)),
-                ],
-            )
-        },
-        "of type float32, found Double",
-    );
-    refused_after(
-        |d| {
-            save(
-                d,
-                vec![
-                    ("hidden.weight", zeros(&[15, 5], f)),
-                    ("hidden.bias", zeros(&[1], f)),
-                    ("out.weight", zeros(&[2, 15], f)),
-                    ("out.bias", zeros(&[2], f)),
-                ],
-            )
-        },
-        "with shape [15], found [1]",
-    );
-    refused_after(
-        |d| {
-            save(
-                d,
-                vec![
-                    ("hidden.weight", zeros(&[15, 5], f)),
-                    ("hidden.bias", zeros(&[15], f)),
-                    ("out.weight", zeros(&[2, 15], f)),
-                ],
-            )
-        },
-        "`out.bias`, which is missing",
-    );
-    refused_after(
-        |d| {
-            save(
-                d,
-                vec![
-                    ("hidden.weight", zeros(&[15, 5], f)),
-                    ("hidden.bias", zeros(&[15], f)),
-                    ("out.weight", zeros(&[2, 15], f)),
-                    ("out.bias", zeros(&[2], f)),
-                    ("extra", zeros(&[1], f)),
-                ],
-            )
-        },
-        "unexpected variable `extra`",
-    );
-    refused_after(
-        |d| {
-            save(
-                d,
-                vec![
-                    ("hidden.weight", zeros(&[15, 5], f) / 0.0),
-                    ("hidden.bias", zeros(&[15], f)),
-                    ("out.weight", zeros(&[2, 15], f)),
-                    ("out.bias", zeros(&[2], f)),
-                ],
-            )
-        },
-        "NaN or infinite",
-    );
+    let zeros = |shape: &[i64]| Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+    type Edit = fn(&mut Vec<(&'static str, Tensor)>);
+    let edits: [(Edit, &str); 5] = [
+        (|v| v[0].1 = v[0].1.to_kind(Kind::Double), "of type float32, found Double"),
+        (|v| v[1].1 = Tensor::zeros([1], (Kind::Float, Device::Cpu)), "with shape [15], found [1]"),
+        (|v| drop(v.pop()), "`out.bias`, which is missing"),
+        (
+            |v| v.push(("extra", Tensor::zeros([1], (Kind::Float, Device::Cpu)))),
+            "unexpected variable `extra`",
+        ),
+        (|v| v[0].1 = &v[0].1 / 0.0, "NaN or infinite"),
+    ];
+    for (edit, needle) in edits {
+        refused_after(
+            |d| {
+                // The generator's own variables, all well formed, then one thing wrong.
+                let mut vars = vec![
+                    ("hidden.weight", zeros(&[15, 5])),
+                    ("hidden.bias", zeros(&[15])),
+                    ("out.weight", zeros(&[2, 15])),
+                    ("out.bias", zeros(&[2])),
+                ];
+                edit(&mut vars);
+                save(d, vars);
+            },
+            needle,
+        );
+    }
 }
 
 #[test]
 fn a_bad_manifest_is_refused() {
     let edit = |d: &Path, f: &dyn Fn(&mut serde_json::Value)| {
         let path = d.join("config.json");
-        let mut v: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         f(&mut v);
         fs::write(&path, v.to_string()).unwrap();
     };
-    refused_after(
-        |d| fs::write(d.join("config.json"), "{ not json").unwrap(),
-        "not valid JSON",
-    );
-    refused_after(
-        |d| fs::write(d.join("config.json"), "").unwrap(),
-        "not valid JSON",
-    );
-    refused_after(
-        |d| edit(d, &|v| v["format_version"] = 99.into()),
-        "format version 99 is newer",
-    );
-    refused_after(
-        |d| edit(d, &|v| v["model"]["latent_dim"] = 0.into()),
-        "--latent-dim must be at least 1",
-    );
+    refused_after(|d| fs::write(d.join("config.json"), "{ not json").unwrap(), "not valid JSON");
+    refused_after(|d| fs::write(d.join("config.json"), "").unwrap(), "not valid JSON");
+    refused_after(|d| edit(d, &|v| v["format_version"] = 99.into()), "format version 99 is newer");
+    refused_after(|d| edit(d, &|v| v["model"]["latent_dim"] = 0.into()), "--latent-dim must be at least 1");
     refused_after(
         |d| edit(d, &|v| v["model"]["latent_dim"] = 4.into()),
         "expected variable `hidden.weight` with shape [15, 4], found [15, 5]",
     );
-    refused_after(
-        |d| edit(d, &|v| v["model"]["generator_hidden"] = "wide".into()),
-        "generator_hidden",
-    );
+    refused_after(|d| edit(d, &|v| v["model"]["generator_hidden"] = "wide".into()), "generator_hidden");
+}
+
+#[test]
+fn the_shipped_generator_loads_and_draws_the_parabola() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let o = gan1d(&["sample", "--checkpoint", models.to_str().unwrap(), "-n", "1000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<(f64, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (x, y) = l.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 1000);
+    let residual = rows.iter().map(|(x, y)| (y - x * x).abs()).sum::<f64>() / 1000.0;
+    assert!(residual < 0.02, "mean |y - x²| of the shipped generator: {residual}");
+    let o = gan1d(&["summary", "--checkpoint", models.to_str().unwrap()]);
+    assert!(stdout(&o).contains("Total params: 223"));
 }

@@ -15,11 +15,7 @@ static RNG: Mutex<()> = Mutex::new(());
 
 fn trainer(seed: u64, epochs: u64) -> Trainer {
     tch::set_num_threads(1);
-    let cfg = TrainConfig {
-        seed,
-        epochs,
-        ..TrainConfig::default()
-    };
+    let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
     Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap()
 }
 
@@ -45,25 +41,13 @@ fn a_short_seeded_run_learns_the_parabola() {
     let untrained = residual(&t);
     run(&mut t, 3000);
     let trained = residual(&t);
-    assert!(
-        trained < 0.02,
-        "mean |y - x²| after 3 000 iterations: {trained}"
-    );
-    assert!(
-        untrained > 0.1,
-        "the untrained control is already close: {untrained}"
-    );
-    assert!(
-        untrained > 10.0 * trained,
-        "untrained {untrained} vs trained {trained}"
-    );
+    assert!(trained < 0.02, "mean |y - x²| after 3 000 iterations: {trained}");
+    assert!(untrained > 0.1, "the untrained control is already close: {untrained}");
+    assert!(untrained > 10.0 * trained, "untrained {untrained} vs trained {trained}");
 }
 
 fn flat_weights(t: &Trainer) -> (Tensor, Tensor) {
-    (
-        t.generator.0.params().copy(),
-        t.discriminator.0.params().copy(),
-    )
+    (t.generator.0.params().copy(), t.discriminator.0.params().copy())
 }
 
 #[test]
@@ -91,9 +75,6 @@ fn losses_stay_finite_and_accuracies_are_shares() {
     assert_eq!(report.iteration, 199);
     assert_eq!((report.real.len(), report.fake.len()), (100, 100));
     for acc in [report.acc_real, report.acc_fake] {
-        assert!(
-            (0.0..=1.0).contains(&acc) && (acc * 100.0).fract() == 0.0,
-            "{acc}"
-        );
+        assert!((0.0..=1.0).contains(&acc) && (acc * 100.0).fract() == 0.0, "{acc}");
     }
 }
