@@ -3,7 +3,7 @@
 //! Two reasons not to use tch's `nn::Adam`: Keras adds ε to √v *before* bias correction
 //! (`p -= α·m / (√v + ε)` with `α = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)`) where libtorch adds it after, and
 //! tch cannot save an optimiser's state, which exact resumption needs. Working on a network's
-//! flat parameters makes a whole update seven libtorch calls.
+//! flat parameters makes a whole update seven libtorch calls, none of which allocates.
 
 use tch::{Kind, Tensor};
 
@@ -19,16 +19,17 @@ pub struct Adam {
     v: Tensor,
     /// Updates taken so far (Keras' `iterations`).
     steps: u64,
-    /// Scratch buffers for g² and √v + ε, kept to avoid allocating in every update.
+    /// Scratch buffers for g², √v + ε and −α·m, kept to avoid allocating in every update.
     grad_sq: Tensor,
     denom: Tensor,
+    update: Tensor,
 }
 
 impl Adam {
     /// A fresh optimiser (zero moments, zero steps) for parameters shaped like `params`.
     pub fn new(params: &Tensor, cfg: AdamConfig) -> Self {
         let zeros = || params.zeros_like();
-        Adam { cfg, m: zeros(), v: zeros(), steps: 0, grad_sq: zeros(), denom: zeros() }
+        Adam { cfg, m: zeros(), v: zeros(), steps: 0, grad_sq: zeros(), denom: zeros(), update: zeros() }
     }
 
     pub fn steps(&self) -> u64 {
@@ -47,8 +48,8 @@ impl Adam {
         let _ = self.v.sqrt_out(&self.denom);
         let _ = self.denom.g_add_scalar_(epsilon);
         let alpha = learning_rate * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t));
-        let step = &self.m * (-alpha);
-        let _ = params.shallow_clone().addcdiv_(&step, &self.denom);
+        let _ = self.m.mul_scalar_out(&self.update, -alpha);
+        let _ = params.shallow_clone().addcdiv_(&self.update, &self.denom);
     }
 
     /// The state to save: `(name, tensor)` pairs for `m` and `v`, and the step count.

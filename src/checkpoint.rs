@@ -6,7 +6,9 @@
 //! DIR/discriminator.ot  the discriminator's variables, same names
 //! DIR/optimizer.ot      both Adams' moments (generator.m, generator.v, discriminator.m, …)
 //! DIR/config.json       the whole configuration, iteration reached, seed, versions: written last
-//! DIR/plots/            one scatter plot per evaluation (written by the command layer)
+//! DIR/metrics.csv       quality metrics at each evaluation      } written by the command layer,
+//! DIR/history.csv       losses and accuracies every k iterations } at the paths given here
+//! DIR/plots/            iter_NNNNN.png per evaluation, curves.png, training.gif
 //! ```
 //!
 //! Each file is written under a temporary name, synced and renamed into place, so a reader never
@@ -57,6 +59,26 @@ pub fn plots_dir(dir: &Path) -> PathBuf {
 /// The evaluation plot for the 0-based `iteration`, e.g. `plots/iter_01999.png`.
 pub fn eval_plot_path(dir: &Path, iteration: u64) -> PathBuf {
     plots_dir(dir).join(format!("iter_{iteration:05}.png"))
+}
+
+/// The run's log of quality metrics, one row per evaluation.
+pub fn metrics_csv_path(dir: &Path) -> PathBuf {
+    dir.join("metrics.csv")
+}
+
+/// The run's log of losses and accuracies, one row every `history_every` iterations.
+pub fn history_csv_path(dir: &Path) -> PathBuf {
+    dir.join("history.csv")
+}
+
+/// Learning curves drawn at the end of a run.
+pub fn curves_plot_path(dir: &Path) -> PathBuf {
+    plots_dir(dir).join("curves.png")
+}
+
+/// The animation of generated against real points across the run.
+pub fn animation_path(dir: &Path) -> PathBuf {
+    plots_dir(dir).join("training.gif")
 }
 
 /// Everything needed to rebuild, judge and (later) resume a run. Saved as `config.json`.

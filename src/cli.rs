@@ -25,6 +25,11 @@ pub enum Command {
     Train(TrainArgs),
     /// Draw points from a trained generator as CSV (header x,y)
     Sample(SampleArgs),
+    /// Measure a trained generator against the true function and its domain
+    Evaluate(EvaluateArgs),
+    /// Reproduce one of the tutorial's intermediate steps (plots into --out)
+    #[command(subcommand)]
+    Explore(ExploreCommand),
     /// Print Keras-style summaries of the discriminator, the generator and the composite model
     Summary(SummaryArgs),
 }
@@ -53,9 +58,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub threads: u64,
     /// Folder for the checkpoint and plots (created if missing; an existing checkpoint is replaced)
-    #[arg(long, default_value = "models")]
+    #[arg(long, value_name = "DIR", default_value = "models")]
     pub out: PathBuf,
-    /// Hide the progress bar
+    /// Iterations between two rows of DIR/history.csv (losses and batch accuracies)
+    #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = at_least_one)]
+    pub history_every: u64,
+    /// Hide the progress bar and the per-evaluation metric line on stderr
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -69,6 +77,7 @@ impl TrainArgs {
             epochs: self.epochs,
             batch: self.batch,
             eval_every: self.eval_every,
+            history_every: self.history_every,
             ..TrainConfig::default()
         };
         (model, train)
@@ -78,7 +87,7 @@ impl TrainArgs {
 #[derive(Debug, Args)]
 pub struct SampleArgs {
     /// Checkpoint folder written by `gan1d train`
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// Number of points
     #[arg(short = 'n', default_value_t = 100, value_parser = at_least_one)]
@@ -87,18 +96,61 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Write the CSV to this file instead of stdout
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.csv")]
     pub out: Option<PathBuf>,
     /// Also draw the points (at most the first 10 000) over the target curve into this PNG
-    #[arg(long)]
+    #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Checkpoint folder written by `gan1d train`
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// Generated points to measure (the same points `sample` gives for this -n and --seed)
+    #[arg(short = 'n', default_value_t = 10_000, value_parser = at_least_two)]
+    pub n: u64,
+    /// Seed of the latent points and of the real reference points
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExploreCommand {
+    /// Line plot of the target x² at -0.5, -0.4 … 0.5 (function.png)
+    Function(ExploreArgs),
+    /// Scatter plot of 100 random real samples (real.png)
+    Real(ExploreArgs),
+    /// Train the discriminator alone on real points and uniform fakes in [-1, 1]², printing
+    /// `i acc_real acc_fake` per batch (discriminator.png)
+    Discriminator(ExploreArgs),
+    /// Scatter plot of 100 samples of an untrained generator (untrained.png)
+    Untrained(ExploreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// Folder for the PNG file
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Seed of the random draws
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     /// Summarise the models of this checkpoint instead of the tutorial's
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub checkpoint: Option<PathBuf>,
+    /// Also draw a diagram of each model into DIR (discriminator_plot.png, generator_plot.png,
+    /// gan_plot.png)
+    #[arg(long, value_name = "DIR")]
+    pub diagram: Option<PathBuf>,
 }
 
 /// Parses a count that must be positive, with a message that says so.
@@ -107,6 +159,14 @@ fn at_least_one(s: &str) -> Result<u64, String> {
         Ok(0) => Err("must be at least 1".to_string()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("expected a whole number of at least 1, got `{s}`")),
+    }
+}
+
+/// Parses a count of at least two (statistics need a pair).
+fn at_least_two(s: &str) -> Result<u64, String> {
+    match at_least_one(s)? {
+        1 => Err("must be at least 2".to_string()),
+        n => Ok(n),
     }
 }
 

@@ -55,6 +55,17 @@ pub fn real_points(n: i64, device: Device) -> Tensor {
     batch.fill().shallow_clone()
 }
 
+/// `n` real points from a host-side random stream: for reference sets that must not disturb
+/// libtorch's stream, which the training run owns.
+pub fn real_pairs(n: usize, rng: &mut impl rand::Rng) -> Vec<(f32, f32)> {
+    (0..n)
+        .map(|_| {
+            let x = rng.random_range(DOMAIN_LOW as f32..DOMAIN_HIGH as f32);
+            (x, x * x)
+        })
+        .collect()
+}
+
 /// `n` fresh latent points, `[n, latent_dim]`, each coordinate `N(0, 1)`.
 pub fn latent_points(n: i64, latent_dim: i64, device: Device) -> Tensor {
     Tensor::randn([n, latent_dim], (Kind::Float, device))
@@ -89,6 +100,15 @@ mod tests {
         let first = batch.fill().copy();
         let second = batch.fill().copy();
         assert_ne!(to_pairs(&first), to_pairs(&second));
+    }
+
+    #[test]
+    fn host_side_real_pairs_are_on_the_curve_and_seeded() {
+        use rand::SeedableRng;
+        let draw = |seed| real_pairs(50, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1), draw(2));
+        assert!(draw(3).iter().all(|&(x, y)| (-0.5..0.5).contains(&x) && y == x * x));
     }
 
     #[test]

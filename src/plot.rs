@@ -11,7 +11,8 @@ use plotters::style::FontStyle;
 /// The font every label is drawn with, embedded so plots need no system fonts.
 const FONT: &str = "sans-serif";
 
-fn register_font() {
+/// Registers the embedded font under [`FONT`]; every drawing function calls it first.
+pub fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded DejaVu Sans is a valid TrueType font, so this cannot fail.
@@ -97,4 +98,263 @@ fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// How a [`Series`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Line,
+    /// A line with a dot at each point, for sparse series.
+    LineAndDots,
+    /// Dots only, for samples that a line would wrongly join.
+    Dots,
+}
+
+/// One line of a [`Panel`].
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: RGBColor,
+    pub style: Style,
+}
+
+/// One chart of a stacked figure.
+pub struct Panel {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub series: Vec<Series>,
+    /// A logarithmic y axis; values below [`LOG_FLOOR`] are drawn at it.
+    pub log_y: bool,
+}
+
+/// The smallest value a logarithmic axis shows.
+pub const LOG_FLOOR: f64 = 1e-5;
+
+/// Draws `panels` stacked vertically into the PNG file `path`.
+pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
+    register_font();
+    let size = (900, 320 * panels.len().max(1) as u32);
+    draw_panels(path, size, panels).map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+}
+
+/// Axes, labels and grid of a panel's chart; a macro because the linear and logarithmic charts
+/// have different types.
+macro_rules! mesh {
+    ($chart:expr, $panel:expr) => {
+        $chart
+            .configure_mesh()
+            .x_desc(&$panel.x_desc)
+            .y_desc(&$panel.y_desc)
+            .x_label_formatter(&|x| format!("{x}"))
+            .label_style((FONT, 12))
+            .light_line_style(WHITE)
+            .draw()
+    };
+}
+
+fn draw_panels(path: &Path, size: (u32, u32), panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
+        let all = || panel.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1.is_finite());
+        let x1 = all().map(|p| p.0).fold(1.0, f64::max);
+        let x0 = all().map(|p| p.0).fold(x1, f64::min).min(0.0);
+        let clamp = |y: f64| if panel.log_y { y.max(LOG_FLOOR) } else { y };
+        let y1 = all().map(|p| clamp(p.1)).fold(f64::MIN, f64::max);
+        let y0 = all().map(|p| clamp(p.1)).fold(f64::MAX, f64::min);
+        let (y0, y1) = if y0 < y1 { (y0, y1) } else { (y0 - 0.5, y0 + 0.5) };
+        let mut builder = ChartBuilder::on(area);
+        builder.caption(&panel.title, (FONT, 18)).margin(10).x_label_area_size(35).y_label_area_size(65);
+        if panel.log_y {
+            let mut chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.8..y1 * 1.25).log_scale())?;
+            mesh!(chart, panel)?;
+            for s in &panel.series {
+                let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, clamp(y))).collect();
+                draw_series(&mut chart, s, pts)?;
+            }
+            legend(&mut chart)?;
+        } else {
+            let margin = (y1 - y0) * 0.05;
+            let mut chart = builder.build_cartesian_2d(x0..x1, (y0 - margin)..(y1 + margin))?;
+            mesh!(chart, panel)?;
+            for s in &panel.series {
+                draw_series(&mut chart, s, s.points.clone())?;
+            }
+            legend(&mut chart)?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn draw_series<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    s: &Series,
+    pts: Vec<(f64, f64)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let color = s.color;
+    if s.style == Style::Dots {
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?
+            .label(s.label.as_str())
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        return Ok(());
+    }
+    chart
+        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+        .label(s.label.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    if s.style == Style::LineAndDots {
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    Ok(())
+}
+
+fn legend<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 12))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    Ok(())
+}
+
+/// One frame of an animation: a caption and the generated points at that moment.
+pub struct Frame {
+    pub caption: String,
+    pub generated: Vec<(f32, f32)>,
+}
+
+/// Animation size in pixels: small enough that the example run's animation ships with the
+/// repository.
+const ANIMATION_SIZE: (u32, u32) = (480, 360);
+
+/// Milliseconds each animation frame is shown.
+const FRAME_DELAY_MS: u32 = 150;
+
+/// Draws `frames` as an animated GIF at `path`: generated points in blue over `real` points in
+/// red and the target curve, on axes fixed for the whole animation (chosen to hold the real
+/// points and nearly all generated ones; the rest fall outside).
+pub fn animation(path: &Path, frames: &[Frame], real: &[(f32, f32)], curve: &[(f64, f64)]) -> Result<()> {
+    register_font();
+    draw_animation(path, frames, real, curve)
+        .map_err(|e| anyhow!("cannot write animation {}: {e}", path.display()))
+}
+
+fn draw_animation(
+    path: &Path,
+    frames: &[Frame],
+    real: &[(f32, f32)],
+    curve: &[(f64, f64)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let generated = || frames.iter().flat_map(|f| f.generated.iter()).map(|&(x, y)| (x as f64, y as f64));
+    let spread = |values: Vec<f64>, low: f64, high: f64| {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| if v.is_empty() { 0.0 } else { v[((v.len() - 1) as f64 * p) as usize] };
+        (q(0.01).min(low), q(0.99).max(high))
+    };
+    let (x0, x1) = spread(generated().map(|p| p.0).collect(), -0.55, 0.55);
+    let (y0, y1) = spread(generated().map(|p| p.1).collect(), -0.02, 0.27);
+    let inside = |&(x, y): &(f32, f32)| (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64));
+
+    let (w, h) = ANIMATION_SIZE;
+    let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = gif::Encoder::new(file, w as u16, h as u16, &palette)?;
+    encoder.set_repeat(gif::Repeat::Infinite)?;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    let mut previous: Option<Vec<u8>> = None;
+    for frame in frames {
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(&frame.caption, (FONT, 16))
+                .margin(8)
+                .x_label_area_size(30)
+                .y_label_area_size(45)
+                .build_cartesian_2d(x0..x1, y0..y1)?;
+            chart
+                .configure_mesh()
+                .x_desc("x")
+                .y_desc("y")
+                .label_style((FONT, 12))
+                .light_line_style(WHITE)
+                .draw()?;
+            let faint = RGBColor(120, 120, 120).mix(0.5);
+            chart.draw_series(LineSeries::new(curve.iter().copied(), faint.stroke_width(2)))?;
+            let dots = |pts: &[(f32, f32)], color: RGBColor| {
+                pts.iter()
+                    .filter(|p| inside(p))
+                    .map(|&(x, y)| Circle::new((x as f64, y as f64), 3, color.filled()))
+                    .collect::<Vec<_>>()
+            };
+            chart.draw_series(dots(real, RED))?;
+            chart.draw_series(dots(&frame.generated, BLUE))?;
+            root.present()?;
+        }
+        let indices: Vec<u8> = rgb.chunks_exact(3).map(nearest_in_palette).collect();
+        // After the first frame, only changed pixels are stored; the rest are transparent and
+        // show the frame before (axes and labels never change, so this shrinks the file).
+        let buffer = match &previous {
+            None => indices.clone(),
+            Some(before) => indices
+                .iter()
+                .zip(before)
+                .map(|(&now, &then)| if now == then { UNCHANGED } else { now })
+                .collect(),
+        };
+        let gif_frame = gif::Frame {
+            width: w as u16,
+            height: h as u16,
+            delay: (FRAME_DELAY_MS / 10) as u16, // GIF counts hundredths of a second
+            dispose: gif::DisposalMethod::Keep,
+            transparent: previous.as_ref().map(|_| UNCHANGED),
+            buffer: std::borrow::Cow::Owned(buffer),
+            ..gif::Frame::default()
+        };
+        encoder.write_frame(&gif_frame)?;
+        previous = Some(indices);
+    }
+    Ok(())
+}
+
+/// The animation's colours: white, greys for text and the curve, and shades of the two point
+/// colours. Every pixel is mapped to the nearest, which keeps frames small and fast to encode
+/// (a plot has few colours; a general quantiser would spend its time finding them).
+const PALETTE: [[u8; 3]; 16] = [
+    [255, 255, 255],
+    [0, 0, 0],
+    [32, 32, 32],
+    [64, 64, 64],
+    [96, 96, 96],
+    [128, 128, 128],
+    [160, 160, 160],
+    [192, 192, 192],
+    [224, 224, 224],
+    [255, 0, 0],
+    [255, 128, 128],
+    [255, 200, 200],
+    [0, 0, 255],
+    [128, 128, 255],
+    [200, 200, 255],
+    // Never drawn: marks a pixel that did not change since the previous frame.
+    [255, 0, 255],
+];
+
+/// The palette index of [`PALETTE`]'s "unchanged" marker.
+const UNCHANGED: u8 = 15;
+
+fn nearest_in_palette(pixel: &[u8]) -> u8 {
+    if pixel == [255, 255, 255] {
+        return 0;
+    }
+    let distance = |c: &[u8; 3]| -> i32 { (0..3).map(|i| (c[i] as i32 - pixel[i] as i32).pow(2)).sum() };
+    (0..UNCHANGED as usize).min_by_key(|&i| distance(&PALETTE[i])).unwrap_or(0) as u8
 }

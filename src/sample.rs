@@ -1,5 +1,6 @@
-//! Drawing points from a generator and writing them as CSV (`x,y`), in bounded chunks so any
-//! number of points streams out in constant memory.
+//! Drawing points from a generator, in bounded chunks so any number of points streams out in
+//! constant memory, and writing them as CSV (`x,y`). `sample` and `evaluate` both draw through
+//! [`for_each_chunk`], so the same seed and count give them the same points.
 
 use std::io::Write;
 
@@ -13,8 +14,37 @@ use crate::model::Generator;
 /// enough that memory stays a few megabytes whatever `n` is.
 const CHUNK: u64 = 1 << 16;
 
-/// Writes `n` generated points as CSV with header `x,y` to `out`, drawing latent points from
-/// libtorch's current random stream, and returns the first `keep` points (for a plot).
+/// Generates `n` points on the CPU from libtorch's current random stream and hands them to
+/// `each` chunk by chunk, in order.
+pub fn for_each_chunk(
+    generator: &Generator,
+    latent_dim: i64,
+    n: u64,
+    mut each: impl FnMut(&[(f32, f32)]) -> Result<()>,
+) -> Result<()> {
+    let mut remaining = n;
+    while remaining > 0 {
+        let rows = remaining.min(CHUNK);
+        let points = tch::no_grad(|| generator.forward(&latent_points(rows as i64, latent_dim, Device::Cpu)));
+        each(&to_pairs(&points))?;
+        remaining -= rows;
+    }
+    Ok(())
+}
+
+/// All `n` points in memory (for measuring them).
+pub fn generate(generator: &Generator, latent_dim: i64, n: u64) -> Vec<(f32, f32)> {
+    let mut all = Vec::with_capacity(n as usize);
+    for_each_chunk(generator, latent_dim, n, |chunk| {
+        all.extend_from_slice(chunk);
+        Ok(())
+    })
+    .expect("collecting points cannot fail");
+    all
+}
+
+/// Writes `n` generated points as CSV with header `x,y` to `out` and returns the first `keep`
+/// points (for a plot).
 pub fn write_csv(
     generator: &Generator,
     latent_dim: i64,
@@ -24,18 +54,14 @@ pub fn write_csv(
 ) -> Result<Vec<(f32, f32)>> {
     let mut kept = Vec::with_capacity(keep.min(n as usize));
     writeln!(out, "x,y")?;
-    let mut remaining = n;
-    while remaining > 0 {
-        let rows = remaining.min(CHUNK);
-        let points = tch::no_grad(|| generator.forward(&latent_points(rows as i64, latent_dim, Device::Cpu)));
-        let pairs = to_pairs(&points);
-        for &(x, y) in &pairs {
+    for_each_chunk(generator, latent_dim, n, |pairs| {
+        for &(x, y) in pairs {
             writeln!(out, "{x},{y}")?;
         }
         let room = keep - kept.len();
-        kept.extend(pairs.into_iter().take(room));
-        remaining -= rows;
-    }
+        kept.extend(pairs.iter().copied().take(room));
+        Ok(())
+    })?;
     out.flush()?;
     Ok(kept)
 }

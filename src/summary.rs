@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::model::{Discriminator, Generator, Mlp};
+use crate::diagram::Block;
+use crate::model::{Discriminator, Generator, Mlp, activation_name};
 
 const RULE_WIDTH: usize = 65;
 
@@ -70,6 +71,58 @@ pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
     out
 }
 
+/// The boxes of one network's diagram: its input, then each layer. `output_activation` names
+/// what follows the last layer (the discriminator's sigmoid lives in its loss, but it is part
+/// of the model as the tutorial defines it).
+fn network_blocks(net: &Mlp, output_activation: &str) -> Vec<Block> {
+    let first = &net.layers()[0];
+    let mut blocks = vec![Block {
+        title: "input: InputLayer".into(),
+        input: format!("(None, {})", first.in_features()),
+        output: format!("(None, {})", first.in_features()),
+    }];
+    let last = net.layers().len() - 1;
+    for (i, layer) in net.layers().iter().enumerate() {
+        let activation = if i == last { output_activation } else { activation_name(layer) };
+        blocks.push(Block {
+            title: format!("{}: Dense ({activation})", layer.name),
+            input: format!("(None, {})", layer.in_features()),
+            output: format!("(None, {})", layer.out_features()),
+        });
+    }
+    blocks
+}
+
+/// The three diagrams, as `(file stem, boxes)` with the tutorial's file names: the discriminator, the generator, and the
+/// composite (latent input → generator → discriminator).
+pub fn diagrams(generator: &Generator, discriminator: &Discriminator) -> Vec<(&'static str, Vec<Block>)> {
+    let (g, d) = (&generator.0, &discriminator.0);
+    let latent = g.layers()[0].in_features();
+    let point = g.layers().last().unwrap().out_features();
+    let composite = vec![
+        Block {
+            title: "input: InputLayer".into(),
+            input: format!("(None, {latent})"),
+            output: format!("(None, {latent})"),
+        },
+        Block {
+            title: "generator: Sequential".into(),
+            input: format!("(None, {latent})"),
+            output: format!("(None, {point})"),
+        },
+        Block {
+            title: "discriminator: Sequential".into(),
+            input: format!("(None, {point})"),
+            output: "(None, 1)".into(),
+        },
+    ];
+    vec![
+        ("discriminator_plot", network_blocks(d, "sigmoid")),
+        ("generator_plot", network_blocks(g, "linear")),
+        ("gan_plot", composite),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +145,20 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn diagrams_list_every_layer_with_shapes() {
+        let cfg = ModelConfig::default();
+        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
+        let all = diagrams(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));
+        let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["discriminator_plot", "generator_plot", "gan_plot"]);
+        let d = &all[0].1;
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[1].title, "hidden: Dense (relu)");
+        assert_eq!((d[1].input.as_str(), d[1].output.as_str()), ("(None, 2)", "(None, 25)"));
+        assert_eq!(d[2].title, "out: Dense (sigmoid)");
+        assert_eq!(all[2].1[1].output, "(None, 2)");
     }
 }

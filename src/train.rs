@@ -13,7 +13,10 @@ use crate::adam::Adam;
 use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{self, RealBatch};
 use crate::evaluate::{self, EvalReport};
+use crate::metrics;
 use crate::model::{Activations, Discriminator, Generator, Need};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 /// The label of a batch as the discriminator should learn it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,14 @@ impl StepLosses {
             ],
             0,
         )
+    }
+
+    /// `[d_loss_real, d_loss_fake, g_loss, d_acc_real, d_acc_fake]` on the training device:
+    /// the losses and the discriminator's accuracy on this iteration's own real and fake batches.
+    pub fn stats_tensor(&self) -> Tensor {
+        let acc_real = self.d_real.gt(0.0).to_kind(Kind::Float).mean(Kind::Float);
+        let acc_fake = self.d_fake.le(0.0).to_kind(Kind::Float).mean(Kind::Float);
+        Tensor::cat(&[self.as_tensor(), acc_real.view([1]), acc_fake.view([1])], 0)
     }
 
     /// The three losses on the host: `(d_real, d_fake, g)`.
@@ -73,13 +84,77 @@ fn bce_grad(logits: &Tensor, label: Label) -> Tensor {
 }
 
 /// Something that wants to hear about training as it goes: the command layer's progress bar,
-/// printing, plotting and checkpointing.
+/// history, animation frames, printing, plotting and checkpointing.
 pub trait Observer {
+    /// Called after every iteration; `trainer.iteration` counts the iterations done. Must be
+    /// cheap: it runs 10 000 times.
+    fn stepped(&mut self, trainer: &Trainer, losses: &StepLosses) -> Result<()>;
     /// Called every [`PROGRESS_EVERY`] iterations and after the last one, with that iteration's
-    /// losses; `completed` counts finished iterations.
-    fn progress(&mut self, completed: u64, losses: &StepLosses) -> Result<()>;
+    /// losses `(d_real, d_fake, g)`; `completed` counts finished iterations.
+    fn progress(&mut self, completed: u64, losses: (f64, f64, f64)) -> Result<()>;
     /// Called after each evaluation.
     fn evaluated(&mut self, trainer: &Trainer, report: &EvalReport) -> Result<()>;
+}
+
+/// One row of the training history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryRow {
+    /// Iterations completed when the row was taken.
+    pub iteration: u64,
+    pub d_loss_real: f64,
+    pub d_loss_fake: f64,
+    pub g_loss: f64,
+    /// The discriminator's accuracy on that iteration's real and fake training batches.
+    pub d_acc_real: f64,
+    pub d_acc_fake: f64,
+}
+
+/// Collects history rows on the training device and copies them to the host in one transfer
+/// per [`HistoryRecorder::drain`], so recording never waits for the device.
+#[derive(Debug, Default)]
+pub struct HistoryRecorder {
+    iterations: Vec<u64>,
+    stats: Vec<Tensor>, // each [5]
+}
+
+impl HistoryRecorder {
+    pub fn record(&mut self, iteration: u64, losses: &StepLosses) {
+        self.iterations.push(iteration);
+        self.stats.push(losses.stats_tensor());
+    }
+
+    pub fn len(&self) -> usize {
+        self.iterations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iterations.is_empty()
+    }
+
+    /// The rows recorded since the last drain.
+    pub fn drain(&mut self) -> Vec<HistoryRow> {
+        if self.stats.is_empty() {
+            return Vec::new();
+        }
+        let stacked = Tensor::stack(&self.stats, 0).to_kind(Kind::Double).to_device(Device::Cpu);
+        let flat: Vec<f64> = Vec::try_from(stacked.view([-1])).expect("history converts to Vec<f64>");
+        let rows = self
+            .iterations
+            .iter()
+            .zip(flat.chunks_exact(5))
+            .map(|(&iteration, v)| HistoryRow {
+                iteration,
+                d_loss_real: v[0],
+                d_loss_fake: v[1],
+                g_loss: v[2],
+                d_acc_real: v[3],
+                d_acc_fake: v[4],
+            })
+            .collect();
+        self.iterations.clear();
+        self.stats.clear();
+        rows
+    }
 }
 
 /// Iterations between two [`Observer::progress`] calls: often enough for a live progress bar,
@@ -98,6 +173,12 @@ pub struct Trainer {
     pub discriminator_opt: Adam,
     /// Iterations completed so far.
     pub iteration: u64,
+    /// The latent points whose images every evaluation measures, fixed for the whole run so
+    /// that the metrics follow the generator, not the draw: `[metric_samples, latent_dim]`.
+    pub metric_latent: Tensor,
+    /// Host-side stream of the real reference points the metrics compare against; kept apart
+    /// from libtorch's stream so evaluating never changes the training run.
+    reference_rng: ChaCha8Rng,
     real: RealBatch,     // [half_batch, 2]
     latent_half: Tensor, // [half_batch, latent_dim]
     latent_full: Tensor, // [batch, latent_dim]
@@ -109,6 +190,10 @@ impl Trainer {
     pub fn new(model_cfg: &ModelConfig, cfg: &TrainConfig, device: Device) -> Result<Self> {
         model_cfg.validate()?;
         cfg.validate()?;
+        // The metrics' latent batch comes from its own seed, drawn before the run's seed is set,
+        // so the training stream is the same with or without it.
+        seed_everything(cfg.seed ^ METRIC_SEED_SALT, device);
+        let metric_latent = data::latent_points(cfg.metric_samples, model_cfg.latent_dim, device);
         seed_everything(cfg.seed, device);
         let discriminator_vs = nn::VarStore::new(device);
         let generator_vs = nn::VarStore::new(device);
@@ -125,6 +210,8 @@ impl Trainer {
             generator_vs,
             discriminator_vs,
             iteration: 0,
+            metric_latent,
+            reference_rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             real: RealBatch::new(cfg.half_batch(), device),
             latent_half: Tensor::zeros([cfg.half_batch(), model_cfg.latent_dim], float),
             latent_full: Tensor::zeros([cfg.batch, model_cfg.latent_dim], float),
@@ -155,12 +242,7 @@ impl Trainer {
 
     /// One discriminator update on `points` (`[n, 2]`) all labelled `label`; returns the logits.
     fn discriminator_update(&mut self, points: &Tensor, label: Label) -> Tensor {
-        let d = &self.discriminator.0;
-        let acts = d.forward_cached(points);
-        let logits = acts.output().shallow_clone();
-        d.backward(&acts, bce_grad(&logits, label), Need::Params);
-        self.discriminator_opt.step(d.params(), d.grads());
-        logits
+        update_discriminator(&self.discriminator, &mut self.discriminator_opt, points, label)
     }
 
     /// One composite update on `batch` fresh latent points labelled real (the inverted
@@ -182,13 +264,23 @@ impl Trainer {
     }
 
     /// The tutorial's evaluation: the discriminator's accuracy on `eval_samples` fresh real and
-    /// generated points, which the report also carries for plotting.
-    pub fn evaluate(&self) -> EvalReport {
+    /// generated points, which the report also carries for plotting, and the quality metrics of
+    /// the generator's images of the fixed metric batch. The report names the last iteration
+    /// done (0 before any).
+    pub fn evaluate(&mut self) -> EvalReport {
         let n = self.cfg.eval_samples;
         let real = data::real_points(n, self.device());
         let latent = data::latent_points(n, self.model_cfg.latent_dim, self.device());
-        let fake = self.generator.forward(&latent);
-        evaluate::report(self.iteration - 1, &self.discriminator, &real, &fake)
+        let fake = tch::no_grad(|| self.generator.forward(&latent));
+        let measured = self.generate(&self.metric_latent);
+        let reference = data::real_pairs(measured.len(), &mut self.reference_rng);
+        let metrics = metrics::measure(&measured, &reference);
+        evaluate::report(self.iteration.saturating_sub(1), &self.discriminator, &real, &fake, metrics)
+    }
+
+    /// The generator's points for `latent` (`[n, latent_dim]`), on the host.
+    pub fn generate(&self, latent: &Tensor) -> Vec<(f32, f32)> {
+        data::to_pairs(&tch::no_grad(|| self.generator.forward(latent)))
     }
 
     /// Runs iterations until `cfg.epochs` are complete, evaluating every `cfg.eval_every`
@@ -197,6 +289,7 @@ impl Trainer {
     pub fn fit(&mut self, observer: &mut dyn Observer) -> Result<()> {
         while self.iteration < self.cfg.epochs {
             let losses = self.step();
+            observer.stepped(self, &losses)?;
             let done = self.iteration == self.cfg.epochs;
             if self.iteration.is_multiple_of(PROGRESS_EVERY) || done {
                 let (d_real, d_fake, g) = losses.values();
@@ -206,7 +299,7 @@ impl Trainer {
                         self.iteration - 1
                     );
                 }
-                observer.progress(self.iteration, &losses)?;
+                observer.progress(self.iteration, (d_real, d_fake, g))?;
             }
             if self.iteration.is_multiple_of(self.cfg.eval_every) || done {
                 let report = self.evaluate();
@@ -216,6 +309,56 @@ impl Trainer {
         Ok(())
     }
 }
+
+/// One update of `discriminator` by `opt` on `points` (`[n, 2]`) all labelled `label`;
+/// returns the logits it computed on the way.
+fn update_discriminator(
+    discriminator: &Discriminator,
+    opt: &mut Adam,
+    points: &Tensor,
+    label: Label,
+) -> Tensor {
+    let d = &discriminator.0;
+    let acts = d.forward_cached(points);
+    let logits = acts.output().shallow_clone();
+    d.backward(&acts, bce_grad(&logits, label), Need::Params);
+    opt.step(d.params(), d.grads());
+    logits
+}
+
+/// The tutorial's first experiment: a fresh discriminator trained alone for `batches`
+/// batches, each `half_batch` real points then `half_batch` fakes uniform in `[-1, 1]²`, each
+/// its own update. `each` receives the 0-based batch index and the accuracies on that batch's
+/// real and fake points, measured after its updates as the tutorial does.
+pub fn discriminator_alone(
+    model_cfg: &ModelConfig,
+    cfg: &TrainConfig,
+    batches: u64,
+    device: Device,
+    mut each: impl FnMut(u64, f64, f64) -> Result<()>,
+) -> Result<()> {
+    model_cfg.validate()?;
+    cfg.validate()?;
+    seed_everything(cfg.seed, device);
+    let vs = nn::VarStore::new(device);
+    let discriminator = Discriminator::new(&vs.root(), model_cfg);
+    let mut opt = Adam::new(discriminator.0.params(), cfg.adam);
+    let mut real = RealBatch::new(cfg.half_batch(), device);
+    let mut fake = Tensor::zeros([cfg.half_batch(), 2], (Kind::Float, device));
+    for i in 0..batches {
+        let real_points = real.fill().shallow_clone();
+        let _ = update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
+        let _ = fake.uniform_(-1.0, 1.0);
+        let _ = update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
+        let (acc_real, acc_fake) = evaluate::accuracies(&discriminator, &real_points, &fake);
+        each(i, acc_real, acc_fake)?;
+    }
+    Ok(())
+}
+
+/// Mixed into the run's seed to seed the metrics' fixed latent batch (any constant works; this
+/// one keeps seed 0 from giving the metric batch the training stream's first draws).
+const METRIC_SEED_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Seeds libtorch's CPU generator, and the CUDA ones when training there.
 pub fn seed_everything(seed: u64, device: Device) {

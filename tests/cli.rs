@@ -104,6 +104,114 @@ fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
     assert!(manifest["libtorch_version"].as_str().unwrap().starts_with("2.13"));
     // PNG signature.
     assert_eq!(&fs::read(dir.join("plots/iter_00039.png")).unwrap()[..4], b"\x89PNG");
+    assert_eq!(&fs::read(dir.join("plots/curves.png")).unwrap()[..4], b"\x89PNG");
+    assert_eq!(&fs::read(dir.join("plots/training.gif")).unwrap()[..6], b"GIF89a");
+
+    // One metrics row per evaluation, matching the printed lines; history every 10 iterations.
+    let metrics = fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let rows: Vec<&str> = metrics.lines().collect();
+    assert!(rows[0].starts_with("iteration,acc_real,acc_fake,residual_mean,"), "{}", rows[0]);
+    assert_eq!(rows.len(), 3, "{metrics}");
+    for (row, line) in rows[1..].iter().zip(&lines) {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields.len(), rows[0].split(',').count());
+        let printed: Vec<f64> = line.split(' ').map(|v| v.parse().unwrap()).collect();
+        let logged: Vec<f64> = fields[..3].iter().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(printed, logged);
+    }
+    let history = fs::read_to_string(dir.join("history.csv")).unwrap();
+    let iterations: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(iterations, ["9", "19", "29", "39"]);
+    assert!(history.starts_with("iteration,d_loss_real,d_loss_fake,g_loss,d_acc_real,d_acc_fake\n"));
+}
+
+/// Parses `x,y` CSV as `sample` writes it.
+fn parse_csv(text: &str) -> Vec<(f64, f64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let (x, y) = l.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn evaluate_measures_the_points_sample_gives() {
+    let (dir, _) = trained();
+    let dir = dir.to_str().unwrap();
+    let o = gan1d(&["evaluate", "--checkpoint", dir, "-n", "800", "--seed", "4", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let points = parse_csv(&stdout(&gan1d(&["sample", "--checkpoint", dir, "-n", "800", "--seed", "4"])));
+
+    // An independent computation of three metrics from sample's output.
+    let residual = points.iter().map(|(x, y)| (y - x * x).abs()).sum::<f64>() / 800.0;
+    let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    let ks = xs
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let f = (x + 0.5).clamp(0.0, 1.0);
+            ((i + 1) as f64 / 800.0 - f).max(f - i as f64 / 800.0)
+        })
+        .fold(0.0, f64::max);
+    let left = xs.iter().filter(|&&x| x < 0.0).count() as f64 / 800.0;
+    let generated = &report["generated"];
+    assert_eq!(generated["n"], 800);
+    assert!((generated["residual_mean"].as_f64().unwrap() - residual).abs() < 1e-6);
+    assert!((generated["ks"].as_f64().unwrap() - ks).abs() < 1e-6);
+    assert_eq!(generated["share_left_branch"].as_f64().unwrap(), left);
+    let floor = &report["real_floor"];
+    assert!(floor["residual_mean"].as_f64().unwrap() < 1e-6);
+    assert_eq!(floor["share_in_domain"], 1.0);
+
+    let table = stdout(&gan1d(&["evaluate", "--checkpoint", dir, "-n", "800", "--seed", "4"]));
+    assert!(table.contains("real floor") && table.contains("KS statistic of x"), "{table}");
+    assert_refused(&gan1d(&["evaluate", "--checkpoint", dir, "-n", "1"]), "-n");
+}
+
+#[test]
+fn explore_reproduces_the_tutorials_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().to_str().unwrap();
+    for (step, file) in [("function", "function.png"), ("real", "real.png"), ("untrained", "untrained.png")] {
+        let o = gan1d(&["explore", step, "--out", out]);
+        assert!(o.status.success(), "{step}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{step} printed {}", stdout(&o));
+        assert_eq!(&fs::read(tmp.path().join(file)).unwrap()[..4], b"\x89PNG", "{step}");
+    }
+
+    let o = gan1d(&["explore", "discriminator", "--out", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<(u64, f64, f64)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 1000);
+    assert_eq!(rows[999].0, 999);
+    // As the tutorial's run ends: real points always recognised, most fakes too.
+    let last: Vec<_> = rows[900..].to_vec();
+    let mean = |f: fn(&(u64, f64, f64)) -> f64| last.iter().map(f).sum::<f64>() / last.len() as f64;
+    assert!(mean(|r| r.1) > 0.97, "real accuracy {}", mean(|r| r.1));
+    let fake = mean(|r| r.2);
+    assert!((0.7..0.97).contains(&fake), "fake accuracy {fake}");
+    assert_eq!(&fs::read(tmp.path().join("discriminator.png")).unwrap()[..4], b"\x89PNG");
+
+    let o = gan1d(&["summary", "--diagram", out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in ["discriminator_plot.png", "generator_plot.png", "gan_plot.png"] {
+        assert_eq!(&fs::read(tmp.path().join(file)).unwrap()[..4], b"\x89PNG", "{file}");
+    }
+    let file = tmp.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    assert_refused(&gan1d(&["explore", "real", "--out", file.to_str().unwrap()]), "--out");
+    assert_refused(&gan1d(&["summary", "--diagram", file.to_str().unwrap()]), "--diagram");
 }
 
 #[test]
@@ -173,6 +281,7 @@ fn invalid_flags_are_refused_with_the_flags_name() {
         (vec!["train", "--eval-every", "0"], "--eval-every"),
         (vec!["train", "--latent-dim", "0"], "--latent-dim"),
         (vec!["train", "--threads", "0"], "--threads"),
+        (vec!["train", "--history-every", "0"], "--history-every"),
         (vec!["train", "--device", "tpu"], "--device"),
         (vec!["sample", "--checkpoint", "x", "-n", "0"], "-n"),
     ] {

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 use gan1d::config::{ModelConfig, TrainConfig};
 use gan1d::data::{latent_points, to_pairs};
-use gan1d::evaluate::mean_residual;
 use gan1d::train::Trainer;
 use tch::{Device, Tensor, nn::Module};
 
@@ -23,7 +22,8 @@ fn trainer(seed: u64, epochs: u64) -> Trainer {
 fn residual(trainer: &Trainer) -> f64 {
     tch::manual_seed(1234);
     let zs = latent_points(1000, trainer.model_cfg.latent_dim, Device::Cpu);
-    mean_residual(&to_pairs(&tch::no_grad(|| trainer.generator.forward(&zs))))
+    let points = to_pairs(&tch::no_grad(|| trainer.generator.forward(&zs)));
+    points.iter().map(|&(x, y)| (y as f64 - (x as f64).powi(2)).abs()).sum::<f64>() / points.len() as f64
 }
 
 fn run(trainer: &mut Trainer, iterations: u64) {
@@ -51,6 +51,52 @@ fn flat_weights(t: &Trainer) -> (Tensor, Tensor) {
 }
 
 #[test]
+fn evaluating_does_not_change_the_training_stream() {
+    let _rng = RNG.lock().unwrap();
+    // libtorch's stream is global: each run goes from seed to end before the next starts.
+    let mut plain = trainer(9, 100);
+    run(&mut plain, 100);
+    // The tutorial's evaluation draws from the training stream (as the tutorial's does)...
+    let _ = plain.evaluate();
+    run(&mut plain, 50);
+
+    let mut evaluated = trainer(9, 100);
+    for _ in 0..100 {
+        let _ = evaluated.step();
+        // ...but the metrics' points must draw nothing more.
+        let _ = evaluated.generate(&evaluated.metric_latent);
+    }
+    let _ = evaluated.evaluate();
+    run(&mut evaluated, 50);
+    assert!(flat_weights(&plain).0.equal(&flat_weights(&evaluated).0));
+}
+
+#[test]
+fn history_rows_hold_the_losses_and_batch_accuracies() {
+    let _rng = RNG.lock().unwrap();
+    let mut t = trainer(4, 30);
+    let mut recorder = gan1d::train::HistoryRecorder::default();
+    let mut expected = Vec::new();
+    for i in 0..30 {
+        let losses = t.step();
+        if (i + 1) % 10 == 0 {
+            recorder.record(i, &losses);
+            expected.push(losses.values());
+        }
+    }
+    let rows = recorder.drain();
+    assert!(recorder.is_empty());
+    assert_eq!(rows.iter().map(|r| r.iteration).collect::<Vec<_>>(), [9, 19, 29]);
+    for (row, (d_real, d_fake, g)) in rows.iter().zip(expected) {
+        assert!((row.d_loss_real - d_real).abs() < 1e-6 && (row.d_loss_fake - d_fake).abs() < 1e-6);
+        assert!((row.g_loss - g).abs() < 1e-6);
+        for acc in [row.d_acc_real, row.d_acc_fake] {
+            assert!((0.0..=1.0).contains(&acc) && (acc * 64.0).fract() == 0.0, "{acc}");
+        }
+    }
+}
+
+#[test]
 fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
     let _rng = RNG.lock().unwrap();
     let mut runs = Vec::new();
@@ -73,6 +119,8 @@ fn losses_stay_finite_and_accuracies_are_shares() {
     }
     let report = t.evaluate();
     assert_eq!(report.iteration, 199);
+    assert_eq!(report.metrics.n, 1000);
+    assert!(report.metrics.residual_mean.is_finite() && report.metrics.energy_distance.is_finite());
     assert_eq!((report.real.len(), report.fake.len()), (100, 100));
     for acc in [report.acc_real, report.acc_fake] {
         assert!((0.0..=1.0).contains(&acc) && (acc * 100.0).fract() == 0.0, "{acc}");

@@ -1,0 +1,62 @@
+//! `gan1d evaluate`: the quality metrics of a trained generator beside the real-data floor.
+
+use anyhow::Result;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use tch::Device;
+
+use crate::cli::EvaluateArgs;
+use crate::metrics::{self, ENERGY_MAX_POINTS, Metrics};
+use crate::{checkpoint, data, sample, train};
+
+/// What `evaluate --json` prints.
+#[derive(Serialize)]
+struct Report<'a> {
+    checkpoint: String,
+    /// Training iterations the checkpoint had completed.
+    iteration: u64,
+    seed: u64,
+    n: u64,
+    generated: &'a Metrics,
+    /// The same metrics for fresh real points against other real points.
+    real_floor: &'a Metrics,
+}
+
+pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
+    // One thread, as `sample`: the same seed and -n give the same points.
+    tch::set_num_threads(1);
+    let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
+    train::seed_everything(args.seed, Device::Cpu);
+    let points = sample::generate(&generator, manifest.model.latent_dim, args.n);
+
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let reference_size = ENERGY_MAX_POINTS.min(args.n as usize);
+    let reference = data::real_pairs(reference_size, &mut rng);
+    let floor_points = data::real_pairs(args.n as usize, &mut rng);
+    let floor_reference = data::real_pairs(reference_size, &mut rng);
+    let generated = metrics::measure(&points, &reference);
+    let floor = metrics::measure(&floor_points, &floor_reference);
+
+    if args.json {
+        let report = Report {
+            checkpoint: args.checkpoint.display().to_string(),
+            iteration: manifest.iteration,
+            seed: args.seed,
+            n: args.n,
+            generated: &generated,
+            real_floor: &floor,
+        };
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "checkpoint {} after {} iterations; {} points, seed {}\n",
+            args.checkpoint.display(),
+            manifest.iteration,
+            args.n,
+            args.seed
+        );
+        print!("{}", metrics::table(&generated, &floor));
+    }
+    Ok(())
+}

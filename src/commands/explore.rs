@@ -1,0 +1,128 @@
+//! `gan1d explore …`: the tutorial's intermediate steps, each drawing one PNG into `--out`
+//! and printing what the tutorial printed.
+
+use anyhow::Result;
+use plotters::style::RGBColor;
+use tch::{Device, nn, nn::Module};
+
+use crate::cli::{ExploreArgs, ExploreCommand};
+use crate::config::{ModelConfig, TrainConfig};
+use crate::model::Generator;
+use crate::plot::{self, Panel, Series, Style};
+use crate::{data, train};
+
+/// Batches the tutorial trains the discriminator alone for.
+const DISCRIMINATOR_BATCHES: u64 = 1000;
+/// Points in the tutorial's real and untrained-generator scatter plots.
+const SCATTER_POINTS: i64 = 100;
+
+pub fn explore(command: &ExploreCommand) -> Result<()> {
+    tch::set_num_threads(1);
+    match command {
+        ExploreCommand::Function(args) => function(args),
+        ExploreCommand::Real(args) => real(args),
+        ExploreCommand::Discriminator(args) => discriminator(args),
+        ExploreCommand::Untrained(args) => untrained(args),
+    }
+}
+
+fn start(args: &ExploreArgs, file: &str) -> Result<std::path::PathBuf> {
+    super::writable_dir(&args.out, "--out")?;
+    train::seed_everything(args.seed, Device::Cpu);
+    Ok(args.out.join(file))
+}
+
+fn wrote(path: &std::path::Path) {
+    eprintln!("gan1d: wrote {}", path.display());
+}
+
+/// The target at the tutorial's inputs -0.5, -0.4 … 0.5, as a line plot.
+fn function(args: &ExploreArgs) -> Result<()> {
+    let path = start(args, "function.png")?;
+    let points = (-5..=5).map(|i| i as f64 / 10.0).map(|x| (x, data::target(x))).collect();
+    let series = vec![Series {
+        label: "f(x) = x²".into(),
+        points,
+        color: RGBColor(30, 60, 200),
+        style: Style::LineAndDots,
+    }];
+    let panel = Panel {
+        title: "the target function".into(),
+        x_desc: "x".into(),
+        y_desc: "y".into(),
+        series,
+        log_y: false,
+    };
+    plot::panels(&path, &[panel])?;
+    wrote(&path);
+    Ok(())
+}
+
+/// 100 real samples, as a scatter plot.
+fn real(args: &ExploreArgs) -> Result<()> {
+    let path = start(args, "real.png")?;
+    let real = data::to_pairs(&data::real_points(SCATTER_POINTS, Device::Cpu));
+    let title = format!("{SCATTER_POINTS} real samples");
+    plot::scatter(&path, &plot::Scatter { title: &title, real: &real, generated: &[], curve: &[] })?;
+    wrote(&path);
+    Ok(())
+}
+
+/// The discriminator trained alone on real points and uniform fakes, printing the tutorial's
+/// `i acc_real acc_fake` per batch and plotting the two accuracies.
+fn discriminator(args: &ExploreArgs) -> Result<()> {
+    let path = start(args, "discriminator.png")?;
+    let cfg = TrainConfig { seed: args.seed, ..TrainConfig::default() };
+    let (mut real, mut fake) = (Vec::new(), Vec::new());
+    train::discriminator_alone(
+        &ModelConfig::default(),
+        &cfg,
+        DISCRIMINATOR_BATCHES,
+        Device::Cpu,
+        |i, r, f| {
+            println!("{i} {r:?} {f:?}");
+            real.push((i as f64, r));
+            fake.push((i as f64, f));
+            Ok(())
+        },
+    )?;
+    let series = vec![
+        Series {
+            label: "accuracy on real".into(),
+            points: real,
+            color: RGBColor(200, 30, 30),
+            style: Style::Line,
+        },
+        Series {
+            label: "accuracy on fake".into(),
+            points: fake,
+            color: RGBColor(30, 60, 200),
+            style: Style::Line,
+        },
+    ];
+    let panel = Panel {
+        title: "the discriminator trained alone".into(),
+        x_desc: "batch".into(),
+        y_desc: "accuracy".into(),
+        series,
+        log_y: false,
+    };
+    plot::panels(&path, &[panel])?;
+    wrote(&path);
+    Ok(())
+}
+
+/// 100 samples of an untrained generator, as a scatter plot over the target.
+fn untrained(args: &ExploreArgs) -> Result<()> {
+    let path = start(args, "untrained.png")?;
+    let cfg = ModelConfig::default();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let generator = Generator::new(&vs.root(), &cfg);
+    let latent = data::latent_points(SCATTER_POINTS, cfg.latent_dim, Device::Cpu);
+    let generated = data::to_pairs(&tch::no_grad(|| generator.forward(&latent)));
+    let title = format!("{SCATTER_POINTS} samples of an untrained generator");
+    let curve = data::curve(101);
+    plot::scatter(&path, &plot::Scatter { title: &title, real: &[], generated: &generated, curve: &curve })?;
+    wrote(&path);
+    Ok(())
+}

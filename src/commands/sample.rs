@@ -1,0 +1,50 @@
+//! `gan1d sample`: points from a trained generator as CSV, optionally plotted.
+
+use std::io::{self, BufWriter};
+
+use anyhow::{Context, Result};
+use tch::Device;
+
+use crate::cli::SampleArgs;
+use crate::{checkpoint, data, plot, sample as sampling, train};
+
+/// Most points drawn in a `sample --plot`: beyond this a scatter shows nothing new.
+const PLOT_LIMIT: usize = 10_000;
+
+pub fn sample(args: &SampleArgs) -> Result<()> {
+    // One thread: the same seed must give byte-identical output on any machine load.
+    tch::set_num_threads(1);
+    let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
+    let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
+    train::seed_everything(args.seed, Device::Cpu);
+    let latent_dim = manifest.model.latent_dim;
+    let kept = match &args.out {
+        None => {
+            let stdout = io::stdout();
+            let mut writer = BufWriter::new(stdout.lock());
+            match sampling::write_csv(&generator, latent_dim, args.n, keep, &mut writer) {
+                Ok(kept) => kept,
+                // A reader that stops early (`| head`) is not an error.
+                Err(e) if is_broken_pipe(&e) => return Ok(()),
+                Err(e) => return Err(e.context("cannot write the samples to stdout")),
+            }
+        }
+        Some(path) => super::write_file_atomically(path, "--out", |w| {
+            sampling::write_csv(&generator, latent_dim, args.n, keep, w)
+        })?,
+    };
+    if let Some(plot_path) = &args.plot {
+        let title = format!("{} samples, seed {}", args.n, args.seed);
+        let curve = data::curve(101);
+        plot::scatter(
+            plot_path,
+            &plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve },
+        )
+        .with_context(|| format!("--plot {}", plot_path.display()))?;
+    }
+    Ok(())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}

@@ -1,0 +1,257 @@
+//! Objective quality of generated points, which the tutorial judged by eye: since the target
+//! function and its input distribution are known, a generator can be measured.
+//! Pure functions on plain `(x, y)` pairs; no tensors, no files.
+
+use serde::Serialize;
+
+use crate::data::{DOMAIN_HIGH, DOMAIN_LOW, target};
+
+/// A residual below this counts as "on the curve" (a hundredth of the curve's height range is
+/// 0.0025; 0.01 is a visible but small miss on the default plot).
+pub const ON_CURVE: f64 = 0.01;
+
+/// Equal-width bins of the domain used by [`Metrics::bins_covered`].
+pub const BINS: usize = 10;
+
+/// The energy distance compares at most this many points of each set: it costs n² distances.
+pub const ENERGY_MAX_POINTS: usize = 2000;
+
+/// The quality numbers of one set of generated (or real) points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Points measured.
+    pub n: usize,
+    /// Mean of `|y − f(x)|`: 0 for points exactly on the curve.
+    pub residual_mean: f64,
+    pub residual_median: f64,
+    /// 95th percentile of `|y − f(x)|`: how far the worst-but-not-outlier points miss.
+    pub residual_p95: f64,
+    /// Share of points with `|y − f(x)| <` [`ON_CURVE`].
+    pub residual_share_on_curve: f64,
+    /// Share of `x` inside the domain `[-0.5, 0.5)`.
+    pub share_in_domain: f64,
+    /// Kolmogorov–Smirnov statistic of `x` against the uniform input distribution: the largest
+    /// gap between the two cumulative distributions (0 is perfect, 1 is disjoint).
+    pub ks: f64,
+    /// Share of points with `x < 0`: the parabola's left branch; ½ when balanced.
+    pub share_left_branch: f64,
+    /// Share of the [`BINS`] equal-width bins of the domain that receive at least half the
+    /// points a uniform spread would put there: 1 when no part of the domain is missed.
+    pub bins_covered: f64,
+    /// Unbiased energy distance between these points and a reference set of real points, in
+    /// the plane (Euclidean): about 0 when they come from the same distribution.
+    pub energy_distance: f64,
+}
+
+impl Metrics {
+    /// The metrics as `(label, value)` rows, in the order tables and CSV files list them.
+    pub fn rows(&self) -> [(&'static str, f64); 9] {
+        [
+            ("residual mean", self.residual_mean),
+            ("residual median", self.residual_median),
+            ("residual p95", self.residual_p95),
+            ("share on curve (residual < 0.01)", self.residual_share_on_curve),
+            ("share of x in domain", self.share_in_domain),
+            ("KS statistic of x", self.ks),
+            ("share of x < 0", self.share_left_branch),
+            ("share of bins covered", self.bins_covered),
+            ("energy distance to real", self.energy_distance),
+        ]
+    }
+
+    /// The CSV column names matching [`Metrics::csv_values`].
+    pub const CSV_HEADER: &'static str = "residual_mean,residual_median,residual_p95,residual_share_on_curve,\
+share_in_domain,ks,share_left_branch,bins_covered,energy_distance";
+
+    /// The values of [`Metrics::rows`], comma-separated.
+    pub fn csv_values(&self) -> String {
+        self.rows().iter().map(|(_, v)| v.to_string()).collect::<Vec<_>>().join(",")
+    }
+
+    /// One line for a terminal: the headline numbers.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "residual mean {:.4} p95 {:.4} | KS {:.3} | x<0 {:.2} | bins {:.1} | energy {:.4}",
+            self.residual_mean,
+            self.residual_p95,
+            self.ks,
+            self.share_left_branch,
+            self.bins_covered,
+            self.energy_distance
+        )
+    }
+}
+
+/// A readable table of `generated` beside `floor`, the same metrics for real points against
+/// real points: the score a perfect generator would get on this many points.
+pub fn table(generated: &Metrics, floor: &Metrics) -> String {
+    let mut out = format!("{:<34} {:>12} {:>12}\n", "metric", "generated", "real floor");
+    for ((label, value), (_, floor_value)) in generated.rows().iter().zip(floor.rows()) {
+        out.push_str(&format!("{label:<34} {value:>12.5} {floor_value:>12.5}\n"));
+    }
+    out.push_str(&format!("{:<34} {:>12} {:>12}\n", "points", generated.n, floor.n));
+    out
+}
+
+/// Measures `points` against the target, using `reference` (real points) for the energy
+/// distance. Both sets must be non-empty; the energy distance needs two points in each.
+pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)]) -> Metrics {
+    let n = points.len();
+    let mut residuals: Vec<f64> = points.iter().map(|&(x, y)| (y as f64 - target(x as f64)).abs()).collect();
+    residuals.sort_by(f64::total_cmp);
+    let xs: Vec<f64> = points.iter().map(|&(x, _)| x as f64).collect();
+    let share = |pred: &dyn Fn(f64) -> bool, values: &[f64]| {
+        values.iter().filter(|&&v| pred(v)).count() as f64 / values.len() as f64
+    };
+    Metrics {
+        n,
+        residual_mean: residuals.iter().sum::<f64>() / n as f64,
+        residual_median: quantile(&residuals, 0.5),
+        residual_p95: quantile(&residuals, 0.95),
+        residual_share_on_curve: share(&|r| r < ON_CURVE, &residuals),
+        share_in_domain: share(&|x| (DOMAIN_LOW..DOMAIN_HIGH).contains(&x), &xs),
+        ks: ks_uniform(&xs, DOMAIN_LOW, DOMAIN_HIGH),
+        share_left_branch: share(&|x| x < 0.0, &xs),
+        bins_covered: bins_covered(&xs, DOMAIN_LOW, DOMAIN_HIGH, BINS),
+        energy_distance: energy_distance(
+            &points[..n.min(ENERGY_MAX_POINTS)],
+            &reference[..reference.len().min(ENERGY_MAX_POINTS)],
+        ),
+    }
+}
+
+/// The `q`-quantile of sorted values, interpolating linearly between neighbours.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let position = q * (sorted.len() - 1) as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64)
+}
+
+/// Kolmogorov–Smirnov statistic of `xs` against `Uniform[low, high)`, whose CDF is known.
+pub fn ks_uniform(xs: &[f64], low: f64, high: f64) -> f64 {
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let cdf = |x: f64| ((x - low) / (high - low)).clamp(0.0, 1.0);
+    sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let f = cdf(x);
+            ((i + 1) as f64 / n - f).max(f - i as f64 / n)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Share of `bins` equal-width bins of `[low, high)` holding at least half of `n / bins` points.
+pub fn bins_covered(xs: &[f64], low: f64, high: f64, bins: usize) -> f64 {
+    let mut counts = vec![0usize; bins];
+    let width = (high - low) / bins as f64;
+    for &x in xs {
+        if (low..high).contains(&x) {
+            counts[(((x - low) / width) as usize).min(bins - 1)] += 1;
+        }
+    }
+    let half_expected = xs.len() as f64 / bins as f64 / 2.0;
+    counts.iter().filter(|&&c| c as f64 >= half_expected).count() as f64 / bins as f64
+}
+
+/// Unbiased (U-statistic) energy distance between two point sets in the plane:
+/// `2·E|X−Y| − E|X−X'| − E|Y−Y'|`, the last two averaged over distinct pairs only.
+pub fn energy_distance(a: &[(f32, f32)], b: &[(f32, f32)]) -> f64 {
+    if a.len() < 2 || b.len() < 2 {
+        return f64::NAN;
+    }
+    let dist = |p: (f32, f32), q: (f32, f32)| {
+        let (dx, dy) = (p.0 as f64 - q.0 as f64, p.1 as f64 - q.1 as f64);
+        (dx * dx + dy * dy).sqrt()
+    };
+    let cross: f64 = a.iter().map(|&p| b.iter().map(|&q| dist(p, q)).sum::<f64>()).sum();
+    let within = |s: &[(f32, f32)]| {
+        let total: f64 = (0..s.len()).map(|i| s[i + 1..].iter().map(|&q| dist(s[i], q)).sum::<f64>()).sum();
+        2.0 * total / (s.len() * (s.len() - 1)) as f64
+    };
+    2.0 * cross / (a.len() * b.len()) as f64 - within(a) - within(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_of_an_evenly_spaced_grid_is_half_a_step() {
+        // Points at the centres of n equal cells: the empirical CDF is never further than
+        // 1/(2n) from the true one.
+        let n = 200;
+        let xs: Vec<f64> = (0..n).map(|i| -0.5 + (i as f64 + 0.5) / n as f64).collect();
+        assert!((ks_uniform(&xs, -0.5, 0.5) - 0.5 / n as f64).abs() < 1e-12);
+        // All points outside the domain: the distributions are disjoint.
+        assert_eq!(ks_uniform(&[2.0, 3.0], -0.5, 0.5), 1.0);
+    }
+
+    #[test]
+    fn energy_distance_of_point_masses_and_of_a_set_with_itself() {
+        let a = [(0.0f32, 0.0f32); 4];
+        let b = [(3.0f32, 4.0f32); 5];
+        assert!((energy_distance(&a, &b) - 10.0).abs() < 1e-12); // 2·|(3, 4)|
+        // A set against itself: the cross term includes the zero self-distances, the
+        // within terms do not, so with S the sum over unordered pairs the unbiased estimate is
+        // 2·2S/n² − 2·2S/(n(n−1)) = −4S / (n²(n−1)).
+        let s = [(0.0f32, 0.0f32), (1.0, 0.0), (0.0, 1.0)];
+        let pair_sum = 1.0 + 1.0 + 2f64.sqrt();
+        let expected = -4.0 * pair_sum / (9.0 * 2.0);
+        assert!((energy_distance(&s, &s) - expected).abs() < 1e-12);
+        // Shifting one set away raises the distance.
+        let shifted: Vec<_> = s.iter().map(|&(x, y)| (x + 5.0, y)).collect();
+        assert!(energy_distance(&s, &shifted) > 5.0);
+    }
+
+    #[test]
+    fn csv_header_matches_the_rows() {
+        let m = measure(&[(0.0, 0.0), (0.1, 0.02)], &[(0.0, 0.0), (0.2, 0.04)]);
+        assert_eq!(Metrics::CSV_HEADER.split(',').count(), m.rows().len());
+        assert_eq!(m.csv_values().split(',').count(), m.rows().len());
+        assert!(table(&m, &m).contains("energy distance to real"));
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        let v = [0.0, 1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), 2.0);
+        assert_eq!(quantile(&v, 0.95), 3.8);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn points_on_the_curve_score_perfectly_on_residual_and_coverage() {
+        let n = 1000;
+        let points: Vec<(f32, f32)> = (0..n)
+            .map(|i| {
+                let x = -0.5 + (i as f32 + 0.5) / n as f32;
+                (x, x * x)
+            })
+            .collect();
+        let m = measure(&points, &points);
+        assert!(m.residual_mean < 1e-8 && m.residual_p95 < 1e-8);
+        assert_eq!((m.residual_share_on_curve, m.share_in_domain, m.bins_covered), (1.0, 1.0, 1.0));
+        assert_eq!(m.share_left_branch, 0.5);
+        assert!(m.ks < 1e-3);
+    }
+
+    #[test]
+    fn a_collapsed_generator_is_caught_by_coverage() {
+        // Every point at x = 0.3 on the curve: residual perfect, coverage terrible.
+        let points = vec![(0.3f32, 0.09f32); 500];
+        let reference: Vec<(f32, f32)> =
+            (0..500).map(|i| -0.5 + i as f32 / 500.0).map(|x| (x, x * x)).collect();
+        let m = measure(&points, &reference);
+        assert!(m.residual_mean < 1e-6);
+        assert_eq!(m.share_left_branch, 0.0);
+        assert_eq!(m.bins_covered, 0.1);
+        assert!((m.ks - 0.8).abs() < 1e-6, "{}", m.ks);
+        assert!(m.energy_distance > 0.1);
+    }
+}
