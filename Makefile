@@ -31,7 +31,15 @@ build: $(TORCH_DEP)
 train: build
 	./target/release/gan1d train --seed $(SEED) --out models $(TRAIN_ARGS)
 
+# With the project's Python environment, the tests also check gan1d against an autograd
+# replica of the algorithm (bench/replica_check.sh); a user's own LIBTORCH has no Python.
 test: $(TORCH_DEP)
+	$(TORCH_ENV) cargo build --release
+ifdef LIBTORCH
+	@echo "gan1d: replica check skipped (it needs Python with torch: PYTHON=... bench/replica_check.sh)"
+else
+	$(TORCH_ENV) ./bench/replica_check.sh
+endif
 	$(TORCH_ENV) cargo test --release
 
 lint: $(TORCH_DEP)
