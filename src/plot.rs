@@ -42,12 +42,7 @@ pub fn scatter(path: &Path, scatter: &Scatter) -> Result<()> {
 
 fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
     let points = s.real.iter().chain(s.generated).map(|&(x, y)| (x as f64, y as f64));
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (x, y) in s.curve.iter().copied().chain(points) {
-        if x.is_finite() && y.is_finite() {
-            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-        }
-    }
+    let (x0, x1, y0, y1) = bounds(s.curve.iter().copied().chain(points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
     let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
 
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
@@ -74,6 +69,7 @@ fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2)));
     let dots = |pts: &[(f32, f32)], color: RGBColor| {
         pts.iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|&(x, y)| Circle::new((x as f64, y as f64), 3, color.mix(0.8).filled()))
             .collect::<Vec<_>>()
     };
@@ -146,24 +142,46 @@ macro_rules! mesh {
             .configure_mesh()
             .x_desc(&$panel.x_desc)
             .y_desc(&$panel.y_desc)
-            .x_label_formatter(&|x| format!("{x}"))
+            .x_label_formatter(&|x| tick(*x))
             .label_style((FONT, 12))
             .light_line_style(WHITE)
             .draw()
     };
 }
 
+/// The smallest box `(x0, x1, y0, y1)` holding every finite point, if there is one.
+fn bounds(points: impl Iterator<Item = (f64, f64)>) -> Option<(f64, f64, f64, f64)> {
+    points.filter(|(x, y)| x.is_finite() && y.is_finite()).fold(None, |b, (x, y)| {
+        Some(match b {
+            None => (x, x, y, y),
+            Some((x0, x1, y0, y1)) => (x0.min(x), x1.max(x), y0.min(y), y1.max(y)),
+        })
+    })
+}
+
+/// An axis label: whole numbers without decimals (iterations), others with at most three.
+fn tick(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        let text = format!("{x:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn draw_panels(path: &Path, size: (u32, u32), panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
-        let all = || panel.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1.is_finite());
-        let x1 = all().map(|p| p.0).fold(1.0, f64::max);
-        let x0 = all().map(|p| p.0).fold(x1, f64::min).min(0.0);
         let clamp = |y: f64| if panel.log_y { y.max(LOG_FLOOR) } else { y };
-        let y1 = all().map(|p| clamp(p.1)).fold(f64::MIN, f64::max);
-        let y0 = all().map(|p| clamp(p.1)).fold(f64::MAX, f64::min);
-        let (y0, y1) = if y0 < y1 { (y0, y1) } else { (y0 - 0.5, y0 + 0.5) };
+        let all = panel.series.iter().flat_map(|s| s.points.iter()).map(|&(x, y)| (x, clamp(y)));
+        let (x0, x1, y0, y1) = bounds(all).unwrap_or((0.0, 1.0, LOG_FLOOR, 1.0));
+        let (x0, x1) = (x0.min(0.0), if x1 > x0.min(0.0) { x1 } else { x0.min(0.0) + 1.0 });
+        let (y0, y1) = match (y0 < y1, panel.log_y) {
+            (true, _) => (y0, y1),
+            (false, true) => (y0, y0 * 10.0),
+            (false, false) => (y0 - 0.5, y0 + 0.5),
+        };
         let mut builder = ChartBuilder::on(area);
         builder.caption(&panel.title, (FONT, 18)).margin(10).x_label_area_size(35).y_label_area_size(65);
         if panel.log_y {
@@ -194,6 +212,7 @@ fn draw_series<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
     pts: Vec<(f64, f64)>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let color = s.color;
+    let pts: Vec<(f64, f64)> = pts.into_iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
     if s.style == Style::Dots {
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?
@@ -357,4 +376,46 @@ fn nearest_in_palette(pixel: &[u8]) -> u8 {
     }
     let distance = |c: &[u8; 3]| -> i32 { (0..3).map(|i| (c[i] as i32 - pixel[i] as i32).pow(2)).sum() };
     (0..UNCHANGED as usize).min_by_key(|&i| distance(&PALETTE[i])).unwrap_or(0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(tick(2000.0), "2000");
+        assert_eq!(tick(0.30000000000000004), "0.3");
+        assert_eq!(tick(-0.125), "-0.125");
+    }
+
+    #[test]
+    fn plots_are_written_even_for_degenerate_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.png");
+        let empty = Series { label: "empty".into(), points: vec![], color: RED, style: Style::Line };
+        let one = Series { label: "one".into(), points: vec![(0.0, 0.0)], color: BLUE, style: Style::Dots };
+        let panels_in = [
+            Panel {
+                title: "t".into(),
+                x_desc: "x".into(),
+                y_desc: "y".into(),
+                series: vec![empty],
+                log_y: false,
+            },
+            Panel {
+                title: "t".into(),
+                x_desc: "x".into(),
+                y_desc: "y".into(),
+                series: vec![one],
+                log_y: true,
+            },
+        ];
+        panels(&path, &panels_in).unwrap();
+        scatter(&path, &Scatter { title: "t", real: &[], generated: &[(f32::NAN, 1.0)], curve: &[] })
+            .unwrap();
+        let frames = [Frame { caption: "f".into(), generated: vec![(0.0, 0.0), (9.0, 9.0)] }];
+        animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &[]).unwrap();
+        assert_eq!(&std::fs::read(dir.path().join("a.gif")).unwrap()[..6], b"GIF89a");
+    }
 }
