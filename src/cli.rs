@@ -48,7 +48,7 @@ pub struct TrainArgs {
     /// Dimensions of the generator's latent space
     #[arg(long, default_value_t = ModelConfig::default().latent_dim, allow_negative_numbers = true)]
     pub latent_dim: i64,
-    /// Seed of the random stream: the same seed on the same device repeats a run exactly
+    /// Seed of the random stream: on the CPU the same seed repeats a run exactly
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
