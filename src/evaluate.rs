@@ -1,5 +1,5 @@
-//! Evaluation: the tutorial's discriminator accuracies and plain-data quality measures.
-//! Nothing here updates a weight or writes a file.
+//! Evaluation: the tutorial's discriminator accuracies and the report of one evaluation (the
+//! quality metrics themselves live in `metrics`). Nothing here updates a weight or writes a file.
 
 use tch::{Kind, Tensor, nn::Module};
 
