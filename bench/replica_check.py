@@ -1,14 +1,15 @@
 """Checks that gan1d runs exactly the tutorial's algorithm, against an autograd replica.
 
 The replica below is the same algorithm written with PyTorch autograd and a Keras-style Adam,
-drawing random numbers in exactly gan1d's order (same seed, same shapes, same calls), so the
-two runs see the same initial weights and the same batches. After a short run their
+drawing random numbers in exactly gan1d's order (same seeds, same shapes, same calls), so the
+two runs see the same initial weights and the same batches. gan1d reseeds before every
+iteration, so its evaluations (which also draw) need no mirror here. After a short run their
 generators must agree to float32 rounding; any difference in the algorithm (a label, an
 update order, a gradient, Adam's ε) shows up as a large gap.
 
     gan1d train --seed 5 --epochs 200 --eval-every 100 --device cpu --out /tmp/r -q
     gan1d sample --checkpoint /tmp/r -n 1000 --seed 0 --out /tmp/r/s.csv
-    python bench/replica_check.py --seed 5 --epochs 200 --eval-every 100 --csv /tmp/r/s.csv
+    python bench/replica_check.py --seed 5 --epochs 200 --csv /tmp/r/s.csv
 """
 
 import argparse
@@ -62,19 +63,25 @@ class Mlp:
         self.flat.grad = None
 
 
-def real_points(n):
-    points = torch.zeros(n, 2)
-    xs = points[:, 0:1]
-    xs.uniform_(-0.5, 0.5)
-    points[:, 1:2] = xs * xs
-    return points
+MASK = (1 << 64) - 1
+
+
+def splitmix64(x):
+    z = (x + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def iteration_seed(seed, iteration):
+    """gan1d reseeds libtorch before every iteration from the run's seed and the iteration."""
+    return splitmix64(seed ^ splitmix64(iteration))
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--epochs", type=int, required=True)
-    parser.add_argument("--eval-every", type=int, required=True)
     parser.add_argument("--csv", required=True, help="gan1d sample -n 1000 --seed 0 output")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -90,7 +97,8 @@ def main():
         F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label)).backward()
         discriminator.adam_step()
 
-    for iteration in range(1, args.epochs + 1):
+    for iteration in range(args.epochs):
+        torch.manual_seed(iteration_seed(args.seed, iteration))
         real_buffer[:, 0:1].uniform_(-0.5, 0.5)
         real_buffer[:, 1:2] = real_buffer[:, 0:1] * real_buffer[:, 0:1]
         latent_half.normal_(0.0, 1.0)
@@ -102,9 +110,6 @@ def main():
         logits = discriminator(generator(latent_full), flat=discriminator.flat.detach())
         F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)).backward()
         generator.adam_step()
-        if iteration % args.eval_every == 0 or iteration == args.epochs:
-            real_points(100)  # gan1d's evaluation draws, to keep the streams aligned
-            torch.randn(100, 5)
 
     torch.manual_seed(0)
     with torch.no_grad():

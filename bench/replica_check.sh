@@ -11,7 +11,7 @@ trap 'rm -rf "$out"' EXIT
 for seed in 5 11; do
   target/release/gan1d train --seed "$seed" --epochs 200 --eval-every 100 --device cpu --out "$out/run" --quiet >/dev/null 2>&1
   target/release/gan1d sample --checkpoint "$out/run" -n 1000 --seed 0 --out "$out/samples.csv"
-  result=$("$PYTHON" -W ignore bench/replica_check.py --seed "$seed" --epochs 200 --eval-every 100 --csv "$out/samples.csv" 2>/dev/null)
+  result=$("$PYTHON" -W ignore bench/replica_check.py --seed "$seed" --epochs 200 --csv "$out/samples.csv" 2>/dev/null)
   echo "replica check: $result"
   grep -q '"identical_algorithm": true' <<<"$result" || { echo "replica check failed for seed $seed" >&2; exit 1; }
 done

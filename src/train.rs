@@ -176,9 +176,9 @@ pub struct Trainer {
     /// The latent points whose images every evaluation measures, fixed for the whole run so
     /// that the metrics follow the generator, not the draw: `[metric_samples, latent_dim]`.
     pub metric_latent: Tensor,
-    /// Host-side stream of the real reference points the metrics compare against; kept apart
-    /// from libtorch's stream so evaluating never changes the training run.
-    reference_rng: ChaCha8Rng,
+    /// The real points the metrics compare against, drawn once per run from a host-side stream
+    /// of their own, so that an evaluation's metrics depend on the generator alone.
+    reference: Vec<(f32, f32)>,
     real: RealBatch,     // [half_batch, 2]
     latent_half: Tensor, // [half_batch, latent_dim]
     latent_full: Tensor, // [batch, latent_dim]
@@ -211,7 +211,10 @@ impl Trainer {
             discriminator_vs,
             iteration: 0,
             metric_latent,
-            reference_rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            reference: data::real_pairs(
+                cfg.metric_samples as usize,
+                &mut ChaCha8Rng::seed_from_u64(cfg.seed),
+            ),
             real: RealBatch::new(cfg.half_batch(), device),
             latent_half: Tensor::zeros([cfg.half_batch(), model_cfg.latent_dim], float),
             latent_full: Tensor::zeros([cfg.batch, model_cfg.latent_dim], float),
@@ -224,7 +227,12 @@ impl Trainer {
 
     /// One iteration of the tutorial: a discriminator update on real points, a separate one on
     /// fake points, then a generator update through the (unchanged) discriminator.
+    ///
+    /// libtorch's stream is reseeded first from the run's seed and the iteration, so what an
+    /// iteration draws depends on nothing before it: a resumed run draws exactly what an
+    /// uninterrupted one would, and evaluations may draw in between without changing the run.
     pub fn step(&mut self) -> StepLosses {
+        seed_everything(iteration_seed(self.cfg.seed, self.iteration), self.device());
         // The tutorial draws the real points and the fakes' latent points before either
         // discriminator update; drawing in the same order keeps the random stream the same.
         let real = self.real.fill().shallow_clone();
@@ -273,8 +281,7 @@ impl Trainer {
         let latent = data::latent_points(n, self.model_cfg.latent_dim, self.device());
         let fake = tch::no_grad(|| self.generator.forward(&latent));
         let measured = self.generate(&self.metric_latent);
-        let reference = data::real_pairs(measured.len(), &mut self.reference_rng);
-        let metrics = metrics::measure(&measured, &reference);
+        let metrics = metrics::measure(&measured, &self.reference);
         evaluate::report(self.iteration.saturating_sub(1), &self.discriminator, &real, &fake, metrics)
     }
 
@@ -360,6 +367,21 @@ pub fn discriminator_alone(
 /// one keeps seed 0 from giving the metric batch the training stream's first draws).
 const METRIC_SEED_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// The seed of the random draws of the 0-based `iteration` of a run seeded with `seed`: two
+/// rounds of SplitMix64, so that neighbouring iterations and seeds get unrelated streams.
+pub fn iteration_seed(seed: u64, iteration: u64) -> u64 {
+    splitmix64(seed ^ splitmix64(iteration))
+}
+
+/// SplitMix64's output function: a bijection on `u64` that mixes every input bit into every
+/// output bit.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Seeds libtorch's CPU generator, and the CUDA ones when training there.
 pub fn seed_everything(seed: u64, device: Device) {
     tch::manual_seed(seed as i64);
@@ -414,6 +436,16 @@ mod tests {
         assert!(!identical(&d0, &snapshot(&t.discriminator_vs)));
         assert_eq!((t.discriminator_opt.steps(), t.generator_opt.steps()), (2, 1));
         assert_eq!(t.iteration, 1);
+    }
+
+    #[test]
+    fn iteration_seeds_differ_between_iterations_and_runs() {
+        // SplitMix64's published first output for state 0 pins the function down.
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        // libtorch's CPU generator keeps only the low 32 bits of a seed.
+        let seeds: std::collections::HashSet<u32> =
+            (0..1000).flat_map(|i| [iteration_seed(42, i) as u32, iteration_seed(43, i) as u32]).collect();
+        assert_eq!(seeds.len(), 2000);
     }
 
     #[test]
