@@ -2,19 +2,28 @@
 //! builds paths inside a checkpoint.
 //!
 //! ```text
-//! DIR/generator.ot      the generator's variables (hidden.weight, hidden.bias, out.weight, out.bias)
-//! DIR/discriminator.ot  the discriminator's variables, same names
-//! DIR/optimizer.ot      both Adams' moments (generator.m, generator.v, discriminator.m, …)
-//! DIR/config.json       the whole configuration, iteration reached, seed, versions: written last
-//! DIR/metrics.csv       quality metrics at each evaluation      } written by the command layer,
-//! DIR/history.csv       losses and accuracies every k iterations } at the paths given here
-//! DIR/plots/            iter_NNNNN.png per evaluation, curves.png, training.gif
+//! DIR/config.json                  the manifest: configuration, iteration, seed, versions, and the
+//!                                  name and SHA-256 of each tensor file and of itself; written last
+//! DIR/generator-NNNNNN.ot          the generator's variables (hidden.weight, hidden.bias, out.weight,
+//!                                  out.bias) after NNNNNN iterations
+//! DIR/discriminator-NNNNNN.ot      the discriminator's variables, same names
+//! DIR/optimizer-NNNNNN.ot          both Adams' moments (generator.m, generator.v, discriminator.m, …)
+//! DIR/metrics.csv                  quality metrics at each evaluation       } written by the command
+//! DIR/history.csv                  losses and accuracies every k iterations } layer, at the paths
+//! DIR/frames.csv                   the animation's frames                   } given here
+//! DIR/plots/                       iter_NNNNN.png per evaluation, curves.png, training.gif
 //! ```
 //!
-//! Each file is written under a temporary name, synced and renamed into place, so a reader never
-//! sees half a file. Loading checks every variable's name, shape and type against the model
-//! before changing anything: tch's own `VarStore::load` broadcasts mismatched shapes, adopts the
-//! file's type, and stops half-way on error.
+//! A save never touches the files the current `config.json` names: the tensor files of a new
+//! checkpoint get new names, are written under temporary names, synced and renamed, and only
+//! then is `config.json` replaced, in one rename. That rename is the commit: a process killed
+//! at any moment leaves either the old checkpoint or the new one, each complete. Files no
+//! longer named are deleted after the commit.
+//!
+//! Loading checks `config.json` against its own checksum, each tensor file against the checksum
+//! recorded for it, then every variable's name, shape, type and finiteness, all before changing
+//! anything: tch's own `VarStore::load` broadcasts mismatched shapes, adopts the file's type,
+//! and stops half-way on error.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -25,30 +34,53 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::config::{ModelConfig, TrainConfig};
-use crate::evaluate::EvalReport;
 use crate::model::Generator;
-use crate::train::Trainer;
+use crate::train::{Diverged, Trainer};
 
-/// The version of the layout above. A checkpoint with a larger number is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the layout above. Other versions are refused. Version 1 (gan1d 0.1) kept the
+/// tensors in fixed file names, replaced one by one.
+pub const FORMAT_VERSION: u32 = 2;
 
-/// The files of a checkpoint folder.
+/// The manifest's file name.
+const MANIFEST: &str = "config.json";
+
+/// The manifest field holding the manifest's own checksum.
+const SELF_CHECKSUM: &str = "manifest_sha256";
+
+/// The tensor files of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Generator,
     Discriminator,
     Optimizer,
-    Manifest,
 }
 
-/// The path of `file` inside the checkpoint folder `dir`.
-pub fn path(dir: &Path, file: Part) -> PathBuf {
-    dir.join(match file {
-        Part::Generator => "generator.ot",
-        Part::Discriminator => "discriminator.ot",
-        Part::Optimizer => "optimizer.ot",
-        Part::Manifest => "config.json",
-    })
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Generator, Part::Discriminator, Part::Optimizer];
+
+    /// The start of the part's file names, and its key in the manifest.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Part::Generator => "generator",
+            Part::Discriminator => "discriminator",
+            Part::Optimizer => "optimizer",
+        }
+    }
+}
+
+/// The manifest, `DIR/config.json`.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST)
+}
+
+/// The path of the tensor file `part` that `manifest` names.
+pub fn part_path(dir: &Path, manifest: &Manifest, part: Part) -> PathBuf {
+    dir.join(&manifest.files.get(part).name)
+}
+
+/// The file that holds a run's lock while `gan1d train` writes into `dir`.
+pub fn lock_path(dir: &Path) -> PathBuf {
+    dir.join(".gan1d.lock")
 }
 
 /// The folder for plots inside the checkpoint folder `dir`.
@@ -71,6 +103,12 @@ pub fn history_csv_path(dir: &Path) -> PathBuf {
     dir.join("history.csv")
 }
 
+/// The points of each frame of the training animation, kept so that a resumed run can still
+/// draw the frames of the iterations before it.
+pub fn frames_csv_path(dir: &Path) -> PathBuf {
+    dir.join("frames.csv")
+}
+
 /// Learning curves drawn at the end of a run.
 pub fn curves_plot_path(dir: &Path) -> PathBuf {
     plots_dir(dir).join("curves.png")
@@ -81,7 +119,7 @@ pub fn animation_path(dir: &Path) -> PathBuf {
     plots_dir(dir).join("training.gif")
 }
 
-/// Everything needed to rebuild, judge and (later) resume a run. Saved as `config.json`.
+/// Everything needed to rebuild, judge and resume a run. Saved as `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -103,37 +141,83 @@ pub struct Manifest {
     pub discriminator_adam_steps: u64,
     /// The most recent evaluation, if any.
     pub last_evaluation: Option<LastEvaluation>,
-    /// SHA-256 (hex) of each tensor file, by file name: a changed byte, or a file from another
-    /// run, is refused at load instead of silently giving other numbers.
-    pub sha256: BTreeMap<String, String>,
+    /// The tensor files, each with its SHA-256: a changed byte, or a file from another run, is
+    /// refused at load instead of silently giving other numbers.
+    pub files: Files,
+    /// SHA-256 (hex) of this file's bytes with this value replaced by 64 zeros.
+    pub manifest_sha256: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LastEvaluation {
+    /// The 0-based iteration it followed, as printed.
     pub iteration: u64,
     pub acc_real: f64,
     pub acc_fake: f64,
 }
 
-/// Writes the trainer's complete state into `dir`, which must exist.
-pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<()> {
-    let mut sha256 = BTreeMap::new();
-    let mut save_part = |part: Part, vars: &[(String, Tensor)]| -> Result<()> {
-        let file = path(dir, part);
-        save_vars(&file, vars)?;
-        sha256.insert(file_name(&file), file_digest(&file)?);
-        Ok(())
-    };
-    save_part(Part::Generator, &named(&trainer.generator_vs))?;
-    save_part(Part::Discriminator, &named(&trainer.discriminator_vs))?;
-    let mut moments = Vec::new();
-    for (net, opt) in [("generator", &trainer.generator_opt), ("discriminator", &trainer.discriminator_opt)] {
-        for (name, tensor) in opt.state().0 {
-            moments.push((format!("{net}.{name}"), tensor.shallow_clone()));
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    pub generator: FileRecord,
+    pub discriminator: FileRecord,
+    pub optimizer: FileRecord,
+}
+
+impl Files {
+    pub fn get(&self, part: Part) -> &FileRecord {
+        match part {
+            Part::Generator => &self.generator,
+            Part::Discriminator => &self.discriminator,
+            Part::Optimizer => &self.optimizer,
         }
     }
-    save_part(Part::Optimizer, &moments)?;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRecord {
+    /// The file's name inside the checkpoint folder.
+    pub name: String,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Writes the trainer's complete state into `dir`, which must exist, and commits it by
+/// replacing `config.json`; see the module documentation. Refuses to save weights or optimiser
+/// moments that are not finite, so a diverged run never replaces its last good checkpoint.
+pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Result<()> {
+    let tensors = [
+        (Part::Generator, named(&trainer.generator_vs)),
+        (Part::Discriminator, named(&trainer.discriminator_vs)),
+        (Part::Optimizer, optimizer_vars(trainer)),
+    ];
+    for (part, vars) in &tensors {
+        if let Some((name, _)) = vars.iter().find(|(_, t)| !all_finite(t)) {
+            return Err(Diverged {
+                iteration: trainer.iteration.saturating_sub(1),
+                what: format!("the {} variable `{name}` holds NaN or infinite values", part.stem()),
+            }
+            .into());
+        }
+    }
+    // Names the committed checkpoint uses are never written to.
+    let in_use = committed_names(dir);
+    let mut records = Vec::new();
+    for (part, vars) in &tensors {
+        let name = [
+            format!("{}-{:06}.ot", part.stem(), trainer.iteration),
+            format!("{}-{:06}-b.ot", part.stem(), trainer.iteration),
+        ]
+        .into_iter()
+        .find(|name| !in_use.contains(name))
+        .expect("the committed checkpoint names one file per part");
+        let file = dir.join(&name);
+        let sha256 = save_vars(&file, vars)?;
+        records.push(FileRecord { name, sha256 });
+    }
+    let [generator, discriminator, optimizer] = records.try_into().expect("three parts");
 
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
@@ -146,50 +230,90 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<&EvalReport>) -> Result<
         train: trainer.cfg.clone(),
         generator_adam_steps: trainer.generator_opt.steps(),
         discriminator_adam_steps: trainer.discriminator_opt.steps(),
-        last_evaluation: last.map(|r| LastEvaluation {
-            iteration: r.iteration,
-            acc_real: r.acc_real,
-            acc_fake: r.acc_fake,
-        }),
-        sha256,
+        last_evaluation: last,
+        files: Files { generator, discriminator, optimizer },
+        manifest_sha256: String::new(),
     };
-    let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
-    let manifest_path = path(dir, Part::Manifest);
-    write_atomically(&manifest_path, |tmp| fs::write(tmp, format!("{json}\n")).map_err(anyhow::Error::from))
-}
-
-fn file_name(file: &Path) -> String {
-    file.file_name().expect("checkpoint paths name a file").to_string_lossy().into_owned()
-}
-
-/// The SHA-256 of a file's bytes, as lowercase hex.
-fn file_digest(file: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Checks `part` of the checkpoint in `dir` against the digest its manifest recorded.
-fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
-    let file = path(dir, part);
-    let name = file_name(&file);
-    let context = || format!("cannot load checkpoint {}", file.display());
-    let Some(expected) = manifest.sha256.get(&name) else {
-        return Err(anyhow::anyhow!("{} records no checksum for it", path(dir, Part::Manifest).display()))
-            .with_context(context);
-    };
-    if !file.exists() {
-        return Err(anyhow::anyhow!("the file is missing")).with_context(context);
-    }
-    let found = file_digest(&file)?;
-    if &found != expected {
-        return Err(anyhow::anyhow!(
-            "its SHA-256 is {found}, but {} records {expected}: the file was changed or comes from another run",
-            path(dir, Part::Manifest).display()
-        ))
-        .with_context(context);
-    }
+    let text = seal(&manifest);
+    write_atomically(&manifest_path(dir), |tmp| fs::write(tmp, &text).map_err(anyhow::Error::from))?;
+    sync_dir(dir)?;
+    remove_stale_files(dir, &manifest);
     Ok(())
+}
+
+/// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, ….
+fn optimizer_vars(trainer: &Trainer) -> Vec<(String, Tensor)> {
+    let mut moments = Vec::new();
+    for (net, opt) in [("generator", &trainer.generator_opt), ("discriminator", &trainer.discriminator_opt)] {
+        for (name, tensor) in opt.state().0 {
+            moments.push((format!("{net}.{name}"), tensor.shallow_clone()));
+        }
+    }
+    moments
+}
+
+fn all_finite(tensor: &Tensor) -> bool {
+    tensor.isfinite().all().int64_value(&[]) == 1
+}
+
+/// The manifest serialised, with its own checksum filled in.
+fn seal(manifest: &Manifest) -> String {
+    let zeros = "0".repeat(64);
+    let unsealed = Manifest { manifest_sha256: zeros.clone(), ..manifest.clone() };
+    let text = format!("{}\n", serde_json::to_string_pretty(&unsealed).expect("a manifest serialises"));
+    let digest = sha256_hex(text.as_bytes());
+    text.replacen(&self_checksum_field(&zeros), &self_checksum_field(&digest), 1)
+}
+
+/// Whether `text` matches the checksum `recorded` in it.
+fn seal_holds(text: &str, recorded: &str) -> bool {
+    let field = self_checksum_field(recorded);
+    text.matches(&field).count() == 1
+        && sha256_hex(text.replacen(&field, &self_checksum_field(&"0".repeat(64)), 1).as_bytes()) == recorded
+}
+
+fn self_checksum_field(value: &str) -> String {
+    format!("\"{SELF_CHECKSUM}\": \"{value}\"")
+}
+
+/// The SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tensor file names the committed manifest in `dir` uses, if it can be read at all.
+fn committed_names(dir: &Path) -> Vec<String> {
+    let Ok(text) = fs::read_to_string(manifest_path(dir)) else { return Vec::new() };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    Part::ALL
+        .iter()
+        .filter_map(|part| value.get("files")?.get(part.stem())?.get("name")?.as_str().map(String::from))
+        .collect()
+}
+
+/// Whether `name` is a file gan1d writes into a checkpoint folder and may delete: a tensor
+/// file, version 1's fixed tensor names, or a temporary file left by an interrupted save.
+fn is_checkpoint_file(name: &str) -> bool {
+    let name = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).unwrap_or(name);
+    name == MANIFEST
+        || Part::ALL.iter().any(|part| {
+            name.strip_prefix(part.stem())
+                .is_some_and(|rest| rest.ends_with(".ot") && (rest.starts_with('-') || rest == ".ot"))
+        })
+}
+
+/// Deletes the checkpoint files `manifest` does not name: the previous checkpoint, and
+/// leftovers of saves that were interrupted. Failing to delete one only wastes space.
+fn remove_stale_files(dir: &Path, manifest: &Manifest) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let named = name == MANIFEST || Part::ALL.iter().any(|&part| manifest.files.get(part).name == name);
+        if !named && is_checkpoint_file(&name) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// `cpu`, `cuda:0`, …
@@ -207,14 +331,20 @@ fn named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     vars
 }
 
-fn save_vars(path: &Path, vars: &[(String, Tensor)]) -> Result<()> {
+/// Writes `vars` to `path` atomically; returns the SHA-256 of the bytes written.
+fn save_vars(path: &Path, vars: &[(String, Tensor)]) -> Result<String> {
     // Deep copies on the CPU: the variables are views into one flat tensor, and saving a view
     // would save the whole flat storage under every name.
     let owned: Vec<(String, Tensor)> =
         vars.iter().map(|(name, t)| (name.clone(), t.to_device(Device::Cpu).copy())).collect();
+    let mut digest = String::new();
     write_atomically(path, |tmp| {
-        Tensor::save_multi(&owned, tmp).map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))
-    })
+        Tensor::save_multi(&owned, tmp).map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))?;
+        // The checksum of the bytes on disk, read back: what a later load will compare against.
+        digest = sha256_hex(&fs::read(tmp)?);
+        Ok(())
+    })?;
+    Ok(digest)
 }
 
 /// Runs `write` on a temporary file beside `path`, syncs it, then renames it over `path`.
@@ -230,6 +360,13 @@ fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     result.with_context(|| format!("cannot write checkpoint file {}", path.display()))
 }
 
+/// Makes the renames inside `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the checkpoint folder {}", dir.display()))
+}
+
 /// The first line of a libtorch error: the rest is a C++ stack trace that helps nobody here.
 fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message).trim()
@@ -242,9 +379,9 @@ fn torch_reason(message: &str) -> &str {
     line.split(". ").next().unwrap_or(line).trim_end_matches('.')
 }
 
-/// Reads and checks `DIR/config.json`.
+/// Reads `DIR/config.json` and checks it against its own checksum and for sense.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let manifest_path = path(dir, Part::Manifest);
+    let path = manifest_path(dir);
     if !dir.is_dir() {
         bail!(
             "no checkpoint at {}: not a folder; run `gan1d train --out {}` first",
@@ -252,31 +389,43 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
             dir.display()
         );
     }
-    let text = match fs::read_to_string(&manifest_path) {
-        Ok(text) => text,
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "no checkpoint in {}: {} is missing; run `gan1d train --out {}` first",
             dir.display(),
-            manifest_path.display(),
+            path.display(),
             dir.display()
         ),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", manifest_path.display()));
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
         }
     };
-    let invalid =
-        |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", manifest_path.display());
+    let invalid = |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", path.display());
+    let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON ({e})")))?;
-    let version = value.get("format_version").and_then(|v| v.as_u64());
-    match version {
+    match value.get("format_version").and_then(|v| v.as_u64()) {
         None => return Err(invalid("no format_version field".into())),
         Some(v) if v > FORMAT_VERSION as u64 => {
             return Err(invalid(format!(
                 "format version {v} is newer than this gan1d understands ({FORMAT_VERSION}); update gan1d"
             )));
         }
+        Some(v) if v < FORMAT_VERSION as u64 => {
+            return Err(invalid(format!(
+                "format version {v} was written by an older gan1d and is no longer read (this one reads \
+                 {FORMAT_VERSION}); train again with `gan1d train --out {}`",
+                dir.display()
+            )));
+        }
         Some(_) => {}
+    }
+    let recorded = value.get(SELF_CHECKSUM).and_then(|v| v.as_str()).unwrap_or_default();
+    if !seal_holds(&text, recorded) {
+        return Err(invalid(format!(
+            "its contents do not match its own checksum ({SELF_CHECKSUM}): the file was changed or damaged"
+        )));
     }
     // The field's path in the message (`model.latent_dim: invalid type…`) tells the reader
     // where to look.
@@ -284,22 +433,117 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
     manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
     manifest.train.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    for part in Part::ALL {
+        let name = &manifest.files.get(part).name;
+        let plain = Path::new(name).file_name().is_some_and(|n| n == name.as_str());
+        if !plain || !name.ends_with(".ot") || name.starts_with('.') {
+            return Err(invalid(format!("files.{}.name `{name}` is not a tensor file name", part.stem())));
+        }
+    }
+    let (g, d, i) = (manifest.generator_adam_steps, manifest.discriminator_adam_steps, manifest.iteration);
+    if g != i || d != 2 * i {
+        return Err(invalid(format!(
+            "{i} iterations need {i} generator and {} discriminator Adam steps, found {g} and {d}",
+            2 * i
+        )));
+    }
     Ok(manifest)
+}
+
+/// Checks `part`'s file against the checksum `manifest` records for it.
+fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
+    let file = part_path(dir, manifest, part);
+    let context = || format!("cannot load checkpoint {}", file.display());
+    let bytes = match fs::read(&file) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(anyhow::anyhow!(
+                "the file is missing ({} names it): the checkpoint is incomplete",
+                manifest_path(dir).display()
+            ))
+            .with_context(context);
+        }
+        other => other.with_context(context)?,
+    };
+    let found = sha256_hex(&bytes);
+    let expected = &manifest.files.get(part).sha256;
+    if &found != expected {
+        return Err(anyhow::anyhow!(
+            "its SHA-256 is {found}, but {} records {expected}: the file was changed or comes from another run",
+            manifest_path(dir).display()
+        ))
+        .with_context(context);
+    }
+    Ok(())
 }
 
 /// Rebuilds the generator described by `DIR/config.json` on `device` and loads its weights.
 pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarStore, Generator)> {
-    let manifest = read_manifest(dir)?;
-    let vs = nn::VarStore::new(device);
-    let generator = Generator::new(&vs.root(), &manifest.model);
-    verify(dir, &manifest, Part::Generator)?;
-    load_vars(&path(dir, Part::Generator), &vs)?;
-    Ok((manifest, vs, generator))
+    // A training run may commit a new checkpoint, and delete the files of this one, between
+    // reading the manifest and reading the weights: then read the new one.
+    let mut attempts = 0;
+    loop {
+        let manifest = read_manifest(dir)?;
+        let vs = nn::VarStore::new(device);
+        let generator = Generator::new(&vs.root(), &manifest.model);
+        let loaded = verify(dir, &manifest, Part::Generator)
+            .and_then(|()| load_vars(&part_path(dir, &manifest, Part::Generator), &vs));
+        match loaded {
+            Ok(()) => return Ok((manifest, vs, generator)),
+            Err(e) => {
+                attempts += 1;
+                let moved_on =
+                    read_manifest(dir).is_ok_and(|now| now.manifest_sha256 != manifest.manifest_sha256);
+                if !moved_on || attempts == 3 {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Rebuilds the run saved in `dir` on `device` to continue it under `cfg` (the saved
+/// configuration, possibly with more epochs): both networks, both optimisers' moments and step
+/// counts, and the iteration reached. Every file is checked before anything is built.
+pub fn resume(dir: &Path, manifest: &Manifest, cfg: &TrainConfig, device: Device) -> Result<Trainer> {
+    for part in Part::ALL {
+        verify(dir, manifest, part)?;
+    }
+    let mut trainer = Trainer::new(&manifest.model, cfg, device)?;
+    load_vars(&part_path(dir, manifest, Part::Generator), &trainer.generator_vs)?;
+    load_vars(&part_path(dir, manifest, Part::Discriminator), &trainer.discriminator_vs)?;
+    let file = part_path(dir, manifest, Part::Optimizer);
+    let expected: BTreeMap<String, Tensor> = optimizer_vars(&trainer).into_iter().collect();
+    let moments = read_vars(&file, &expected)?;
+    for (net, opt, steps) in [
+        ("generator", &mut trainer.generator_opt, manifest.generator_adam_steps),
+        ("discriminator", &mut trainer.discriminator_opt, manifest.discriminator_adam_steps),
+    ] {
+        opt.restore(&moments[&format!("{net}.m")], &moments[&format!("{net}.v")], steps)
+            .with_context(|| format!("cannot load checkpoint {}", file.display()))?;
+    }
+    trainer.iteration = manifest.iteration;
+    Ok(trainer)
 }
 
 /// Fills the variables of `vs` from `file`, after checking that the file holds exactly the
 /// same names with the same shapes and types. On any error `vs` is left unchanged.
 pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
+    let expected: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let found = read_vars(file, &expected)?;
+    tch::no_grad(|| {
+        for (name, target) in &expected {
+            target
+                .shallow_clone()
+                .f_copy_(&found[name])
+                .with_context(|| format!("cannot load checkpoint {}", file.display()))?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads the tensors of `file`, checking that they are exactly `expected`'s names, each with
+/// the same shape, as float32, and finite.
+fn read_vars(file: &Path, expected: &BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
     let context = || format!("cannot load checkpoint {}", file.display());
     match fs::metadata(file) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -314,20 +558,14 @@ pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
     let loaded = Tensor::load_multi(file)
         .map_err(|e| anyhow::anyhow!("not a readable tensor file ({})", torch_reason(&e.to_string())))
         .with_context(context)?;
-    let expected: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
     let mut found: BTreeMap<String, Tensor> = BTreeMap::new();
     for (name, tensor) in loaded {
         if found.insert(name.clone(), tensor).is_some() {
             return Err(anyhow::anyhow!("variable `{name}` appears twice")).with_context(context);
         }
     }
-    check_vars(&expected, &found).with_context(context)?;
-    tch::no_grad(|| {
-        for (name, target) in &expected {
-            target.shallow_clone().f_copy_(&found[name]).with_context(context)?;
-        }
-        Ok(())
-    })
+    check_vars(expected, &found).with_context(context)?;
+    Ok(found)
 }
 
 fn check_vars(expected: &BTreeMap<String, Tensor>, found: &BTreeMap<String, Tensor>) -> Result<()> {
@@ -342,8 +580,7 @@ fn check_vars(expected: &BTreeMap<String, Tensor>, found: &BTreeMap<String, Tens
         if tensor.kind() != Kind::Float {
             bail!("expected variable `{name}` of type float32, found {:?}", tensor.kind());
         }
-        let finite = tensor.isfinite().all().int64_value(&[]) == 1;
-        if !finite {
+        if !all_finite(tensor) {
             bail!("variable `{name}` holds NaN or infinite values");
         }
     }
@@ -360,13 +597,38 @@ mod tests {
     #[test]
     fn paths_are_inside_the_folder() {
         let dir = Path::new("models");
-        assert_eq!(path(dir, Part::Generator), Path::new("models/generator.ot"));
-        assert_eq!(path(dir, Part::Manifest), Path::new("models/config.json"));
+        assert_eq!(manifest_path(dir), Path::new("models/config.json"));
         assert_eq!(eval_plot_path(dir, 1999), Path::new("models/plots/iter_01999.png"));
     }
 
     #[test]
     fn first_line_drops_the_stack_trace() {
         assert_eq!(first_line("bad zip\nException raised from x\nframe #0"), "bad zip");
+    }
+
+    #[test]
+    fn only_gan1d_checkpoint_files_count_as_its_own() {
+        for ours in [
+            "generator-002000.ot",
+            "optimizer-000001-b.ot",
+            ".discriminator-000010.ot.tmp",
+            "generator.ot",
+            ".config.json.tmp",
+        ] {
+            assert!(is_checkpoint_file(ours), "{ours}");
+        }
+        for theirs in ["generator.py", "notes.txt", "generators.ot", "history.csv", "plots", ".gan1d.lock"] {
+            assert!(!is_checkpoint_file(theirs), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn the_seal_detects_any_changed_byte() {
+        let text = "{\n  \"a\": 1,\n  \"manifest_sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"\n}\n";
+        let digest = sha256_hex(text.as_bytes());
+        let sealed = text.replacen(&"0".repeat(64), &digest, 1);
+        assert!(seal_holds(&sealed, &digest));
+        assert!(!seal_holds(&sealed.replacen("1", "2", 1), &digest));
+        assert!(!seal_holds(&sealed, &"0".repeat(64)));
     }
 }

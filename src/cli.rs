@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{AdamConfig, ModelConfig, TrainConfig};
 use crate::device::DeviceChoice;
 
 #[derive(Debug, Parser)]
@@ -19,9 +20,36 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses `args` (the program name first), exiting with clap's message on bad flags, and
+    /// records which `train` flags were typed rather than defaulted.
+    pub fn parse_with_sources<I, T>(args: I) -> Cli
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().get_matches_from(args);
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
+            args.given = given_flags(sub);
+        }
+        cli
+    }
+}
+
+/// The ids of the arguments set on the command line.
+fn given_flags(matches: &ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train the tutorial's GAN and write a checkpoint with plots into --out
+    /// Train the tutorial's GAN and write a checkpoint with plots into --out, or continue the
+    /// run in --resume DIR
     Train(TrainArgs),
     /// Draw points from a trained generator as CSV (header x,y)
     Sample(SampleArgs),
@@ -36,7 +64,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Training iterations (each: two discriminator updates, one generator update)
+    /// Training iterations (each: two discriminator updates, one generator update); with
+    /// --resume, the new total [default with --resume: the run's own]
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: u64,
     /// Points per generator update; each discriminator update uses half of it
@@ -60,12 +89,26 @@ pub struct TrainArgs {
     /// Folder for the checkpoint and plots (created if missing; an existing checkpoint is replaced)
     #[arg(long, value_name = "DIR", default_value = "models")]
     pub out: PathBuf,
+    /// Continue the run whose checkpoint is in DIR, exactly where it stopped, writing into DIR;
+    /// flags that would change the run (--batch, --seed, …) must match it or be left out
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Also write a checkpoint every N iterations (it is always written at each evaluation,
+    /// at the end, and on SIGINT or SIGTERM)
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub checkpoint_every: Option<u64>,
+    /// Adam's step size, for both networks
+    #[arg(long, default_value_t = TrainConfig::default().adam.learning_rate)]
+    pub learning_rate: f64,
     /// Iterations between two rows of DIR/history.csv (losses and batch accuracies)
     #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = at_least_one)]
     pub history_every: u64,
     /// Hide the progress bar and the per-evaluation metric line on stderr
     #[arg(long, short)]
     pub quiet: bool,
+    /// The ids of the flags given on the command line (filled by [`Cli::parse_with_sources`]).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 impl TrainArgs {
@@ -78,9 +121,15 @@ impl TrainArgs {
             batch: self.batch,
             eval_every: self.eval_every,
             history_every: self.history_every,
+            adam: AdamConfig { learning_rate: self.learning_rate, ..AdamConfig::default() },
             ..TrainConfig::default()
         };
         (model, train)
+    }
+
+    /// Whether the flag with clap id `id` (e.g. `batch`) was given on the command line.
+    pub fn was_given(&self, id: &str) -> bool {
+        self.given.iter().any(|g| g == id)
     }
 }
 
@@ -187,5 +236,13 @@ mod tests {
         let (model, train) = args.configs();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);
+    }
+
+    #[test]
+    fn typed_flags_are_told_from_defaults() {
+        let cli = Cli::parse_with_sources(["gan1d", "train", "--batch", "128", "--resume", "m"]);
+        let Command::Train(args) = cli.command else { panic!("not train") };
+        assert!(args.was_given("batch") && args.was_given("resume"));
+        assert!(!args.was_given("epochs") && !args.was_given("seed"));
     }
 }

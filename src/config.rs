@@ -141,7 +141,7 @@ impl TrainConfig {
         }
         let adam = &self.adam;
         if !(adam.learning_rate > 0.0 && adam.learning_rate.is_finite()) {
-            bail!("the learning rate must be positive, got {}", adam.learning_rate);
+            bail!("--learning-rate must be a positive number, got {}", adam.learning_rate);
         }
         for (name, beta) in [("beta1", adam.beta1), ("beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {

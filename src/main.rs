@@ -2,15 +2,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = gan1d::cli::Cli::parse();
+    let cli = gan1d::cli::Cli::parse_with_sources(std::env::args_os());
     match gan1d::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // An interrupted run has already said where its checkpoint is.
+        Err(error) if error.downcast_ref::<gan1d::Interrupted>().is_some() => {
+            ExitCode::from(gan1d::exit_code(&error))
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            ExitCode::from(gan1d::exit_code(&error))
         }
     }
 }

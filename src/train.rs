@@ -6,7 +6,7 @@
 //! discriminator's weights never move during it: the equivalent of Keras'
 //! `discriminator.trainable = False`. This module never parses arguments, plots or names files.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use tch::{Device, Kind, Tensor, nn, nn::Module};
 
 use crate::adam::Adam;
@@ -94,6 +94,10 @@ pub trait Observer {
     fn progress(&mut self, completed: u64, losses: (f64, f64, f64)) -> Result<()>;
     /// Called after each evaluation.
     fn evaluated(&mut self, trainer: &Trainer, report: &EvalReport) -> Result<()>;
+    /// Asked after every iteration but the last: `true` stops training there.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// One row of the training history.
@@ -290,32 +294,71 @@ impl Trainer {
         data::to_pairs(&tch::no_grad(|| self.generator.forward(latent)))
     }
 
-    /// Runs iterations until `cfg.epochs` are complete, evaluating every `cfg.eval_every`
-    /// iterations and after the last, and telling `observer` as it goes. Stops with an error
-    /// naming the iteration if a loss stops being finite.
-    pub fn fit(&mut self, observer: &mut dyn Observer) -> Result<()> {
+    /// Whether the iteration just completed is followed by an evaluation: every
+    /// `cfg.eval_every` iterations, and after the last.
+    pub fn evaluation_due(&self) -> bool {
+        self.iteration.is_multiple_of(self.cfg.eval_every) || self.iteration == self.cfg.epochs
+    }
+
+    /// Runs iterations until `cfg.epochs` are complete, evaluating when
+    /// [`Trainer::evaluation_due`], and telling `observer` as it goes. Stops early, after a
+    /// whole iteration, when the observer asks to; stops with a [`Diverged`] error if a loss
+    /// stops being finite (checked every [`PROGRESS_EVERY`] iterations and before each
+    /// evaluation).
+    pub fn fit(&mut self, observer: &mut dyn Observer) -> Result<FitEnd> {
         while self.iteration < self.cfg.epochs {
             let losses = self.step();
             observer.stepped(self, &losses)?;
             let done = self.iteration == self.cfg.epochs;
-            if self.iteration.is_multiple_of(PROGRESS_EVERY) || done {
+            let evaluate = self.evaluation_due();
+            if self.iteration.is_multiple_of(PROGRESS_EVERY) || done || evaluate {
                 let (d_real, d_fake, g) = losses.values();
                 if ![d_real, d_fake, g].iter().all(|l| l.is_finite()) {
-                    bail!(
-                        "training diverged at iteration {}: losses d_real {d_real}, d_fake {d_fake}, g {g}",
-                        self.iteration - 1
-                    );
+                    return Err(Diverged {
+                        iteration: self.iteration - 1,
+                        what: format!("the losses are not finite (d_real {d_real}, d_fake {d_fake}, g {g})"),
+                    }
+                    .into());
                 }
                 observer.progress(self.iteration, (d_real, d_fake, g))?;
             }
-            if self.iteration.is_multiple_of(self.cfg.eval_every) || done {
+            if evaluate {
                 let report = self.evaluate();
                 observer.evaluated(self, &report)?;
             }
+            if !done && observer.stop_requested() {
+                return Ok(FitEnd::Stopped);
+            }
         }
-        Ok(())
+        Ok(FitEnd::Completed)
     }
 }
+
+/// How [`Trainer::fit`] ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitEnd {
+    /// Every iteration of `cfg.epochs` is done.
+    Completed,
+    /// The observer asked to stop; the iterations done so far are complete.
+    Stopped,
+}
+
+/// Training produced a NaN or infinite loss or weight.
+#[derive(Debug)]
+pub struct Diverged {
+    /// The 0-based iteration after which it was found.
+    pub iteration: u64,
+    /// What is not finite, as a clause: "the losses are not finite (…)".
+    pub what: String,
+}
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "training diverged at iteration {}: {}", self.iteration, self.what)
+    }
+}
+
+impl std::error::Error for Diverged {}
 
 /// One update of `discriminator` by `opt` on `points` (`[n, 2]`) all labelled `label`;
 /// returns the logits it computed on the way.
