@@ -6,8 +6,8 @@ fn main() -> ExitCode {
     let cli = gan1d::cli::Cli::parse_with_sources(std::env::args_os());
     match gan1d::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        // An interrupted run has already said where its checkpoint is.
-        Err(error) if error.downcast_ref::<gan1d::Interrupted>().is_some() => {
+        // `train` has already said what happened and where its checkpoint is.
+        Err(error) if error.downcast_ref::<gan1d::Reported>().is_some() => {
             ExitCode::from(gan1d::exit_code(&error))
         }
         Err(error) => {

@@ -1,34 +1,14 @@
 //! The real binary in temporary folders: train → sample → summary, and every refusal of bad
 //! input (exit code 2, one clear line, no panic).
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gan1d");
-
-fn gan1d(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("the gan1d binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts a refusal: exit code 2, stderr naming `needle`, and no panic or backtrace.
-fn assert_refused(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    for bad in ["panicked", "RUST_BACKTRACE", "stack backtrace", "frame #"] {
-        assert!(!err.contains(bad), "stderr shows {bad:?}: {err}");
-    }
-}
+use common::{assert_refused, gan1d, part_file, reseal, stderr, stdout};
 
 /// A small checkpoint trained once for all tests (40 iterations, evaluations at 20 and 40),
 /// with the output of that run.
@@ -56,15 +36,8 @@ fn trained() -> &'static (PathBuf, Output) {
 
 /// A private copy of the trained checkpoint to damage.
 fn copy_of_trained(tmp: &Path) -> PathBuf {
-    let (dir, _) = trained();
     let copy = tmp.join("copy");
-    fs::create_dir_all(&copy).unwrap();
-    for entry in fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
-        }
-    }
+    common::copy_run(&trained().0, &copy);
     copy
 }
 
@@ -85,15 +58,20 @@ fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
         }
     }
     for file in [
-        "generator.ot",
-        "discriminator.ot",
-        "optimizer.ot",
+        "generator-000040.ot",
+        "discriminator-000040.ot",
+        "optimizer-000040.ot",
         "config.json",
+        "frames.csv",
         "plots/iter_00019.png",
         "plots/iter_00039.png",
     ] {
         let path = dir.join(file);
         assert!(path.metadata().map(|m| m.len() > 0).unwrap_or(false), "{} missing", path.display());
+    }
+    // The checkpoint at iteration 20 was replaced by the one at 40, leaving nothing behind.
+    for stale in ["generator-000020.ot", ".config.json.tmp", ".generator-000040.ot.tmp"] {
+        assert!(!dir.join(stale).exists(), "{stale} left behind");
     }
     let manifest: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
@@ -342,16 +320,8 @@ fn refused_after(damage: impl FnOnce(&Path), needle: &str) {
     assert!(o.stdout.is_empty(), "wrote output: {}", stdout(&o));
 }
 
-/// Rewrites the manifest's recorded digest of generator.ot to match its current bytes, so the
-/// loader's content checks (not the checksum) are what is exercised.
-fn rehash_generator(dir: &Path) {
-    use sha2::{Digest, Sha256};
-    let bytes = fs::read(dir.join("generator.ot")).unwrap();
-    let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-    let path = dir.join("config.json");
-    let mut manifest: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    manifest["sha256"]["generator.ot"] = serde_json::Value::String(hex);
-    fs::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
+fn generator(dir: &Path) -> PathBuf {
+    part_file(dir, "generator")
 }
 
 #[test]
@@ -361,41 +331,41 @@ fn a_missing_checkpoint_says_to_train_first() {
     assert_refused(&o, "run `gan1d train");
     let o = gan1d(&["sample", "--checkpoint", tmp.path().to_str().unwrap()]);
     assert_refused(&o, "config.json is missing");
-    refused_after(|d| fs::remove_file(d.join("generator.ot")).unwrap(), "the file is missing");
+    refused_after(|d| fs::remove_file(generator(d)).unwrap(), "the file is missing");
 }
 
 #[test]
 fn damaged_tensor_files_are_refused() {
-    refused_after(|d| fs::write(d.join("generator.ot"), b"").unwrap(), "SHA-256");
+    refused_after(|d| fs::write(generator(d), b"").unwrap(), "SHA-256");
     refused_after(
         |d| {
-            fs::write(d.join("generator.ot"), b"").unwrap();
-            rehash_generator(d);
+            fs::write(generator(d), b"").unwrap();
+            reseal(d);
         },
         "the file is empty",
     );
     refused_after(
         |d| {
-            let bytes = fs::read(d.join("generator.ot")).unwrap();
-            fs::write(d.join("generator.ot"), &bytes[..bytes.len() / 2]).unwrap();
-            rehash_generator(d);
+            let bytes = fs::read(generator(d)).unwrap();
+            fs::write(generator(d), &bytes[..bytes.len() / 2]).unwrap();
+            reseal(d);
         },
         "not a readable tensor file",
     );
     refused_after(
         |d| {
             let noise: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-            fs::write(d.join("generator.ot"), noise).unwrap();
-            rehash_generator(d);
+            fs::write(generator(d), noise).unwrap();
+            reseal(d);
         },
         "not a readable tensor file",
     );
     refused_after(
         |d| {
-            let mut bytes = fs::read(d.join("generator.ot")).unwrap();
+            let mut bytes = fs::read(generator(d)).unwrap();
             let middle = bytes.len() / 2;
             bytes[middle] ^= 0x10;
-            fs::write(d.join("generator.ot"), bytes).unwrap();
+            fs::write(generator(d), bytes).unwrap();
         },
         "SHA-256",
     );
@@ -405,14 +375,14 @@ fn damaged_tensor_files_are_refused() {
 fn tensors_of_another_shape_type_or_name_are_refused() {
     use tch::{Device, Kind, Tensor};
     let save = |d: &Path, vars: Vec<(&str, Tensor)>| {
-        Tensor::save_multi(&vars, d.join("generator.ot")).unwrap();
-        rehash_generator(d);
+        Tensor::save_multi(&vars, generator(d)).unwrap();
+        reseal(d);
     };
     // The discriminator's weights where the generator's belong.
     refused_after(
         |d| {
-            fs::copy(d.join("discriminator.ot"), d.join("generator.ot")).unwrap();
-            rehash_generator(d);
+            fs::copy(part_file(d, "discriminator"), generator(d)).unwrap();
+            reseal(d);
         },
         "expected variable `hidden.bias` with shape [15], found [25]",
     );
@@ -448,21 +418,40 @@ fn tensors_of_another_shape_type_or_name_are_refused() {
 
 #[test]
 fn a_bad_manifest_is_refused() {
+    // Each edit is sealed, so it is the manifest's contents that are judged.
     let edit = |d: &Path, f: &dyn Fn(&mut serde_json::Value)| {
-        let path = d.join("config.json");
-        let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let mut v = common::read_manifest(d);
         f(&mut v);
-        fs::write(&path, v.to_string()).unwrap();
+        common::write_sealed(d, v);
     };
     refused_after(|d| fs::write(d.join("config.json"), "{ not json").unwrap(), "not valid JSON");
     refused_after(|d| fs::write(d.join("config.json"), "").unwrap(), "not valid JSON");
+    refused_after(|d| fs::write(d.join("config.json"), [0xff, 0xfe, 0x7b]).unwrap(), "not UTF-8");
     refused_after(|d| edit(d, &|v| v["format_version"] = 99.into()), "format version 99 is newer");
+    refused_after(
+        |d| edit(d, &|v| v["format_version"] = 1.into()),
+        "format version 1 was written by an older",
+    );
     refused_after(|d| edit(d, &|v| v["model"]["latent_dim"] = 0.into()), "--latent-dim must be at least 1");
     refused_after(
         |d| edit(d, &|v| v["model"]["latent_dim"] = 4.into()),
         "expected variable `hidden.weight` with shape [15, 4], found [15, 5]",
     );
     refused_after(|d| edit(d, &|v| v["model"]["generator_hidden"] = "wide".into()), "generator_hidden");
+    refused_after(
+        |d| edit(d, &|v| v["files"]["generator"]["name"] = "../x.ot".into()),
+        "not a tensor file name",
+    );
+    refused_after(|d| edit(d, &|v| v["iteration"] = 41.into()), "Adam steps");
+    refused_after(|d| edit(d, &|v| v["surprise"] = true.into()), "unknown field `surprise`");
+    // Any changed byte, unsealed, is caught by the manifest's own checksum.
+    refused_after(
+        |d| {
+            let text = fs::read_to_string(d.join("config.json")).unwrap();
+            fs::write(d.join("config.json"), text.replacen("\"seed\": 3", "\"seed\": 4", 1)).unwrap();
+        },
+        "do not match its own checksum",
+    );
 }
 
 #[test]

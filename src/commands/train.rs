@@ -47,8 +47,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let end = match end {
         Ok(end) => end,
         Err(e) => {
+            observer.bar.finish_and_clear();
+            eprintln!("error: {e:#}");
             observer.tell_where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
-            return Err(e);
+            return Err(Reported { exit_code: crate::exit_code(&e) }.into());
         }
     };
     if end == FitEnd::Stopped {
@@ -60,7 +62,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             dir.display()
         );
         eprintln!("gan1d: resume with: {}", resume_command(args, &dir));
-        return Err(Interrupted { signal: signal.name, exit_code: signal.exit_code }.into());
+        return Err(Reported { exit_code: signal.exit_code }.into());
     }
     let seconds = started.elapsed().as_secs_f64();
     observer.finish()?;
@@ -73,21 +75,21 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Training stopped early on a signal, after writing a checkpoint; the binary exits with
-/// `exit_code` (128 + the signal's number, as shells report it).
+/// An ending of `train` that it has already explained on stderr: a stop on a signal (exit code
+/// 128 + the signal's number, as shells report it) or a failure followed by where the last
+/// checkpoint is. The binary only exits with `exit_code`.
 #[derive(Debug)]
-pub struct Interrupted {
-    pub signal: &'static str,
+pub struct Reported {
     pub exit_code: u8,
 }
 
-impl std::fmt::Display for Interrupted {
+impl std::fmt::Display for Reported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "training stopped by {}", self.signal)
+        write!(f, "training ended with exit code {}", self.exit_code)
     }
 }
 
-impl std::error::Error for Interrupted {}
+impl std::error::Error for Reported {}
 
 /// A run ready to train: its folder (locked), trainer and observer.
 struct Run {
@@ -555,7 +557,6 @@ impl TrainObserver {
 
     /// After a failure: where the last complete checkpoint is, and how to go on from it.
     fn tell_where_the_last_checkpoint_is(&self, args: &TrainArgs, diverged: bool) {
-        self.bar.finish_and_clear();
         match self.saved_at {
             None => eprintln!("gan1d: no checkpoint of this run was written before the error"),
             Some(iteration) if diverged => eprintln!(
