@@ -25,9 +25,12 @@
 //! anything: tch's own `VarStore::load` broadcasts mismatched shapes, adopts the file's type,
 //! and stops half-way on error.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -204,38 +207,54 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
     }
     // Names the committed checkpoint uses are never written to.
     let in_use = committed_names(dir);
-    let mut records = Vec::new();
-    for (part, vars) in &tensors {
-        let name = [
-            format!("{}-{:06}.ot", part.stem(), trainer.iteration),
-            format!("{}-{:06}-b.ot", part.stem(), trainer.iteration),
-        ]
-        .into_iter()
-        .find(|name| !in_use.contains(name))
-        .expect("the committed checkpoint names one file per part");
-        let file = dir.join(&name);
-        let sha256 = save_vars(&file, vars)?;
-        records.push(FileRecord { name, sha256 });
-    }
-    let [generator, discriminator, optimizer] = records.try_into().expect("three parts");
-
-    let manifest = Manifest {
-        format_version: FORMAT_VERSION,
-        gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
-        libtorch_version: env!("GAN1D_LIBTORCH_VERSION").to_string(),
-        iteration: trainer.iteration,
-        seed: trainer.cfg.seed,
-        device: device_name(trainer.device()),
-        model: trainer.model_cfg.clone(),
-        train: trainer.cfg.clone(),
-        generator_adam_steps: trainer.generator_opt.steps(),
-        discriminator_adam_steps: trainer.discriminator_opt.steps(),
-        last_evaluation: last,
-        files: Files { generator, discriminator, optimizer },
-        manifest_sha256: String::new(),
+    // The files this save has written so far: no manifest names them until the commit, so
+    // they are removed if the save fails before it.
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut write_all = || -> Result<Manifest> {
+        let mut records = Vec::new();
+        for (part, vars) in &tensors {
+            let name = [
+                format!("{}-{:06}.ot", part.stem(), trainer.iteration),
+                format!("{}-{:06}-b.ot", part.stem(), trainer.iteration),
+            ]
+            .into_iter()
+            .find(|name| !in_use.contains(name))
+            .expect("the committed checkpoint names one file per part");
+            let file = dir.join(&name);
+            written.push(file.clone());
+            let sha256 = save_vars(&file, vars)?;
+            records.push(FileRecord { name, sha256 });
+        }
+        let [generator, discriminator, optimizer] = records.try_into().expect("three parts");
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
+            libtorch_version: env!("GAN1D_LIBTORCH_VERSION").to_string(),
+            iteration: trainer.iteration,
+            seed: trainer.cfg.seed,
+            device: device_name(trainer.device()),
+            model: trainer.model_cfg.clone(),
+            train: trainer.cfg.clone(),
+            generator_adam_steps: trainer.generator_opt.steps(),
+            discriminator_adam_steps: trainer.discriminator_opt.steps(),
+            last_evaluation: last,
+            files: Files { generator, discriminator, optimizer },
+            manifest_sha256: String::new(),
+        };
+        let text = seal(&manifest);
+        // The commit.
+        write_atomically(&manifest_path(dir), |tmp| fs::write(tmp, &text).map_err(anyhow::Error::from))?;
+        Ok(manifest)
     };
-    let text = seal(&manifest);
-    write_atomically(&manifest_path(dir), |tmp| fs::write(tmp, &text).map_err(anyhow::Error::from))?;
+    let manifest = match write_all() {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            for file in &written {
+                let _ = fs::remove_file(file);
+            }
+            return Err(e);
+        }
+    };
     sync_dir(dir)?;
     remove_stale_files(dir, &manifest);
     Ok(())
@@ -333,18 +352,34 @@ fn named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 
 /// Writes `vars` to `path` atomically; returns the SHA-256 of the bytes written.
 fn save_vars(path: &Path, vars: &[(String, Tensor)]) -> Result<String> {
+    let bytes =
+        serialize(vars).with_context(|| format!("cannot write checkpoint file {}", path.display()))?;
+    write_atomically(path, |tmp| fs::write(tmp, &bytes).map_err(anyhow::Error::from))?;
+    Ok(sha256_hex(&bytes))
+}
+
+/// `vars` in libtorch's tensor file format, in memory. libtorch writes to a Rust buffer here,
+/// never to a file: when its own file writer meets a full disk it aborts the process.
+fn serialize(vars: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    /// A `Write` whose bytes outlive the writer libtorch takes ownership of.
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     // Deep copies on the CPU: the variables are views into one flat tensor, and saving a view
     // would save the whole flat storage under every name.
     let owned: Vec<(String, Tensor)> =
         vars.iter().map(|(name, t)| (name.clone(), t.to_device(Device::Cpu).copy())).collect();
-    let mut digest = String::new();
-    write_atomically(path, |tmp| {
-        Tensor::save_multi(&owned, tmp).map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))?;
-        // The checksum of the bytes on disk, read back: what a later load will compare against.
-        digest = sha256_hex(&fs::read(tmp)?);
-        Ok(())
-    })?;
-    Ok(digest)
+    let buffer = Rc::new(RefCell::new(Vec::new()));
+    Tensor::save_multi_to_stream(&owned, Shared(Rc::clone(&buffer)))
+        .map_err(|e| anyhow::anyhow!("{}", first_line(&e.to_string())))?;
+    Ok(buffer.take())
 }
 
 /// Runs `write` on a temporary file beside `path`, syncs it, then renames it over `path`.
@@ -433,11 +468,16 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
     manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
     manifest.train.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    // gan1d names each part's file `<part>-<iteration>….ot`, inside the folder.
     for part in Part::ALL {
         let name = &manifest.files.get(part).name;
         let plain = Path::new(name).file_name().is_some_and(|n| n == name.as_str());
-        if !plain || !name.ends_with(".ot") || name.starts_with('.') {
-            return Err(invalid(format!("files.{}.name `{name}` is not a tensor file name", part.stem())));
+        if !plain || !name.ends_with(".ot") || !name.starts_with(&format!("{}-", part.stem())) {
+            return Err(invalid(format!(
+                "files.{}.name `{name}` is not a {} tensor file name",
+                part.stem(),
+                part.stem()
+            )));
         }
     }
     let (g, d, i) = (manifest.generator_adam_steps, manifest.discriminator_adam_steps, manifest.iteration);
@@ -450,8 +490,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     Ok(manifest)
 }
 
-/// Checks `part`'s file against the checksum `manifest` records for it.
-fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
+/// Reads `part`'s file and checks it against the checksum `manifest` records for it.
+fn read_part(dir: &Path, manifest: &Manifest, part: Part) -> Result<Vec<u8>> {
     let file = part_path(dir, manifest, part);
     let context = || format!("cannot load checkpoint {}", file.display());
     let bytes = match fs::read(&file) {
@@ -473,7 +513,7 @@ fn verify(dir: &Path, manifest: &Manifest, part: Part) -> Result<()> {
         ))
         .with_context(context);
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Rebuilds the generator described by `DIR/config.json` on `device` and loads its weights.
@@ -485,8 +525,9 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
         let manifest = read_manifest(dir)?;
         let vs = nn::VarStore::new(device);
         let generator = Generator::new(&vs.root(), &manifest.model);
-        let loaded = verify(dir, &manifest, Part::Generator)
-            .and_then(|()| load_vars(&part_path(dir, &manifest, Part::Generator), &vs));
+        let file = part_path(dir, &manifest, Part::Generator);
+        let loaded =
+            read_part(dir, &manifest, Part::Generator).and_then(|bytes| fill_vars(&file, &bytes, &vs));
         match loaded {
             Ok(()) => return Ok((manifest, vs, generator)),
             Err(e) => {
@@ -505,15 +546,14 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
 /// configuration, possibly with more epochs): both networks, both optimisers' moments and step
 /// counts, and the iteration reached. Every file is checked before anything is built.
 pub fn resume(dir: &Path, manifest: &Manifest, cfg: &TrainConfig, device: Device) -> Result<Trainer> {
-    for part in Part::ALL {
-        verify(dir, manifest, part)?;
-    }
+    let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
+    let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
     let mut trainer = Trainer::new(&manifest.model, cfg, device)?;
-    load_vars(&part_path(dir, manifest, Part::Generator), &trainer.generator_vs)?;
-    load_vars(&part_path(dir, manifest, Part::Discriminator), &trainer.discriminator_vs)?;
+    fill_vars(&part_path(dir, manifest, Part::Generator), &generator, &trainer.generator_vs)?;
+    fill_vars(&part_path(dir, manifest, Part::Discriminator), &discriminator, &trainer.discriminator_vs)?;
     let file = part_path(dir, manifest, Part::Optimizer);
     let expected: BTreeMap<String, Tensor> = optimizer_vars(&trainer).into_iter().collect();
-    let moments = read_vars(&file, &expected)?;
+    let moments = parse_vars(&file, &optimizer, &expected)?;
     for (net, opt, steps) in [
         ("generator", &mut trainer.generator_opt, manifest.generator_adam_steps),
         ("discriminator", &mut trainer.discriminator_opt, manifest.discriminator_adam_steps),
@@ -525,11 +565,20 @@ pub fn resume(dir: &Path, manifest: &Manifest, cfg: &TrainConfig, device: Device
     Ok(trainer)
 }
 
-/// Fills the variables of `vs` from `file`, after checking that the file holds exactly the
-/// same names with the same shapes and types. On any error `vs` is left unchanged.
+/// Fills the variables of `vs` from the tensor file `file`, after checking that it holds
+/// exactly the same names with the same shapes and types. On any error `vs` is left unchanged.
 pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
+    let bytes = fs::read(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("the file is missing"),
+        _ => anyhow::Error::from(e),
+    });
+    fill_vars(file, &bytes.with_context(|| format!("cannot load checkpoint {}", file.display()))?, vs)
+}
+
+/// [`load_vars`] on the bytes of `file`, already read.
+fn fill_vars(file: &Path, bytes: &[u8], vs: &nn::VarStore) -> Result<()> {
     let expected: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
-    let found = read_vars(file, &expected)?;
+    let found = parse_vars(file, bytes, &expected)?;
     tch::no_grad(|| {
         for (name, target) in &expected {
             target
@@ -541,21 +590,18 @@ pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
     })
 }
 
-/// Reads the tensors of `file`, checking that they are exactly `expected`'s names, each with
-/// the same shape, as float32, and finite.
-fn read_vars(file: &Path, expected: &BTreeMap<String, Tensor>) -> Result<BTreeMap<String, Tensor>> {
+/// Parses the bytes of the tensor file `file` (named in errors), checking that they hold
+/// exactly `expected`'s names, each with the same shape, as float32, and finite.
+fn parse_vars(
+    file: &Path,
+    bytes: &[u8],
+    expected: &BTreeMap<String, Tensor>,
+) -> Result<BTreeMap<String, Tensor>> {
     let context = || format!("cannot load checkpoint {}", file.display());
-    match fs::metadata(file) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(anyhow::anyhow!("the file is missing")).with_context(context);
-        }
-        Err(e) => return Err(e).with_context(context),
-        Ok(meta) if meta.len() == 0 => {
-            return Err(anyhow::anyhow!("the file is empty")).with_context(context);
-        }
-        Ok(_) => {}
+    if bytes.is_empty() {
+        return Err(anyhow::anyhow!("the file is empty")).with_context(context);
     }
-    let loaded = Tensor::load_multi(file)
+    let loaded = Tensor::load_multi_from_stream(Cursor::new(bytes.to_vec()))
         .map_err(|e| anyhow::anyhow!("not a readable tensor file ({})", torch_reason(&e.to_string())))
         .with_context(context)?;
     let mut found: BTreeMap<String, Tensor> = BTreeMap::new();

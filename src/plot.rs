@@ -37,7 +37,26 @@ const SIZE: (u32, u32) = (800, 600);
 /// Draws `scatter` into the PNG file `path`. The axes cover the target curve and every point.
 pub fn scatter(path: &Path, scatter: &Scatter) -> Result<()> {
     register_font();
-    draw(path, scatter).map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+    atomically(path, |tmp| draw(tmp, scatter))
+        .map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+}
+
+/// Runs `draw` on a temporary file beside `path` (same extension, which picks the image
+/// format), then renames it over `path`, so an interrupted run never leaves half an image.
+fn atomically(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let name = path.file_name().ok_or("not a file name")?.to_string_lossy();
+    let tmp = path.with_file_name(match name.rsplit_once('.') {
+        Some((stem, ext)) => format!(".{stem}.tmp.{ext}"),
+        None => format!(".{name}.tmp"),
+    });
+    let result = draw(&tmp).and_then(|()| Ok(std::fs::rename(&tmp, path)?));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
@@ -131,7 +150,8 @@ pub const LOG_FLOOR: f64 = 1e-5;
 pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
     register_font();
     let size = (900, 320 * panels.len().max(1) as u32);
-    draw_panels(path, size, panels).map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+    atomically(path, |tmp| draw_panels(tmp, size, panels))
+        .map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
 }
 
 /// Axes, labels and grid of a panel's chart; a macro because the linear and logarithmic charts
@@ -261,7 +281,7 @@ const FRAME_DELAY_MS: u32 = 150;
 /// points and nearly all generated ones; the rest fall outside).
 pub fn animation(path: &Path, frames: &[Frame], real: &[(f32, f32)], curve: &[(f64, f64)]) -> Result<()> {
     register_font();
-    draw_animation(path, frames, real, curve)
+    atomically(path, |tmp| draw_animation(tmp, frames, real, curve))
         .map_err(|e| anyhow!("cannot write animation {}: {e}", path.display()))
 }
 

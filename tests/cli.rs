@@ -440,7 +440,7 @@ fn a_bad_manifest_is_refused() {
     refused_after(|d| edit(d, &|v| v["model"]["generator_hidden"] = "wide".into()), "generator_hidden");
     refused_after(
         |d| edit(d, &|v| v["files"]["generator"]["name"] = "../x.ot".into()),
-        "not a tensor file name",
+        "is not a generator tensor file name",
     );
     refused_after(|d| edit(d, &|v| v["iteration"] = 41.into()), "Adam steps");
     refused_after(|d| edit(d, &|v| v["surprise"] = true.into()), "unknown field `surprise`");

@@ -111,7 +111,7 @@ impl Run {
         let dir = args.out.clone();
         super::writable_dir(&checkpoint::plots_dir(&dir), "--out")?;
         let lock = lock_run_dir(&dir, "--out")?;
-        remove_plots(&dir, 0)?;
+        remove_plots(&dir, 0, true)?;
         let device = start_device(args)?;
         let trainer = Trainer::new(&model_cfg, &cfg, device)?;
         let observer = TrainObserver::new(&dir, &trainer, args, Logs::create(&dir, &trainer)?)?;
@@ -127,7 +127,7 @@ impl Run {
         let lock = lock_run_dir(dir, "--resume")?;
         let device = start_device(args)?;
         let trainer = checkpoint::resume(dir, &manifest, &cfg, device)?;
-        remove_plots(dir, manifest.iteration)?;
+        remove_plots(dir, manifest.iteration, false)?;
         let logs = Logs::reopen(dir, &trainer)?;
         let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;
         observer.saved_at = Some(manifest.iteration);
@@ -230,9 +230,10 @@ fn lock_run_dir(dir: &Path, flag: &str) -> Result<File> {
     }
 }
 
-/// Removes the evaluation plots of iterations from `from` on (0-based), and the plots drawn at
-/// the end of a run, so that the folder describes one run.
-fn remove_plots(dir: &Path, from: u64) -> Result<()> {
+/// Removes the evaluation plots of iterations from `from` on (0-based), so that the folder
+/// describes one run, and with `end_plots` the plots drawn at the end of a run. A resumed run
+/// keeps those until it draws its own, so a resume that fails takes nothing away.
+fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()> {
     let plots = checkpoint::plots_dir(dir);
     let fail = || format!("{}: cannot clear the plots of an earlier run", plots.display());
     for entry in fs::read_dir(&plots).with_context(fail)? {
@@ -242,9 +243,9 @@ fn remove_plots(dir: &Path, from: u64) -> Result<()> {
             .strip_prefix("iter_")
             .and_then(|n| n.strip_suffix(".png"))
             .and_then(|n| n.parse::<u64>().ok());
-        let ours = evaluation.is_some_and(|i| i >= from)
-            || path == checkpoint::curves_plot_path(dir)
-            || path == checkpoint::animation_path(dir);
+        let end_plot = path == checkpoint::curves_plot_path(dir) || path == checkpoint::animation_path(dir);
+        let leftover = name.starts_with('.') && name.contains(".tmp");
+        let ours = evaluation.is_some_and(|i| i >= from) || (end_plots && end_plot) || leftover;
         if ours {
             fs::remove_file(&path).with_context(fail)?;
         }
@@ -252,12 +253,10 @@ fn remove_plots(dir: &Path, from: u64) -> Result<()> {
     Ok(())
 }
 
-/// The command that continues this run where it stopped, for the user to copy.
+/// The command that continues this run where it stopped, for the user to copy. The run's total
+/// is in its checkpoint; the settings that are not (device, threads…) are repeated.
 fn resume_command(args: &TrainArgs, dir: &Path) -> String {
     let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
-    if args.was_given("epochs") {
-        command += &format!(" --epochs {}", args.epochs);
-    }
     if args.was_given("device") {
         command += &format!(" --device {}", args.device);
     }

@@ -56,10 +56,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// the checksums, so the loader's checks of the contents are what is tested.
 pub fn write_sealed(dir: &Path, mut manifest: serde_json::Value) {
     for part in ["generator", "discriminator", "optimizer"] {
-        if let Some(name) = manifest["files"][part]["name"].as_str() {
-            if let Ok(bytes) = fs::read(dir.join(name)) {
-                manifest["files"][part]["sha256"] = sha256_hex(&bytes).into();
-            }
+        let bytes = manifest["files"][part]["name"].as_str().and_then(|name| fs::read(dir.join(name)).ok());
+        if let Some(bytes) = bytes {
+            manifest["files"][part]["sha256"] = sha256_hex(&bytes).into();
         }
     }
     let zeros = "0".repeat(64);

@@ -1,0 +1,281 @@
+//! Never losing a run, with real processes: exact resume, stopping on SIGINT and SIGTERM,
+//! `kill -9` at random moments, divergence, a full disk, and a folder another run holds.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use common::{BIN, assert_no_panic, assert_refused, gan1d, read_manifest, snapshot, stderr, stdout};
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `gan1d train` with `args`, on the CPU, quietly.
+fn train(args: &[&str]) -> Output {
+    let mut all = vec!["train", "--device", "cpu", "--quiet"];
+    all.extend_from_slice(args);
+    gan1d(&all)
+}
+
+fn spawn_train(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["train", "--device", "cpu", "--quiet"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the gan1d binary starts")
+}
+
+/// Waits until `file` exists, failing the test after a minute.
+fn wait_for(file: &Path) {
+    let start = Instant::now();
+    while !file.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "{} never appeared", file.display());
+        sleep(Duration::from_millis(20));
+    }
+}
+
+fn send(child: &Child, signal: &str) {
+    let status =
+        Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Waits for `child` to exit, failing the test (and killing it) after a minute.
+fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("gan1d did not exit within a minute");
+        }
+        sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The folder's files but the lock, which holds no data.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    snapshot(dir).into_iter().filter(|(name, _)| name != ".gan1d.lock").collect()
+}
+
+#[test]
+fn four_thousand_straight_equal_two_thousand_then_a_resume_to_four_thousand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (straight, split) = (tmp.path().join("straight"), tmp.path().join("split"));
+    let a = train(&["--seed", "6", "--epochs", "4000", "--out", path(&straight)]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let b1 = train(&["--seed", "6", "--epochs", "2000", "--out", path(&split)]);
+    assert!(b1.status.success(), "{}", stderr(&b1));
+    let b2 = train(&["--resume", path(&split), "--epochs", "4000"]);
+    assert!(b2.status.success(), "{}", stderr(&b2));
+    assert!(stderr(&b2).contains("resuming"), "{}", stderr(&b2));
+
+    assert_eq!(stdout(&a), stdout(&b1) + &stdout(&b2), "the printed evaluations differ");
+    // Every file, weights, optimiser state, logs, plots and animation, byte for byte.
+    let (left, right) = (contents(&straight), contents(&split));
+    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&left), names(&right));
+    for ((name, x), (_, y)) in left.iter().zip(&right) {
+        assert!(x == y, "{name} differs between the straight and the resumed run");
+    }
+    let sample = |dir: &Path| stdout(&gan1d(&["sample", "--checkpoint", path(dir), "-n", "500"]));
+    assert_eq!(sample(&straight), sample(&split));
+}
+
+#[test]
+fn resuming_with_flags_that_contradict_the_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let o = train(&["--seed", "2", "--epochs", "30", "--eval-every", "10", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = contents(&dir);
+    let d = path(&dir);
+    for (flags, needle) in [
+        (&["--batch", "64"][..], "--batch 64 contradicts the run's batch 128"),
+        (&["--latent-dim", "3"], "--latent-dim 3 contradicts the run's latent_dim 5"),
+        (&["--seed", "1"], "--seed 1 contradicts the run's seed 2"),
+        (&["--eval-every", "5"], "--eval-every 5 contradicts the run's eval_every 10"),
+        (&["--history-every", "3"], "--history-every 3 contradicts the run's history_every 10"),
+        (&["--learning-rate", "0.01"], "--learning-rate 0.01 contradicts the run's learning_rate 0.001"),
+        (&[], "has already done 30 iterations"),
+        (&["--epochs", "30"], "--epochs 30 leaves nothing to do"),
+    ] {
+        let mut args = vec!["--resume", d, "--epochs", "60"];
+        if flags.first() == Some(&"--epochs") || flags.is_empty() {
+            args.truncate(2);
+        }
+        args.extend_from_slice(flags);
+        assert_refused(&train(&args), needle);
+        assert!(contents(&dir) == before, "a refused resume changed the folder ({flags:?})");
+    }
+    assert_refused(&train(&["--resume", path(&tmp.path().join("none"))]), "no checkpoint at");
+    let o = train(&["--resume", d, "--out", d]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    // Flags that repeat the run's own values are fine.
+    let o = train(&["--resume", d, "--epochs", "40", "--batch", "128", "--seed", "2", "--eval-every", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_manifest(&dir)["iteration"], 40);
+}
+
+/// Interrupts a long run with `signal` once its first checkpoint exists; checks the exit code,
+/// the message and the checkpoint, then that resuming it gives exactly the straight run.
+fn stop_with(signal: &str, exit_code: i32) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let child =
+        spawn_train(&["--seed", "8", "--epochs", "1000000", "--eval-every", "300", "--out", path(&dir)]);
+    wait_for(&dir.join("config.json"));
+    sleep(Duration::from_millis(150));
+    send(&child, signal);
+    let o = finish(child);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(exit_code), "{err}");
+    assert_no_panic(&o);
+    let resume = format!("resume with: gan1d train --resume {} --device cpu --quiet", path(&dir));
+    assert!(err.contains(&resume), "{err}");
+    let reached = read_manifest(&dir)["iteration"].as_u64().unwrap();
+    assert!(err.contains(&format!("stopped by SIG{signal} after {reached} of 1000000 iterations")), "{err}");
+    assert!(reached > 300, "stopped at {reached}");
+
+    // The checkpoint loads, and continuing it is the same as never having stopped.
+    let total = (reached + 37).to_string();
+    let o = train(&["--resume", path(&dir), "--epochs", &total]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let straight = tmp.path().join("straight");
+    let o = train(&["--seed", "8", "--epochs", &total, "--eval-every", "300", "--out", path(&straight)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for part in ["generator", "discriminator", "optimizer"] {
+        let (a, b) = (common::part_file(&dir, part), common::part_file(&straight, part));
+        assert_eq!(a.file_name(), b.file_name());
+        assert!(fs::read(&a).unwrap() == fs::read(&b).unwrap(), "{part} differs after stop and resume");
+    }
+}
+
+#[test]
+fn sigint_stops_after_a_whole_iteration_with_a_checkpoint_and_exit_code_130() {
+    stop_with("INT", 130);
+}
+
+#[test]
+fn sigterm_stops_after_a_whole_iteration_with_a_checkpoint_and_exit_code_143() {
+    stop_with("TERM", 143);
+}
+
+#[test]
+fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let d = path(&dir);
+    // A fixed sequence of pseudo-random delays, so a failure can be repeated.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    // A first, complete run: from here on the folder must always hold a loadable checkpoint.
+    let o = train(&["--epochs", "5", "--out", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (mut loaded, mut mid_save) = (0, 0);
+    for round in 0..14 {
+        // Fresh runs over the folder and resumes of it, each saving after every iteration, so
+        // that most kills land in the middle of a save.
+        let seed = round.to_string();
+        let args: Vec<&str> = if round % 3 == 2 {
+            vec!["--resume", d, "--epochs", "1000000", "--checkpoint-every", "1"]
+        } else {
+            vec!["--seed", &seed, "--epochs", "1000000", "--checkpoint-every", "1", "--out", d]
+        };
+        let child = spawn_train(&args);
+        sleep(Duration::from_millis(300 + next(900)));
+        send(&child, "KILL");
+        let _ = finish(child);
+        let leftovers = fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"));
+        mid_save += leftovers as u32;
+        assert!(dir.join("config.json").exists(), "round {round}: the folder lost its checkpoint");
+        let o = gan1d(&["sample", "--checkpoint", d, "-n", "3"]);
+        assert!(o.status.success(), "round {round}: the checkpoint does not load: {}", stderr(&o));
+        loaded += 1;
+    }
+    // The folder a kill left goes on training.
+    let reached = read_manifest(&dir)["iteration"].as_u64().unwrap();
+    let o = train(&["--resume", d, "--epochs", &(reached + 20).to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    eprintln!("kill -9: {loaded} folders loaded after a kill, {mid_save} kills left a save half-done");
+}
+
+#[test]
+fn a_diverging_run_names_the_iteration_and_keeps_its_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // A step size of 10⁸ overflows the weights within a few iterations.
+    let o = train(&["--learning-rate", "1e8", "--checkpoint-every", "1", "--out", path(&dir)]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_no_panic(&o);
+    assert!(err.contains("error: training diverged at iteration "), "{err}");
+    assert!(err.contains("NaN or infinite"), "{err}");
+    let kept = read_manifest(&dir)["iteration"].as_u64().unwrap();
+    assert!(err.contains(&format!("the last good checkpoint, after {kept} iterations, is kept in")), "{err}");
+    let o = gan1d(&["sample", "--checkpoint", path(&dir), "-n", "3"]);
+    assert!(o.status.success(), "the kept checkpoint does not load: {}", stderr(&o));
+
+    let o = train(&["--learning-rate", "1e30", "--out", path(&tmp.path().join("early"))]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no checkpoint of this run was written"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_full_disk_or_an_unwritable_folder_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder that cannot exist: its parent is a file.
+    let file = tmp.path().join("file");
+    fs::write(&file, "x").unwrap();
+    assert_refused(&train(&["--epochs", "5", "--out", path(&file.join("run"))]), "cannot be written");
+
+    // A run whose generator file is 1.2 MB, continued under a 600 KB limit on file size: the
+    // next checkpoint cannot be written, as on a full disk (the limit also works for root).
+    let dir = tmp.path().join("run");
+    let o = train(&["--latent-dim", "20000", "--epochs", "10", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The checkpoint's own files (the logs and plots go on growing until the failure).
+    let checkpoint = |dir: &Path| -> Vec<_> {
+        contents(dir).into_iter().filter(|(n, _)| !n.ends_with(".csv") && !n.starts_with("plots")).collect()
+    };
+    let before = checkpoint(&dir);
+    let script =
+        format!("trap '' XFSZ; ulimit -f 600; exec {BIN} train --resume {} --epochs 20 --quiet", path(&dir));
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_refused(&o, "File too large");
+    assert!(stderr(&o).contains("the last complete checkpoint, after 10 iterations"), "{}", stderr(&o));
+    // The checkpoint is as it was, and no partial file is left anywhere.
+    assert!(before == checkpoint(&dir), "the failed save changed the checkpoint");
+    assert!(snapshot(&dir).iter().all(|(n, _)| !n.contains(".tmp")), "a temporary file was left");
+    let o = train(&["--resume", path(&dir), "--epochs", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let child = spawn_train(&["--epochs", "1000000", "--eval-every", "200", "--out", path(&dir)]);
+    wait_for(&dir.join("config.json"));
+    assert_refused(&train(&["--epochs", "10", "--out", path(&dir)]), "another `gan1d train` is writing");
+    assert_refused(&train(&["--resume", path(&dir)]), "another `gan1d train` is writing");
+    send(&child, "TERM");
+    assert_eq!(finish(child).status.code(), Some(143));
+}
