@@ -242,6 +242,8 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
             manifest_sha256: String::new(),
         };
         let text = seal(&manifest);
+        // The tensor files' renames reach the disk before the manifest that names them.
+        sync_dir(dir)?;
         // The commit.
         write_atomically(&manifest_path(dir), |tmp| fs::write(tmp, &text).map_err(anyhow::Error::from))?;
         Ok(manifest)

@@ -64,8 +64,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Training iterations (each: two discriminator updates, one generator update); with
-    /// --resume, the new total [default with --resume: the run's own]
+    /// Training iterations (each: two discriminator updates, one generator update). With
+    /// --resume: the run's new total; left out, the run's own
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: u64,
     /// Points per generator update; each discriminator update uses half of it

@@ -47,7 +47,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let end = match end {
         Ok(end) => end,
         Err(e) => {
-            observer.bar.finish_and_clear();
             eprintln!("error: {e:#}");
             observer.tell_where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
             return Err(Reported { exit_code: crate::exit_code(&e) }.into());
@@ -120,11 +119,14 @@ impl Run {
 
     /// The run whose checkpoint is in `dir`, continued to `--epochs` or its own total.
     fn resumed(args: &TrainArgs, dir: &Path) -> Result<Run> {
-        let manifest =
-            checkpoint::read_manifest(dir).with_context(|| format!("--resume {}", dir.display()))?;
-        let cfg = resumed_config(args, &manifest)?;
+        let read = || checkpoint::read_manifest(dir).with_context(|| format!("--resume {}", dir.display()));
+        // Checked once before anything is written into the folder, and read again under the
+        // lock, which no other run can then change.
+        resumed_config(args, &read()?)?;
         super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
         let lock = lock_run_dir(dir, "--resume")?;
+        let manifest = read()?;
+        let cfg = resumed_config(args, &manifest)?;
         let device = start_device(args)?;
         let trainer = checkpoint::resume(dir, &manifest, &cfg, device)?;
         remove_plots(dir, manifest.iteration, false)?;
