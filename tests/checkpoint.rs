@@ -1,4 +1,5 @@
-//! Save → load round trips through the checkpoint module.
+//! The checkpoint module in process: save → load round trips, copy-on-write file names, a
+//! failed save, and an exact resume.
 
 use std::sync::Mutex;
 
@@ -49,4 +50,84 @@ fn a_failed_load_leaves_the_model_unchanged() {
     let err = checkpoint::load_vars(&file, &vs).unwrap_err();
     assert!(format!("{err:#}").contains("with shape"), "{err:#}");
     assert!(generator.0.params().equal(&before));
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
+    let _rng = RNG.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig { seed: 4, epochs: 20, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    let _ = trainer.step();
+    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    assert_eq!(
+        names_in(dir.path()),
+        ["config.json", "discriminator-000001.ot", "generator-000001.ot", "optimizer-000001.ot"]
+    );
+    // Saving again at the same iteration (a new run in the same folder) takes other names,
+    // then removes the old files.
+    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    assert_eq!(
+        names_in(dir.path()),
+        ["config.json", "discriminator-000001-b.ot", "generator-000001-b.ot", "optimizer-000001-b.ot"]
+    );
+    let _ = trainer.step();
+    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    assert_eq!(checkpoint::read_manifest(dir.path()).unwrap().iteration, 2);
+    assert_eq!(names_in(dir.path()).len(), 4);
+}
+
+#[test]
+fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
+    let _rng = RNG.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig { seed: 5, epochs: 20, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    let _ = trainer.step();
+    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    let before = names_in(dir.path());
+    let _ = trainer.step();
+    // A folder where the optimiser's temporary file would go: its write fails.
+    std::fs::create_dir(dir.path().join(".optimizer-000002.ot.tmp")).unwrap();
+    let err = checkpoint::save(dir.path(), &trainer, None).unwrap_err();
+    assert!(format!("{err:#}").contains("cannot write checkpoint file"), "{err:#}");
+    std::fs::remove_dir(dir.path().join(".optimizer-000002.ot.tmp")).unwrap();
+    assert_eq!(names_in(dir.path()), before);
+    let (manifest, _, _) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(manifest.iteration, 1);
+}
+
+#[test]
+fn resuming_in_process_continues_exactly() {
+    let _rng = RNG.lock().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig { seed: 12, epochs: 60, ..TrainConfig::default() };
+    let mut straight = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    for _ in 0..60 {
+        let _ = straight.step();
+    }
+    let mut first = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    for _ in 0..25 {
+        let _ = first.step();
+    }
+    checkpoint::save(dir.path(), &first, None).unwrap();
+    drop(first);
+    let manifest = checkpoint::read_manifest(dir.path()).unwrap();
+    let mut resumed = checkpoint::resume(dir.path(), &manifest, &cfg, Device::Cpu).unwrap();
+    assert_eq!(resumed.iteration, 25);
+    for _ in 25..60 {
+        let _ = resumed.step();
+    }
+    assert!(resumed.generator.0.params().equal(straight.generator.0.params()));
+    assert!(resumed.discriminator.0.params().equal(straight.discriminator.0.params()));
+    assert_eq!(resumed.generator_opt.steps(), straight.generator_opt.steps());
 }
