@@ -313,15 +313,22 @@ fn committed_names(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether `name` is a file gan1d writes into a checkpoint folder and may delete: a tensor
-/// file, version 1's fixed tensor names, or a temporary file left by an interrupted save.
+/// Whether `name` is a file gan1d writes into a checkpoint folder and may delete when no
+/// manifest names it: a tensor file (version 1's fixed names included), or a temporary file left
+/// by an interrupted write of one, of the manifest or of a log.
 fn is_checkpoint_file(name: &str) -> bool {
-    let name = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).unwrap_or(name);
-    name == MANIFEST
-        || Part::ALL.iter().any(|part| {
+    let tensor_file = |name: &str| {
+        Part::ALL.iter().any(|part| {
             name.strip_prefix(part.stem())
                 .is_some_and(|rest| rest.ends_with(".ot") && (rest.starts_with('-') || rest == ".ot"))
         })
+    };
+    match name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) {
+        Some(written) => {
+            tensor_file(written) || [MANIFEST, "history.csv", "metrics.csv", "frames.csv"].contains(&written)
+        }
+        None => tensor_file(name),
+    }
 }
 
 /// Deletes the checkpoint files `manifest` does not name: the previous checkpoint, and
@@ -662,10 +669,19 @@ mod tests {
             ".discriminator-000010.ot.tmp",
             "generator.ot",
             ".config.json.tmp",
+            ".frames.csv.tmp",
         ] {
             assert!(is_checkpoint_file(ours), "{ours}");
         }
-        for theirs in ["generator.py", "notes.txt", "generators.ot", "history.csv", "plots", ".gan1d.lock"] {
+        for theirs in [
+            "generator.py",
+            "notes.txt",
+            "generators.ot",
+            "history.csv",
+            "config.json",
+            "plots",
+            ".gan1d.lock",
+        ] {
             assert!(!is_checkpoint_file(theirs), "{theirs}");
         }
     }
