@@ -24,15 +24,15 @@ pub mod train;
 
 use anyhow::Result;
 
-pub use commands::Reported;
+pub use commands::Ending;
 
 use cli::{Cli, Command};
 
 /// The exit code for `error`: 128 + the signal's number when training stopped on a signal, 3
 /// when it diverged, 2 for anything else (bad input, an unreadable file, a failed write).
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if let Some(reported) = error.downcast_ref::<Reported>() {
-        reported.exit_code
+    if let Some(ending) = error.downcast_ref::<Ending>() {
+        ending.exit_code
     } else if error.downcast_ref::<train::Diverged>().is_some() {
         3
     } else {

@@ -17,7 +17,7 @@ pub use evaluate::evaluate;
 pub use explore::explore;
 pub use sample::sample;
 pub use summary::summary;
-pub use train::{Reported, train};
+pub use train::{Ending, train};
 
 /// Writes a user's output file under a temporary name beside it and renames it into place, so
 /// an interrupted run never leaves half a file. `flag` names the option in errors.

@@ -47,21 +47,22 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let end = match end {
         Ok(end) => end,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            observer.tell_where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
-            return Err(Reported { exit_code: crate::exit_code(&e) }.into());
+            let notes = observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
+            return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
         }
     };
     if end == FitEnd::Stopped {
         let signal = observer.signals.received().expect("training stops only on a signal");
-        eprintln!(
-            "gan1d: stopped by {} after {} of {total} iterations; checkpoint written to {}",
-            signal.name,
-            trainer.iteration,
-            dir.display()
-        );
-        eprintln!("gan1d: resume with: {}", resume_command(args, &dir));
-        return Err(Reported { exit_code: signal.exit_code }.into());
+        let notes = vec![
+            format!(
+                "stopped by {} after {} of {total} iterations; checkpoint written to {}",
+                signal.name,
+                trainer.iteration,
+                dir.display()
+            ),
+            format!("resume with: {}", resume_command(args, &dir)),
+        ];
+        return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
     }
     let seconds = started.elapsed().as_secs_f64();
     observer.finish()?;
@@ -74,21 +75,25 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// An ending of `train` that it has already explained on stderr: a stop on a signal (exit code
-/// 128 + the signal's number, as shells report it) or a failure followed by where the last
-/// checkpoint is. The binary only exits with `exit_code`.
+/// How `train` ended when it did not complete: stopped by a signal (exit code 128 + the
+/// signal's number, as shells report it), or failed (the error's own exit code). Shown as the
+/// error, if any, then notes on where the last checkpoint is and how to go on.
 #[derive(Debug)]
-pub struct Reported {
+pub struct Ending {
+    error: Option<anyhow::Error>,
+    notes: Vec<String>,
     pub exit_code: u8,
 }
 
-impl std::fmt::Display for Reported {
+impl std::fmt::Display for Ending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "training ended with exit code {}", self.exit_code)
+        let mut lines: Vec<String> = self.error.iter().map(|e| format!("error: {e:#}")).collect();
+        lines.extend(self.notes.iter().map(|note| format!("gan1d: {note}")));
+        write!(f, "{}", lines.join("\n"))
     }
 }
 
-impl std::error::Error for Reported {}
+impl std::error::Error for Ending {}
 
 /// A run ready to train: its folder (locked), trainer and observer.
 struct Run {
@@ -557,20 +562,17 @@ impl TrainObserver {
     }
 
     /// After a failure: where the last complete checkpoint is, and how to go on from it.
-    fn tell_where_the_last_checkpoint_is(&self, args: &TrainArgs, diverged: bool) {
+    fn where_the_last_checkpoint_is(&self, args: &TrainArgs, diverged: bool) -> Vec<String> {
+        let dir = self.out.display();
         match self.saved_at {
-            None => eprintln!("gan1d: no checkpoint of this run was written before the error"),
-            Some(iteration) if diverged => eprintln!(
-                "gan1d: the last good checkpoint, after {iteration} iterations, is kept in {}",
-                self.out.display()
-            ),
-            Some(iteration) => {
-                eprintln!(
-                    "gan1d: the last complete checkpoint, after {iteration} iterations, is in {}",
-                    self.out.display()
-                );
-                eprintln!("gan1d: resume with: {}", resume_command(args, &self.out));
+            None => vec!["no checkpoint of this run was written before the error".to_string()],
+            Some(iteration) if diverged => {
+                vec![format!("the last good checkpoint, after {iteration} iterations, is kept in {dir}")]
             }
+            Some(iteration) => vec![
+                format!("the last complete checkpoint, after {iteration} iterations, is in {dir}"),
+                format!("resume with: {}", resume_command(args, &self.out)),
+            ],
         }
     }
 
