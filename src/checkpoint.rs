@@ -337,7 +337,7 @@ fn remove_stale_files(dir: &Path, manifest: &Manifest) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let named = name == MANIFEST || Part::ALL.iter().any(|&part| manifest.files.get(part).name == name);
+        let named = Part::ALL.iter().any(|&part| manifest.files.get(part).name == name);
         if !named && is_checkpoint_file(&name) {
             let _ = fs::remove_file(entry.path());
         }

@@ -11,15 +11,21 @@ use tch::{Device, nn::Module};
 
 static RNG: Mutex<()> = Mutex::new(());
 
+/// A tutorial-sized trainer seeded with `seed`, planned for `epochs`, after `steps` iterations.
+fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
+    let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    for _ in 0..steps {
+        let _ = trainer.step();
+    }
+    (cfg, trainer)
+}
+
 #[test]
 fn a_saved_then_loaded_generator_samples_identically() {
     let _rng = RNG.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig { seed: 11, epochs: 50, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
-    for _ in 0..50 {
-        let _ = trainer.step();
-    }
+    let (cfg, trainer) = trained(11, 50, 50);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
 
     let (manifest, _vs, loaded) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
@@ -65,9 +71,7 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
     let _rng = RNG.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig { seed: 4, epochs: 20, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
-    let _ = trainer.step();
+    let (_, mut trainer) = trained(4, 20, 1);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
     assert_eq!(
         names_in(dir.path()),
@@ -90,9 +94,7 @@ fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
 fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
     let _rng = RNG.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig { seed: 5, epochs: 20, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
-    let _ = trainer.step();
+    let (_, mut trainer) = trained(5, 20, 1);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
     let before = names_in(dir.path());
     let _ = trainer.step();
@@ -110,15 +112,8 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
 fn resuming_in_process_continues_exactly() {
     let _rng = RNG.lock().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig { seed: 12, epochs: 60, ..TrainConfig::default() };
-    let mut straight = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
-    for _ in 0..60 {
-        let _ = straight.step();
-    }
-    let mut first = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
-    for _ in 0..25 {
-        let _ = first.step();
-    }
+    let (cfg, straight) = trained(12, 60, 60);
+    let (_, first) = trained(12, 60, 25);
     checkpoint::save(dir.path(), &first, None).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();

@@ -1,7 +1,7 @@
 //! The CSV logs of a `gan1d train` run (history, metrics, animation frames), created for a new
 //! run or reopened, up to the checkpoint, for a resumed one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use tch::Tensor;
@@ -49,52 +49,28 @@ impl Logs {
     pub(super) fn reopen(dir: &Path, trainer: &Trainer) -> Result<Logs> {
         let reached = trainer.iteration;
         let spacing = frame_every(&trainer.cfg);
-        let history = CsvLog::reopen(
+        let (history_log, history) = continue_log(
             &checkpoint::history_csv_path(dir),
             runlog::HISTORY_HEADER,
             parse_history_row,
             |row: &HistoryRow| row.iteration < reached,
+            ("loss history", reached),
         )?;
         let metrics_header = runlog::metrics_header();
-        let metrics = CsvLog::reopen(
+        let (metrics_log, evaluations) = continue_log(
             &checkpoint::metrics_csv_path(dir),
             &metrics_header,
             |fields| Evaluation::parse(&metrics_header, fields),
             |e: &Evaluation| e.iteration < reached,
+            ("metrics log", reached),
         )?;
-        let frames = CsvLog::reopen(
+        let (frames_log, points) = continue_log(
             &checkpoint::frames_csv_path(dir),
             runlog::FRAMES_HEADER,
             parse_frame_row,
             |&(done, _)| done <= reached && done.is_multiple_of(spacing),
+            ("animation", reached),
         )?;
-        let missing = |path: PathBuf, what: &str| {
-            eprintln!(
-                "gan1d: warning: {} is missing, so the {what} starts at iteration {reached}",
-                path.display()
-            )
-        };
-        let (history_log, history) = match history {
-            Some(found) => found,
-            None => {
-                missing(checkpoint::history_csv_path(dir), "loss history");
-                (CsvLog::create(&checkpoint::history_csv_path(dir), runlog::HISTORY_HEADER)?, Vec::new())
-            }
-        };
-        let (metrics_log, evaluations) = match metrics {
-            Some(found) => found,
-            None => {
-                missing(checkpoint::metrics_csv_path(dir), "metrics log");
-                (CsvLog::create(&checkpoint::metrics_csv_path(dir), &metrics_header)?, Vec::new())
-            }
-        };
-        let (frames_log, points) = match frames {
-            Some(found) => found,
-            None => {
-                missing(checkpoint::frames_csv_path(dir), "animation");
-                (CsvLog::create(&checkpoint::frames_csv_path(dir), runlog::FRAMES_HEADER)?, Vec::new())
-            }
-        };
         let mut frames: Vec<Frame> = Vec::new();
         let mut frame_of = None;
         for (done, point) in points {
@@ -114,6 +90,22 @@ impl Logs {
         self.frames.push(Frame { caption: frame_caption(iterations_done), generated });
         Ok(())
     }
+}
+
+/// Reopens the log at `path` with [`CsvLog::reopen`]; a missing log is created empty, with a
+/// warning that `what` starts at iteration `reached`.
+fn continue_log<T>(
+    path: &Path,
+    header: &str,
+    parse: impl Fn(&[&str]) -> Option<T>,
+    keep: impl Fn(&T) -> bool,
+    (what, reached): (&str, u64),
+) -> Result<(CsvLog, Vec<T>)> {
+    if let Some(found) = CsvLog::reopen(path, header, parse, keep)? {
+        return Ok(found);
+    }
+    eprintln!("gan1d: warning: {} is missing, so the {what} starts at iteration {reached}", path.display());
+    Ok((CsvLog::create(path, header)?, Vec::new()))
 }
 
 fn frame_caption(iterations_done: u64) -> String {

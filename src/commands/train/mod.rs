@@ -124,11 +124,11 @@ impl Run {
         let read = || checkpoint::read_manifest(dir).with_context(|| format!("--resume {}", dir.display()));
         // Checked once before anything is written into the folder, and read again under the
         // lock, which no other run can then change.
-        resumed_config(args, &read()?)?;
+        resumed_config(args, dir, &read()?)?;
         super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
         let lock = lock_run_dir(dir, "--resume")?;
         let manifest = read()?;
-        let cfg = resumed_config(args, &manifest)?;
+        let cfg = resumed_config(args, dir, &manifest)?;
         let device = start_device(args)?;
         let trainer = checkpoint::resume(dir, &manifest, &cfg, device)?;
         remove_plots(dir, manifest.iteration, false)?;
@@ -155,10 +155,10 @@ impl Run {
 
 /// The configuration to continue `manifest`'s run under: its own, with the new total if
 /// `--epochs` is given. A flag that would change the run is refused, naming both values.
-fn resumed_config(args: &TrainArgs, manifest: &Manifest) -> Result<TrainConfig> {
+fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<TrainConfig> {
     let (model_cfg, flags) = args.configs();
     let (saved, saved_model) = (&manifest.train, &manifest.model);
-    let dir = &manifest_dir(args);
+    let dir = dir.display();
     let conflicts: [(&str, &str, String, String); 6] = [
         ("latent_dim", "--latent-dim", model_cfg.latent_dim.to_string(), saved_model.latent_dim.to_string()),
         ("batch", "--batch", flags.batch.to_string(), saved.batch.to_string()),
@@ -199,10 +199,6 @@ fn resumed_config(args: &TrainArgs, manifest: &Manifest) -> Result<TrainConfig> 
         );
     }
     Ok(TrainConfig { epochs, ..saved.clone() })
-}
-
-fn manifest_dir(args: &TrainArgs) -> String {
-    args.resume.as_deref().unwrap_or(&args.out).display().to_string()
 }
 
 /// Resolves `--device`, says what `auto` picked, and sets libtorch's CPU threads.
