@@ -36,7 +36,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{EngineKind, ModelConfig, TrainConfig};
+use crate::engine::{AdamState, Net};
 use crate::model::Generator;
 use crate::train::{Diverged, Trainer};
 
@@ -192,8 +193,8 @@ pub struct FileRecord {
 /// moments that are not finite, so a diverged run never replaces its last good checkpoint.
 pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Result<()> {
     let tensors = [
-        (Part::Generator, named(&trainer.generator_vs)),
-        (Part::Discriminator, named(&trainer.discriminator_vs)),
+        (Part::Generator, named(trainer.engine().var_store(Net::Generator))),
+        (Part::Discriminator, named(trainer.engine().var_store(Net::Discriminator))),
         (Part::Optimizer, optimizer_vars(trainer)),
     ];
     for (part, vars) in &tensors {
@@ -235,8 +236,8 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
             device: device_name(trainer.device()),
             model: trainer.model_cfg.clone(),
             train: trainer.cfg.clone(),
-            generator_adam_steps: trainer.generator_opt.steps(),
-            discriminator_adam_steps: trainer.discriminator_opt.steps(),
+            generator_adam_steps: trainer.engine().adam_state(Net::Generator).steps,
+            discriminator_adam_steps: trainer.engine().adam_state(Net::Discriminator).steps,
             last_evaluation: last,
             files: Files { generator, discriminator, optimizer },
             manifest_sha256: String::new(),
@@ -265,10 +266,10 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
 /// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, ….
 fn optimizer_vars(trainer: &Trainer) -> Vec<(String, Tensor)> {
     let mut moments = Vec::new();
-    for (net, opt) in [("generator", &trainer.generator_opt), ("discriminator", &trainer.discriminator_opt)] {
-        for (name, tensor) in opt.state().0 {
-            moments.push((format!("{net}.{name}"), tensor.shallow_clone()));
-        }
+    for net in Net::BOTH {
+        let AdamState { m, v, .. } = trainer.engine().adam_state(net);
+        moments.push((format!("{}.m", net.name()), m));
+        moments.push((format!("{}.v", net.name()), v));
     }
     moments
 }
@@ -551,23 +552,36 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
     }
 }
 
-/// Rebuilds the run saved in `dir` on `device` to continue it under `cfg` (the saved
-/// configuration, possibly with more epochs): both networks, both optimisers' moments and step
-/// counts, and the iteration reached. Every file is checked before anything is built.
-pub fn resume(dir: &Path, manifest: &Manifest, cfg: &TrainConfig, device: Device) -> Result<Trainer> {
+/// Rebuilds the run saved in `dir` on `device` with `engine`'s engine (either engine reads what
+/// either wrote) to continue it under `cfg` (the saved configuration, possibly with more
+/// epochs): both networks, both optimisers' moments and step counts, and the iteration
+/// reached. Every file is checked before anything is built.
+pub fn resume(
+    dir: &Path,
+    manifest: &Manifest,
+    cfg: &TrainConfig,
+    engine: EngineKind,
+    device: Device,
+) -> Result<Trainer> {
     let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
     let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
-    let mut trainer = Trainer::new(&manifest.model, cfg, device)?;
-    fill_vars(&part_path(dir, manifest, Part::Generator), &generator, &trainer.generator_vs)?;
-    fill_vars(&part_path(dir, manifest, Part::Discriminator), &discriminator, &trainer.discriminator_vs)?;
+    let mut trainer = Trainer::new(&manifest.model, cfg, engine, device)?;
+    let parts = [(Part::Generator, Net::Generator, &generator), (Part::Discriminator, Net::Discriminator, &discriminator)];
+    for (part, net, bytes) in parts {
+        fill_vars(&part_path(dir, manifest, part), bytes, trainer.engine().var_store(net))?;
+    }
     let file = part_path(dir, manifest, Part::Optimizer);
     let expected: BTreeMap<String, Tensor> = optimizer_vars(&trainer).into_iter().collect();
-    let moments = parse_vars(&file, &optimizer, &expected)?;
-    for (net, opt, steps) in [
-        ("generator", &mut trainer.generator_opt, manifest.generator_adam_steps),
-        ("discriminator", &mut trainer.discriminator_opt, manifest.discriminator_adam_steps),
+    let mut moments = parse_vars(&file, &optimizer, &expected)?;
+    for (net, steps) in [
+        (Net::Generator, manifest.generator_adam_steps),
+        (Net::Discriminator, manifest.discriminator_adam_steps),
     ] {
-        opt.restore(&moments[&format!("{net}.m")], &moments[&format!("{net}.v")], steps)
+        let mut take = |moment: &str| moments.remove(&format!("{}.{moment}", net.name())).expect("checked above");
+        let state = AdamState { m: take("m"), v: take("v"), steps };
+        trainer
+            .engine_mut()
+            .restore_adam(net, &state)
             .with_context(|| format!("cannot load checkpoint {}", file.display()))?;
     }
     trainer.iteration = manifest.iteration;

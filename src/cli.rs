@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AdamConfig, ModelConfig, TrainConfig};
+use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig};
 use crate::device::DeviceChoice;
 
 #[derive(Debug, Parser)]
@@ -83,6 +83,11 @@ pub struct TrainArgs {
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     #[arg(long, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// fused (flat parameters, hand-written gradients: fast) or autograd (nn::Linear layers and
+    /// autograd: the readable reference). Same algorithm, draws and checkpoints; a resumed run
+    /// may switch
+    #[arg(long, default_value_t = EngineKind::default())]
+    pub engine: EngineKind,
     /// CPU threads for libtorch; for these tiny tensors one is fastest
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub threads: u64,
@@ -244,5 +249,17 @@ mod tests {
         let Command::Train(args) = cli.command else { panic!("not train") };
         assert!(args.was_given("batch") && args.was_given("resume"));
         assert!(!args.was_given("epochs") && !args.was_given("seed"));
+    }
+
+    #[test]
+    fn engine_defaults_to_fused_and_takes_autograd() {
+        let parse = |extra: &[&str]| {
+            let cli = Cli::parse_from([&["gan1d", "train"], extra].concat());
+            let Command::Train(args) = cli.command else { panic!("not train") };
+            args.engine
+        };
+        assert_eq!(parse(&[]), EngineKind::Fused);
+        assert_eq!(parse(&["--engine", "autograd"]), EngineKind::Autograd);
+        assert!(Cli::try_parse_from(["gan1d", "train", "--engine", "keras"]).is_err());
     }
 }

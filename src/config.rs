@@ -67,6 +67,39 @@ impl Default for AdamConfig {
     }
 }
 
+/// How an iteration's gradients and updates are computed. Both engines run the same
+/// algorithm on the same random draws and save the same checkpoints, so a run may be resumed
+/// with either; they differ in speed, and in float rounding only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// Flat parameters, hand-written backward pass, one Adam update per network: the fast one.
+    #[default]
+    Fused,
+    /// `nn::Linear` layers, autograd and a plainly written Keras Adam: the readable reference.
+    Autograd,
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fused" => Ok(EngineKind::Fused),
+            "autograd" => Ok(EngineKind::Autograd),
+            _ => Err(format!("expected fused or autograd, got `{s}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EngineKind::Fused => "fused",
+            EngineKind::Autograd => "autograd",
+        })
+    }
+}
+
 /// How a run is trained. Everything that decides the numbers a run produces is here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +200,22 @@ mod tests {
         assert_eq!(ModelConfig::default().latent_dim, 5);
         train.validate().unwrap();
         ModelConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn adam_defaults_are_keras() {
+        // Written out, not derived: the tutorial compiles with Keras' `optimizer='adam'`.
+        let AdamConfig { learning_rate, beta1, beta2, epsilon } = AdamConfig::default();
+        assert_eq!((learning_rate, beta1, beta2, epsilon), (0.001, 0.9, 0.999, 1e-7));
+    }
+
+    #[test]
+    fn engine_names_round_trip() {
+        for kind in [EngineKind::Fused, EngineKind::Autograd] {
+            assert_eq!(kind.to_string().parse::<EngineKind>(), Ok(kind));
+        }
+        assert_eq!(EngineKind::default(), EngineKind::Fused);
+        assert!("keras".parse::<EngineKind>().unwrap_err().contains("fused or autograd"));
     }
 
     #[test]

@@ -84,6 +84,7 @@ mod tests {
 
     #[test]
     fn real_points_lie_on_the_parabola_inside_the_domain() {
+        let _rng = crate::rng_lock();
         tch::manual_seed(3);
         let pairs = to_pairs(&real_points(1000, Device::Cpu));
         assert_eq!(pairs.len(), 1000);
@@ -95,6 +96,7 @@ mod tests {
 
     #[test]
     fn real_batch_draws_new_points_each_time() {
+        let _rng = crate::rng_lock();
         tch::manual_seed(4);
         let mut batch = RealBatch::new(64, Device::Cpu);
         let first = batch.fill().copy();

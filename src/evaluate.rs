@@ -5,7 +5,6 @@ use tch::{Kind, Tensor, nn::Module};
 
 use crate::data::to_pairs;
 use crate::metrics::Metrics;
-use crate::model::Discriminator;
 
 /// One evaluation, as the tutorial prints and plots it.
 #[derive(Debug, Clone)]
@@ -33,7 +32,7 @@ impl EvalReport {
 /// Scores `real` and `fake` (`[n, 2]` each) with the discriminator.
 pub fn report(
     iteration: u64,
-    discriminator: &Discriminator,
+    discriminator: &dyn Module,
     real: &Tensor,
     fake: &Tensor,
     metrics: Metrics,
@@ -44,7 +43,7 @@ pub fn report(
 
 /// The discriminator's accuracy on `real` and on `fake` points (`[n, 2]` each): the share it
 /// scores real (`logit > 0`, i.e. `σ > 0.5`) and the share it scores fake.
-pub fn accuracies(discriminator: &Discriminator, real: &Tensor, fake: &Tensor) -> (f64, f64) {
+pub fn accuracies(discriminator: &dyn Module, real: &Tensor, fake: &Tensor) -> (f64, f64) {
     tch::no_grad(|| {
         let acc_real = discriminator.forward(real).gt(0.0).to_kind(Kind::Double).mean(Kind::Double);
         let acc_fake = discriminator.forward(fake).le(0.0).to_kind(Kind::Double).mean(Kind::Double);

@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod diagram;
+pub mod engine;
 pub mod evaluate;
 pub mod metrics;
 pub mod model;
@@ -38,6 +39,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     } else {
         2
     }
+}
+
+/// Serialises the unit tests that seed or draw from libtorch's random stream, which is global to
+/// the process, so that parallel test threads never interleave their draws. A test that failed
+/// while holding it does not poison it for the others.
+#[cfg(test)]
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs one parsed command line.

@@ -301,6 +301,7 @@ mod tests {
 
     #[test]
     fn parameter_counts_are_the_tutorials() {
+        let _rng = crate::rng_lock();
         let (g_vs, g, d_vs, d) = models();
         assert_eq!(g.0.parameter_count(), 122);
         assert_eq!(d.0.parameter_count(), 101);
@@ -313,6 +314,7 @@ mod tests {
 
     #[test]
     fn weights_start_within_keras_bounds_and_biases_at_zero() {
+        let _rng = crate::rng_lock();
         tch::manual_seed(0);
         let (_, g, _, d) = models();
         for (layer, limit) in [
@@ -331,6 +333,7 @@ mod tests {
 
     #[test]
     fn layer_views_share_the_flat_parameters() {
+        let _rng = crate::rng_lock();
         let (_, g, _, _) = models();
         let _ = tch::no_grad(|| g.0.params().shallow_clone().fill_(0.5));
         assert_eq!(g.0.layers()[1].bias.double_value(&[0]), 0.5);
@@ -338,6 +341,7 @@ mod tests {
 
     #[test]
     fn backward_matches_autograd() {
+        let _rng = crate::rng_lock();
         tch::manual_seed(1);
         let (_, g, _, d) = models();
         let zs = Tensor::randn([7, 5], (Kind::Float, Device::Cpu));
@@ -379,6 +383,7 @@ mod tests {
 
     #[test]
     fn discriminator_parameter_gradients_match_autograd() {
+        let _rng = crate::rng_lock();
         tch::manual_seed(2);
         let (_, _, _, d) = models();
         let points = Tensor::randn([9, 2], (Kind::Float, Device::Cpu));

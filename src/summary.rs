@@ -131,6 +131,7 @@ mod tests {
 
     #[test]
     fn tables_state_the_tutorials_counts() {
+        let _rng = crate::rng_lock();
         let cfg = ModelConfig::default();
         let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let text = render(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));
@@ -149,6 +150,7 @@ mod tests {
 
     #[test]
     fn diagrams_list_every_layer_with_shapes() {
+        let _rng = crate::rng_lock();
         let cfg = ModelConfig::default();
         let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
         let all = diagrams(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));

@@ -1,87 +1,24 @@
-//! The training loop: [`Trainer`] owns the two networks, each in its own VarStore with its own
-//! optimiser, and runs the tutorial's iteration in [`Trainer::step`].
+//! The training loop: [`Trainer`] owns a run's engine (the two networks, each in its own
+//! VarStore with its own optimiser), draws each iteration's random batches and hands them to
+//! the engine in [`Trainer::step`], evaluates, and runs the schedule in [`Trainer::fit`].
 //!
-//! The composite (generator then discriminator) update back-propagates through the
-//! discriminator to its input only and steps the generator's optimiser, so the
-//! discriminator's weights never move during it: the equivalent of Keras'
-//! `discriminator.trainable = False`. This module never parses arguments, plots or names files.
+//! The random draws are made here, not in an engine, so that both engines see the same
+//! numbers. This module never parses arguments, plots or names files.
 
 use anyhow::Result;
-use tch::{Device, Kind, Tensor, nn, nn::Module};
+use tch::{Device, Kind, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{EngineKind, ModelConfig, TrainConfig};
 use crate::data::{self, RealBatch};
+use crate::engine::{self, Batches, Engine, Label, Net, fused};
 use crate::evaluate::{self, EvalReport};
 use crate::metrics;
-use crate::model::{Activations, Discriminator, Generator, Need};
+use crate::model::Discriminator;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The label of a batch as the discriminator should learn it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Label {
-    Fake = 0,
-    Real = 1,
-}
-
-/// The logits of one iteration's three updates, from which the losses are computed on demand,
-/// so that an iteration whose losses nobody reads costs nothing extra.
-#[derive(Debug)]
-pub struct StepLosses {
-    d_real: Tensor, // [half_batch, 1], labelled real
-    d_fake: Tensor, // [half_batch, 1], labelled fake
-    g: Tensor,      // [batch, 1], fakes labelled real
-}
-
-impl StepLosses {
-    /// `[d_loss_real, d_loss_fake, g_loss]` as a tensor on the training device.
-    pub fn as_tensor(&self) -> Tensor {
-        Tensor::stack(
-            &[
-                bce_with_logits(&self.d_real, Label::Real),
-                bce_with_logits(&self.d_fake, Label::Fake),
-                bce_with_logits(&self.g, Label::Real),
-            ],
-            0,
-        )
-    }
-
-    /// `[d_loss_real, d_loss_fake, g_loss, d_acc_real, d_acc_fake]` on the training device:
-    /// the losses and the discriminator's accuracy on this iteration's own real and fake batches.
-    pub fn stats_tensor(&self) -> Tensor {
-        let acc_real = self.d_real.gt(0.0).to_kind(Kind::Float).mean(Kind::Float);
-        let acc_fake = self.d_fake.le(0.0).to_kind(Kind::Float).mean(Kind::Float);
-        Tensor::cat(&[self.as_tensor(), acc_real.view([1]), acc_fake.view([1])], 0)
-    }
-
-    /// The three losses on the host: `(d_real, d_fake, g)`.
-    pub fn values(&self) -> (f64, f64, f64) {
-        let v: Vec<f64> = Vec::try_from(self.as_tensor().to_kind(Kind::Double).to_device(Device::Cpu))
-            .expect("a [3] tensor converts to Vec<f64>");
-        (v[0], v[1], v[2])
-    }
-}
-
-/// Mean binary cross-entropy of logits `[n, 1]` against one label, in its stable form:
-/// `softplus(−z)` for real, `softplus(z)` for fake.
-pub fn bce_with_logits(logits: &Tensor, label: Label) -> Tensor {
-    match label {
-        Label::Real => (-logits).softplus().mean(Kind::Float),
-        Label::Fake => logits.softplus().mean(Kind::Float),
-    }
-}
-
-/// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`.
-fn bce_grad(logits: &Tensor, label: Label) -> Tensor {
-    let n = logits.size()[0] as f64;
-    let mut grad = logits.sigmoid();
-    if label == Label::Real {
-        let _ = grad.g_sub_scalar_(1.0);
-    }
-    let _ = grad.g_div_scalar_(n);
-    grad
-}
+pub use crate::engine::StepLosses;
 
 /// Something that wants to hear about training as it goes: the command layer's progress bar,
 /// history, animation frames, printing, plotting and checkpointing.
@@ -165,16 +102,13 @@ impl HistoryRecorder {
 /// rarely enough that reading the losses (a host synchronisation on CUDA) costs nothing.
 pub const PROGRESS_EVERY: u64 = 100;
 
-/// The two networks, their stores and optimisers, and the loop's reusable buffers.
+/// A run: its configuration, its engine, where it is, and the loop's reusable buffers.
 pub struct Trainer {
     pub model_cfg: ModelConfig,
     pub cfg: TrainConfig,
-    pub generator: Generator,
-    pub discriminator: Discriminator,
-    pub generator_vs: nn::VarStore,
-    pub discriminator_vs: nn::VarStore,
-    pub generator_opt: Adam,
-    pub discriminator_opt: Adam,
+    /// Which engine computes the updates; a run may change it when resumed.
+    pub engine_kind: EngineKind,
+    engine: Box<dyn Engine>,
     /// Iterations completed so far.
     pub iteration: u64,
     /// The latent points whose images every evaluation measures, fixed for the whole run so
@@ -190,8 +124,14 @@ pub struct Trainer {
 
 impl Trainer {
     /// Seeds libtorch's random stream with `cfg.seed`, then builds and initialises both
-    /// networks on `device` (discriminator first, as the tutorial does).
-    pub fn new(model_cfg: &ModelConfig, cfg: &TrainConfig, device: Device) -> Result<Self> {
+    /// networks on `device` (discriminator first, as the tutorial does) with `engine_kind`'s
+    /// engine.
+    pub fn new(
+        model_cfg: &ModelConfig,
+        cfg: &TrainConfig,
+        engine_kind: EngineKind,
+        device: Device,
+    ) -> Result<Self> {
         model_cfg.validate()?;
         cfg.validate()?;
         // The metrics' latent batch comes from its own seed, drawn before the run's seed is set,
@@ -199,20 +139,13 @@ impl Trainer {
         seed_everything(cfg.seed ^ METRIC_SEED_SALT, device);
         let metric_latent = data::latent_points(cfg.metric_samples, model_cfg.latent_dim, device);
         seed_everything(cfg.seed, device);
-        let discriminator_vs = nn::VarStore::new(device);
-        let generator_vs = nn::VarStore::new(device);
-        let discriminator = Discriminator::new(&discriminator_vs.root(), model_cfg);
-        let generator = Generator::new(&generator_vs.root(), model_cfg);
+        let engine = engine::build(engine_kind, model_cfg, cfg.adam, device);
         let float = (Kind::Float, device);
         Ok(Trainer {
-            generator_opt: Adam::new(generator.0.params(), cfg.adam),
-            discriminator_opt: Adam::new(discriminator.0.params(), cfg.adam),
             model_cfg: model_cfg.clone(),
             cfg: cfg.clone(),
-            generator,
-            discriminator,
-            generator_vs,
-            discriminator_vs,
+            engine_kind,
+            engine,
             iteration: 0,
             metric_latent,
             reference: data::real_pairs(
@@ -226,7 +159,28 @@ impl Trainer {
     }
 
     pub fn device(&self) -> Device {
-        self.generator.0.device()
+        self.metric_latent.device()
+    }
+
+    /// The engine, for reading the networks and optimiser state.
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    /// The engine, for restoring optimiser state.
+    pub fn engine_mut(&mut self) -> &mut dyn Engine {
+        self.engine.as_mut()
+    }
+
+    /// Makes this run's networks, optimisers and iteration those of `other` (which may use the
+    /// other engine): the next [`Trainer::step`]s of both then start from the same state.
+    pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {
+        for net in Net::BOTH {
+            engine::copy_vars(other.engine.var_store(net), self.engine.var_store(net))?;
+            self.engine.restore_adam(net, &other.engine.adam_state(net))?;
+        }
+        self.iteration = other.iteration;
+        Ok(())
     }
 
     /// One iteration of the tutorial: a discriminator update on real points, a separate one on
@@ -237,42 +191,16 @@ impl Trainer {
     /// uninterrupted one would, and evaluations may draw in between without changing the run.
     pub fn step(&mut self) -> StepLosses {
         seed_everything(iteration_seed(self.cfg.seed, self.iteration), self.device());
-        // The tutorial draws the real points and the fakes' latent points before either
-        // discriminator update; drawing in the same order keeps the random stream the same.
+        // The tutorial's order: the real points, the fakes' latent points, then the generator
+        // update's latent points. Nothing else draws within an iteration, so drawing them all
+        // before the updates gives the same numbers as drawing each where it is used.
         let real = self.real.fill().shallow_clone();
         let _ = self.latent_half.normal_(0.0, 1.0);
-        // The generator's output as a plain tensor: no gradient reaches the generator.
-        let fake = self.generator.forward(&self.latent_half);
-        let d_real = self.discriminator_update(&real, Label::Real);
-        let d_fake = self.discriminator_update(&fake, Label::Fake);
-
-        let g = self.generator_update();
-
-        self.iteration += 1;
-        StepLosses { d_real, d_fake, g }
-    }
-
-    /// One discriminator update on `points` (`[n, 2]`) all labelled `label`; returns the logits.
-    fn discriminator_update(&mut self, points: &Tensor, label: Label) -> Tensor {
-        update_discriminator(&self.discriminator, &mut self.discriminator_opt, points, label)
-    }
-
-    /// One composite update on `batch` fresh latent points labelled real (the inverted
-    /// labels reward the generator when its fakes are scored real); returns the logits.
-    /// Back-propagation stops at the discriminator's input: only the generator changes.
-    fn generator_update(&mut self) -> Tensor {
         let _ = self.latent_full.normal_(0.0, 1.0);
-        let g_acts: Activations = self.generator.0.forward_cached(&self.latent_full);
-        let d_acts = self.discriminator.0.forward_cached(g_acts.output());
-        let logits = d_acts.output().shallow_clone();
-        let grad_points = self
-            .discriminator
-            .0
-            .backward(&d_acts, bce_grad(&logits, Label::Real), Need::Input)
-            .expect("Need::Input returns the input gradient");
-        self.generator.0.backward(&g_acts, grad_points, Need::Params);
-        self.generator_opt.step(self.generator.0.params(), self.generator.0.grads());
-        logits
+        let batches = Batches { real: &real, latent_half: &self.latent_half, latent_full: &self.latent_full };
+        let losses = self.engine.step(&batches);
+        self.iteration += 1;
+        losses
     }
 
     /// The tutorial's evaluation: the discriminator's accuracy on `eval_samples` fresh real and
@@ -283,15 +211,16 @@ impl Trainer {
         let n = self.cfg.eval_samples;
         let real = data::real_points(n, self.device());
         let latent = data::latent_points(n, self.model_cfg.latent_dim, self.device());
-        let fake = tch::no_grad(|| self.generator.forward(&latent));
+        let fake = tch::no_grad(|| self.engine.module(Net::Generator).forward(&latent));
         let measured = self.generate(&self.metric_latent);
         let metrics = metrics::measure(&measured, &self.reference);
-        evaluate::report(self.iteration.saturating_sub(1), &self.discriminator, &real, &fake, metrics)
+        let discriminator = self.engine.module(Net::Discriminator);
+        evaluate::report(self.iteration.saturating_sub(1), discriminator, &real, &fake, metrics)
     }
 
     /// The generator's points for `latent` (`[n, latent_dim]`), on the host.
     pub fn generate(&self, latent: &Tensor) -> Vec<(f32, f32)> {
-        data::to_pairs(&tch::no_grad(|| self.generator.forward(latent)))
+        data::to_pairs(&tch::no_grad(|| self.engine.module(Net::Generator).forward(latent)))
     }
 
     /// Whether the iteration just completed is followed by an evaluation: every
@@ -360,22 +289,6 @@ impl std::fmt::Display for Diverged {
 
 impl std::error::Error for Diverged {}
 
-/// One update of `discriminator` by `opt` on `points` (`[n, 2]`) all labelled `label`;
-/// returns the logits it computed on the way.
-fn update_discriminator(
-    discriminator: &Discriminator,
-    opt: &mut Adam,
-    points: &Tensor,
-    label: Label,
-) -> Tensor {
-    let d = &discriminator.0;
-    let acts = d.forward_cached(points);
-    let logits = acts.output().shallow_clone();
-    d.backward(&acts, bce_grad(&logits, label), Need::Params);
-    opt.step(d.params(), d.grads());
-    logits
-}
-
 /// The tutorial's first experiment: a fresh discriminator trained alone for `batches`
 /// batches, each `half_batch` real points then `half_batch` fakes uniform in `[-1, 1]²`, each
 /// its own update. `each` receives the 0-based batch index and the accuracies on that batch's
@@ -397,9 +310,9 @@ pub fn discriminator_alone(
     let mut fake = Tensor::zeros([cfg.half_batch(), 2], (Kind::Float, device));
     for i in 0..batches {
         let real_points = real.fill().shallow_clone();
-        let _ = update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
+        let _ = fused::update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
         let _ = fake.uniform_(-1.0, 1.0);
-        let _ = update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
+        let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
         let (acc_real, acc_fake) = evaluate::accuracies(&discriminator, &real_points, &fake);
         each(i, acc_real, acc_fake)?;
     }
@@ -437,48 +350,17 @@ pub fn seed_everything(seed: u64, device: Device) {
 mod tests {
     use super::*;
 
-    fn tiny() -> TrainConfig {
-        TrainConfig { epochs: 3, eval_every: 1, ..TrainConfig::default() }
-    }
-
-    fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-        let mut vars: Vec<_> = vs.variables().into_iter().map(|(k, t)| (k, t.copy())).collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        vars
-    }
-
-    fn identical(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|((na, ta), (nb, tb))| na == nb && ta.equal(tb))
-    }
-
     #[test]
-    fn generator_update_leaves_the_discriminator_bit_identical() {
-        let mut t = Trainer::new(&ModelConfig::default(), &tiny(), Device::Cpu).unwrap();
-        // Run the discriminator part of an iteration by hand, then the generator part.
-        let real = t.real.fill().shallow_clone();
-        let g_before = snapshot(&t.generator_vs);
-        let d_before = snapshot(&t.discriminator_vs);
-        let _ = t.discriminator_update(&real, Label::Real);
-        assert!(!identical(&d_before, &snapshot(&t.discriminator_vs)), "a D update left D as it was");
-        assert!(identical(&g_before, &snapshot(&t.generator_vs)), "a D update moved G");
-
-        let d_before = snapshot(&t.discriminator_vs);
-        let g_before = snapshot(&t.generator_vs);
-        let _ = t.generator_update();
-        assert!(identical(&d_before, &snapshot(&t.discriminator_vs)), "a G update moved D");
-        assert!(!identical(&g_before, &snapshot(&t.generator_vs)), "a G update left G as it was");
-    }
-
-    #[test]
-    fn a_full_step_updates_both_networks_and_both_optimisers() {
-        let mut t = Trainer::new(&ModelConfig::default(), &tiny(), Device::Cpu).unwrap();
-        let (g0, d0) = (snapshot(&t.generator_vs), snapshot(&t.discriminator_vs));
-        let losses = t.step().values();
-        assert!(losses.0.is_finite() && losses.1.is_finite() && losses.2.is_finite());
-        assert!(!identical(&g0, &snapshot(&t.generator_vs)));
-        assert!(!identical(&d0, &snapshot(&t.discriminator_vs)));
-        assert_eq!((t.discriminator_opt.steps(), t.generator_opt.steps()), (2, 1));
-        assert_eq!(t.iteration, 1);
+    fn a_step_advances_the_iteration_and_both_optimisers() {
+        let _rng = crate::rng_lock();
+        let cfg = TrainConfig { epochs: 3, eval_every: 1, ..TrainConfig::default() };
+        for kind in [EngineKind::Fused, EngineKind::Autograd] {
+            let mut t = Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap();
+            let losses = t.step().values();
+            assert!(losses.0.is_finite() && losses.1.is_finite() && losses.2.is_finite(), "{kind}");
+            let steps = |net| t.engine().adam_state(net).steps;
+            assert_eq!((steps(Net::Discriminator), steps(Net::Generator), t.iteration), (2, 1, 1), "{kind}");
+        }
     }
 
     #[test]
@@ -489,25 +371,5 @@ mod tests {
         let seeds: std::collections::HashSet<u32> =
             (0..1000).flat_map(|i| [iteration_seed(42, i) as u32, iteration_seed(43, i) as u32]).collect();
         assert_eq!(seeds.len(), 2000);
-    }
-
-    #[test]
-    fn bce_gradient_matches_autograd() {
-        let logits = Tensor::from_slice(&[-3.0f32, -0.5, 0.0, 2.0, 40.0]).view([5, 1]);
-        for label in [Label::Real, Label::Fake] {
-            let z = logits.copy().set_requires_grad(true);
-            bce_with_logits(&z, label).backward();
-            let diff = (bce_grad(&logits, label) - z.grad()).abs().max().double_value(&[]);
-            assert!(diff < 1e-7, "{label:?}: {diff}");
-        }
-    }
-
-    #[test]
-    fn bce_is_finite_for_extreme_logits() {
-        let logits = Tensor::from_slice(&[-200.0f32, 200.0]).view([2, 1]);
-        for label in [Label::Real, Label::Fake] {
-            let loss = bce_with_logits(&logits, label).double_value(&[]);
-            assert!((loss - 100.0).abs() < 1e-3, "{label:?}: {loss}");
-        }
     }
 }

@@ -1,20 +1,19 @@
 //! The checkpoint module in process: save → load round trips, copy-on-write file names, a
 //! failed save, and an exact resume.
 
-use std::sync::Mutex;
+mod common;
 
 use gan1d::checkpoint;
-use gan1d::config::{ModelConfig, TrainConfig};
+use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::data::latent_points;
+use gan1d::engine::Net;
 use gan1d::train::Trainer;
 use tch::{Device, nn::Module};
-
-static RNG: Mutex<()> = Mutex::new(());
 
 /// A tutorial-sized trainer seeded with `seed`, planned for `epochs`, after `steps` iterations.
 fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu).unwrap();
     for _ in 0..steps {
         let _ = trainer.step();
     }
@@ -23,7 +22,7 @@ fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
 
 #[test]
 fn a_saved_then_loaded_generator_samples_identically() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, trainer) = trained(11, 50, 50);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
@@ -33,13 +32,13 @@ fn a_saved_then_loaded_generator_samples_identically() {
     assert_eq!(manifest.train, cfg);
     assert_eq!((manifest.generator_adam_steps, manifest.discriminator_adam_steps), (50, 100));
     let zs = latent_points(500, 5, Device::Cpu);
-    let original = trainer.generator.forward(&zs);
+    let original = trainer.engine().module(Net::Generator).forward(&zs);
     assert!(original.equal(&loaded.forward(&zs)));
 }
 
 #[test]
 fn a_failed_load_leaves_the_model_unchanged() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     tch::manual_seed(0);
     let vs = tch::nn::VarStore::new(Device::Cpu);
@@ -69,7 +68,7 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(4, 20, 1);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
@@ -92,7 +91,7 @@ fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
 
 #[test]
 fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(5, 20, 1);
     checkpoint::save(dir.path(), &trainer, None).unwrap();
@@ -110,19 +109,24 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
 
 #[test]
 fn resuming_in_process_continues_exactly() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, straight) = trained(12, 60, 60);
     let (_, first) = trained(12, 60, 25);
     checkpoint::save(dir.path(), &first, None).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-    let mut resumed = checkpoint::resume(dir.path(), &manifest, &cfg, Device::Cpu).unwrap();
+    let mut resumed = checkpoint::resume(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
     assert_eq!(resumed.iteration, 25);
     for _ in 25..60 {
         let _ = resumed.step();
     }
-    assert!(resumed.generator.0.params().equal(straight.generator.0.params()));
-    assert!(resumed.discriminator.0.params().equal(straight.discriminator.0.params()));
-    assert_eq!(resumed.generator_opt.steps(), straight.generator_opt.steps());
+    for net in Net::BOTH {
+        let vars = |t: &Trainer| t.engine().var_store(net).variables();
+        for (name, var) in vars(&straight) {
+            assert!(vars(&resumed)[&name].equal(&var), "{} {name}", net.name());
+        }
+        let (a, b) = (resumed.engine().adam_state(net), straight.engine().adam_state(net));
+        assert!(a.m.equal(&b.m) && a.v.equal(&b.v) && a.steps == b.steps);
+    }
 }

@@ -290,14 +290,19 @@ fn an_unwritable_out_folder_is_refused_before_training() {
 }
 
 #[test]
-fn cuda_where_there_is_none_is_an_error_not_a_fallback() {
-    if tch::Cuda::is_available() {
-        return; // Only meaningful on a machine without CUDA.
-    }
+fn a_cuda_device_that_is_not_there_is_an_error_not_a_fallback() {
     let tmp = tempfile::tempdir().unwrap();
-    for device in ["cuda", "cuda:1"] {
-        let o = gan1d(&["train", "--device", device, "--epochs", "5", "--out", tmp.path().to_str().unwrap()]);
-        assert_refused(&o, "no CUDA device");
+    let out = tmp.path().to_str().unwrap();
+    // Without CUDA, any CUDA device is refused; with it, the first number past the last device.
+    let (missing, needle) = if tch::Cuda::is_available() {
+        (vec![format!("cuda:{}", tch::Cuda::device_count())], "CUDA device(s), numbered from 0")
+    } else {
+        (vec!["cuda".to_string(), "cuda:1".to_string()], "no CUDA device")
+    };
+    for device in &missing {
+        let o = gan1d(&["train", "--device", device, "--epochs", "5", "--out", out]);
+        assert_refused(&o, needle);
+        assert!(!tmp.path().join("config.json").exists(), "{device}: a refused run wrote a checkpoint");
     }
 }
 

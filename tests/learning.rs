@@ -1,28 +1,36 @@
 //! Seeded training runs that assert what the GAN learns, against an untrained control.
 //!
-//! libtorch's random stream is global to the process, so the tests that depend on it take
-//! `RNG` in turn.
+//! A GAN amplifies float rounding within a few hundred iterations, and libtorch rounds
+//! differently on different CPUs (its AVX-512, AVX2 and scalar kernels), so one seed's
+//! trajectory differs from machine to machine. What learning tests assert therefore holds over
+//! several seeds (a median, k of n), never for one run. Same-process comparisons of two runs
+//! (determinism, resumption) are exact: they share the kernels.
+//!
+//! libtorch's random stream is global to the process, so the tests take `rng_lock` in turn.
 
-use std::sync::Mutex;
+mod common;
 
-use gan1d::config::{ModelConfig, TrainConfig};
-use gan1d::data::{latent_points, to_pairs};
+use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
+use gan1d::data::latent_points;
+use gan1d::engine::Net;
 use gan1d::train::Trainer;
-use tch::{Device, Tensor, nn::Module};
+use tch::{Device, Tensor};
 
-static RNG: Mutex<()> = Mutex::new(());
-
-fn trainer(seed: u64, epochs: u64) -> Trainer {
+fn trainer_with(seed: u64, epochs: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    Trainer::new(&ModelConfig::default(), &cfg, Device::Cpu).unwrap()
+    Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap()
+}
+
+fn trainer(seed: u64, epochs: u64) -> Trainer {
+    trainer_with(seed, epochs, EngineKind::Fused)
 }
 
 /// Mean |y − x²| of 1 000 generated points, on a latent batch fixed by its own seed.
 fn residual(trainer: &Trainer) -> f64 {
     tch::manual_seed(1234);
     let zs = latent_points(1000, trainer.model_cfg.latent_dim, Device::Cpu);
-    let points = to_pairs(&tch::no_grad(|| trainer.generator.forward(&zs)));
+    let points = trainer.generate(&zs);
     points.iter().map(|&(x, y)| (y as f64 - (x as f64).powi(2)).abs()).sum::<f64>() / points.len() as f64
 }
 
@@ -32,27 +40,51 @@ fn run(trainer: &mut Trainer, iterations: u64) {
     }
 }
 
-#[test]
-fn a_short_seeded_run_learns_the_parabola() {
-    let _rng = RNG.lock().unwrap();
-    // Seed 3 is a typical run (seeds 1–8 after 3 000 iterations: 0.008 to 0.05; a GAN is
-    // unstable, the full 10 000 iterations are steadier).
-    let mut t = trainer(3, 3000);
-    let untrained = residual(&t);
-    run(&mut t, 3000);
-    let trained = residual(&t);
-    assert!(trained < 0.02, "mean |y - x²| after 3 000 iterations: {trained}");
-    assert!(untrained > 0.1, "the untrained control is already close: {untrained}");
-    assert!(untrained > 10.0 * trained, "untrained {untrained} vs trained {trained}");
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (values[(n - 1) / 2] + values[n / 2]) / 2.0
 }
 
+/// Runs of this many seeds, each this many iterations, make the learning test.
+const SEEDS: u64 = 16;
+const ITERATIONS: u64 = 4000;
+
+#[test]
+fn short_seeded_runs_learn_the_parabola() {
+    let _rng = common::rng_lock();
+    // Measured under libtorch's scalar kernels, seeds 1–40 after 4 000 iterations: median
+    // 0.013, 90th percentile 0.043, 3 runs of 40 above 0.05 (a GAN's unstable tail). If each
+    // run ends above 0.04 with a chance of 1 in 10, 8 of 16 do so with a chance of 1 in 16 000,
+    // whatever trajectories another CPU's rounding picks; a GAN that does not learn fails it.
+    let (mut trained, mut untrained) = (Vec::new(), Vec::new());
+    for seed in 1..=SEEDS {
+        let mut t = trainer(seed, ITERATIONS);
+        untrained.push(residual(&t));
+        run(&mut t, ITERATIONS);
+        trained.push(residual(&t));
+    }
+    let report = format!("mean |y - x²| after {ITERATIONS} iterations, seeds 1–{SEEDS}: {trained:.4?}");
+    assert!(trained.iter().all(|r| r.is_finite()), "{report}");
+    assert!(untrained.iter().all(|&r| r > 0.1), "an untrained control is already close: {untrained:.4?}");
+    let (trained, untrained) = (median(&mut trained), median(&mut untrained));
+    assert!(trained < 0.04, "median {trained:.4}; {report}");
+    assert!(untrained > 5.0 * trained, "untrained median {untrained:.4} against trained {trained:.4}");
+}
+
+/// Every variable of both networks, flattened in name order: `(generator, discriminator)`.
 fn flat_weights(t: &Trainer) -> (Tensor, Tensor) {
-    (t.generator.0.params().copy(), t.discriminator.0.params().copy())
+    let flat = |net| {
+        let mut vars: Vec<_> = t.engine().var_store(net).variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::cat(&vars.iter().map(|(_, v)| v.detach().reshape([-1])).collect::<Vec<_>>(), 0)
+    };
+    (flat(Net::Generator), flat(Net::Discriminator))
 }
 
 #[test]
 fn evaluating_does_not_change_the_training_stream() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     // libtorch's stream is global: each run goes from seed to end before the next starts.
     let mut plain = trainer(9, 150);
     run(&mut plain, 150);
@@ -72,7 +104,7 @@ fn evaluating_does_not_change_the_training_stream() {
 
 #[test]
 fn history_rows_hold_the_losses_and_batch_accuracies() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let mut t = trainer(4, 30);
     let mut recorder = gan1d::train::HistoryRecorder::default();
     let mut expected = Vec::new();
@@ -97,7 +129,7 @@ fn history_rows_hold_the_losses_and_batch_accuracies() {
 
 #[test]
 fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let mut runs = Vec::new();
     for seed in [7, 7, 8] {
         let mut t = trainer(seed, 300);
@@ -110,7 +142,7 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
 
 #[test]
 fn losses_stay_finite_and_accuracies_are_shares() {
-    let _rng = RNG.lock().unwrap();
+    let _rng = common::rng_lock();
     let mut t = trainer(5, 200);
     for _ in 0..200 {
         let (d_real, d_fake, g) = t.step().values();

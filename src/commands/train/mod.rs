@@ -114,7 +114,7 @@ impl Run {
         let lock = lock_run_dir(&dir, "--out")?;
         remove_plots(&dir, 0, true)?;
         let device = start_device(args)?;
-        let trainer = Trainer::new(&model_cfg, &cfg, device)?;
+        let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device)?;
         let observer = TrainObserver::new(&dir, &trainer, args, Logs::create(&dir, &trainer)?)?;
         Ok(Run { dir, trainer, observer, first_iteration: 0, _lock: lock })
     }
@@ -130,7 +130,7 @@ impl Run {
         let manifest = read()?;
         let cfg = resumed_config(args, dir, &manifest)?;
         let device = start_device(args)?;
-        let trainer = checkpoint::resume(dir, &manifest, &cfg, device)?;
+        let trainer = checkpoint::resume(dir, &manifest, &cfg, args.engine, device)?;
         remove_plots(dir, manifest.iteration, false)?;
         let logs = Logs::reopen(dir, &trainer)?;
         let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;
@@ -259,6 +259,9 @@ fn resume_command(args: &TrainArgs, dir: &Path) -> String {
     let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
     if args.was_given("device") {
         command += &format!(" --device {}", args.device);
+    }
+    if args.was_given("engine") {
+        command += &format!(" --engine {}", args.engine);
     }
     if args.was_given("threads") {
         command += &format!(" --threads {}", args.threads);

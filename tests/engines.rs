@@ -1,0 +1,177 @@
+//! The fused engine against the autograd reference, in a way that float rounding cannot break:
+//! both start from the same state, take one iteration on the same draws, and must agree to
+//! float32 rounding. The states are taken all along real runs of several seeds, so the check
+//! covers trained networks and well-filled Adam moments, not only the initialisation. A GAN
+//! amplifies rounding over many iterations, which is why no trajectory is compared.
+//!
+//! Needs no Python: it runs wherever the crate builds.
+
+mod common;
+
+use gan1d::checkpoint;
+use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
+use gan1d::engine::Net;
+use gan1d::train::Trainer;
+use tch::{Device, Kind, Tensor};
+
+fn trainer(seed: u64, kind: EngineKind) -> Trainer {
+    tch::set_num_threads(1);
+    let cfg = TrainConfig { seed, epochs: 10_000, ..TrainConfig::default() };
+    Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap()
+}
+
+/// A network's state as f64 tensors: its variables in name order, then its Adam's m and v.
+struct NetState {
+    vars: Vec<(String, Tensor)>,
+    m: Tensor,
+    v: Tensor,
+    steps: u64,
+}
+
+fn state(t: &Trainer, net: Net) -> NetState {
+    let mut vars: Vec<(String, Tensor)> = t
+        .engine()
+        .var_store(net)
+        .variables()
+        .into_iter()
+        .map(|(name, var)| (name, var.detach().to_kind(Kind::Double)))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let adam = t.engine().adam_state(net);
+    NetState { vars, m: adam.m.to_kind(Kind::Double), v: adam.v.to_kind(Kind::Double), steps: adam.steps }
+}
+
+fn max_abs(t: &Tensor) -> f64 {
+    t.abs().max().double_value(&[])
+}
+
+/// How far two engines' results of one step from `before` are apart, as a multiple of what
+/// float32 rounding allows; at most 1 passes. Parameters are compared by their updates:
+/// each element's update may differ by 1 % of itself plus a few ulps of the parameter (the
+/// rounding of the new value); each moment tensor may differ by 1e-4 of its largest element
+/// (gradients summed in another order).
+fn disagreement(before: &NetState, fused: &NetState, reference: &NetState) -> (f64, String) {
+    let mut worst = (0.0f64, String::new());
+    let mut note = |ratio: f64, what: String| {
+        if ratio > worst.0 || ratio.is_nan() {
+            worst = (if ratio.is_nan() { f64::INFINITY } else { ratio }, what);
+        }
+    };
+    for ((name, p0), ((_, pf), (_, pa))) in before.vars.iter().zip(fused.vars.iter().zip(&reference.vars)) {
+        let (df, da) = (pf - p0, pa - p0);
+        let ulp = p0.abs().clamp_min(1e-3) * f64::from(f32::EPSILON);
+        let allowed = da.abs() * 1e-2 + ulp * 4.0;
+        let ratio = ((&df - &da).abs() / allowed).max().double_value(&[]);
+        note(ratio, format!("update of {name}: fused moved it up to {:.3e}, the reference {:.3e}", max_abs(&df), max_abs(&da)));
+    }
+    for (which, f, a) in [("m", &fused.m, &reference.m), ("v", &fused.v, &reference.v)] {
+        let allowed = 1e-4 * max_abs(a) + 1e-30;
+        note(max_abs(&(f - a)) / allowed, format!("Adam {which}: largest {:.3e}", max_abs(a)));
+    }
+    worst
+}
+
+/// Runs `seed` with `run_with`'s engine and, at each iteration in `at`, steps both engines
+/// once from the run's state and compares them. Returns the worst disagreement seen.
+fn compare_along_a_run(seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, String) {
+    let mut run = trainer(seed, run_with);
+    let mut worst = (0.0f64, String::new());
+    let last = *at.iter().max().unwrap();
+    while run.iteration <= last {
+        if at.contains(&run.iteration) {
+            let mut fused = trainer(seed, EngineKind::Fused);
+            let mut reference = trainer(seed, EngineKind::Autograd);
+            fused.load_state_of(&run).unwrap();
+            reference.load_state_of(&run).unwrap();
+            let before = [state(&run, Net::Generator), state(&run, Net::Discriminator)];
+            let _ = fused.step();
+            let _ = reference.step();
+            for (net, before) in Net::BOTH.into_iter().zip(&before) {
+                let (f, r) = (state(&fused, net), state(&reference, net));
+                assert_eq!((f.steps, r.steps), (before.steps + net_updates(net), before.steps + net_updates(net)));
+                let (ratio, what) = disagreement(before, &f, &r);
+                if ratio > worst.0 {
+                    worst = (ratio, format!("seed {seed}, iteration {}, {}: {what}", run.iteration, net.name()));
+                }
+            }
+        }
+        let _ = run.step();
+    }
+    worst
+}
+
+/// Adam updates per iteration: two for the discriminator, one for the generator.
+fn net_updates(net: Net) -> u64 {
+    match net {
+        Net::Generator => 1,
+        Net::Discriminator => 2,
+    }
+}
+
+/// The iterations at which the engines are compared: dense at the start, where Adam's bias
+/// correction and ε matter most, then spread along the run.
+const STATES: [u64; 14] = [0, 1, 2, 3, 5, 8, 13, 30, 100, 250, 500, 1000, 1500, 2000];
+
+#[test]
+fn one_iteration_of_each_engine_agrees_at_many_states_of_real_runs() {
+    let _rng = common::rng_lock();
+    let mut worst = (0.0f64, String::new());
+    for seed in [1, 2, 3] {
+        let found = compare_along_a_run(seed, EngineKind::Fused, &STATES);
+        if found.0 > worst.0 {
+            worst = found;
+        }
+    }
+    eprintln!("worst disagreement: {:.3} of the allowance ({})", worst.0, worst.1);
+    assert!(worst.0 <= 1.0, "the engines disagree beyond float32 rounding: {:.1}× the allowance at {}", worst.0, worst.1);
+}
+
+#[test]
+fn they_also_agree_along_a_run_of_the_autograd_engine() {
+    let _rng = common::rng_lock();
+    let (ratio, what) = compare_along_a_run(4, EngineKind::Autograd, &[0, 7, 150, 600]);
+    assert!(ratio <= 1.0, "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}");
+}
+
+#[test]
+fn both_engines_start_from_the_same_weights() {
+    let _rng = common::rng_lock();
+    for seed in [0, 42] {
+        let (fused, reference) = (trainer(seed, EngineKind::Fused), trainer(seed, EngineKind::Autograd));
+        for net in Net::BOTH {
+            let (f, r) = (state(&fused, net), state(&reference, net));
+            let names = |s: &NetState| s.vars.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            assert_eq!(names(&f), names(&r));
+            assert_eq!(names(&f), ["hidden.bias", "hidden.weight", "out.bias", "out.weight"]);
+            for ((name, a), (_, b)) in f.vars.iter().zip(&r.vars) {
+                assert!(a.equal(b), "seed {seed}: {} {name} differs at initialisation", net.name());
+            }
+            assert_eq!((f.steps, r.steps), (0, 0));
+            assert!(f.m.equal(&r.m) && f.v.equal(&r.v));
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
+    let _rng = common::rng_lock();
+    for (first, then) in [(EngineKind::Autograd, EngineKind::Fused), (EngineKind::Fused, EngineKind::Autograd)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = trainer(6, first);
+        for _ in 0..40 {
+            let _ = run.step();
+        }
+        checkpoint::save(dir.path(), &run, None).unwrap();
+        let manifest = checkpoint::read_manifest(dir.path()).unwrap();
+        let resumed = checkpoint::resume(dir.path(), &manifest, &run.cfg, then, Device::Cpu).unwrap();
+        assert_eq!(resumed.engine_kind, then);
+        assert_eq!(resumed.iteration, 40);
+        for net in Net::BOTH {
+            let (a, b) = (state(&run, net), state(&resumed, net));
+            for ((name, x), (_, y)) in a.vars.iter().zip(&b.vars) {
+                assert!(x.equal(y), "{first} → {then}: {} {name}", net.name());
+            }
+            assert!(a.m.equal(&b.m) && a.v.equal(&b.v) && a.steps == b.steps, "{first} → {then}: Adam");
+        }
+    }
+}
