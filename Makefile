@@ -23,7 +23,7 @@ endif
 SEED := 42
 TRAIN_ARGS ?=
 
-.PHONY: build train test lint bench clean-venv
+.PHONY: build train test test-kernels lint bench mutants clean-venv
 
 build: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
@@ -42,12 +42,27 @@ else
 endif
 	$(TORCH_ENV) cargo test --release
 
+# The tests whose numbers depend on libtorch's CPU kernels (engine equivalence, learning, the
+# replica check), again under each kernel set in KERNELS, as another CPU would pick them.
+KERNELS ?= default avx2
+test-kernels: $(TORCH_DEP)
+	$(TORCH_ENV) cargo build --release
+	@for k in $(KERNELS); do \
+	  echo "gan1d: kernel-sensitive tests under ATEN_CPU_CAPABILITY=$$k"; \
+	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint || exit 1; \
+	  if [ -z "$(LIBTORCH)" ]; then ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) ./bench/replica_check.sh || exit 1; fi; \
+	done
+
 lint: $(TORCH_DEP)
 	cargo fmt --all -- --check
 	$(TORCH_ENV) cargo clippy --release --all-targets -- -D warnings
 
 bench: build
 	$(TORCH_ENV) ./bench/speed.sh
+
+# Applies one-detail changes to the algorithm and shows that the tests catch each (slow).
+mutants: $(TORCH_DEP)
+	$(TORCH_ENV) PYTHON=$(if $(LIBTORCH),python3,$(VENV)/bin/python) python3 bench/mutants.py
 
 $(STAMP):
 	@echo "gan1d: installing torch==$(TORCH_VERSION) from PyPI into $(VENV) (about 4.7 GB, once): it provides the libtorch that tch builds against; set LIBTORCH to use your own instead"

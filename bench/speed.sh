@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Speed of a full 10 000-iteration run: gan1d against the same algorithm in PyTorch eager
-# mode, both on one CPU thread, measured side by side (alternating runs) so that a shared,
-# noisy machine slows both alike. Prints one line per run and the ratio of the medians.
+# Speed of a full 10 000-iteration run: gan1d's two engines (fused, the default, and the
+# autograd reference) against the same algorithm in PyTorch eager mode, all on one CPU thread,
+# measured side by side (alternating runs) so that a shared, noisy machine slows all alike.
+# Prints one line per round and the medians with their ratios.
 #
 #   make bench                 # builds gan1d, then runs this with the project's Python
 #   ROUNDS=5 bench/speed.sh    # more rounds
@@ -14,21 +15,29 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 now() { date +%s.%N; }
-gan=(); torch=()
-for round in $(seq "$ROUNDS"); do
+# Runs gan1d with engine $1 and seed $2; prints the seconds taken.
+gan1d_run() {
+  local start end
   start=$(now)
-  "$BIN" train --device cpu --threads 1 --seed "$round" --quiet --out "$out/run" >/dev/null 2>"$out/log"
+  "$BIN" train --engine "$1" --device cpu --threads 1 --seed "$2" --quiet --out "$out/run-$1" >/dev/null 2>"$out/log-$1"
   end=$(now)
-  g=$(awk "BEGIN {print $end - $start}")
+  awk "BEGIN {print $end - $start}"
+}
+fused=(); autograd=(); torch=()
+for round in $(seq "$ROUNDS"); do
+  f=$(gan1d_run fused "$round")
+  a=$(gan1d_run autograd "$round")
   start=$(now)
   "$PYTHON" -W ignore bench/pytorch_reference.py --seed "$round" --threads 1 >"$out/pt" 2>/dev/null
   end=$(now)
   p=$(awk "BEGIN {print $end - $start}")
-  printf 'round %d  gan1d %6.2f s  pytorch-eager %6.2f s  (gan1d: %s)\n' "$round" "$g" "$p" \
-    "$(grep -o '[0-9]* it/s' "$out/log")"
-  gan+=("$g"); torch+=("$p")
+  printf 'round %d  gan1d fused %6.2f s (%s)  gan1d autograd %6.2f s (%s)  pytorch-eager %6.2f s\n' "$round" \
+    "$f" "$(grep -o '[0-9]* it/s' "$out/log-fused")" "$a" "$(grep -o '[0-9]* it/s' "$out/log-autograd")" "$p"
+  fused+=("$f"); autograd+=("$a"); torch+=("$p")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-mg=$(median "${gan[@]}"); mp=$(median "${torch[@]}")
-printf 'median over %d rounds: gan1d %.2f s, pytorch-eager %.2f s, gan1d is %.1fx faster (whole processes, 10 000 iterations, 1 thread)\n' \
-  "$ROUNDS" "$mg" "$mp" "$(awk "BEGIN {print $mp / $mg}")"
+mf=$(median "${fused[@]}"); ma=$(median "${autograd[@]}"); mp=$(median "${torch[@]}")
+printf 'median over %d rounds (whole processes, 10 000 iterations, 1 thread): gan1d fused %.2f s, gan1d autograd %.2f s, pytorch-eager %.2f s\n' \
+  "$ROUNDS" "$mf" "$ma" "$mp"
+printf 'fused is %.1fx faster than autograd and %.1fx faster than pytorch-eager; autograd is %.1fx faster than pytorch-eager\n' \
+  "$(awk "BEGIN {print $ma / $mf}")" "$(awk "BEGIN {print $mp / $mf}")" "$(awk "BEGIN {print $mp / $ma}")"

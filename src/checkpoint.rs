@@ -566,7 +566,10 @@ pub fn resume(
     let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
     let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
     let mut trainer = Trainer::new(&manifest.model, cfg, engine, device)?;
-    let parts = [(Part::Generator, Net::Generator, &generator), (Part::Discriminator, Net::Discriminator, &discriminator)];
+    let parts = [
+        (Part::Generator, Net::Generator, &generator),
+        (Part::Discriminator, Net::Discriminator, &discriminator),
+    ];
     for (part, net, bytes) in parts {
         fill_vars(&part_path(dir, manifest, part), bytes, trainer.engine().var_store(net))?;
     }
@@ -577,7 +580,8 @@ pub fn resume(
         (Net::Generator, manifest.generator_adam_steps),
         (Net::Discriminator, manifest.discriminator_adam_steps),
     ] {
-        let mut take = |moment: &str| moments.remove(&format!("{}.{moment}", net.name())).expect("checked above");
+        let mut take =
+            |moment: &str| moments.remove(&format!("{}.{moment}", net.name())).expect("checked above");
         let state = AdamState { m: take("m"), v: take("v"), steps };
         trainer
             .engine_mut()

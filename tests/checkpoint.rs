@@ -116,7 +116,8 @@ fn resuming_in_process_continues_exactly() {
     checkpoint::save(dir.path(), &first, None).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-    let mut resumed = checkpoint::resume(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
+    let mut resumed =
+        checkpoint::resume(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
     assert_eq!(resumed.iteration, 25);
     for _ in 25..60 {
         let _ = resumed.step();

@@ -62,7 +62,14 @@ fn disagreement(before: &NetState, fused: &NetState, reference: &NetState) -> (f
         let ulp = p0.abs().clamp_min(1e-3) * f64::from(f32::EPSILON);
         let allowed = da.abs() * 1e-2 + ulp * 4.0;
         let ratio = ((&df - &da).abs() / allowed).max().double_value(&[]);
-        note(ratio, format!("update of {name}: fused moved it up to {:.3e}, the reference {:.3e}", max_abs(&df), max_abs(&da)));
+        note(
+            ratio,
+            format!(
+                "update of {name}: fused moved it up to {:.3e}, the reference {:.3e}",
+                max_abs(&df),
+                max_abs(&da)
+            ),
+        );
     }
     for (which, f, a) in [("m", &fused.m, &reference.m), ("v", &fused.v, &reference.v)] {
         let allowed = 1e-4 * max_abs(a) + 1e-30;
@@ -88,10 +95,14 @@ fn compare_along_a_run(seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, Str
             let _ = reference.step();
             for (net, before) in Net::BOTH.into_iter().zip(&before) {
                 let (f, r) = (state(&fused, net), state(&reference, net));
-                assert_eq!((f.steps, r.steps), (before.steps + net_updates(net), before.steps + net_updates(net)));
+                assert_eq!(
+                    (f.steps, r.steps),
+                    (before.steps + net_updates(net), before.steps + net_updates(net))
+                );
                 let (ratio, what) = disagreement(before, &f, &r);
                 if ratio > worst.0 {
-                    worst = (ratio, format!("seed {seed}, iteration {}, {}: {what}", run.iteration, net.name()));
+                    worst =
+                        (ratio, format!("seed {seed}, iteration {}, {}: {what}", run.iteration, net.name()));
                 }
             }
         }
@@ -123,14 +134,22 @@ fn one_iteration_of_each_engine_agrees_at_many_states_of_real_runs() {
         }
     }
     eprintln!("worst disagreement: {:.3} of the allowance ({})", worst.0, worst.1);
-    assert!(worst.0 <= 1.0, "the engines disagree beyond float32 rounding: {:.1}× the allowance at {}", worst.0, worst.1);
+    assert!(
+        worst.0 <= 1.0,
+        "the engines disagree beyond float32 rounding: {:.1}× the allowance at {}",
+        worst.0,
+        worst.1
+    );
 }
 
 #[test]
 fn they_also_agree_along_a_run_of_the_autograd_engine() {
     let _rng = common::rng_lock();
     let (ratio, what) = compare_along_a_run(4, EngineKind::Autograd, &[0, 7, 150, 600]);
-    assert!(ratio <= 1.0, "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}");
+    assert!(
+        ratio <= 1.0,
+        "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
+    );
 }
 
 #[test]
@@ -155,7 +174,9 @@ fn both_engines_start_from_the_same_weights() {
 #[test]
 fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
     let _rng = common::rng_lock();
-    for (first, then) in [(EngineKind::Autograd, EngineKind::Fused), (EngineKind::Fused, EngineKind::Autograd)] {
+    for (first, then) in
+        [(EngineKind::Autograd, EngineKind::Fused), (EngineKind::Fused, EngineKind::Autograd)]
+    {
         let dir = tempfile::tempdir().unwrap();
         let mut run = trainer(6, first);
         for _ in 0..40 {

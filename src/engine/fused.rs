@@ -61,8 +61,9 @@ impl Engine for FusedEngine {
     fn step(&mut self, batches: &Batches) -> StepLosses {
         // The generator's output as a plain tensor: no gradient reaches the generator.
         let fake = self.generator.forward(batches.latent_half);
-        let d_real = update_discriminator(&self.discriminator, &mut self.discriminator_opt, batches.real, Label::Real);
-        let d_fake = update_discriminator(&self.discriminator, &mut self.discriminator_opt, &fake, Label::Fake);
+        let (discriminator, opt) = (&self.discriminator, &mut self.discriminator_opt);
+        let d_real = update_discriminator(discriminator, opt, batches.real, Label::Real);
+        let d_fake = update_discriminator(discriminator, opt, &fake, Label::Fake);
         let g = self.generator_update(batches.latent_full);
         StepLosses { d_real, d_fake, g }
     }
@@ -161,7 +162,10 @@ mod tests {
         let _ = e.generator_update(&latent);
         assert!(identical(&d_before, &snapshot(&e.discriminator_vs)), "a G update moved D");
         let d_adam_after = e.adam_state(Net::Discriminator);
-        assert!(d_adam.m.equal(&d_adam_after.m) && d_adam.v.equal(&d_adam_after.v), "a G update moved D's Adam");
+        assert!(
+            d_adam.m.equal(&d_adam_after.m) && d_adam.v.equal(&d_adam_after.v),
+            "a G update moved D's Adam"
+        );
         assert_eq!(d_adam.steps, d_adam_after.steps);
         assert!(!identical(&g_before, &snapshot(&e.generator_vs)), "a G update left G as it was");
     }
