@@ -29,7 +29,7 @@ build: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
 
 train: build
-	./target/release/gan1d train --seed $(SEED) --out models $(TRAIN_ARGS)
+	./target/release/gan1d train --seed $(SEED) --out models --overwrite $(TRAIN_ARGS)
 
 # With the project's Python environment, the tests also check gan1d against an autograd
 # replica of the algorithm (bench/replica_check.sh); a user's own LIBTORCH has no Python.

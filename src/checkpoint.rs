@@ -27,7 +27,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -38,7 +38,9 @@ use tch::{Device, Kind, Tensor, nn};
 
 use crate::config::{EngineKind, ModelConfig, TrainConfig};
 use crate::engine::{AdamState, Net};
+use crate::fsio;
 use crate::model::Generator;
+use crate::runlog::LogRecord;
 use crate::train::{Diverged, Trainer};
 
 /// The version of the layout above. Other versions are refused. Version 1 (gan1d 0.1) kept the
@@ -47,6 +49,23 @@ pub const FORMAT_VERSION: u32 = 2;
 
 /// The manifest's file name.
 const MANIFEST: &str = "config.json";
+
+/// The largest `config.json` gan1d reads: its own are about 2 KB.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The largest tensor file a checkpoint of `model` can need: the optimiser file, holding two
+/// moments of every parameter of both networks, as float32, plus libtorch's archive framing.
+fn max_tensor_file_bytes(model: &ModelConfig) -> u64 {
+    let parameters = |input: i64, hidden: &[i64], output: i64| -> u64 {
+        let mut widths = vec![input];
+        widths.extend_from_slice(hidden);
+        widths.push(output);
+        widths.windows(2).map(|w| (w[0] * w[1] + w[1]) as u64).sum()
+    };
+    let g = parameters(model.latent_dim, &model.generator_hidden, crate::config::POINT_DIM);
+    let d = parameters(crate::config::POINT_DIM, &model.discriminator_hidden, 1);
+    2 * (g + d) * 4 + (1 << 20)
+}
 
 /// The manifest field holding the manifest's own checksum.
 const SELF_CHECKSUM: &str = "manifest_sha256";
@@ -80,6 +99,27 @@ pub fn manifest_path(dir: &Path) -> PathBuf {
 /// The path of the tensor file `part` that `manifest` names.
 pub fn part_path(dir: &Path, manifest: &Manifest, part: Part) -> PathBuf {
     dir.join(&manifest.files.get(part).name)
+}
+
+/// Where a new run writes the log `path` until its first checkpoint commits it: a hidden name
+/// beside it, so the folder's earlier run keeps its own log until then.
+pub fn staged_path(path: &Path) -> PathBuf {
+    let name = path.file_name().expect("log paths name a file").to_string_lossy();
+    path.with_file_name(format!(".{name}.staged"))
+}
+
+/// What in `dir` shows that it holds a run (a manifest, a log or a tensor file), if anything.
+pub fn run_evidence(dir: &Path) -> Option<PathBuf> {
+    let logs = [metrics_csv_path(dir), history_csv_path(dir), frames_csv_path(dir)];
+    if let Some(found) = [manifest_path(dir)].into_iter().chain(logs).find(|p| p.symlink_metadata().is_ok()) {
+        return Some(found);
+    }
+    let entries = fs::read_dir(dir).ok()?;
+    entries.flatten().map(|e| e.path()).find(|p| {
+        p.file_name().is_some_and(|n| {
+            is_checkpoint_file(&n.to_string_lossy()) && !n.to_string_lossy().starts_with('.')
+        })
+    })
 }
 
 /// The file that holds a run's lock while `gan1d train` writes into `dir`.
@@ -148,6 +188,9 @@ pub struct Manifest {
     /// The tensor files, each with its SHA-256: a changed byte, or a file from another run, is
     /// refused at load instead of silently giving other numbers.
     pub files: Files,
+    /// How much of each log the checkpoint covers (absent in checkpoints of gan1d 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogRecords>,
     /// SHA-256 (hex) of this file's bytes with this value replaced by 64 zeros.
     pub manifest_sha256: String,
 }
@@ -179,6 +222,23 @@ impl Files {
     }
 }
 
+/// The part of each log a checkpoint covers: a resumed run keeps exactly that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecords {
+    pub metrics: LogRecord,
+    pub history: LogRecord,
+    pub frames: LogRecord,
+}
+
+impl LogRecords {
+    /// Empty logs: for a checkpoint saved by something other than `gan1d train`.
+    pub fn empty() -> LogRecords {
+        let empty = LogRecord { bytes: 0, sha256: sha256_hex(b"") };
+        LogRecords { metrics: empty.clone(), history: empty.clone(), frames: empty }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRecord {
@@ -191,7 +251,7 @@ pub struct FileRecord {
 /// Writes the trainer's complete state into `dir`, which must exist, and commits it by
 /// replacing `config.json`; see the module documentation. Refuses to save weights or optimiser
 /// moments that are not finite, so a diverged run never replaces its last good checkpoint.
-pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Result<()> {
+pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: LogRecords) -> Result<()> {
     let tensors = [
         (Part::Generator, named(trainer.engine().var_store(Net::Generator))),
         (Part::Discriminator, named(trainer.engine().var_store(Net::Discriminator))),
@@ -240,13 +300,14 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
             discriminator_adam_steps: trainer.engine().adam_state(Net::Discriminator).steps,
             last_evaluation: last,
             files: Files { generator, discriminator, optimizer },
+            logs: Some(logs.clone()),
             manifest_sha256: String::new(),
         };
         let text = seal(&manifest);
         // The tensor files' renames reach the disk before the manifest that names them.
-        sync_dir(dir)?;
+        fsio::sync_dir(dir)?;
         // The commit.
-        write_atomically(&manifest_path(dir), |tmp| fs::write(tmp, &text).map_err(anyhow::Error::from))?;
+        fsio::write_atomically(&manifest_path(dir), |out| Ok(out.write_all(text.as_bytes())?))?;
         Ok(manifest)
     };
     let manifest = match write_all() {
@@ -258,7 +319,7 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>) -> Resu
             return Err(e);
         }
     };
-    sync_dir(dir)?;
+    fsio::sync_dir(dir)?;
     remove_stale_files(dir, &manifest);
     Ok(())
 }
@@ -306,7 +367,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The tensor file names the committed manifest in `dir` uses, if it can be read at all.
 fn committed_names(dir: &Path) -> Vec<String> {
-    let Ok(text) = fs::read_to_string(manifest_path(dir)) else { return Vec::new() };
+    let Ok(bytes) = fsio::read_regular_file(&manifest_path(dir), MAX_MANIFEST_BYTES) else {
+        return Vec::new();
+    };
+    let Ok(text) = String::from_utf8(bytes) else { return Vec::new() };
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
     Part::ALL
         .iter()
@@ -324,9 +388,14 @@ fn is_checkpoint_file(name: &str) -> bool {
                 .is_some_and(|rest| rest.ends_with(".ot") && (rest.starts_with('-') || rest == ".ot"))
         })
     };
-    match name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) {
-        Some(written) => {
-            tensor_file(written) || [MANIFEST, "history.csv", "metrics.csv", "frames.csv"].contains(&written)
+    match name.strip_prefix('.').and_then(|n| n.strip_suffix(fsio::TMP_SUFFIX)) {
+        Some(inner) => {
+            // `.<target>.<random>.tmp`, or `.<target>.tmp` from earlier versions.
+            let targets = [Some(inner), inner.rsplit_once('.').map(|(target, _)| target)];
+            targets.into_iter().flatten().any(|written| {
+                tensor_file(written)
+                    || [MANIFEST, "history.csv", "metrics.csv", "frames.csv"].contains(&written)
+            })
         }
         None => tensor_file(name),
     }
@@ -364,7 +433,8 @@ fn named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
 fn save_vars(path: &Path, vars: &[(String, Tensor)]) -> Result<String> {
     let bytes =
         serialize(vars).with_context(|| format!("cannot write checkpoint file {}", path.display()))?;
-    write_atomically(path, |tmp| fs::write(tmp, &bytes).map_err(anyhow::Error::from))?;
+    fsio::write_atomically(path, |out| Ok(out.write_all(&bytes)?))
+        .with_context(|| format!("cannot write checkpoint file {}", path.display()))?;
     Ok(sha256_hex(&bytes))
 }
 
@@ -392,26 +462,6 @@ fn serialize(vars: &[(String, Tensor)]) -> Result<Vec<u8>> {
     Ok(buffer.take())
 }
 
-/// Runs `write` on a temporary file beside `path`, syncs it, then renames it over `path`.
-fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let file_name = path.file_name().expect("checkpoint paths name a file").to_string_lossy();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
-    let result = write(&tmp)
-        .and_then(|()| File::open(&tmp)?.sync_all().map_err(anyhow::Error::from))
-        .and_then(|()| fs::rename(&tmp, path).map_err(anyhow::Error::from));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write checkpoint file {}", path.display()))
-}
-
-/// Makes the renames inside `dir` durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync the checkpoint folder {}", dir.display()))
-}
-
 /// The first line of a libtorch error: the rest is a C++ stack trace that helps nobody here.
 fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message).trim()
@@ -434,17 +484,15 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
             dir.display()
         );
     }
-    let bytes = match fs::read(&path) {
+    let bytes = match fsio::read_regular_file(&path, MAX_MANIFEST_BYTES) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+        Err(e) if fsio::is_not_found(&e) => bail!(
             "no checkpoint in {}: {} is missing; run `gan1d train --out {}` first",
             dir.display(),
             path.display(),
             dir.display()
         ),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", path.display()));
-        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let invalid = |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", path.display());
     let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
@@ -504,8 +552,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
 fn read_part(dir: &Path, manifest: &Manifest, part: Part) -> Result<Vec<u8>> {
     let file = part_path(dir, manifest, part);
     let context = || format!("cannot load checkpoint {}", file.display());
-    let bytes = match fs::read(&file) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match fsio::read_regular_file(&file, max_tensor_file_bytes(&manifest.model)) {
+        Err(e) if fsio::is_not_found(&e) => {
             return Err(anyhow::anyhow!(
                 "the file is missing ({} names it): the checkpoint is incomplete",
                 manifest_path(dir).display()
@@ -595,10 +643,8 @@ pub fn resume(
 /// Fills the variables of `vs` from the tensor file `file`, after checking that it holds
 /// exactly the same names with the same shapes and types. On any error `vs` is left unchanged.
 pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
-    let bytes = fs::read(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => anyhow::anyhow!("the file is missing"),
-        _ => anyhow::Error::from(e),
-    });
+    let bytes = fsio::read_regular_file(file, MAX_MANIFEST_BYTES.max(1 << 30))
+        .map_err(|e| if fsio::is_not_found(&e) { anyhow::anyhow!("the file is missing") } else { e });
     fill_vars(file, &bytes.with_context(|| format!("cannot load checkpoint {}", file.display()))?, vs)
 }
 

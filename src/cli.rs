@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig};
+use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::device::DeviceChoice;
 
 #[derive(Debug, Parser)]
@@ -28,13 +28,46 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Cli::command().get_matches_from(args);
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let matches = Cli::command().try_get_matches_from(args).unwrap_or_else(|e| exit_with(e));
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| exit_with(e));
         if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
             args.given = given_flags(sub);
         }
         cli
     }
+}
+
+/// Reports a command line clap cannot use on one line of stderr (exit code 2), as every gan1d
+/// error is; `--help` and `--version` print as clap writes them (exit code 0).
+fn exit_with(error: clap::Error) -> ! {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    crate::output::note(&format!("error: {}", one_line(&error)));
+    std::process::exit(2);
+}
+
+/// A clap error as one line: `--epochs must be at least 1, got -1` for a value our parsers
+/// refuse, clap's own first line with a pointer to `--help` for anything else.
+fn one_line(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let flag = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split([' ', '=']).next().unwrap_or(arg).to_string(),
+        _ => String::new(),
+    };
+    if error.kind() == ErrorKind::ValueValidation
+        && let Some(reason) = std::error::Error::source(error)
+    {
+        return format!("{flag} {reason}");
+    }
+    if error.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg)
+    {
+        return format!("missing {}; see `gan1d --help`", missing.join(", "));
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    format!("{first}; see `gan1d --help`")
 }
 
 /// The ids of the arguments set on the command line.
@@ -66,19 +99,19 @@ pub enum Command {
 pub struct TrainArgs {
     /// Training iterations (each: two discriminator updates, one generator update). With
     /// --resume: the run's new total; left out, the run's own
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub epochs: u64,
     /// Points per generator update; each discriminator update uses half of it
-    #[arg(long, default_value_t = TrainConfig::default().batch, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().batch, value_parser = signed(2, limits::MAX_BATCH), allow_negative_numbers = true)]
     pub batch: i64,
     /// Iterations between evaluations (accuracy line, plot, checkpoint)
-    #[arg(long, default_value_t = TrainConfig::default().eval_every)]
+    #[arg(long, default_value_t = TrainConfig::default().eval_every, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub eval_every: u64,
     /// Dimensions of the generator's latent space
-    #[arg(long, default_value_t = ModelConfig::default().latent_dim, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = ModelConfig::default().latent_dim, value_parser = signed(1, limits::MAX_WIDTH), allow_negative_numbers = true)]
     pub latent_dim: i64,
     /// Seed of the random stream: on the CPU the same seed repeats a run exactly
-    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     #[arg(long, default_value_t = DeviceChoice::Auto)]
@@ -89,24 +122,29 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = EngineKind::default())]
     pub engine: EngineKind,
     /// CPU threads for libtorch; for these tiny tensors one is fastest
-    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1, value_parser = whole(1, limits::MAX_THREADS), allow_negative_numbers = true)]
     pub threads: u64,
-    /// Folder for the checkpoint and plots (created if missing; an existing checkpoint is replaced)
+    /// Folder for the checkpoint and plots (created if missing); one that holds a run needs
+    /// --overwrite, or --resume to continue it
     #[arg(long, value_name = "DIR", default_value = "models")]
     pub out: PathBuf,
+    /// Replace the run already in --out: its files stay until the new run's first checkpoint,
+    /// then only the new run's remain
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Continue the run whose checkpoint is in DIR, exactly where it stopped, writing into DIR;
     /// flags that would change the run (--batch, --seed, …) must match it or be left out
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub resume: Option<PathBuf>,
     /// Also write a checkpoint every N iterations (it is always written at each evaluation,
     /// at the end, and on SIGINT or SIGTERM)
-    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
     /// Adam's step size, for both networks
-    #[arg(long, default_value_t = TrainConfig::default().adam.learning_rate)]
+    #[arg(long, default_value_t = TrainConfig::default().adam.learning_rate, value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
     pub learning_rate: f64,
     /// Iterations between two rows of DIR/history.csv (losses and batch accuracies)
-    #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = at_least_one)]
+    #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub history_every: u64,
     /// Hide the progress bar and the per-evaluation metric line on stderr
     #[arg(long, short)]
@@ -144,10 +182,10 @@ pub struct SampleArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// Number of points
-    #[arg(short = 'n', default_value_t = 100, value_parser = at_least_one)]
+    #[arg(short = 'n', default_value_t = 100, value_parser = whole(1, limits::MAX_SAMPLES), allow_negative_numbers = true)]
     pub n: u64,
     /// Seed of the latent points: the same seed gives byte-identical output
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// Write the CSV to this file instead of stdout
     #[arg(long, value_name = "FILE.csv")]
@@ -163,10 +201,10 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
     /// Generated points to measure (the same points `sample` gives for this -n and --seed)
-    #[arg(short = 'n', default_value_t = 10_000, value_parser = at_least_two)]
+    #[arg(short = 'n', default_value_t = 10_000, value_parser = whole(2, limits::MAX_EVALUATE_POINTS), allow_negative_numbers = true)]
     pub n: u64,
     /// Seed of the latent points and of the real reference points
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// Print one JSON object instead of a table
     #[arg(long)]
@@ -192,7 +230,7 @@ pub struct ExploreArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
     /// Seed of the random draws
-    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
 }
 
@@ -207,20 +245,29 @@ pub struct SummaryArgs {
     pub diagram: Option<PathBuf>,
 }
 
-/// Parses a count that must be positive, with a message that says so.
-fn at_least_one(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".to_string()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("expected a whole number of at least 1, got `{s}`")),
+/// A parser of whole numbers from `min` to `max`, whose refusals read as the end of a sentence
+/// that starts with the flag: `must be at least 1, got -1`.
+fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.trim().parse::<i128>() {
+        Ok(n) if n < min as i128 => Err(format!("must be at least {min}, got {s}")),
+        Ok(n) if n > max as i128 => Err(format!("must be at most {max}, got {s}")),
+        Ok(n) => Ok(n as u64),
+        Err(_) => Err(format!("must be a whole number from {min} to {max}, got `{s}`")),
     }
 }
 
-/// Parses a count of at least two (statistics need a pair).
-fn at_least_two(s: &str) -> Result<u64, String> {
-    match at_least_one(s)? {
-        1 => Err("must be at least 2".to_string()),
-        n => Ok(n),
+/// [`whole`] for settings the configuration keeps as `i64`.
+fn signed(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone + Send + Sync + 'static {
+    let parse = whole(min as u64, max as u64);
+    move |s: &str| parse(s).map(|n| n as i64)
+}
+
+/// A parser of positive numbers of at most `max`.
+fn positive(max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= max => Ok(x),
+        Ok(_) => Err(format!("must be a positive number of at most {max}, got {s}")),
+        Err(_) => Err(format!("must be a number, got `{s}`")),
     }
 }
 
@@ -241,6 +288,24 @@ mod tests {
         let (model, train) = args.configs();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);
+    }
+
+    #[test]
+    fn refused_values_read_as_one_line_naming_the_flag() {
+        let error = |args: &[&str]| one_line(&Cli::try_parse_from(args).unwrap_err());
+        assert_eq!(error(&["gan1d", "train", "--epochs", "-1"]), "--epochs must be at least 1, got -1");
+        assert_eq!(
+            error(&["gan1d", "train", "--learning-rate", "-0.5"]),
+            "--learning-rate must be a positive number of at most 1000, got -0.5"
+        );
+        assert_eq!(
+            error(&["gan1d", "sample", "--checkpoint", "m", "-n", "-1"]),
+            "-n must be at least 1, got -1"
+        );
+        assert!(error(&["gan1d", "train", "--threads", "100000"]).starts_with("--threads must be at most"));
+        assert!(error(&["gan1d", "train", "--batch", "x"]).contains("whole number"));
+        let unknown = error(&["gan1d", "train", "--bogus"]);
+        assert!(unknown.contains("--bogus") && !unknown.contains('\n'), "{unknown}");
     }
 
     #[test]

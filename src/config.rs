@@ -22,6 +22,32 @@ pub struct ModelConfig {
 /// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.
 pub const POINT_DIM: i64 = 2;
 
+/// The ranges every setting must fall in, whether it comes from a flag or a checkpoint's
+/// `config.json`. They bound the memory and time a run can ask for to what a small GAN
+/// playground can use, far beyond what it needs, so that a typo fails at once with a message
+/// instead of exhausting memory.
+pub mod limits {
+    /// Iterations of one run: 10⁸ is about ten hours at gan1d's speed.
+    pub const MAX_EPOCHS: u64 = 100_000_000;
+    /// Points per generator update (2²⁰): a few hundred megabytes of activations at most.
+    pub const MAX_BATCH: i64 = 1 << 20;
+    /// Latent dimensions and hidden-layer widths.
+    pub const MAX_WIDTH: i64 = 4096;
+    /// Hidden layers per network.
+    pub const MAX_DEPTH: usize = 16;
+    /// Points of one evaluation's accuracies and metrics.
+    pub const MAX_EVAL_SAMPLES: i64 = 1_000_000;
+    /// Adam's step size. Anything above about 0.01 trains badly and much more diverges, which
+    /// `train` reports (exit code 3); past 10³⁰ the first step overflows float32 outright.
+    pub const MAX_LEARNING_RATE: f64 = 1e30;
+    /// libtorch CPU threads: more than any machine here has; each costs a stack.
+    pub const MAX_THREADS: u64 = 1024;
+    /// Points `gan1d sample` streams out.
+    pub const MAX_SAMPLES: u64 = 1_000_000_000_000;
+    /// Points `gan1d evaluate` holds in memory to measure (about 80 MB each for 10⁷).
+    pub const MAX_EVALUATE_POINTS: u64 = 10_000_000;
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         Self { latent_dim: 5, generator_hidden: vec![15], discriminator_hidden: vec![25] }
@@ -31,14 +57,15 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Rejects shapes no network can have, naming the flag that sets each value.
     pub fn validate(&self) -> Result<()> {
-        if self.latent_dim < 1 {
-            bail!("--latent-dim must be at least 1, got {}", self.latent_dim);
-        }
+        in_range("--latent-dim", self.latent_dim, 1, limits::MAX_WIDTH)?;
         for (name, widths) in
             [("generator", &self.generator_hidden), ("discriminator", &self.discriminator_hidden)]
         {
-            if let Some(w) = widths.iter().find(|&&w| w < 1) {
-                bail!("every {name} hidden layer needs at least 1 unit, got {w}");
+            if widths.is_empty() || widths.len() > limits::MAX_DEPTH {
+                bail!("the {name} needs 1 to {} hidden layers, got {}", limits::MAX_DEPTH, widths.len());
+            }
+            for &w in widths {
+                in_range(&format!("every {name} hidden layer's width"), w, 1, limits::MAX_WIDTH)?;
             }
         }
         Ok(())
@@ -86,7 +113,7 @@ impl std::str::FromStr for EngineKind {
         match s {
             "fused" => Ok(EngineKind::Fused),
             "autograd" => Ok(EngineKind::Autograd),
-            _ => Err(format!("expected fused or autograd, got `{s}`")),
+            _ => Err(format!("must be fused or autograd, got `{s}`")),
         }
     }
 }
@@ -151,41 +178,47 @@ impl TrainConfig {
 
     /// Rejects settings that cannot train, naming the flag that sets each value.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs < 1 {
-            bail!("--epochs must be at least 1, got {}", self.epochs);
-        }
-        if self.batch < 2 || self.batch % 2 != 0 {
+        in_range("--epochs", self.epochs, 1, limits::MAX_EPOCHS)?;
+        if self.batch % 2 != 0 || !(2..=limits::MAX_BATCH).contains(&self.batch) {
             bail!(
-                "--batch must be an even number of at least 2 (half of it real, half fake), got {}",
+                "--batch must be an even number from 2 to {} (half of it real, half fake), got {}",
+                limits::MAX_BATCH,
                 self.batch
             );
         }
-        if self.eval_every < 1 {
-            bail!("--eval-every must be at least 1, got {}", self.eval_every);
-        }
-        if self.eval_samples < 1 {
-            bail!("the evaluation needs at least 1 sample, got {}", self.eval_samples);
-        }
-        if self.metric_samples < 2 {
-            bail!("the quality metrics need at least 2 samples, got {}", self.metric_samples);
-        }
-        if self.history_every < 1 {
-            bail!("--history-every must be at least 1, got {}", self.history_every);
-        }
+        in_range("--eval-every", self.eval_every, 1, limits::MAX_EPOCHS)?;
+        in_range("the evaluation's sample count", self.eval_samples, 1, limits::MAX_EVAL_SAMPLES)?;
+        in_range("the quality metrics' sample count", self.metric_samples, 2, limits::MAX_EVAL_SAMPLES)?;
+        in_range("--history-every", self.history_every, 1, limits::MAX_EPOCHS)?;
         let adam = &self.adam;
-        if !(adam.learning_rate > 0.0 && adam.learning_rate.is_finite()) {
-            bail!("--learning-rate must be a positive number, got {}", adam.learning_rate);
+        if !(adam.learning_rate > 0.0 && adam.learning_rate <= limits::MAX_LEARNING_RATE) {
+            bail!(
+                "--learning-rate must be a positive number of at most {}, got {}",
+                limits::MAX_LEARNING_RATE,
+                adam.learning_rate
+            );
         }
         for (name, beta) in [("beta1", adam.beta1), ("beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("adam {name} must be in [0, 1), got {beta}");
             }
         }
-        if !adam.epsilon.is_finite() || adam.epsilon <= 0.0 {
-            bail!("adam epsilon must be positive, got {}", adam.epsilon);
+        if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {
+            bail!("adam epsilon must be in (0, 1], got {}", adam.epsilon);
         }
         Ok(())
     }
+}
+
+/// Fails unless `min ≤ value ≤ max`, naming `what` (a flag, or the setting).
+fn in_range<T: PartialOrd + std::fmt::Display>(what: &str, value: T, min: T, max: T) -> Result<()> {
+    if value < min {
+        bail!("{what} must be at least {min}, got {value}");
+    }
+    if value > max {
+        bail!("{what} must be at most {max}, got {value}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -215,7 +248,7 @@ mod tests {
             assert_eq!(kind.to_string().parse::<EngineKind>(), Ok(kind));
         }
         assert_eq!(EngineKind::default(), EngineKind::Fused);
-        assert!("keras".parse::<EngineKind>().unwrap_err().contains("fused or autograd"));
+        assert!("keras".parse::<EngineKind>().unwrap_err().contains("must be fused or autograd"));
     }
 
     #[test]
@@ -225,6 +258,21 @@ mod tests {
             let err = cfg.validate().unwrap_err().to_string();
             assert!(err.contains("--batch"), "{err}");
         }
+    }
+
+    #[test]
+    fn rejects_absurdly_large_settings() {
+        let err = TrainConfig { epochs: u64::MAX, ..TrainConfig::default() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--epochs must be at most"), "{err}");
+        let err = TrainConfig { batch: 100_000_000_000, ..TrainConfig::default() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--batch"), "{err}");
+        let err = ModelConfig { latent_dim: 100_000_000, ..ModelConfig::default() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--latent-dim must be at most 4096"), "{err}");
+        let err = ModelConfig { generator_hidden: vec![], ..ModelConfig::default() }.validate().unwrap_err();
+        assert!(err.to_string().contains("hidden layers"), "{err}");
+        let adam = AdamConfig { learning_rate: f64::INFINITY, ..AdamConfig::default() };
+        let err = TrainConfig { adam, ..TrainConfig::default() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--learning-rate"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl FromStr for DeviceChoice {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(DeviceChoice::Cuda)
-                .ok_or_else(|| format!("expected auto, cpu, cuda or cuda:N, got `{s}`")),
+                .ok_or_else(|| format!("must be auto, cpu, cuda or cuda:N, got `{s}`")),
         }
     }
 }

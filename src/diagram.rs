@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use plotters::prelude::*;
 
 use crate::plot::register_font;
@@ -30,12 +30,12 @@ pub fn draw(path: &Path, blocks: &[Block]) -> Result<()> {
     register_font();
     let n = blocks.len() as i32;
     let height = 2 * MARGIN + n * BOX_HEIGHT + (n - 1).max(0) * GAP;
-    render(path, (WIDTH as u32 + 2 * MARGIN as u32, height as u32), blocks)
-        .map_err(|e| anyhow!("cannot write diagram {}: {e}", path.display()))
+    let size = (WIDTH as u32 + 2 * MARGIN as u32, height as u32);
+    crate::plot::write_png(path, size, |buffer| render(buffer, size, blocks))
 }
 
-fn render(path: &Path, size: (u32, u32), blocks: &[Block]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+fn render(buffer: &mut [u8], size: (u32, u32), blocks: &[Block]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
     root.fill(&WHITE)?;
     let font = |px| ("sans-serif", px).into_font().color(&BLACK);
     let line = BLACK.stroke_width(1);

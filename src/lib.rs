@@ -14,8 +14,10 @@ pub mod device;
 pub mod diagram;
 pub mod engine;
 pub mod evaluate;
+pub mod fsio;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod plot;
 pub mod progress;
 pub mod runlog;
@@ -48,6 +50,16 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sets up the process before any command: a write past a file-size limit (`ulimit -f`) then
+/// fails with an error that gan1d reports like a full disk, instead of killing the process by
+/// SIGXFSZ with no message.
+pub fn prepare_process() {
+    // SAFETY: ignoring a signal installs no handler and touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Runs one parsed command line.

@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    gan1d::prepare_process();
     let cli = gan1d::cli::Cli::parse_with_sources(std::env::args_os());
     match gan1d::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             match error.downcast_ref::<gan1d::Ending>() {
                 // Already whole: the error, if any, then where the run's checkpoint is.
-                Some(ending) => eprintln!("{ending}"),
-                None => eprintln!("error: {error:#}"),
+                Some(ending) => gan1d::output::note(&ending.to_string()),
+                None => gan1d::output::note(&format!("error: {error:#}")),
             }
             ExitCode::from(gan1d::exit_code(&error))
         }

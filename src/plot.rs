@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{Result, anyhow};
+
+use crate::fsio;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -37,34 +39,37 @@ const SIZE: (u32, u32) = (800, 600);
 /// Draws `scatter` into the PNG file `path`. The axes cover the target curve and every point.
 pub fn scatter(path: &Path, scatter: &Scatter) -> Result<()> {
     register_font();
-    atomically(path, |tmp| draw(tmp, scatter))
-        .map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+    write_png(path, SIZE, |buffer| draw(buffer, scatter))
 }
 
-/// Runs `draw` on a temporary file beside `path` (same extension, which picks the image
-/// format), then renames it over `path`, so an interrupted run never leaves half an image.
-fn atomically(
+/// Draws a `size` picture with `draw` into memory, then writes it to `path` as a PNG file
+/// through [`fsio::write_atomically`]. PNG is the one format gan1d writes, whatever `path`'s
+/// extension says: commands check extensions before they start.
+pub fn write_png(
     path: &Path,
-    draw: impl FnOnce(&Path) -> Result<(), Box<dyn std::error::Error>>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let name = path.file_name().ok_or("not a file name")?.to_string_lossy();
-    let tmp = path.with_file_name(match name.rsplit_once('.') {
-        Some((stem, ext)) => format!(".{stem}.tmp.{ext}"),
-        None => format!(".{name}.tmp"),
-    });
-    let result = draw(&tmp).and_then(|()| Ok(std::fs::rename(&tmp, path)?));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&mut [u8]) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<()> {
+    register_font();
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    draw(&mut rgb).map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))?;
+    fsio::write_atomically(path, |out| {
+        let mut encoder = png::Encoder::new(out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(&rgb)?;
+        writer.finish()?;
+        Ok(())
+    })
 }
 
-fn draw(path: &Path, s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
+fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
     let points = s.real.iter().chain(s.generated).map(|&(x, y)| (x as f64, y as f64));
     let (x0, x1, y0, y1) = bounds(s.curve.iter().copied().chain(points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
     let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
 
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    let root = BitMapBackend::with_buffer(buffer, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(s.title, (FONT, 24))
@@ -150,8 +155,7 @@ pub const LOG_FLOOR: f64 = 1e-5;
 pub fn panels(path: &Path, panels: &[Panel]) -> Result<()> {
     register_font();
     let size = (900, 320 * panels.len().max(1) as u32);
-    atomically(path, |tmp| draw_panels(tmp, size, panels))
-        .map_err(|e| anyhow!("cannot write plot {}: {e}", path.display()))
+    write_png(path, size, |buffer| draw_panels(buffer, size, panels))
 }
 
 /// Axes, labels and grid of a panel's chart; a macro because the linear and logarithmic charts
@@ -189,8 +193,12 @@ fn tick(x: f64) -> String {
     }
 }
 
-fn draw_panels(path: &Path, size: (u32, u32), panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, size).into_drawing_area();
+fn draw_panels(
+    buffer: &mut [u8],
+    size: (u32, u32),
+    panels: &[Panel],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
         let clamp = |y: f64| if panel.log_y { y.max(LOG_FLOOR) } else { y };
@@ -263,10 +271,25 @@ fn legend<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
     Ok(())
 }
 
-/// One frame of an animation: a caption and the generated points at that moment.
+/// One frame of an animation: the generated points after some iterations.
 pub struct Frame {
-    pub caption: String,
+    /// Iterations done when the points were generated; 0 for the untrained generator.
+    pub iterations_done: u64,
     pub generated: Vec<(f32, f32)>,
+}
+
+impl Frame {
+    pub fn new(iterations_done: u64, generated: Vec<(f32, f32)>) -> Frame {
+        Frame { iterations_done, generated }
+    }
+
+    /// The frame's title.
+    pub fn caption(&self) -> String {
+        match self.iterations_done {
+            0 => "untrained generator".to_string(),
+            n => format!("after {n} iterations"),
+        }
+    }
 }
 
 /// Animation size in pixels: small enough that the example run's animation ships with the
@@ -281,12 +304,13 @@ const FRAME_DELAY_MS: u32 = 150;
 /// points and nearly all generated ones; the rest fall outside).
 pub fn animation(path: &Path, frames: &[Frame], real: &[(f32, f32)], curve: &[(f64, f64)]) -> Result<()> {
     register_font();
-    atomically(path, |tmp| draw_animation(tmp, frames, real, curve))
-        .map_err(|e| anyhow!("cannot write animation {}: {e}", path.display()))
+    fsio::write_atomically(path, |out| {
+        draw_animation(out, frames, real, curve).map_err(|e| anyhow!("cannot draw the animation: {e}"))
+    })
 }
 
 fn draw_animation(
-    path: &Path,
+    out: &mut dyn std::io::Write,
     frames: &[Frame],
     real: &[(f32, f32)],
     curve: &[(f64, f64)],
@@ -304,8 +328,7 @@ fn draw_animation(
 
     let (w, h) = ANIMATION_SIZE;
     let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut encoder = gif::Encoder::new(file, w as u16, h as u16, &palette)?;
+    let mut encoder = gif::Encoder::new(out, w as u16, h as u16, &palette)?;
     encoder.set_repeat(gif::Repeat::Infinite)?;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     let mut previous: Option<Vec<u8>> = None;
@@ -314,7 +337,7 @@ fn draw_animation(
             let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
             root.fill(&WHITE)?;
             let mut chart = ChartBuilder::on(&root)
-                .caption(&frame.caption, (FONT, 16))
+                .caption(frame.caption(), (FONT, 16))
                 .margin(8)
                 .x_label_area_size(30)
                 .y_label_area_size(45)
@@ -434,7 +457,7 @@ mod tests {
         panels(&path, &panels_in).unwrap();
         scatter(&path, &Scatter { title: "t", real: &[], generated: &[(f32::NAN, 1.0)], curve: &[] })
             .unwrap();
-        let frames = [Frame { caption: "f".into(), generated: vec![(0.0, 0.0), (9.0, 9.0)] }];
+        let frames = [Frame::new(0, vec![(0.0, 0.0), (9.0, 9.0)])];
         animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &[]).unwrap();
         assert_eq!(&std::fs::read(dir.path().join("a.gif")).unwrap()[..6], b"GIF89a");
     }

@@ -1,162 +1,318 @@
-//! The run's CSV logs (`metrics.csv`, `history.csv`, `frames.csv`): a header when created, then
-//! one line per row, flushed as written so a log read during training is complete up to its last
-//! line. A resumed run reopens them, keeping the rows from before its checkpoint.
+//! The run's CSV logs (`metrics.csv`, `history.csv`, `frames.csv`), written and read through
+//! the `csv` crate. Each log has one row type, whose serde derive is its header and columns.
+//!
+//! A log counts and hashes every byte it writes, so a checkpoint can record exactly how much
+//! of each log belongs to it ([`LogRecord`]). A resumed run keeps that much, and only if those
+//! bytes are the ones recorded: rows of two runs never mix, and rows written after the
+//! checkpoint are dropped. A new run writes its logs under a staged name beside the final one
+//! until its first checkpoint commits them (see `commands/train`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::metrics::Metrics;
-use crate::train::HistoryRow;
+use crate::evaluate::EvalReport;
+use crate::fsio;
 
-/// Header of `metrics.csv`. `iteration` is 0-based, as in the printed evaluation lines.
-pub fn metrics_header() -> String {
-    format!("iteration,acc_real,acc_fake,{}", Metrics::CSV_HEADER)
+/// One row of `metrics.csv`: an evaluation's accuracies and quality metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// The 0-based iteration the evaluation followed, as printed.
+    pub iteration: u64,
+    pub acc_real: f64,
+    pub acc_fake: f64,
+    pub residual_mean: f64,
+    pub residual_median: f64,
+    pub residual_p95: f64,
+    pub residual_share_on_curve: f64,
+    pub share_in_domain: f64,
+    pub ks: f64,
+    pub share_left_branch: f64,
+    /// Absent from logs of gan1d 0.2, whose coverage column was `bins_covered`.
+    #[serde(default = "not_measured")]
+    pub widest_gap: f64,
+    pub energy_distance: f64,
 }
 
-pub fn metrics_row(iteration: u64, acc_real: f64, acc_fake: f64, metrics: &Metrics) -> String {
-    format!("{iteration},{acc_real},{acc_fake},{}", metrics.csv_values())
+fn not_measured() -> f64 {
+    f64::NAN
 }
 
-/// Header of `history.csv`. `iteration` is 0-based; accuracies are on that iteration's batches.
-pub const HISTORY_HEADER: &str = "iteration,d_loss_real,d_loss_fake,g_loss,d_acc_real,d_acc_fake";
-
-pub fn history_row(row: &HistoryRow) -> String {
-    format!(
-        "{},{},{},{},{},{}",
-        row.iteration, row.d_loss_real, row.d_loss_fake, row.g_loss, row.d_acc_real, row.d_acc_fake
-    )
+impl MetricsRow {
+    pub fn new(report: &EvalReport) -> MetricsRow {
+        let m = &report.metrics;
+        MetricsRow {
+            iteration: report.iteration,
+            acc_real: report.acc_real,
+            acc_fake: report.acc_fake,
+            residual_mean: m.residual_mean,
+            residual_median: m.residual_median,
+            residual_p95: m.residual_p95,
+            residual_share_on_curve: m.residual_share_on_curve,
+            share_in_domain: m.share_in_domain,
+            ks: m.ks,
+            share_left_branch: m.share_left_branch,
+            widest_gap: m.widest_gap,
+            energy_distance: m.energy_distance,
+        }
+    }
 }
 
-/// Header of `frames.csv`: the animation's points, one row per point, frame by frame.
-/// `iterations_done` is 0 for the untrained generator.
-pub const FRAMES_HEADER: &str = "iterations_done,x,y";
-
-pub fn frame_row(iterations_done: u64, (x, y): (f32, f32)) -> String {
-    // Rust prints the shortest decimal that reads back as the same f32: the frames round-trip.
-    format!("{iterations_done},{x},{y}")
+/// One row of `frames.csv`: a point of the animation's frame after `iterations_done`
+/// iterations (0 for the untrained generator).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FrameRow {
+    pub iterations_done: u64,
+    pub x: f32,
+    pub y: f32,
 }
 
-/// A CSV file being written line by line.
-pub struct CsvLog {
-    path: PathBuf,
-    file: BufWriter<File>,
+/// How much of a log a checkpoint covers: its first `bytes` bytes, whose SHA-256 is `sha256`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecord {
+    pub bytes: u64,
+    pub sha256: String,
 }
 
-impl CsvLog {
-    /// Creates (or empties) `path` and writes `header`.
-    pub fn create(path: &Path, header: &str) -> Result<Self> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut log = CsvLog { path: path.to_path_buf(), file: BufWriter::new(file) };
-        log.append(header)?;
-        Ok(log)
+/// A file being appended to, counting and hashing every byte.
+struct Hashing {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.bytes += written as u64;
+        Ok(written)
     }
 
-    /// Reopens the log at `path` to continue a run. The rows `parse` reads and `keep` accepts
-    /// stay, in order and byte for byte; the rest, such as rows written after the checkpoint
-    /// the run resumes from, are dropped, as is a last line cut short by a crash. The file is
-    /// rewritten atomically before new rows are appended. Returns `None` if there is no file.
-    pub fn reopen<T>(
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A CSV log being written, with the rows it holds.
+pub struct CsvLog<R> {
+    path: PathBuf,
+    writer: csv::Writer<Hashing>,
+    rows: Vec<R>,
+}
+
+impl<R: Serialize + DeserializeOwned> CsvLog<R> {
+    /// Creates (or empties) the log at `path`. Its header is written with its first row.
+    pub fn create(path: &Path) -> Result<Self> {
+        Self::start(path, Vec::new(), Vec::new())
+    }
+
+    /// Reopens the log at `path` to continue a run whose checkpoint recorded `record` for it.
+    /// The file's first `record.bytes` bytes must be the recorded ones; without a record (a
+    /// checkpoint of gan1d 0.2), the whole lines are taken. Of the rows there, those `keep`
+    /// accepts stay, in order; the file is rewritten atomically with them and continues.
+    /// If the file is not this run's but `staged` (left by a first checkpoint interrupted after
+    /// its commit) is, `staged` takes its place. A missing log starts empty, with a warning.
+    pub fn reopen(
         path: &Path,
-        header: &str,
-        parse: impl Fn(&[&str]) -> Option<T>,
-        keep: impl Fn(&T) -> bool,
-    ) -> Result<Option<(Self, Vec<T>)>> {
-        let text = match fs::read(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            other => other.with_context(|| format!("cannot read {}", path.display()))?,
-        };
+        staged: &Path,
+        record: Option<&LogRecord>,
+        keep: impl Fn(&R) -> bool,
+    ) -> Result<Self> {
         let unusable = |what: String| {
-            anyhow::anyhow!(
+            anyhow!(
                 "cannot continue {}: {what}; move the file away to resume without its earlier rows",
                 path.display()
             )
         };
-        let text = String::from_utf8(text).map_err(|_| unusable("it is not UTF-8 text".into()))?;
-        // Only lines ended by a newline were written whole.
-        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        let mut lines = whole.lines();
-        match lines.next() {
-            Some(found) if found == header => {}
-            Some(found) => return Err(unusable(format!("its header is `{found}`, expected `{header}`"))),
-            None => return Err(unusable("it has no header line".into())),
-        }
-        let mut kept_lines = vec![header];
-        let mut rows = Vec::new();
-        for (number, line) in lines.enumerate() {
-            let fields: Vec<&str> = line.split(',').collect();
-            let row = parse(&fields)
-                .ok_or_else(|| unusable(format!("line {} is not a row: `{line}`", number + 2)))?;
-            if keep(&row) {
-                kept_lines.push(line);
-                rows.push(row);
+        let read = |file: &Path| -> Result<Option<Vec<u8>>> {
+            match fsio::read_regular_file(file, MAX_LOG_BYTES) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if fsio::is_not_found(&e) => Ok(None),
+                Err(e) => Err(e).with_context(|| format!("cannot read {}", file.display())),
             }
-        }
-        let tmp = path.with_file_name(format!(
-            ".{}.tmp",
-            path.file_name().expect("log paths name a file").to_string_lossy()
-        ));
-        let rewrite = || -> std::io::Result<()> {
-            let mut file = File::create(&tmp)?;
-            for line in &kept_lines {
-                writeln!(file, "{line}")?;
-            }
-            file.sync_all()?;
-            fs::rename(&tmp, path)
         };
-        if let Err(e) = rewrite() {
-            let _ = fs::remove_file(&tmp);
-            return Err(e).with_context(|| format!("cannot rewrite {}", path.display()));
+        let covered = |bytes: &[u8]| match record {
+            Some(r) => bytes.len() as u64 >= r.bytes && sha256_hex(&bytes[..r.bytes as usize]) == r.sha256,
+            None => true,
+        };
+        let mut bytes = read(path)?;
+        if !bytes.as_deref().is_some_and(covered)
+            && let Some(staged_bytes) = read(staged)?.filter(|b| covered(b))
+        {
+            std::fs::rename(staged, path)
+                .with_context(|| format!("cannot move {} into place", staged.display()))?;
+            bytes = Some(staged_bytes);
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {} to append", path.display()))?;
-        Ok(Some((CsvLog { path: path.to_path_buf(), file: BufWriter::new(file) }, rows)))
+        let _ = std::fs::remove_file(staged);
+        let Some(bytes) = bytes else {
+            crate::output::note(&format!(
+                "gan1d: warning: {} is missing, so it starts again from the checkpoint",
+                path.display()
+            ));
+            return Self::create(path);
+        };
+        let prefix = match record {
+            Some(r) if covered(&bytes) => &bytes[..r.bytes as usize],
+            Some(_) => return Err(unusable("it does not hold this run's rows up to its checkpoint (it was changed, or belongs to another run)".into())),
+            // Only lines ended by a newline were written whole.
+            None => &bytes[..bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)],
+        };
+        let mut rows = Vec::new();
+        for (index, row) in csv::Reader::from_reader(prefix).deserialize::<R>().enumerate() {
+            rows.push(row.map_err(|e| unusable(format!("row {} cannot be read ({e})", index + 1)))?);
+        }
+        rows.retain(|row| keep(row));
+        let mut text = Vec::new();
+        {
+            let mut writer = csv::Writer::from_writer(&mut text);
+            for row in &rows {
+                writer.serialize(row)?;
+            }
+            writer.flush()?;
+        }
+        fsio::write_atomically(path, |out| Ok(out.write_all(&text)?))?;
+        Self::start(path, text, rows)
     }
 
-    pub fn append(&mut self, line: &str) -> Result<()> {
-        writeln!(self.file, "{line}")
-            .and_then(|()| self.file.flush())
-            .with_context(|| format!("cannot write {}", self.path.display()))
+    /// Opens `path`, which holds exactly `written`, for appending rows after `rows`.
+    fn start(path: &Path, written: Vec<u8>, rows: Vec<R>) -> Result<Self> {
+        let file =
+            if written.is_empty() { File::create(path) } else { OpenOptions::new().append(true).open(path) }
+                .with_context(|| format!("cannot open {} to write", path.display()))?;
+        let hashing =
+            Hashing { file, hasher: Sha256::new_with_prefix(&written), bytes: written.len() as u64 };
+        let writer = csv::WriterBuilder::new().has_headers(written.is_empty()).from_writer(hashing);
+        Ok(CsvLog { path: path.to_path_buf(), writer, rows })
     }
+
+    /// Adds `row` (buffered: [`CsvLog::flush`] writes it out).
+    pub fn append(&mut self, row: R) -> Result<()> {
+        self.writer.serialize(&row).with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// Writes the appended rows to the file, so a reader sees every whole row.
+    pub fn flush(&mut self) -> Result<()> {
+        self.writer.flush().with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// The rows, from before this session and after.
+    pub fn rows(&self) -> &[R] {
+        &self.rows
+    }
+
+    /// What a checkpoint taken now covers of this log; flushes first.
+    pub fn record(&mut self) -> Result<LogRecord> {
+        self.flush()?;
+        let inner = self.writer.get_ref();
+        Ok(LogRecord { bytes: inner.bytes, sha256: hex(&inner.hasher.clone().finalize()) })
+    }
+
+    /// Renames the file to `path` (the open file keeps being written at its new name).
+    pub fn move_to(&mut self, path: &Path) -> Result<()> {
+        std::fs::rename(&self.path, path)
+            .with_context(|| format!("cannot move {} to {}", self.path.display(), path.display()))?;
+        self.path = path.to_path_buf();
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The largest log gan1d reads back: a run of the longest allowed length logs about 0.5 GB.
+const MAX_LOG_BYTES: u64 = 4 << 30;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_pair(fields: &[&str]) -> Option<(u64, f64)> {
-        match fields {
-            [a, b] => Some((a.parse().ok()?, b.parse().ok()?)),
-            _ => None,
-        }
+    #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+    struct Pair {
+        i: u64,
+        v: f64,
+    }
+
+    fn pairs(rows: &[(u64, f64)]) -> Vec<Pair> {
+        rows.iter().map(|&(i, v)| Pair { i, v }).collect()
     }
 
     #[test]
-    fn reopening_keeps_chosen_rows_drops_a_torn_line_and_appends() {
+    fn a_record_covers_what_was_written_and_reopening_keeps_exactly_that() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
-        fs::write(&path, "i,v\n1,0.5\n2,0.25\n3,0.125\n4,0.06").unwrap();
-        let (mut log, rows) = CsvLog::reopen(&path, "i,v", parse_pair, |r| r.0 <= 2).unwrap().unwrap();
-        assert_eq!(rows, [(1, 0.5), (2, 0.25)]);
-        log.append("3,1").unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n3,1\n");
+        let staged = dir.path().join(".log.csv.staged");
+        let mut log = CsvLog::create(&path).unwrap();
+        log.append(Pair { i: 1, v: 0.5 }).unwrap();
+        log.append(Pair { i: 2, v: 0.25 }).unwrap();
+        let record = log.record().unwrap();
+        log.append(Pair { i: 3, v: 0.125 }).unwrap();
+        log.flush().unwrap();
+        drop(log);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n3,0.125\n");
+        assert_eq!(record.bytes, "i,v\n1,0.5\n2,0.25\n".len() as u64);
+
+        let mut log = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).unwrap();
+        assert_eq!(log.rows(), pairs(&[(1, 0.5), (2, 0.25)]));
+        log.append(Pair { i: 3, v: 1.0 }).unwrap();
+        let again = log.record().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n3,1.0\n");
+        assert_eq!(again.sha256, sha256_hex(b"i,v\n1,0.5\n2,0.25\n3,1.0\n"));
     }
 
     #[test]
-    fn reopening_refuses_another_header_or_a_bad_row_and_reports_a_missing_file() {
+    fn another_runs_log_is_refused_and_left_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
-        assert!(CsvLog::reopen(&path, "i,v", parse_pair, |_| true).unwrap().is_none());
-        fs::write(&path, "a,b\n1,2\n").unwrap();
-        let err = CsvLog::reopen(&path, "i,v", parse_pair, |_| true).err().unwrap();
-        assert!(err.to_string().contains("header is `a,b`"), "{err}");
-        fs::write(&path, "i,v\n1,2\nx,3\n").unwrap();
-        let err = CsvLog::reopen(&path, "i,v", parse_pair, |_| true).err().unwrap();
-        assert!(err.to_string().contains("line 3"), "{err}");
-        assert_eq!(fs::read_to_string(&path).unwrap(), "i,v\n1,2\nx,3\n", "a refused log is left as it was");
+        let staged = dir.path().join(".log.csv.staged");
+        let mut log = CsvLog::create(&path).unwrap();
+        log.append(Pair { i: 1, v: 0.5 }).unwrap();
+        let record = log.record().unwrap();
+        drop(log);
+        std::fs::write(&path, "i,v\n1,0.75\n").unwrap();
+        let err = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).err().unwrap();
+        assert!(err.to_string().contains("another run"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.75\n");
+        // The staged log of an interrupted first checkpoint takes its place when it matches.
+        std::fs::write(&staged, "i,v\n1,0.5\n2,9\n").unwrap();
+        let log = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).unwrap();
+        assert_eq!(log.rows(), pairs(&[(1, 0.5)]));
+        assert!(!staged.exists());
+    }
+
+    #[test]
+    fn without_a_record_whole_rows_are_kept_and_a_torn_line_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let staged = dir.path().join(".log.csv.staged");
+        std::fs::write(&path, "i,v\n1,0.5\n2,0.25\n3,0.125\n4,0.06").unwrap();
+        let log = CsvLog::<Pair>::reopen(&path, &staged, None, |p| p.i <= 2).unwrap();
+        assert_eq!(log.rows(), pairs(&[(1, 0.5), (2, 0.25)]));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n");
+        std::fs::write(&path, "i,v\n1,0.5\nx,3\n").unwrap();
+        let err = CsvLog::<Pair>::reopen(&path, &staged, None, |_| true).err().unwrap();
+        assert!(err.to_string().contains("row 2"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "i,v\n1,0.5\nx,3\n",
+            "a refused log is left as it was"
+        );
     }
 }

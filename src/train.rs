@@ -37,8 +37,8 @@ pub trait Observer {
     }
 }
 
-/// One row of the training history.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One row of the training history (`history.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HistoryRow {
     /// Iterations completed when the row was taken.
     pub iteration: u64,

@@ -25,7 +25,7 @@ fn a_saved_then_loaded_generator_samples_identically() {
     let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, trainer) = trained(11, 50, 50);
-    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap();
 
     let (manifest, _vs, loaded) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
     assert_eq!(manifest.iteration, 50);
@@ -71,20 +71,20 @@ fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
     let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(4, 20, 1);
-    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001.ot", "generator-000001.ot", "optimizer-000001.ot"]
     );
     // Saving again at the same iteration (a new run in the same folder) takes other names,
     // then removes the old files.
-    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001-b.ot", "generator-000001-b.ot", "optimizer-000001-b.ot"]
     );
     let _ = trainer.step();
-    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(checkpoint::read_manifest(dir.path()).unwrap().iteration, 2);
     assert_eq!(names_in(dir.path()).len(), 4);
 }
@@ -94,14 +94,14 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
     let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(5, 20, 1);
-    checkpoint::save(dir.path(), &trainer, None).unwrap();
+    checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap();
     let before = names_in(dir.path());
     let _ = trainer.step();
-    // A folder where the optimiser's temporary file would go: its write fails.
-    std::fs::create_dir(dir.path().join(".optimizer-000002.ot.tmp")).unwrap();
-    let err = checkpoint::save(dir.path(), &trainer, None).unwrap_err();
+    // A folder where the optimiser's new file would be renamed to: its write fails.
+    std::fs::create_dir(dir.path().join("optimizer-000002.ot")).unwrap();
+    let err = checkpoint::save(dir.path(), &trainer, None, checkpoint::LogRecords::empty()).unwrap_err();
     assert!(format!("{err:#}").contains("cannot write checkpoint file"), "{err:#}");
-    std::fs::remove_dir(dir.path().join(".optimizer-000002.ot.tmp")).unwrap();
+    std::fs::remove_dir(dir.path().join("optimizer-000002.ot")).unwrap();
     assert_eq!(names_in(dir.path()), before);
     let (manifest, _, _) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
     assert_eq!(manifest.iteration, 1);
@@ -113,7 +113,7 @@ fn resuming_in_process_continues_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, straight) = trained(12, 60, 60);
     let (_, first) = trained(12, 60, 25);
-    checkpoint::save(dir.path(), &first, None).unwrap();
+    checkpoint::save(dir.path(), &first, None, checkpoint::LogRecords::empty()).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
     let mut resumed =

@@ -193,7 +193,7 @@ fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
         let args: Vec<&str> = if round % 3 == 2 {
             vec!["--resume", d, "--epochs", "1000000", "--checkpoint-every", "1"]
         } else {
-            vec!["--seed", &seed, "--epochs", "1000000", "--checkpoint-every", "1", "--out", d]
+            vec!["--seed", &seed, "--epochs", "1000000", "--checkpoint-every", "1", "--out", d, "--overwrite"]
         };
         let child = spawn_train(&args);
         sleep(Duration::from_millis(600 + next(900)));
@@ -250,18 +250,18 @@ fn a_full_disk_or_an_unwritable_folder_loses_nothing() {
     fs::write(&file, "x").unwrap();
     assert_refused(&train(&["--epochs", "5", "--out", path(&file.join("run"))]), "cannot be written");
 
-    // A run whose generator file is 1.2 MB, continued under a 600 KB limit on file size: the
-    // next checkpoint cannot be written, as on a full disk (the limit also works for root).
+    // A run whose optimiser file is about 490 KB, continued under a 300 KB limit on file size:
+    // the next checkpoint cannot be written, as on a full disk (the limit also works for root).
+    // gan1d ignores SIGXFSZ, so the write fails with an error instead of killing it.
     let dir = tmp.path().join("run");
-    let o = train(&["--latent-dim", "20000", "--epochs", "10", "--out", path(&dir)]);
+    let o = train(&["--latent-dim", "4096", "--epochs", "10", "--out", path(&dir)]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The checkpoint's own files (the logs and plots go on growing until the failure).
     let checkpoint = |dir: &Path| -> Vec<_> {
         contents(dir).into_iter().filter(|(n, _)| !n.ends_with(".csv") && !n.starts_with("plots")).collect()
     };
     let before = checkpoint(&dir);
-    let script =
-        format!("trap '' XFSZ; ulimit -f 600; exec {BIN} train --resume {} --epochs 20 --quiet", path(&dir));
+    let script = format!("ulimit -f 300; exec {BIN} train --resume {} --epochs 20 --quiet", path(&dir));
     let o = Command::new("bash").args(["-c", &script]).output().unwrap();
     assert_refused(&o, "File too large");
     assert!(stderr(&o).contains("the last complete checkpoint, after 10 iterations"), "{}", stderr(&o));
@@ -279,7 +279,11 @@ fn a_folder_in_use_refuses_a_second_run_and_serves_readers() {
     // A run that commits a new checkpoint, and deletes the last one, after every iteration.
     let child = spawn_train(&["--epochs", "1000000", "--checkpoint-every", "1", "--out", path(&dir)]);
     wait_for(&dir.join("config.json"));
-    assert_refused(&train(&["--epochs", "10", "--out", path(&dir)]), "another `gan1d train` is writing");
+    assert_refused(&train(&["--epochs", "10", "--out", path(&dir)]), "the folder already holds a run");
+    assert_refused(
+        &train(&["--epochs", "10", "--out", path(&dir), "--overwrite"]),
+        "another `gan1d train` is writing",
+    );
     assert_refused(&train(&["--resume", path(&dir)]), "another `gan1d train` is writing");
     // Readers meanwhile always get a whole checkpoint.
     for _ in 0..5 {

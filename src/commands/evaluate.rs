@@ -38,6 +38,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let generated = metrics::measure(&points, &reference);
     let floor = metrics::measure(&floor_points, &floor_reference);
 
+    let mut stdout = crate::output::Stdout::default();
     if args.json {
         let report = Report {
             checkpoint: args.checkpoint.display().to_string(),
@@ -47,16 +48,17 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
             generated: &generated,
             real_floor: &floor,
         };
-        println!("{}", serde_json::to_string(&report)?);
+        stdout.line(&serde_json::to_string(&report)?)?;
     } else {
-        println!(
+        let heading = format!(
             "checkpoint {} after {} iterations; {} points, seed {}\n",
             args.checkpoint.display(),
             manifest.iteration,
             args.n,
             args.seed
         );
-        print!("{}", metrics::table(&generated, &floor));
+        // A closed stdout ends the command quietly: nothing is left to do.
+        let _ = stdout.text(&format!("{heading}\n{}", metrics::table(&generated, &floor)))?;
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ fn start(args: &ExploreArgs, file: &str) -> Result<std::path::PathBuf> {
 }
 
 fn wrote(path: &std::path::Path) {
-    eprintln!("gan1d: wrote {}", path.display());
+    crate::output::note(&format!("gan1d: wrote {}", path.display()));
 }
 
 /// The target at the tutorial's inputs -0.5, -0.4 … 0.5, as a line plot.
@@ -74,13 +74,15 @@ fn discriminator(args: &ExploreArgs) -> Result<()> {
     let path = start(args, "discriminator.png")?;
     let cfg = TrainConfig { seed: args.seed, ..TrainConfig::default() };
     let (mut real, mut fake) = (Vec::new(), Vec::new());
+    // A closed stdout stops the printing, not the training: the plot is still drawn.
+    let mut stdout = crate::output::Stdout::default();
     train::discriminator_alone(
         &ModelConfig::default(),
         &cfg,
         DISCRIMINATOR_BATCHES,
         Device::Cpu,
         |i, r, f| {
-            println!("{i} {r:?} {f:?}");
+            stdout.line(&format!("{i} {r:?} {f:?}"))?;
             real.push((i as f64, r));
             fake.push((i as f64, f));
             Ok(())

@@ -7,8 +7,8 @@ mod sample;
 mod summary;
 mod train;
 
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -19,29 +19,14 @@ pub use sample::sample;
 pub use summary::summary;
 pub use train::{Ending, train};
 
-/// Writes a user's output file under a temporary name beside it and renames it into place, so
-/// an interrupted run never leaves half a file. `flag` names the option in errors.
+/// Writes a user's output file atomically (see [`crate::fsio`]). `flag` names the option in
+/// errors.
 fn write_file_atomically<T>(
     path: &Path,
     flag: &str,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
-    let file_name =
-        path.file_name().with_context(|| format!("{flag} {}: not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
-    let fail = || format!("{flag} {}: cannot write the file", path.display());
-    let file = File::create(&tmp).with_context(fail)?;
-    let mut writer = BufWriter::new(file);
-    let result = write(&mut writer).and_then(|value| {
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(fail)
+    crate::fsio::write_atomically(path, write).with_context(|| format!("{flag} {}", path.display()))
 }
 
 /// Creates `dir` if needed and proves it writable, naming `flag` if it is not.

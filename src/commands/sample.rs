@@ -25,7 +25,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
             match sampling::write_csv(&generator, latent_dim, args.n, keep, &mut writer) {
                 Ok(kept) => kept,
                 // A reader that stops early (`| head`) is not an error.
-                Err(e) if is_broken_pipe(&e) => return Ok(()),
+                Err(e) if crate::output::is_broken_pipe(&e) => return Ok(()),
                 Err(e) => return Err(e.context("cannot write the samples to stdout")),
             }
         }
@@ -43,8 +43,4 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         .with_context(|| format!("--plot {}", plot_path.display()))?;
     }
     Ok(())
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }

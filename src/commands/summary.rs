@@ -19,12 +19,12 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
     let generator = Generator::new(&g_vs.root(), &model_cfg);
     let discriminator = Discriminator::new(&d_vs.root(), &model_cfg);
-    print!("{}", tables::render(&generator, &discriminator));
+    let _ = crate::output::Stdout::default().text(&tables::render(&generator, &discriminator))?;
     if let Some(dir) = &args.diagram {
         for (stem, blocks) in tables::diagrams(&generator, &discriminator) {
             let path = dir.join(format!("{stem}.png"));
             diagram::draw(&path, &blocks)?;
-            eprintln!("gan1d: wrote {}", path.display());
+            crate::output::note(&format!("gan1d: wrote {}", path.display()));
         }
     }
     Ok(())

@@ -44,6 +44,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let end = match end {
         Ok(end) => end,
         Err(e) => {
+            if observer.saved_at.is_none() {
+                observer.logs.discard_staged();
+            }
             let notes = observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
             return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
         }
@@ -64,11 +67,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     observer.finish()?;
     let ran = total - first_iteration;
-    eprintln!(
+    crate::output::note(&format!(
         "gan1d: {ran} iterations in {seconds:.2} s ({:.0} it/s, evaluations and checkpoints included); results in {}",
         ran as f64 / seconds,
         dir.display()
-    );
+    ));
     Ok(())
 }
 
@@ -110,10 +113,26 @@ impl Run {
         model_cfg.validate()?;
         cfg.validate()?;
         let dir = args.out.clone();
+        // Everything is checked before anything in the folder changes.
+        let device = start_device(args)?;
+        let refuse_an_earlier_run = || -> Result<()> {
+            match checkpoint::run_evidence(&dir) {
+                Some(found) if !args.overwrite => bail!(
+                    "--out {}: the folder already holds a run ({} exists); continue it with `gan1d train --resume {}`, \
+                     or replace it with `--overwrite`",
+                    dir.display(),
+                    found.display(),
+                    shell_quote(&dir.display().to_string())
+                ),
+                _ => Ok(()),
+            }
+        };
+        refuse_an_earlier_run()?;
         super::writable_dir(&checkpoint::plots_dir(&dir), "--out")?;
         let lock = lock_run_dir(&dir, "--out")?;
-        remove_plots(&dir, 0, true)?;
-        let device = start_device(args)?;
+        // Another process may have written a run in between; under the lock, nothing can.
+        refuse_an_earlier_run()?;
+        // With --overwrite, the earlier run's files stay until this run's first checkpoint.
         let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device)?;
         let observer = TrainObserver::new(&dir, &trainer, args, Logs::create(&dir, &trainer)?)?;
         Ok(Run { dir, trainer, observer, first_iteration: 0, _lock: lock })
@@ -132,17 +151,17 @@ impl Run {
         let device = start_device(args)?;
         let trainer = checkpoint::resume(dir, &manifest, &cfg, args.engine, device)?;
         remove_plots(dir, manifest.iteration, false)?;
-        let logs = Logs::reopen(dir, &trainer)?;
+        let logs = Logs::reopen(dir, &manifest, &trainer)?;
         let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;
         observer.saved_at = Some(manifest.iteration);
         observer.last_evaluation = manifest.last_evaluation;
         observer.bar.set_position(manifest.iteration);
-        eprintln!(
+        crate::output::note(&format!(
             "gan1d: resuming {} after {} iterations, to {}",
             dir.display(),
             manifest.iteration,
             cfg.epochs
-        );
+        ));
         Ok(Run {
             dir: dir.to_path_buf(),
             trainer,
@@ -205,7 +224,7 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
 fn start_device(args: &TrainArgs) -> Result<Device> {
     let device = args.device.resolve()?;
     if args.device == DeviceChoice::Auto {
-        eprintln!("gan1d: --device auto picked {}", checkpoint::device_name(device));
+        crate::output::note(&format!("gan1d: --device auto picked {}", checkpoint::device_name(device)));
     }
     tch::set_num_threads(args.threads as i32);
     Ok(device)
@@ -233,7 +252,7 @@ fn lock_run_dir(dir: &Path, flag: &str) -> Result<File> {
 /// Removes the evaluation plots of iterations from `from` on (0-based), so that the folder
 /// describes one run, and with `end_plots` the plots drawn at the end of a run. A resumed run
 /// keeps those until it draws its own, so a resume that fails takes nothing away.
-fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()> {
+pub(super) fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()> {
     let plots = checkpoint::plots_dir(dir);
     let fail = || format!("{}: cannot clear the plots of an earlier run", plots.display());
     for entry in fs::read_dir(&plots).with_context(fail)? {

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
-use super::logs::{Evaluation, Logs, frame_every, frame_latent};
+use super::logs::{Logs, frame_every, frame_latent};
 use super::resume_command;
 use super::signals::StopSignals;
 use crate::checkpoint::{self, LastEvaluation};
@@ -19,7 +19,7 @@ use crate::data;
 use crate::evaluate::EvalReport;
 use crate::plot::{self, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
-use crate::runlog;
+use crate::runlog::MetricsRow;
 use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
 
 /// History rows collected on the device before one copy to the host and the CSV file.
@@ -35,7 +35,7 @@ pub(super) struct TrainObserver {
     curve: Vec<(f64, f64)>,
     history_every: u64,
     recorder: HistoryRecorder,
-    logs: Logs,
+    pub(super) logs: Logs,
     frame_every: u64,
     frame_latent: Tensor,
     frame_real: Vec<(f32, f32)>,
@@ -44,6 +44,7 @@ pub(super) struct TrainObserver {
     pub(super) saved_at: Option<u64>,
     pub(super) last_evaluation: Option<LastEvaluation>,
     pub(super) signals: StopSignals,
+    stdout: crate::output::Stdout,
 }
 
 impl TrainObserver {
@@ -66,17 +67,24 @@ impl TrainObserver {
             saved_at: None,
             last_evaluation: None,
             signals: StopSignals::install()?,
+            stdout: crate::output::Stdout::default(),
         })
     }
 
-    /// Writes a checkpoint of the trainer as it is now, after the logs it covers.
+    /// Writes a checkpoint of the trainer as it is now, after the logs it covers. A new run's
+    /// first checkpoint also publishes its logs and clears the plots of the folder's earlier
+    /// run: until then, that run's files are untouched.
     pub(super) fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
         if self.saved_at == Some(trainer.iteration) {
             return Ok(());
         }
         self.flush_history()?;
-        checkpoint::save(&self.out, trainer, self.last_evaluation)?;
+        let records = self.logs.records()?;
+        checkpoint::save(&self.out, trainer, self.last_evaluation, records)?;
         self.saved_at = Some(trainer.iteration);
+        if self.logs.publish(&self.out)? {
+            super::remove_plots(&self.out, 0, true)?;
+        }
         Ok(())
     }
 
@@ -97,10 +105,9 @@ impl TrainObserver {
 
     fn flush_history(&mut self) -> Result<()> {
         for row in self.recorder.drain() {
-            self.logs.history_log.append(&runlog::history_row(&row))?;
-            self.logs.history.push(row);
+            self.logs.history.append(row)?;
         }
-        Ok(())
+        self.logs.history.flush()
     }
 
     /// Writes what needs the whole run: the learning curves and the animation.
@@ -116,10 +123,10 @@ impl TrainObserver {
     }
 
     fn curve_panels(&self) -> Vec<Panel> {
+        let history = self.logs.history.rows();
         let smoothed = |value: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
-            self.logs
-                .history
-                .windows(SMOOTHING_ROWS.min(self.logs.history.len()).max(1))
+            history
+                .windows(SMOOTHING_ROWS.min(history.len()).max(1))
                 .map(|w| {
                     let last = w.last().unwrap().iteration as f64;
                     (last, w.iter().map(value).sum::<f64>() / w.len() as f64)
@@ -130,8 +137,8 @@ impl TrainObserver {
         let line = |label: &str, points, color| series(label, points, color, Style::Line);
         let dotted = |label: &str, points, color| series(label, points, color, Style::LineAndDots);
         let dots = |label: &str, points, color| series(label, points, color, Style::Dots);
-        let per_eval = |value: fn(&Evaluation) -> f64| -> Vec<(f64, f64)> {
-            self.logs.evaluations.iter().map(|e| (e.iteration as f64, value(e))).collect()
+        let per_eval = |value: fn(&MetricsRow) -> f64| -> Vec<(f64, f64)> {
+            self.logs.metrics.rows().iter().map(|e| (e.iteration as f64, value(e))).collect()
         };
         let (red, blue, orange, green) =
             (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
@@ -205,30 +212,27 @@ impl Observer for TrainObserver {
     }
 
     fn evaluated(&mut self, trainer: &Trainer, report: &EvalReport) -> Result<()> {
-        self.bar.suspend(|| {
-            println!("{}", report.line());
+        // A closed stdout ends the printing, not the run.
+        self.bar.suspend(|| -> Result<()> {
+            self.stdout.line(&report.line())?;
             if self.verbosity == Verbosity::Normal {
-                eprintln!("  {}", report.metrics.summary_line());
+                crate::output::note(&format!("  {}", report.metrics.summary_line()));
             }
-        });
-        self.logs.metrics_log.append(&runlog::metrics_row(
-            report.iteration,
-            report.acc_real,
-            report.acc_fake,
-            &report.metrics,
-        ))?;
-        self.logs.evaluations.push(Evaluation::new(report));
-        let title = format!("after {} iterations", report.iteration + 1);
-        plot::scatter(
-            &checkpoint::eval_plot_path(&self.out, report.iteration),
-            &plot::Scatter { title: &title, real: &report.real, generated: &report.fake, curve: &self.curve },
-        )?;
+            Ok(())
+        })?;
+        self.logs.metrics.append(MetricsRow::new(report))?;
         self.last_evaluation = Some(LastEvaluation {
             iteration: report.iteration,
             acc_real: report.acc_real,
             acc_fake: report.acc_fake,
         });
-        self.checkpoint(trainer)
+        // The checkpoint first: a new run's first one clears the earlier run's plots.
+        self.checkpoint(trainer)?;
+        let title = format!("after {} iterations", report.iteration + 1);
+        plot::scatter(
+            &checkpoint::eval_plot_path(&self.out, report.iteration),
+            &plot::Scatter { title: &title, real: &report.real, generated: &report.fake, curve: &self.curve },
+        )
     }
 
     fn stop_requested(&mut self) -> bool {
