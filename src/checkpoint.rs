@@ -378,6 +378,17 @@ fn committed_names(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Whether `name` is one of the files `gan1d train` keeps in a run's folder (besides plots):
+/// the manifest, a tensor file, a log, the lock, or a temporary or staged file of one.
+pub fn is_run_file(name: &str) -> bool {
+    let logs = ["metrics.csv", "history.csv", "frames.csv"];
+    name == MANIFEST
+        || name == ".gan1d.lock"
+        || logs.contains(&name)
+        || logs.iter().any(|log| name == format!(".{log}.staged"))
+        || is_checkpoint_file(name)
+}
+
 /// Whether `name` is a file gan1d writes into a checkpoint folder and may delete when no
 /// manifest names it: a tensor file (version 1's fixed names included), or a temporary file left
 /// by an interrupted write of one, of the manifest or of a log.

@@ -266,7 +266,7 @@ fn signed(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone + 
 fn positive(max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
     move |s: &str| match s.trim().parse::<f64>() {
         Ok(x) if x > 0.0 && x <= max => Ok(x),
-        Ok(_) => Err(format!("must be a positive number of at most {max}, got {s}")),
+        Ok(_) => Err(format!("must be a positive number of at most {max:e}, got {s}")),
         Err(_) => Err(format!("must be a number, got `{s}`")),
     }
 }
@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(error(&["gan1d", "train", "--epochs", "-1"]), "--epochs must be at least 1, got -1");
         assert_eq!(
             error(&["gan1d", "train", "--learning-rate", "-0.5"]),
-            "--learning-rate must be a positive number of at most 1000, got -0.5"
+            "--learning-rate must be a positive number of at most 1e30, got -0.5"
         );
         assert_eq!(
             error(&["gan1d", "sample", "--checkpoint", "m", "-n", "-1"]),

@@ -193,7 +193,7 @@ impl TrainConfig {
         let adam = &self.adam;
         if !(adam.learning_rate > 0.0 && adam.learning_rate <= limits::MAX_LEARNING_RATE) {
             bail!(
-                "--learning-rate must be a positive number of at most {}, got {}",
+                "--learning-rate must be a positive number of at most {:e}, got {}",
                 limits::MAX_LEARNING_RATE,
                 adam.learning_rate
             );

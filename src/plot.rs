@@ -71,7 +71,19 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
 
     let root = BitMapBackend::with_buffer(buffer, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    let faint = RGBColor(120, 120, 120).mix(0.5);
+    let mut entries = Vec::new();
+    if !s.curve.is_empty() {
+        entries.push(Entry { label: "target f(x) = x²".into(), color: faint, glyph: Glyph::Line });
+    }
+    if !s.real.is_empty() {
+        entries.push(Entry { label: "real".into(), color: RED.mix(0.8), glyph: Glyph::Dot });
+    }
+    if !s.generated.is_empty() {
+        entries.push(Entry { label: "generated".into(), color: BLUE.mix(0.8), glyph: Glyph::Dot });
+    }
+    let plot_area = beside_legend(&root, &entries, 14)?;
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(s.title, (FONT, 24))
         .margin(15)
         .x_label_area_size(45)
@@ -86,36 +98,15 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
-    let faint = RGBColor(120, 120, 120).mix(0.5);
-    chart
-        .draw_series(LineSeries::new(s.curve.iter().copied(), faint.stroke_width(2)))?
-        .label("target f(x) = x²")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], faint.stroke_width(2)));
+    chart.draw_series(LineSeries::new(s.curve.iter().copied(), faint.stroke_width(2)))?;
     let dots = |pts: &[(f32, f32)], color: RGBColor| {
         pts.iter()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|&(x, y)| Circle::new((x as f64, y as f64), 3, color.mix(0.8).filled()))
             .collect::<Vec<_>>()
     };
-    if !s.real.is_empty() {
-        chart
-            .draw_series(dots(s.real, RED))?
-            .label("real")
-            .legend(|(x, y)| Circle::new((x + 10, y), 4, RED.filled()));
-    }
-    if !s.generated.is_empty() {
-        chart
-            .draw_series(dots(s.generated, BLUE))?
-            .label("generated")
-            .legend(|(x, y)| Circle::new((x + 10, y), 4, BLUE.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperMiddle)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
+    chart.draw_series(dots(s.real, RED))?;
+    chart.draw_series(dots(s.generated, BLUE))?;
     root.present()?;
     Ok(())
 }
@@ -169,7 +160,6 @@ macro_rules! mesh {
             .x_label_formatter(&|x| tick(*x))
             .label_style((FONT, 12))
             .light_line_style(WHITE)
-            .draw()
     };
 }
 
@@ -201,33 +191,43 @@ fn draw_panels(
     let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
     root.fill(&WHITE)?;
     for (area, panel) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
+        let entries: Vec<Entry> = panel
+            .series
+            .iter()
+            .map(|s| Entry {
+                label: s.label.clone(),
+                color: s.color.to_rgba(),
+                glyph: if s.style == Style::Dots { Glyph::Dot } else { Glyph::Line },
+            })
+            .collect();
+        let area = beside_legend(area, &entries, 12)?;
         let clamp = |y: f64| if panel.log_y { y.max(LOG_FLOOR) } else { y };
         let all = panel.series.iter().flat_map(|s| s.points.iter()).map(|&(x, y)| (x, clamp(y)));
         let (x0, x1, y0, y1) = bounds(all).unwrap_or((0.0, 1.0, LOG_FLOOR, 1.0));
-        let (x0, x1) = (x0.min(0.0), if x1 > x0.min(0.0) { x1 } else { x0.min(0.0) + 1.0 });
+        // The x axis runs to a round number past the last point, so its end is labelled.
+        let x0 = x0.min(0.0);
+        let x1 = round_up(x1.max(x0 + 1.0));
         let (y0, y1) = match (y0 < y1, panel.log_y) {
             (true, _) => (y0, y1),
             (false, true) => (y0, y0 * 10.0),
             (false, false) => (y0 - 0.5, y0 + 0.5),
         };
-        let mut builder = ChartBuilder::on(area);
+        let mut builder = ChartBuilder::on(&area);
         builder.caption(&panel.title, (FONT, 18)).margin(10).x_label_area_size(35).y_label_area_size(65);
         if panel.log_y {
             let mut chart = builder.build_cartesian_2d(x0..x1, (y0 * 0.8..y1 * 1.25).log_scale())?;
-            mesh!(chart, panel)?;
+            mesh!(chart, panel).y_label_formatter(&|y| log_tick(*y)).draw()?;
             for s in &panel.series {
                 let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, clamp(y))).collect();
                 draw_series(&mut chart, s, pts)?;
             }
-            legend(&mut chart)?;
         } else {
             let margin = (y1 - y0) * 0.05;
             let mut chart = builder.build_cartesian_2d(x0..x1, (y0 - margin)..(y1 + margin))?;
-            mesh!(chart, panel)?;
+            mesh!(chart, panel).draw()?;
             for s in &panel.series {
                 draw_series(&mut chart, s, s.points.clone())?;
             }
-            legend(&mut chart)?;
         }
     }
     root.present()?;
@@ -242,33 +242,74 @@ fn draw_series<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
     let color = s.color;
     let pts: Vec<(f64, f64)> = pts.into_iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
     if s.style == Style::Dots {
-        chart
-            .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?
-            .label(s.label.as_str())
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
         return Ok(());
     }
-    chart
-        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-        .label(s.label.as_str())
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    // One point alone makes no line: it is drawn as a dot.
+    if pts.len() == 1 {
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
     if s.style == Style::LineAndDots {
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
     }
     Ok(())
 }
 
-fn legend<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 12))
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-    Ok(())
+/// How a legend entry shows its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Glyph {
+    Line,
+    Dot,
+}
+
+/// One line of a legend.
+struct Entry {
+    label: String,
+    color: RGBAColor,
+    glyph: Glyph,
+}
+
+/// Width of the legend column to the right of every chart: legends never cover data.
+const LEGEND_WIDTH: u32 = 170;
+
+/// Draws a legend of `entries` in a column at the right of `area` (text of `font_px`) and
+/// returns the rest of `area`, for the chart.
+fn beside_legend<'a>(
+    area: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+    entries: &[Entry],
+    font_px: u32,
+) -> Result<DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+    let (width, _) = area.dim_in_pixel();
+    let width = LEGEND_WIDTH.min(width / 3);
+    let (chart, column) = area.split_horizontally(area.dim_in_pixel().0 - width);
+    let step = font_px as i32 + 8;
+    let top = 3 * step;
+    for (i, entry) in entries.iter().enumerate() {
+        let y = top + i as i32 * step;
+        let style = entry.color.stroke_width(2);
+        match entry.glyph {
+            Glyph::Line => column.draw(&PathElement::new(vec![(4, y), (24, y)], style))?,
+            Glyph::Dot => column.draw(&Circle::new((14, y), 4, entry.color.filled()))?,
+        }
+        column.draw(&Text::new(entry.label.clone(), (30, y - font_px as i32 / 2), (FONT, font_px)))?;
+    }
+    Ok(chart)
+}
+
+/// `x` > 0 rounded up to its two leading digits (9 999 → 10 000, 119 → 120), so an axis
+/// ending there ends on a label.
+fn round_up(x: f64) -> f64 {
+    if !(x > 0.0 && x.is_finite()) {
+        return 1.0;
+    }
+    let unit = 10f64.powf(x.log10().floor()) / 10.0;
+    (x / unit).ceil() * unit
+}
+
+/// A label of a logarithmic axis: plain decimals down to 0.001, powers of ten below.
+fn log_tick(y: f64) -> String {
+    if y >= 1e-3 { tick(y) } else { format!("{y:.0e}") }
 }
 
 /// One frame of an animation: the generated points after some iterations.
@@ -294,7 +335,7 @@ impl Frame {
 
 /// Animation size in pixels: small enough that the example run's animation ships with the
 /// repository.
-const ANIMATION_SIZE: (u32, u32) = (480, 360);
+const ANIMATION_SIZE: (u32, u32) = (600, 360);
 
 /// Milliseconds each animation frame is shown.
 const FRAME_DELAY_MS: u32 = 150;
@@ -315,15 +356,23 @@ fn draw_animation(
     real: &[(f32, f32)],
     curve: &[(f64, f64)],
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let generated = || frames.iter().flat_map(|f| f.generated.iter()).map(|&(x, y)| (x as f64, y as f64));
-    let spread = |values: Vec<f64>, low: f64, high: f64| {
+    // Fixed axes that hold the real points and nearly all of every frame's points (each frame's
+    // 2nd to 98th percentile on each axis), the untrained generator's spread included.
+    let spread = |values: Vec<f64>| {
         let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
         v.sort_by(f64::total_cmp);
-        let q = |p: f64| if v.is_empty() { 0.0 } else { v[((v.len() - 1) as f64 * p) as usize] };
-        (q(0.01).min(low), q(0.99).max(high))
+        let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
+        if v.is_empty() { None } else { Some((q(0.02), q(0.98))) }
     };
-    let (x0, x1) = spread(generated().map(|p| p.0).collect(), -0.55, 0.55);
-    let (y0, y1) = spread(generated().map(|p| p.1).collect(), -0.02, 0.27);
+    let (mut x0, mut x1, mut y0, mut y1) = (-0.55f64, 0.55f64, -0.02f64, 0.27f64);
+    for frame in frames {
+        if let Some((lo, hi)) = spread(frame.generated.iter().map(|p| p.0 as f64).collect()) {
+            (x0, x1) = (x0.min(lo), x1.max(hi));
+        }
+        if let Some((lo, hi)) = spread(frame.generated.iter().map(|p| p.1 as f64).collect()) {
+            (y0, y1) = (y0.min(lo), y1.max(hi));
+        }
+    }
     let inside = |&(x, y): &(f32, f32)| (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64));
 
     let (w, h) = ANIMATION_SIZE;
@@ -336,7 +385,14 @@ fn draw_animation(
         {
             let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
             root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
+            let faint = RGBColor(120, 120, 120).mix(0.5);
+            let entries = [
+                Entry { label: "target".into(), color: faint, glyph: Glyph::Line },
+                Entry { label: "real".into(), color: RED.to_rgba(), glyph: Glyph::Dot },
+                Entry { label: "generated".into(), color: BLUE.to_rgba(), glyph: Glyph::Dot },
+            ];
+            let area = beside_legend(&root, &entries, 12)?;
+            let mut chart = ChartBuilder::on(&area)
                 .caption(frame.caption(), (FONT, 16))
                 .margin(8)
                 .x_label_area_size(30)
@@ -349,7 +405,6 @@ fn draw_animation(
                 .label_style((FONT, 12))
                 .light_line_style(WHITE)
                 .draw()?;
-            let faint = RGBColor(120, 120, 120).mix(0.5);
             chart.draw_series(LineSeries::new(curve.iter().copied(), faint.stroke_width(2)))?;
             let dots = |pts: &[(f32, f32)], color: RGBColor| {
                 pts.iter()
@@ -424,6 +479,16 @@ fn nearest_in_palette(pixel: &[u8]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn axes_end_on_round_numbers_and_log_ticks_stay_short() {
+        assert_eq!(round_up(9999.0), 10000.0);
+        assert_eq!(round_up(119.0), 120.0);
+        assert_eq!(round_up(1999.0), 2000.0);
+        assert_eq!(log_tick(0.01), "0.01");
+        assert_eq!(log_tick(1e-5), "1e-5");
+        assert_eq!(log_tick(1e-11), "1e-11");
+    }
 
     #[test]
     fn ticks_are_short() {

@@ -113,18 +113,28 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
         Self::start(path, Vec::new(), Vec::new())
     }
 
-    /// Reopens the log at `path` to continue a run whose checkpoint recorded `record` for it.
-    /// The file's first `record.bytes` bytes must be the recorded ones; without a record (a
-    /// checkpoint of gan1d 0.2), the whole lines are taken. Of the rows there, those `keep`
-    /// accepts stay, in order; the file is rewritten atomically with them and continues.
-    /// If the file is not this run's but `staged` (left by a first checkpoint interrupted after
-    /// its commit) is, `staged` takes its place. A missing log starts empty, with a warning.
+    /// Reopens the log at `path` to continue a run whose checkpoint recorded `record` for it:
+    /// [`CsvLog::check`], then [`Reopened::open`].
     pub fn reopen(
         path: &Path,
         staged: &Path,
         record: Option<&LogRecord>,
         keep: impl Fn(&R) -> bool,
     ) -> Result<Self> {
+        Self::check(path, staged, record, keep)?.open()
+    }
+
+    /// Reads the log at `path` to continue a run whose checkpoint recorded `record` for it,
+    /// changing nothing yet. The file's first `record.bytes` bytes must be the recorded ones;
+    /// without a record (a checkpoint of gan1d 0.2), the whole lines are taken. Of the rows
+    /// there, those `keep` accepts stay, in order. If the file is not this run's but `staged`
+    /// (left by a first checkpoint interrupted after its commit) is, `staged` is used.
+    pub fn check(
+        path: &Path,
+        staged: &Path,
+        record: Option<&LogRecord>,
+        keep: impl Fn(&R) -> bool,
+    ) -> Result<Reopened<R>> {
         let unusable = |what: String| {
             anyhow!(
                 "cannot continue {}: {what}; move the file away to resume without its earlier rows",
@@ -146,17 +156,17 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
         if !bytes.as_deref().is_some_and(covered)
             && let Some(staged_bytes) = read(staged)?.filter(|b| covered(b))
         {
-            std::fs::rename(staged, path)
-                .with_context(|| format!("cannot move {} into place", staged.display()))?;
             bytes = Some(staged_bytes);
         }
-        let _ = std::fs::remove_file(staged);
+        let reopened = |text: Vec<u8>, rows: Vec<R>, missing: bool| Reopened {
+            path: path.to_path_buf(),
+            staged: staged.to_path_buf(),
+            text,
+            rows,
+            missing,
+        };
         let Some(bytes) = bytes else {
-            crate::output::note(&format!(
-                "gan1d: warning: {} is missing, so it starts again from the checkpoint",
-                path.display()
-            ));
-            return Self::create(path);
+            return Ok(reopened(Vec::new(), Vec::new(), true));
         };
         let prefix = match record {
             Some(r) if covered(&bytes) => &bytes[..r.bytes as usize],
@@ -177,8 +187,7 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
             }
             writer.flush()?;
         }
-        fsio::write_atomically(path, |out| Ok(out.write_all(&text)?))?;
-        Self::start(path, text, rows)
+        Ok(reopened(text, rows, false))
     }
 
     /// Opens `path`, which holds exactly `written`, for appending rows after `rows`.
@@ -226,6 +235,32 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// A log read and checked by [`CsvLog::check`], to be continued.
+pub struct Reopened<R> {
+    path: PathBuf,
+    staged: PathBuf,
+    /// The kept rows, as the file will hold them.
+    text: Vec<u8>,
+    rows: Vec<R>,
+    missing: bool,
+}
+
+impl<R: Serialize + DeserializeOwned> Reopened<R> {
+    /// Rewrites the log atomically with the kept rows (dropping any staged copy) and opens it
+    /// for appending. A missing log starts empty, with a warning.
+    pub fn open(self) -> Result<CsvLog<R>> {
+        if self.missing {
+            crate::output::note(&format!(
+                "gan1d: warning: {} is missing, so it starts again from the checkpoint",
+                self.path.display()
+            ));
+        }
+        fsio::write_atomically(&self.path, |out| Ok(out.write_all(&self.text)?))?;
+        let _ = std::fs::remove_file(&self.staged);
+        CsvLog::start(&self.path, self.text, self.rows)
     }
 }
 

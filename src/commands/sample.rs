@@ -14,6 +14,15 @@ const PLOT_LIMIT: usize = 10_000;
 pub fn sample(args: &SampleArgs) -> Result<()> {
     // One thread: the same seed must give byte-identical output on any machine load.
     tch::set_num_threads(1);
+    if let Some(path) = &args.out {
+        super::check_output(path, "--out", false, &args.checkpoint)?;
+    }
+    if let Some(path) = &args.plot {
+        super::check_output(path, "--plot", true, &args.checkpoint)?;
+        if args.out.as_ref().is_some_and(|out| out == path) {
+            anyhow::bail!("--plot {}: --out names the same file; give each its own", path.display());
+        }
+    }
     let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
     let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
     train::seed_everything(args.seed, Device::Cpu);
@@ -34,7 +43,11 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         })?,
     };
     if let Some(plot_path) = &args.plot {
-        let title = format!("{} samples, seed {}", args.n, args.seed);
+        let title = if kept.len() as u64 == args.n {
+            format!("{} samples, seed {}", args.n, args.seed)
+        } else {
+            format!("the first {} of {} samples, seed {}", kept.len(), args.n, args.seed)
+        };
         let curve = data::curve(101);
         plot::scatter(
             plot_path,

@@ -46,24 +46,26 @@ impl Logs {
 
     /// The logs of the run being resumed from `manifest`, keeping what its checkpoint covers.
     /// The animation keeps the earlier frames that fall on the new frame spacing, which are
-    /// those an uninterrupted run to the new total would have drawn.
+    /// those an uninterrupted run to the new total would have drawn. All three are read and
+    /// checked before any is rewritten, so a refused resume changes none.
     pub(super) fn reopen(dir: &Path, manifest: &Manifest, trainer: &Trainer) -> Result<Logs> {
         let reached = trainer.iteration;
         let spacing = frame_every(&trainer.cfg);
         let records = manifest.logs.as_ref();
         let reopen = |path: std::path::PathBuf| (checkpoint::staged_path(&path), path);
         let (staged, path) = reopen(checkpoint::history_csv_path(dir));
-        let history = CsvLog::reopen(&path, &staged, records.map(|r| &r.history), |row: &HistoryRow| {
+        let history = CsvLog::check(&path, &staged, records.map(|r| &r.history), |row: &HistoryRow| {
             row.iteration < reached
         })?;
         let (staged, path) = reopen(checkpoint::metrics_csv_path(dir));
-        let metrics = CsvLog::reopen(&path, &staged, records.map(|r| &r.metrics), |row: &MetricsRow| {
+        let metrics = CsvLog::check(&path, &staged, records.map(|r| &r.metrics), |row: &MetricsRow| {
             row.iteration < reached
         })?;
         let (staged, path) = reopen(checkpoint::frames_csv_path(dir));
-        let frames_log = CsvLog::reopen(&path, &staged, records.map(|r| &r.frames), |row: &FrameRow| {
+        let frames_log = CsvLog::check(&path, &staged, records.map(|r| &r.frames), |row: &FrameRow| {
             row.iterations_done <= reached && row.iterations_done.is_multiple_of(spacing)
         })?;
+        let (history, metrics, frames_log) = (history.open()?, metrics.open()?, frames_log.open()?);
         let mut frames: Vec<Frame> = Vec::new();
         for row in frames_log.rows() {
             if frames.last().is_none_or(|f: &Frame| f.iterations_done != row.iterations_done) {

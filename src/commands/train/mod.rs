@@ -150,12 +150,12 @@ impl Run {
         let cfg = resumed_config(args, dir, &manifest)?;
         let device = start_device(args)?;
         let trainer = checkpoint::resume(dir, &manifest, &cfg, args.engine, device)?;
-        remove_plots(dir, manifest.iteration, false)?;
         let logs = Logs::reopen(dir, &manifest, &trainer)?;
+        remove_plots(dir, manifest.iteration, false)?;
         let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;
         observer.saved_at = Some(manifest.iteration);
         observer.last_evaluation = manifest.last_evaluation;
-        observer.bar.set_position(manifest.iteration);
+        crate::progress::resume_at(&observer.bar, manifest.iteration);
         crate::output::note(&format!(
             "gan1d: resuming {} after {} iterations, to {}",
             dir.display(),

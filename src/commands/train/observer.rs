@@ -124,9 +124,11 @@ impl TrainObserver {
 
     fn curve_panels(&self) -> Vec<Panel> {
         let history = self.logs.history.rows();
+        // A short run still gets a curve: at most a fifth of its rows are averaged.
+        let rows = SMOOTHING_ROWS.min(history.len() / 5).max(1);
         let smoothed = |value: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
             history
-                .windows(SMOOTHING_ROWS.min(history.len()).max(1))
+                .windows(rows.min(history.len()).max(1))
                 .map(|w| {
                     let last = w.last().unwrap().iteration as f64;
                     (last, w.iter().map(value).sum::<f64>() / w.len() as f64)
@@ -142,7 +144,7 @@ impl TrainObserver {
         };
         let (red, blue, orange, green) =
             (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
-        let window = SMOOTHING_ROWS as u64 * self.history_every;
+        let window = rows as u64 * self.history_every;
         vec![
             Panel {
                 title: format!("losses (mean over {window} iterations)"),
@@ -216,7 +218,7 @@ impl Observer for TrainObserver {
         self.bar.suspend(|| -> Result<()> {
             self.stdout.line(&report.line())?;
             if self.verbosity == Verbosity::Normal {
-                crate::output::note(&format!("  {}", report.metrics.summary_line()));
+                crate::output::note(&format!("  {}: {}", report.iteration, report.metrics.summary_line()));
             }
             Ok(())
         })?;

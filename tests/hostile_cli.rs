@@ -1,0 +1,415 @@
+//! Hostile command lines and folders: every case must be refused with exit code 2 and one line
+//! on stderr that starts `error:`, with no panic, abort or hang, nothing on stdout, and every
+//! file of the run folders involved left byte for byte as it was. Then the cases whose
+//! documented answer is not a refusal: a closed stdout, a full one.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{BIN, assert_no_panic, gan1d, read_manifest, stderr, write_sealed};
+
+/// A small trained run, made once; cases work on copies of it.
+fn run() -> &'static PathBuf {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cli-run");
+        let _ = fs::remove_dir_all(&dir);
+        let o = gan1d(&[
+            "train",
+            "--epochs",
+            "40",
+            "--eval-every",
+            "20",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
+            p(&dir),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir
+    })
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Runs the binary with `args`, killing it after 20 s: a case that hangs fails.
+fn bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("gan1d {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// What a case does to its scratch folder before running (`R` is a copy of the run).
+type Setup = Box<dyn Fn(&Path)>;
+
+fn none() -> Setup {
+    Box::new(|_| {})
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+fn replace_with(file: impl Fn(&Path) -> PathBuf + 'static, make: impl Fn(&Path) + 'static) -> Setup {
+    Box::new(move |root| {
+        let target = file(&root.join("R"));
+        fs::remove_file(&target).unwrap();
+        make(&target);
+    })
+}
+
+fn symlink_to(to: &'static str) -> impl Fn(&Path) {
+    move |at| std::os::unix::fs::symlink(to, at).unwrap()
+}
+
+fn generator_file(run: &Path) -> PathBuf {
+    common::part_file(run, "generator")
+}
+
+fn manifest_file(run: &Path) -> PathBuf {
+    run.join("config.json")
+}
+
+/// A copy of the run whose manifest, checksums made right again, has `edit` applied.
+fn sealed(edit: impl Fn(&mut serde_json::Value) + 'static) -> Setup {
+    Box::new(move |root| {
+        let run = root.join("R");
+        let mut manifest = read_manifest(&run);
+        edit(&mut manifest);
+        write_sealed(&run, manifest);
+    })
+}
+
+/// Every case: a name, its arguments (`R` stands for the copied run, `T` for the scratch
+/// folder), its setup, and a phrase the error must contain.
+fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
+    let train = |extra: &[&'static str]| [&["train", "--out", "T/new"], extra].concat();
+    vec![
+        ("negative epochs", train(&["--epochs", "-1"]), none(), "--epochs must be at least 1, got -1"),
+        (
+            "negative learning rate",
+            train(&["--learning-rate", "-0.5"]),
+            none(),
+            "--learning-rate must be a positive",
+        ),
+        (
+            "learning rate not a number",
+            train(&["--learning-rate", "fast"]),
+            none(),
+            "--learning-rate must be a number",
+        ),
+        ("huge batch", train(&["--batch", "100000000000"]), none(), "--batch must be at most"),
+        ("odd batch", train(&["--batch", "3"]), none(), "--batch must be an even number"),
+        ("huge latent dim", train(&["--latent-dim", "100000000"]), none(), "--latent-dim must be at most"),
+        ("huge thread count", train(&["--threads", "100000"]), none(), "--threads must be at most"),
+        ("zero eval-every", train(&["--eval-every", "0"]), none(), "--eval-every must be at least 1"),
+        (
+            "negative history-every",
+            train(&["--history-every", "-3"]),
+            none(),
+            "--history-every must be at least 1",
+        ),
+        (
+            "zero checkpoint-every",
+            train(&["--checkpoint-every", "0"]),
+            none(),
+            "--checkpoint-every must be at least 1",
+        ),
+        ("negative seed", train(&["--seed", "-1"]), none(), "--seed must be at least 0"),
+        (
+            "epochs in scientific notation",
+            train(&["--epochs", "1e3"]),
+            none(),
+            "--epochs must be a whole number",
+        ),
+        ("unknown engine", train(&["--engine", "keras"]), none(), "--engine must be fused or autograd"),
+        ("unknown device", train(&["--device", "gpu"]), none(), "--device must be auto, cpu"),
+        ("unknown flag", train(&["--bogus"]), none(), "unexpected argument '--bogus'"),
+        ("missing value", vec!["train", "--epochs"], none(), "a value is required"),
+        (
+            "a folder holding a run",
+            vec!["train", "--out", "R", "--epochs", "5"],
+            none(),
+            "already holds a run",
+        ),
+        (
+            "a folder holding a run, on a device that is not there",
+            vec!["train", "--out", "R", "--overwrite", "--epochs", "5", "--device", "cuda:7"],
+            none(),
+            "--device cuda:7",
+        ),
+        (
+            "overwrite with resume",
+            vec!["train", "--resume", "R", "--overwrite"],
+            none(),
+            "cannot be used with",
+        ),
+        ("resume with out", vec!["train", "--resume", "R", "--out", "T/x"], none(), "cannot be used with"),
+        (
+            "resume, a contradicting flag",
+            vec!["train", "--resume", "R", "--batch", "64"],
+            none(),
+            "--batch 64 contradicts",
+        ),
+        (
+            "sample, negative count",
+            vec!["sample", "--checkpoint", "R", "-n", "-1"],
+            none(),
+            "-n must be at least 1, got -1",
+        ),
+        (
+            "sample, zero count",
+            vec!["sample", "--checkpoint", "R", "-n", "0"],
+            none(),
+            "-n must be at least 1",
+        ),
+        (
+            "sample, an SVG plot",
+            vec!["sample", "--checkpoint", "R", "--plot", "T/p.svg"],
+            none(),
+            "PNG images only",
+        ),
+        (
+            "sample, a plot without extension",
+            vec!["sample", "--checkpoint", "R", "--plot", "T/p"],
+            none(),
+            "PNG images only",
+        ),
+        (
+            "sample over its manifest",
+            vec!["sample", "--checkpoint", "R", "--out", "R/config.json"],
+            none(),
+            "belongs to the checkpoint",
+        ),
+        (
+            "sample over its metrics log",
+            vec!["sample", "--checkpoint", "R", "--out", "R/metrics.csv"],
+            none(),
+            "belongs to the checkpoint",
+        ),
+        (
+            "sample through a symlink into the checkpoint",
+            vec!["sample", "--checkpoint", "R", "--out", "T/link.csv"],
+            Box::new(|root: &Path| {
+                std::os::unix::fs::symlink(generator_file(&root.join("R")), root.join("link.csv")).unwrap()
+            }),
+            "belongs to the checkpoint",
+        ),
+        (
+            "sample, plot over its output",
+            vec!["sample", "--checkpoint", "R", "--out", "T/a.png", "--plot", "T/a.png"],
+            none(),
+            "the same file",
+        ),
+        (
+            "sample into a missing folder",
+            vec!["sample", "--checkpoint", "R", "--out", "T/no/x.csv"],
+            none(),
+            "does not exist",
+        ),
+        (
+            "sample into a folder",
+            vec!["sample", "--checkpoint", "R", "--out", "T"],
+            none(),
+            "that is a folder",
+        ),
+        (
+            "evaluate, too many points",
+            vec!["evaluate", "--checkpoint", "R", "-n", "10000000000"],
+            none(),
+            "-n must be at most",
+        ),
+        (
+            "evaluate, one point",
+            vec!["evaluate", "--checkpoint", "R", "-n", "1"],
+            none(),
+            "-n must be at least 2",
+        ),
+        (
+            "a manifest that is a named pipe",
+            vec!["sample", "--checkpoint", "R"],
+            replace_with(manifest_file, mkfifo),
+            "named pipe",
+        ),
+        (
+            "a tensor file that is a named pipe",
+            vec!["sample", "--checkpoint", "R"],
+            replace_with(generator_file, mkfifo),
+            "named pipe",
+        ),
+        (
+            "a manifest that links to an endless device",
+            vec!["evaluate", "--checkpoint", "R"],
+            replace_with(manifest_file, symlink_to("/dev/zero")),
+            "a device",
+        ),
+        (
+            "a tensor file that links to an endless device",
+            vec!["train", "--resume", "R", "--epochs", "50"],
+            replace_with(generator_file, symlink_to("/dev/urandom")),
+            "a device",
+        ),
+        (
+            "a manifest that is a folder",
+            vec!["summary", "--checkpoint", "R"],
+            replace_with(manifest_file, |at: &Path| fs::create_dir(at).unwrap()),
+            "a folder",
+        ),
+        (
+            "a sealed manifest with a huge latent size",
+            vec!["sample", "--checkpoint", "R"],
+            sealed(|m| m["model"]["latent_dim"] = 100_000_000.into()),
+            "latent-dim must be at most",
+        ),
+        (
+            "a sealed manifest with a huge batch",
+            vec!["train", "--resume", "R", "--epochs", "50"],
+            sealed(|m| m["train"]["batch"] = 100_000_000_000u64.into()),
+            "--batch must be an even number",
+        ),
+        (
+            "a sealed manifest with a huge evaluation",
+            vec!["train", "--resume", "R", "--epochs", "50"],
+            sealed(|m| m["train"]["eval_samples"] = 1_000_000_000u64.into()),
+            "must be at most",
+        ),
+        (
+            "a sealed manifest with no hidden layer",
+            vec!["summary", "--checkpoint", "R"],
+            sealed(|m| m["model"]["generator_hidden"] = serde_json::json!([])),
+            "hidden layers",
+        ),
+        (
+            "a sealed manifest with an enormous epoch count",
+            vec!["train", "--resume", "R"],
+            sealed(|m| m["train"]["epochs"] = u64::MAX.into()),
+            "--epochs must be at most",
+        ),
+        (
+            "a resume whose log belongs to another run",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            Box::new(|root: &Path| fs::write(root.join("R/metrics.csv"), "iteration\n1\n").unwrap()),
+            "belongs to another run",
+        ),
+    ]
+}
+
+#[test]
+fn every_hostile_command_line_is_refused_in_one_line_and_changes_nothing() {
+    let cases = cases();
+    for (name, args, setup, needle) in &cases {
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path();
+        common::copy_run(run(), &root.join("R"));
+        common::copy_run(&run().join("plots"), &root.join("R/plots"));
+        setup(root);
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match *a {
+                "R" => p(&root.join("R")).to_string(),
+                "T" => p(root).to_string(),
+                a if a.starts_with("R/") => p(&root.join(a)).to_string(),
+                a if a.starts_with("T/") => p(&root.join(&a[2..])).to_string(),
+                a => a.to_string(),
+            })
+            .collect();
+        let before = listing(root);
+        let o = bounded(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: exit code; stderr: {err}");
+        assert_no_panic(&o);
+        let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("gan1d: ")).collect();
+        assert_eq!(lines.len(), 1, "{name}: the error is not one line: {err}");
+        assert!(lines[0].starts_with("error: "), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: stderr lacks {needle:?}: {err}");
+        assert!(o.stdout.is_empty(), "{name}: printed {}", String::from_utf8_lossy(&o.stdout));
+        assert!(listing(root) == before, "{name}: the folders changed");
+    }
+    eprintln!("{} hostile command lines refused", cases.len());
+}
+
+/// Every path under `dir` with its bytes (or its kind, for special files), sorted.
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            let kind = fs::symlink_metadata(&path).unwrap().file_type();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                out.push((name, fs::read(&path).unwrap()));
+            } else {
+                out.push((name, b"special".to_vec()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_closed_stdout_ends_printing_quietly_and_training_goes_on() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("run");
+    let script = format!(
+        "set -o pipefail; {BIN} train --epochs 400 --eval-every 100 --quiet --out {} | head -1",
+        p(&out)
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_panic(&o);
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.starts_with("99 ") && printed.lines().count() == 1, "{printed}");
+    // Training went on to its end, with its checkpoint.
+    assert_eq!(read_manifest(&out)["iteration"], 400);
+    for command in ["explore discriminator --out", "summary --diagram"] {
+        let script = format!("set -o pipefail; {BIN} {command} {} | head -1", p(scratch.path()));
+        let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+        assert!(o.status.success(), "{command}: {}", stderr(&o));
+        assert_no_panic(&o);
+    }
+}
+
+#[test]
+fn a_full_stdout_is_an_error_in_one_line() {
+    let run = p(run());
+    for command in [
+        format!("summary --checkpoint {run}"),
+        format!("evaluate --checkpoint {run} -n 100"),
+        format!("evaluate --checkpoint {run} -n 100 --json"),
+        format!("sample --checkpoint {run} -n 100"),
+        "explore discriminator --out /tmp".to_string(),
+    ] {
+        let o = Command::new("bash").args(["-c", &format!("{BIN} {command} > /dev/full")]).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert_no_panic(&o);
+        assert!(err.contains("No space left on device"), "{command}: {err}");
+        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{command}: {err}");
+    }
+}
