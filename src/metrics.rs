@@ -210,11 +210,11 @@ mod tests {
     /// `n` points on the curve, uniform in the domain but for the hole `[from, to)`.
     fn with_hole(n: usize, from: f32, to: f32) -> Vec<(f32, f32)> {
         let mut rng = 12345u64;
-        let mut uniform = || {
+        let uniform = || {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (rng >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         };
-        std::iter::repeat_with(|| uniform())
+        std::iter::repeat_with(uniform)
             .filter(|x| !(from..to).contains(x))
             .take(n)
             .map(|x| (x, x * x))

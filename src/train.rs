@@ -172,6 +172,21 @@ impl Trainer {
         self.engine.as_mut()
     }
 
+    /// Makes this freshly built run continue a saved one: its Adams take the saved states and
+    /// it counts `iteration` iterations done. The weights are loaded into
+    /// [`Engine::var_store`] beforehand.
+    pub fn continue_from(
+        &mut self,
+        iteration: u64,
+        generator_adam: &engine::AdamState,
+        discriminator_adam: &engine::AdamState,
+    ) -> Result<()> {
+        self.engine.restore_adam(Net::Generator, generator_adam)?;
+        self.engine.restore_adam(Net::Discriminator, discriminator_adam)?;
+        self.iteration = iteration;
+        Ok(())
+    }
+
     /// Makes this run's networks, optimisers and iteration those of `other` (which may use the
     /// other engine): the next [`Trainer::step`]s of both then start from the same state.
     pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {

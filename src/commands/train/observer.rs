@@ -20,7 +20,7 @@ use crate::evaluate::EvalReport;
 use crate::plot::{self, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
 use crate::runlog::MetricsRow;
-use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
+use crate::train::{Diverged, HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
 
 /// History rows collected on the device before one copy to the host and the CSV file.
 const HISTORY_FLUSH: usize = 100;
@@ -80,7 +80,15 @@ impl TrainObserver {
         }
         self.flush_history()?;
         let records = self.logs.records()?;
-        checkpoint::save(&self.out, trainer, self.last_evaluation, records)?;
+        checkpoint::save(&self.out, trainer, self.last_evaluation, records).map_err(|e| {
+            match e.downcast::<checkpoint::NotFinite>() {
+                Ok(not_finite) => {
+                    let iteration = trainer.iteration.saturating_sub(1);
+                    anyhow::Error::from(Diverged { iteration, what: not_finite.to_string() })
+                }
+                Err(e) => e,
+            }
+        })?;
         self.saved_at = Some(trainer.iteration);
         if self.logs.publish(&self.out)? {
             super::remove_plots(&self.out, 0, true)?;

@@ -1,0 +1,206 @@
+//! The manifest, `config.json`: its fields, its self-checksum, and reading it with every check.
+
+use super::*;
+
+/// The version of the layout above. Other versions are refused. Version 1 (gan1d 0.1) kept the
+/// tensors in fixed file names, replaced one by one.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The largest `config.json` gan1d reads: its own are about 2 KB.
+pub(super) const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The largest tensor file a checkpoint of `model` can need: the optimiser file, holding two
+/// moments of every parameter of both networks, as float32, plus libtorch's archive framing.
+pub(super) fn max_tensor_file_bytes(model: &ModelConfig) -> u64 {
+    let parameters = |input: i64, hidden: &[i64], output: i64| -> u64 {
+        let mut widths = vec![input];
+        widths.extend_from_slice(hidden);
+        widths.push(output);
+        widths.windows(2).map(|w| (w[0] * w[1] + w[1]) as u64).sum()
+    };
+    let g = parameters(model.latent_dim, &model.generator_hidden, crate::config::POINT_DIM);
+    let d = parameters(crate::config::POINT_DIM, &model.discriminator_hidden, 1);
+    2 * (g + d) * 4 + (1 << 20)
+}
+
+/// The manifest field holding the manifest's own checksum.
+pub(super) const SELF_CHECKSUM: &str = "manifest_sha256";
+
+/// Everything needed to rebuild, judge and resume a run. Saved as `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// The gan1d version that wrote the checkpoint.
+    pub gan1d_version: String,
+    /// The libtorch it was built against.
+    pub libtorch_version: String,
+    /// Training iterations completed.
+    pub iteration: u64,
+    /// The run's seed (also in `train`, repeated here for people reading the file).
+    pub seed: u64,
+    /// The device the run trained on, e.g. `cpu` or `cuda:0`.
+    pub device: String,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    /// Updates each Adam has taken: its bias correction depends on them.
+    pub generator_adam_steps: u64,
+    pub discriminator_adam_steps: u64,
+    /// The most recent evaluation, if any.
+    pub last_evaluation: Option<LastEvaluation>,
+    /// The tensor files, each with its SHA-256: a changed byte, or a file from another run, is
+    /// refused at load instead of silently giving other numbers.
+    pub files: Files,
+    /// How much of each log the checkpoint covers (absent in checkpoints of gan1d 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<LogRecords>,
+    /// SHA-256 (hex) of this file's bytes with this value replaced by 64 zeros.
+    pub manifest_sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastEvaluation {
+    /// The 0-based iteration it followed, as printed.
+    pub iteration: u64,
+    pub acc_real: f64,
+    pub acc_fake: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    pub generator: FileRecord,
+    pub discriminator: FileRecord,
+    pub optimizer: FileRecord,
+}
+
+impl Files {
+    pub fn get(&self, part: Part) -> &FileRecord {
+        match part {
+            Part::Generator => &self.generator,
+            Part::Discriminator => &self.discriminator,
+            Part::Optimizer => &self.optimizer,
+        }
+    }
+}
+
+/// The part of each log a checkpoint covers: a resumed run keeps exactly that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecords {
+    pub metrics: LogRecord,
+    pub history: LogRecord,
+    pub frames: LogRecord,
+}
+
+impl LogRecords {
+    /// Empty logs: for a checkpoint saved by something other than `gan1d train`.
+    pub fn empty() -> LogRecords {
+        let empty = LogRecord { bytes: 0, sha256: sha256_hex(b"") };
+        LogRecords { metrics: empty.clone(), history: empty.clone(), frames: empty }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRecord {
+    /// The file's name inside the checkpoint folder.
+    pub name: String,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// The manifest serialised, with its own checksum filled in.
+pub(super) fn seal(manifest: &Manifest) -> String {
+    let zeros = "0".repeat(64);
+    let unsealed = Manifest { manifest_sha256: zeros.clone(), ..manifest.clone() };
+    let text = format!("{}\n", serde_json::to_string_pretty(&unsealed).expect("a manifest serialises"));
+    let digest = sha256_hex(text.as_bytes());
+    text.replacen(&self_checksum_field(&zeros), &self_checksum_field(&digest), 1)
+}
+
+/// Whether `text` matches the checksum `recorded` in it.
+pub(super) fn seal_holds(text: &str, recorded: &str) -> bool {
+    let field = self_checksum_field(recorded);
+    text.matches(&field).count() == 1
+        && sha256_hex(text.replacen(&field, &self_checksum_field(&"0".repeat(64)), 1).as_bytes()) == recorded
+}
+
+pub(super) fn self_checksum_field(value: &str) -> String {
+    format!("\"{SELF_CHECKSUM}\": \"{value}\"")
+}
+
+/// Reads `DIR/config.json` and checks it against its own checksum and for sense.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = manifest_path(dir);
+    if !dir.is_dir() {
+        bail!(
+            "no checkpoint at {}: not a folder; run `gan1d train --out {}` first",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let bytes = match fsio::read_regular_file(&path, MAX_MANIFEST_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if fsio::is_not_found(&e) => bail!(
+            "no checkpoint in {}: {} is missing; run `gan1d train --out {}` first",
+            dir.display(),
+            path.display(),
+            dir.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let invalid = |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", path.display());
+    let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not valid JSON ({e})")))?;
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        None => return Err(invalid("no format_version field".into())),
+        Some(v) if v > FORMAT_VERSION as u64 => {
+            return Err(invalid(format!(
+                "format version {v} is newer than this gan1d understands ({FORMAT_VERSION}); update gan1d"
+            )));
+        }
+        Some(v) if v < FORMAT_VERSION as u64 => {
+            return Err(invalid(format!(
+                "format version {v} was written by an older gan1d and is no longer read (this one reads \
+                 {FORMAT_VERSION}); train again with `gan1d train --out {}`",
+                dir.display()
+            )));
+        }
+        Some(_) => {}
+    }
+    let recorded = value.get(SELF_CHECKSUM).and_then(|v| v.as_str()).unwrap_or_default();
+    if !seal_holds(&text, recorded) {
+        return Err(invalid(format!(
+            "its contents do not match its own checksum ({SELF_CHECKSUM}): the file was changed or damaged"
+        )));
+    }
+    // The field's path in the message (`model.latent_dim: invalid type…`) tells the reader
+    // where to look.
+    let manifest: Manifest = serde_path_to_error::deserialize(value)
+        .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
+    manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    manifest.train.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    // gan1d names each part's file `<part>-<iteration>….ot`, inside the folder.
+    for part in Part::ALL {
+        let name = &manifest.files.get(part).name;
+        let plain = Path::new(name).file_name().is_some_and(|n| n == name.as_str());
+        if !plain || !name.ends_with(".ot") || !name.starts_with(&format!("{}-", part.stem())) {
+            return Err(invalid(format!(
+                "files.{}.name `{name}` is not a {} tensor file name",
+                part.stem(),
+                part.stem()
+            )));
+        }
+    }
+    let (g, d, i) = (manifest.generator_adam_steps, manifest.discriminator_adam_steps, manifest.iteration);
+    if g != i || d != 2 * i {
+        return Err(invalid(format!(
+            "{i} iterations need {i} generator and {} discriminator Adam steps, found {g} and {d}",
+            2 * i
+        )));
+    }
+    Ok(manifest)
+}
