@@ -21,7 +21,7 @@ summary() {  # reads numbers, prints median [p25–p75] max
 for engine in $ENGINES; do
   : >"$out/$engine.tsv"
   for seed in $(seq "$SEEDS"); do
-    "$BIN" train --engine "$engine" --seed "$seed" --device cpu --quiet --out "$out/run" >/dev/null 2>&1
+    "$BIN" train --engine "$engine" --seed "$seed" --device cpu --quiet --out "$out/run" --overwrite >/dev/null 2>"$out/log" || { cat "$out/log" >&2; exit 1; }
     read -r residual energy < <("$BIN" evaluate --checkpoint "$out/run" --json | python3 -c \
       'import json, sys; g = json.load(sys.stdin)["generated"]; print(g["residual_mean"], g["energy_distance"])')
     printf '%s\t%s\t%s\n' "$seed" "$residual" "$energy" >>"$out/$engine.tsv"

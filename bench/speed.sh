@@ -19,7 +19,8 @@ now() { date +%s.%N; }
 gan1d_run() {
   local start end
   start=$(now)
-  "$BIN" train --engine "$1" --device cpu --threads 1 --seed "$2" --quiet --out "$out/run-$1" >/dev/null 2>"$out/log-$1"
+  "$BIN" train --engine "$1" --device cpu --threads 1 --seed "$2" --quiet --out "$out/run-$1" --overwrite >/dev/null 2>"$out/log-$1" \
+    || { cat "$out/log-$1" >&2; exit 1; }
   end=$(now)
   awk "BEGIN {print $end - $start}"
 }

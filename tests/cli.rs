@@ -479,3 +479,30 @@ fn the_shipped_generator_loads_and_draws_the_parabola() {
     let o = gan1d(&["summary", "--checkpoint", models.to_str().unwrap()]);
     assert!(stdout(&o).contains("Total params: 223"));
 }
+
+/// The dimensions of a PNG file and how many distinct colours it uses.
+fn png_facts(path: &Path) -> ((u32, u32), usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let colours: std::collections::HashSet<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
+    ((frame.width, frame.height), colours.len())
+}
+
+#[test]
+fn the_pictures_have_their_sizes_and_are_not_blank() {
+    let (dir, out) = trained();
+    assert!(out.status.success(), "{}", stderr(out));
+    let plots = dir.join("plots");
+    for (file, size) in [("iter_00019.png", (800, 600)), ("iter_00039.png", (800, 600)), ("curves.png", (900, 960))] {
+        let (found, colours) = png_facts(&plots.join(file));
+        assert_eq!(found, size, "{file}");
+        // White, text, grid, the curve and two point colours at least.
+        assert!(colours > 10, "{file} is nearly blank: {colours} colours");
+    }
+    let gif = fs::read(plots.join("training.gif")).unwrap();
+    assert_eq!(&gif[..6], b"GIF89a");
+    assert_eq!((u16::from_le_bytes([gif[6], gif[7]]), u16::from_le_bytes([gif[8], gif[9]])), (600, 360));
+    assert!(gif.len() > 10_000, "the animation is nearly empty: {} bytes", gif.len());
+}
