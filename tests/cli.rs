@@ -495,7 +495,9 @@ fn the_pictures_have_their_sizes_and_are_not_blank() {
     let (dir, out) = trained();
     assert!(out.status.success(), "{}", stderr(out));
     let plots = dir.join("plots");
-    for (file, size) in [("iter_00019.png", (800, 600)), ("iter_00039.png", (800, 600)), ("curves.png", (900, 960))] {
+    for (file, size) in
+        [("iter_00019.png", (800, 600)), ("iter_00039.png", (800, 600)), ("curves.png", (900, 960))]
+    {
         let (found, colours) = png_facts(&plots.join(file));
         assert_eq!(found, size, "{file}");
         // White, text, grid, the curve and two point colours at least.
