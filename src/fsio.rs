@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
@@ -25,9 +25,12 @@ pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Re
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    // The permissions an ordinary new file gets (0666 less the umask), not tempfile's private
+    // 0600: a plot or checkpoint is as readable as any other file the user makes.
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
         .suffix(TMP_SUFFIX)
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .with_context(fail)?;
     let mut writer = BufWriter::new(tmp);
@@ -105,6 +108,12 @@ mod tests {
         fs::write(&path, "old").unwrap();
         write_atomically(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        // As readable as a file made with File::create under the same umask.
+        let ordinary = dir.path().join("ordinary");
+        fs::write(&ordinary, "x").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&ordinary));
+        fs::remove_file(&ordinary).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -272,6 +272,12 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "a device",
         ),
         (
+            "a lock file that is a named pipe",
+            vec!["train", "--resume", "R", "--epochs", "50"],
+            replace_with(|run: &Path| run.join(".gan1d.lock"), mkfifo),
+            "cannot create the lock file",
+        ),
+        (
             "a manifest that is a folder",
             vec!["summary", "--checkpoint", "R"],
             replace_with(manifest_file, |at: &Path| fs::create_dir(at).unwrap()),

@@ -11,6 +11,7 @@ mod observer;
 mod signals;
 
 use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -233,10 +234,18 @@ fn start_device(args: &TrainArgs) -> Result<Device> {
 /// Takes the folder's lock, so that two runs never write into one folder at once.
 fn lock_run_dir(dir: &Path, flag: &str) -> Result<File> {
     let path = checkpoint::lock_path(dir);
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| {
-            format!("{flag} {}: cannot create the lock file {}", dir.display(), path.display())
-        })?;
+    let fail = || format!("{flag} {}: cannot create the lock file {}", dir.display(), path.display());
+    if path.symlink_metadata().is_ok_and(|m| !m.file_type().is_file()) {
+        return Err(anyhow::anyhow!("it is not a regular file; remove it")).with_context(fail);
+    }
+    // Non-blocking: opening a named pipe put there instead would wait for a reader forever.
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .with_context(fail)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => bail!(
