@@ -293,3 +293,35 @@ fn a_folder_in_use_refuses_a_second_run_and_serves_readers() {
     send(&child, "TERM");
     assert_eq!(finish(child).status.code(), Some(143));
 }
+
+#[test]
+fn a_run_of_gan1d_0_2_resumes_and_its_logs_go_on() {
+    // The shipped models/ was written by gan1d 0.2: no log records in its manifest, and a
+    // metrics.csv with the old coverage column.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    common::copy_run(&shipped, &dir);
+    assert!(read_manifest(&dir).get("logs").is_none(), "the shipped run is no longer a 0.2 run");
+    let history_before = fs::read_to_string(dir.join("history.csv")).unwrap();
+    let o = train(&["--resume", path(&dir), "--epochs", "10040", "--eval-every", "2000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let metrics = fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    assert!(lines.next().unwrap().contains(",widest_gap,"), "{metrics}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 6, "{metrics}");
+    assert!(rows[..5].iter().all(|r| r.contains(",NaN,")), "{metrics}");
+    assert!(!rows[5].contains("NaN") && rows[5].starts_with("10039,"), "{metrics}");
+    // The history's rows up to the checkpoint are kept, value for value (0.2 wrote 1.0 as `1`).
+    let history = fs::read_to_string(dir.join("history.csv")).unwrap();
+    let values = |text: &str, rows: usize| -> Vec<Vec<f64>> {
+        text.lines().skip(1).take(rows).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+    };
+    let kept = history_before.lines().count() - 1;
+    assert_eq!(values(&history, kept), values(&history_before, kept), "the earlier history changed");
+    assert_eq!(history.lines().count() - 1, kept + 4, "{history}");
+    assert!(
+        read_manifest(&dir)["logs"]["history"]["bytes"].as_u64().unwrap() as usize > history_before.len()
+    );
+}
