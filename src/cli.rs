@@ -110,6 +110,13 @@ pub struct TrainArgs {
     /// Dimensions of the generator's latent space
     #[arg(long, default_value_t = ModelConfig::default().latent_dim, value_parser = signed(1, limits::MAX_WIDTH), allow_negative_numbers = true)]
     pub latent_dim: i64,
+    /// Widths of the generator's hidden layers, input side first, one number a layer (1 to 16
+    /// layers, each 1 to 4096 wide)
+    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().generator_hidden), allow_negative_numbers = true)]
+    pub g_hidden: Widths,
+    /// Widths of the discriminator's hidden layers, input side first, one number a layer
+    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().discriminator_hidden), allow_negative_numbers = true)]
+    pub d_hidden: Widths,
     /// Seed of the random stream: on the CPU the same seed repeats a run exactly
     #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
@@ -157,7 +164,11 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// The configuration these flags describe; the rest keeps its defaults.
     pub fn configs(&self) -> (ModelConfig, TrainConfig) {
-        let model = ModelConfig { latent_dim: self.latent_dim, ..ModelConfig::default() };
+        let model = ModelConfig {
+            latent_dim: self.latent_dim,
+            generator_hidden: self.g_hidden.0.clone(),
+            discriminator_hidden: self.d_hidden.0.clone(),
+        };
         let train = TrainConfig {
             seed: self.seed,
             epochs: self.epochs,
@@ -245,6 +256,31 @@ pub struct SummaryArgs {
     pub diagram: Option<PathBuf>,
 }
 
+/// The widths of a network's hidden layers, written `15` or `32,16`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widths(pub Vec<i64>);
+
+impl std::str::FromStr for Widths {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let width = whole(1, limits::MAX_WIDTH as u64);
+        let widths = s.split(',').map(|w| width(w).map(|w| w as i64)).collect::<Result<Vec<_>, _>>();
+        match widths {
+            Ok(widths) if widths.len() <= limits::MAX_DEPTH => Ok(Widths(widths)),
+            Ok(widths) => Err(format!("must name 1 to {} layers, got {}", limits::MAX_DEPTH, widths.len())),
+            Err(reason) => Err(format!("must be widths separated by commas, each of which {reason}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Widths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: Vec<String> = self.0.iter().map(i64::to_string).collect();
+        f.write_str(&text.join(","))
+    }
+}
+
 /// A parser of whole numbers from `min` to `max`, whose refusals read as the end of a sentence
 /// that starts with the flag: `must be at least 1, got -1`.
 fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync + 'static {
@@ -306,6 +342,27 @@ mod tests {
         assert!(error(&["gan1d", "train", "--batch", "x"]).contains("whole number"));
         let unknown = error(&["gan1d", "train", "--bogus"]);
         assert!(unknown.contains("--bogus") && !unknown.contains('\n'), "{unknown}");
+    }
+
+    #[test]
+    fn hidden_widths_parse_as_one_number_a_layer() {
+        let cli = Cli::parse_from(["gan1d", "train", "--g-hidden", "32,16", "--d-hidden", "8"]);
+        let Command::Train(args) = cli.command else { panic!("not train") };
+        let (model, _) = args.configs();
+        assert_eq!((model.generator_hidden, model.discriminator_hidden), (vec![32, 16], vec![8]));
+        let defaults = Cli::parse_from(["gan1d", "train"]);
+        let Command::Train(args) = defaults.command else { panic!("not train") };
+        assert_eq!(args.configs().0, ModelConfig::default());
+        let error = |value: &str| {
+            one_line(&Cli::try_parse_from(["gan1d", "train", "--g-hidden", value]).unwrap_err())
+        };
+        assert!(
+            error("16,0").starts_with("--g-hidden must be widths separated by commas"),
+            "{}",
+            error("16,0")
+        );
+        assert!(error("-5").contains("at least 1, got -5"), "{}", error("-5"));
+        assert!(error(&["4"; 17].join(",")).contains("1 to 16 layers"));
     }
 
     #[test]

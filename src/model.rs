@@ -313,6 +313,30 @@ mod tests {
     }
 
     #[test]
+    fn parameter_counts_follow_the_architecture() {
+        let _rng = crate::rng_lock();
+        // (latent, generator hidden, discriminator hidden) → (generator, discriminator) counts,
+        // worked out by hand: Σ (fan_in + 1) · fan_out over the layers.
+        for (latent, g_hidden, d_hidden, counts) in [
+            (5, vec![15], vec![25], (122, 101)),
+            (5, vec![32, 16], vec![24, 12], (754, 385)),
+            (3, vec![1], vec![1], (8, 5)),
+            (10, vec![64, 64, 64], vec![128], (9154, 513)),
+        ] {
+            let cfg = ModelConfig {
+                latent_dim: latent,
+                generator_hidden: g_hidden,
+                discriminator_hidden: d_hidden,
+            };
+            let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
+            let g = Generator::new(&g_vs.root(), &cfg);
+            let d = Discriminator::new(&d_vs.root(), &cfg);
+            assert_eq!((g.0.parameter_count(), d.0.parameter_count()), counts, "{cfg:?}");
+            assert_eq!(g.0.layers().len(), cfg.generator_hidden.len() + 1);
+        }
+    }
+
+    #[test]
     fn weights_start_within_keras_bounds_and_biases_at_zero() {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);

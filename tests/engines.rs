@@ -15,9 +15,18 @@ use gan1d::train::Trainer;
 use tch::{Device, Kind, Tensor};
 
 fn trainer(seed: u64, kind: EngineKind) -> Trainer {
+    trainer_of(&ModelConfig::default(), seed, kind)
+}
+
+fn trainer_of(model: &ModelConfig, seed: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
     let cfg = TrainConfig { seed, epochs: 10_000, ..TrainConfig::default() };
-    Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap()
+    Trainer::new(model, &cfg, kind, Device::Cpu).unwrap()
+}
+
+/// A deeper architecture than the tutorial's, to check that nothing assumes one hidden layer.
+fn deeper() -> ModelConfig {
+    ModelConfig { latent_dim: 3, generator_hidden: vec![12, 7], discriminator_hidden: vec![9, 6, 4] }
 }
 
 /// A network's state as f64 tensors: its variables in name order, then its Adam's m and v.
@@ -81,6 +90,11 @@ fn disagreement(before: &NetState, fused: &NetState, reference: &NetState) -> (f
 /// Runs `seed` with `run_with`'s engine and, at each iteration in `at`, steps both engines
 /// once from the run's state and compares them. Returns the worst disagreement seen.
 fn compare_along_a_run(seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, String) {
+    compare_along_a_run_of(&ModelConfig::default(), seed, run_with, at)
+}
+
+fn compare_along_a_run_of(model: &ModelConfig, seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, String) {
+    let trainer = |seed, kind| trainer_of(model, seed, kind);
     let mut run = trainer(seed, run_with);
     let mut worst = (0.0f64, String::new());
     let last = *at.iter().max().unwrap();
@@ -150,6 +164,29 @@ fn they_also_agree_along_a_run_of_the_autograd_engine() {
         ratio <= 1.0,
         "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
     );
+}
+
+#[test]
+fn they_agree_on_a_deeper_architecture_too() {
+    let _rng = common::rng_lock();
+    let (ratio, what) = compare_along_a_run_of(&deeper(), 5, EngineKind::Fused, &[0, 3, 200, 800]);
+    assert!(
+        ratio <= 1.0,
+        "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
+    );
+    // Same names, same shapes, same initial values.
+    let (fused, reference) =
+        (trainer_of(&deeper(), 1, EngineKind::Fused), trainer_of(&deeper(), 1, EngineKind::Autograd));
+    for net in Net::BOTH {
+        let (f, r) = (state(&fused, net), state(&reference, net));
+        for ((name, a), (other, b)) in f.vars.iter().zip(&r.vars) {
+            assert_eq!(name, other);
+            assert!(a.equal(b), "{} {name} differs at initialisation", net.name());
+        }
+    }
+    let names: Vec<String> = state(&fused, Net::Discriminator).vars.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.contains(&"hidden3.weight".to_string()), "{names:?}");
 }
 
 #[test]

@@ -124,6 +124,13 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
         ("odd batch", train(&["--batch", "3"]), none(), "--batch must be an even number"),
         ("huge latent dim", train(&["--latent-dim", "100000000"]), none(), "--latent-dim must be at most"),
         ("huge thread count", train(&["--threads", "100000"]), none(), "--threads must be at most"),
+        ("a hidden layer of width 0", train(&["--g-hidden", "16,0"]), none(), "--g-hidden must be widths"),
+        (
+            "seventeen hidden layers",
+            train(&["--d-hidden", "4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4"]),
+            none(),
+            "1 to 16 layers",
+        ),
         ("zero eval-every", train(&["--eval-every", "0"]), none(), "--eval-every must be at least 1"),
         (
             "negative history-every",
@@ -172,6 +179,12 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             vec!["train", "--resume", "R", "--batch", "64"],
             none(),
             "--batch 64 contradicts",
+        ),
+        (
+            "resume, another architecture",
+            vec!["train", "--resume", "R", "--g-hidden", "32,16"],
+            none(),
+            "--g-hidden 32,16 contradicts the run's g_hidden 15",
         ),
         (
             "sample, negative count",

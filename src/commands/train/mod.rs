@@ -179,8 +179,21 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     let (model_cfg, flags) = args.configs();
     let (saved, saved_model) = (&manifest.train, &manifest.model);
     let dir = dir.display();
-    let conflicts: [(&str, &str, String, String); 6] = [
+    let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
+    let conflicts: [(&str, &str, String, String); 8] = [
         ("latent_dim", "--latent-dim", model_cfg.latent_dim.to_string(), saved_model.latent_dim.to_string()),
+        (
+            "g_hidden",
+            "--g-hidden",
+            widths(&model_cfg.generator_hidden),
+            widths(&saved_model.generator_hidden),
+        ),
+        (
+            "d_hidden",
+            "--d-hidden",
+            widths(&model_cfg.discriminator_hidden),
+            widths(&saved_model.discriminator_hidden),
+        ),
         ("batch", "--batch", flags.batch.to_string(), saved.batch.to_string()),
         ("seed", "--seed", flags.seed.to_string(), saved.seed.to_string()),
         ("eval_every", "--eval-every", flags.eval_every.to_string(), saved.eval_every.to_string()),
