@@ -113,17 +113,6 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
         Self::start(path, Vec::new(), Vec::new())
     }
 
-    /// Reopens the log at `path` to continue a run whose checkpoint recorded `record` for it:
-    /// [`CsvLog::check`], then [`Reopened::open`].
-    pub fn reopen(
-        path: &Path,
-        staged: &Path,
-        record: Option<&LogRecord>,
-        keep: impl Fn(&R) -> bool,
-    ) -> Result<Self> {
-        Self::check(path, staged, record, keep)?.open()
-    }
-
     /// Reads the log at `path` to continue a run whose checkpoint recorded `record` for it,
     /// changing nothing yet. The file's first `record.bytes` bytes must be the recorded ones;
     /// without a record (a checkpoint of gan1d 0.2), the whole lines are taken. Of the rows
@@ -304,7 +293,8 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n3,0.125\n");
         assert_eq!(record.bytes, "i,v\n1,0.5\n2,0.25\n".len() as u64);
 
-        let mut log = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).unwrap();
+        let mut log =
+            CsvLog::<Pair>::check(&path, &staged, Some(&record), |_| true).and_then(Reopened::open).unwrap();
         assert_eq!(log.rows(), pairs(&[(1, 0.5), (2, 0.25)]));
         log.append(Pair { i: 3, v: 1.0 }).unwrap();
         let again = log.record().unwrap();
@@ -322,12 +312,16 @@ mod tests {
         let record = log.record().unwrap();
         drop(log);
         std::fs::write(&path, "i,v\n1,0.75\n").unwrap();
-        let err = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).err().unwrap();
+        let err = CsvLog::<Pair>::check(&path, &staged, Some(&record), |_| true)
+            .and_then(Reopened::open)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("another run"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.75\n");
         // The staged log of an interrupted first checkpoint takes its place when it matches.
         std::fs::write(&staged, "i,v\n1,0.5\n2,9\n").unwrap();
-        let log = CsvLog::<Pair>::reopen(&path, &staged, Some(&record), |_| true).unwrap();
+        let log =
+            CsvLog::<Pair>::check(&path, &staged, Some(&record), |_| true).and_then(Reopened::open).unwrap();
         assert_eq!(log.rows(), pairs(&[(1, 0.5)]));
         assert!(!staged.exists());
     }
@@ -338,11 +332,12 @@ mod tests {
         let path = dir.path().join("log.csv");
         let staged = dir.path().join(".log.csv.staged");
         std::fs::write(&path, "i,v\n1,0.5\n2,0.25\n3,0.125\n4,0.06").unwrap();
-        let log = CsvLog::<Pair>::reopen(&path, &staged, None, |p| p.i <= 2).unwrap();
+        let log = CsvLog::<Pair>::check(&path, &staged, None, |p| p.i <= 2).and_then(Reopened::open).unwrap();
         assert_eq!(log.rows(), pairs(&[(1, 0.5), (2, 0.25)]));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n");
         std::fs::write(&path, "i,v\n1,0.5\nx,3\n").unwrap();
-        let err = CsvLog::<Pair>::reopen(&path, &staged, None, |_| true).err().unwrap();
+        let err =
+            CsvLog::<Pair>::check(&path, &staged, None, |_| true).and_then(Reopened::open).err().unwrap();
         assert!(err.to_string().contains("row 2"), "{err}");
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

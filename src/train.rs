@@ -167,11 +167,6 @@ impl Trainer {
         self.engine.as_ref()
     }
 
-    /// The engine, for restoring optimiser state.
-    pub fn engine_mut(&mut self) -> &mut dyn Engine {
-        self.engine.as_mut()
-    }
-
     /// Makes this freshly built run continue a saved one: its Adams take the saved states and
     /// it counts `iteration` iterations done. The weights are loaded into
     /// [`Engine::var_store`] beforehand.
