@@ -46,6 +46,13 @@ pub mod limits {
     pub const MAX_SAMPLES: u64 = 1_000_000_000_000;
     /// Points `gan1d evaluate` holds in memory to measure (about 80 MB each for 10⁷).
     pub const MAX_EVALUATE_POINTS: u64 = 10_000_000;
+    /// The largest `|LO|` or `|HI|` of `--domain`: float32 keeps about 7 digits, so a domain far
+    /// from 0 would leave too few for its points.
+    pub const MAX_DOMAIN_ABS: f64 = 1e6;
+    /// The narrowest `--domain`.
+    pub const MIN_DOMAIN_WIDTH: f64 = 1e-6;
+    /// The longest `--target` expression.
+    pub const MAX_EXPRESSION_BYTES: usize = 1000;
 }
 
 impl Default for ModelConfig {

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod runlog;
 pub mod sample;
 pub mod summary;
+pub mod target;
 pub mod train;
 
 use anyhow::Result;

@@ -1,0 +1,749 @@
+//! The function a run learns, `y = f(x)` on a domain `[LO, HI)`: [`Target`] owns it, in two
+//! forms that agree, a tensor form for training (evaluated on the training device, one libtorch
+//! call per operator) and a scalar `f64` form for the metrics and plots. It also knows the
+//! domain and the range of `f` over it, and [`Scaling`] maps points between the data's axes
+//! and the `[-1, 1]` axes a tanh generator works in.
+//!
+//! Expressions are parsed by a `pest` grammar (`target.pest`) with its Pratt parser for
+//! precedence: `^` binds tightest and groups to the right, then unary minus, then `* /`, then
+//! `+ -`, so `-x^2` is `-(x^2)` and `2^3^2` is `2^9`. Built-in names (`sine`, …) are shortcuts
+//! for expressions written in the domain's own coordinates.
+
+use anyhow::{Result, bail};
+use pest::Parser;
+use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::config::limits;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "target.pest"]
+struct Grammar;
+
+/// The tutorial's target, `x²`.
+pub const DEFAULT_EXPRESSION: &str = "x^2";
+
+/// The built-in targets: `(name, what it is, its expression)`, where the expression may use
+/// `u`, the domain mapped onto `[-1, 1)`: `u = (x − m) / w` with `m` the domain's middle and
+/// `w` its half-width. On the default domain `[-0.5, 0.5)`, `u = 2x`.
+pub const BUILT_INS: [(&str, &str, &str); 6] = [
+    ("square", "the tutorial's parabola", "x^2"),
+    ("cube", "a cubic, rising through 0", "x^3"),
+    ("sine", "one full period over the domain", "sin(pi*u)"),
+    ("gaussian", "a bump centred in the domain, 3 standard deviations from each end", "exp(-4.5*u^2)"),
+    ("quadratic", "another parabola, shifted right and tilted", "(u - 0.4)^2/2 - u/4"),
+    ("multimodal", "a degree-6 polynomial with four peaks and three valleys", "32*u^6 - 48*u^4 + 18*u^2 - 1"),
+];
+
+/// The functions an expression may call.
+const FUNCTIONS: [(&str, Function); 8] = [
+    ("sin", Function::Sin),
+    ("cos", Function::Cos),
+    ("tan", Function::Tan),
+    ("exp", Function::Exp),
+    ("log", Function::Log),
+    ("sqrt", Function::Sqrt),
+    ("abs", Function::Abs),
+    ("tanh", Function::Tanh),
+];
+
+/// Points at which [`Target::new`] evaluates `f` to find its range and check it is finite.
+const RANGE_GRID: usize = 100_001;
+
+/// The largest `|f(x)|` a target may reach: beyond it float32 training loses its precision.
+const MAX_VALUE: f64 = 1e6;
+
+/// The interval `[low, high)` that real `x` are drawn from uniformly. Written `LO,HI`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "[f64; 2]", into = "[f64; 2]")]
+pub struct Domain {
+    low: f64,
+    high: f64,
+}
+
+impl Domain {
+    /// The tutorial's `rand(n) - 0.5`.
+    pub const DEFAULT: Domain = Domain { low: -0.5, high: 0.5 };
+
+    pub fn new(low: f64, high: f64) -> Result<Domain> {
+        let max = limits::MAX_DOMAIN_ABS;
+        if !(low.is_finite() && high.is_finite()) || low.abs() > max || high.abs() > max {
+            bail!("the domain's ends must be numbers from {} to {max:e}, got {low},{high}", -max);
+        }
+        if high - low < limits::MIN_DOMAIN_WIDTH {
+            bail!("the domain must be LO,HI with LO < HI (at least {:e} apart), got {low},{high}", limits::MIN_DOMAIN_WIDTH);
+        }
+        Ok(Domain { low, high })
+    }
+
+    pub fn low(&self) -> f64 {
+        self.low
+    }
+
+    pub fn high(&self) -> f64 {
+        self.high
+    }
+
+    pub fn middle(&self) -> f64 {
+        (self.low + self.high) / 2.0
+    }
+
+    pub fn half_width(&self) -> f64 {
+        (self.high - self.low) / 2.0
+    }
+
+    pub fn contains(&self, x: f64) -> bool {
+        (self.low..self.high).contains(&x)
+    }
+}
+
+impl Default for Domain {
+    fn default() -> Self {
+        Domain::DEFAULT
+    }
+}
+
+impl TryFrom<[f64; 2]> for Domain {
+    type Error = String;
+
+    fn try_from([low, high]: [f64; 2]) -> Result<Self, Self::Error> {
+        Domain::new(low, high).map_err(|e| e.to_string())
+    }
+}
+
+impl From<Domain> for [f64; 2] {
+    fn from(d: Domain) -> Self {
+        [d.low, d.high]
+    }
+}
+
+impl std::str::FromStr for Domain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = |t: &str| t.trim().parse::<f64>().map_err(|_| format!("must be LO,HI, two numbers, got `{s}`"));
+        match s.split_once(',') {
+            Some((low, high)) => Domain::new(number(low)?, number(high)?).map_err(|e| format!("{e:#}")),
+            None => Err(format!("must be LO,HI, two numbers separated by a comma, got `{s}`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{}", self.low, self.high)
+    }
+}
+
+/// What a run's target is, as the user gave it: saved in the checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// A built-in name (`sine`) or an expression in `x` (`x^2`).
+    pub expression: String,
+    /// The domain `[LO, HI)` of `x`.
+    pub domain: Domain,
+}
+
+impl Default for TargetConfig {
+    fn default() -> Self {
+        TargetConfig { expression: DEFAULT_EXPRESSION.to_string(), domain: Domain::DEFAULT }
+    }
+}
+
+/// `f` ready to evaluate: parsed, checked finite over the domain, its range known.
+#[derive(Debug, Clone)]
+pub struct Target {
+    config: TargetConfig,
+    /// The expression in `x` (a built-in name expanded).
+    formula: String,
+    root: Node,
+    /// `(min, max)` of `f` over the domain.
+    range: (f64, f64),
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target::new(&TargetConfig::default()).expect("the tutorial's target is valid")
+    }
+}
+
+impl Target {
+    /// Parses `config.expression` (a built-in name, or an expression in `x`), then evaluates it
+    /// on a grid of the domain to find its range and to refuse a function that is not finite
+    /// there. Errors name `--target` and, for a bad expression, the position.
+    pub fn new(config: &TargetConfig) -> Result<Target> {
+        let domain = config.domain;
+        let text = config.expression.trim();
+        if text.len() > limits::MAX_EXPRESSION_BYTES {
+            bail!("--target is {} bytes long; at most {} are read", text.len(), limits::MAX_EXPRESSION_BYTES);
+        }
+        let formula = expand(text, domain);
+        let root = parse(&formula).map_err(|e| match formula == text {
+            true => anyhow::anyhow!("--target `{text}`: {e}"),
+            false => anyhow::anyhow!("--target {text} (`{formula}`): {e}"),
+        })?;
+        let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+        let step = (domain.high - domain.low) / (RANGE_GRID - 1) as f64;
+        for i in 0..RANGE_GRID {
+            let x = domain.low + step * i as f64;
+            let y = root.eval(x);
+            if !y.is_finite() || y.abs() > MAX_VALUE {
+                bail!(
+                    "--target `{text}` is {} at x = {x} (f = {y}); choose a --domain where it is finite and \
+                     within ±{MAX_VALUE:e}",
+                    if y.is_finite() { "too large" } else { "not finite" }
+                );
+            }
+            (low, high) = (low.min(y), high.max(y));
+        }
+        Ok(Target { config: config.clone(), formula, root, range: (low, high) })
+    }
+
+    pub fn config(&self) -> &TargetConfig {
+        &self.config
+    }
+
+    pub fn domain(&self) -> Domain {
+        self.config.domain
+    }
+
+    /// `(min, max)` of `f` over the domain, found on a grid of 100 001 points.
+    pub fn range(&self) -> (f64, f64) {
+        self.range
+    }
+
+    /// The expression in `x`, built-in names expanded.
+    pub fn formula(&self) -> &str {
+        &self.formula
+    }
+
+    /// How plots and tables name the target: `f(x) = x^2`, or `sine: f(x) = sin(pi*…)`.
+    pub fn label(&self) -> String {
+        let given = self.config.expression.trim();
+        if given == self.formula { format!("f(x) = {}", self.formula) } else { format!("{given}: f(x) = {}", self.formula) }
+    }
+
+    /// `f(x)` in double precision: the metrics' and plots' form.
+    pub fn f(&self, x: f64) -> f64 {
+        self.root.eval(x)
+    }
+
+    /// `f` applied to every element of `xs`, on its device, in its float type.
+    pub fn tensor(&self, xs: &Tensor) -> Tensor {
+        match self.root.tensor(xs) {
+            Value::Tensor(t) => t,
+            Value::Number(c) => xs.zeros_like().fill_(c),
+        }
+    }
+
+    /// Writes `f(xs)` into `out` (same shape). The tutorial's `x^2` is one multiplication, so
+    /// the default run's iteration costs what it always did.
+    pub fn write(&self, xs: &Tensor, out: &Tensor) {
+        if let Node::Binary(Operator::Pow, base, exponent) = &self.root
+            && **base == Node::X
+            && **exponent == Node::Number(2.0)
+        {
+            let _ = xs.mul_out(out, xs);
+        } else {
+            let _ = out.shallow_clone().copy_(&self.tensor(xs));
+        }
+    }
+
+    /// `n` points of the curve at evenly spaced `x` across the domain, ends included.
+    pub fn curve(&self, n: usize) -> Vec<(f64, f64)> {
+        let d = self.domain();
+        let n = n.max(2);
+        let step = (d.high - d.low) / (n - 1) as f64;
+        (0..n).map(|i| d.low + step * i as f64).map(|x| (x, self.f(x))).collect()
+    }
+
+    /// `n` real points from a host-side random stream: for reference sets that must not disturb
+    /// libtorch's stream, which the training run owns.
+    pub fn real_pairs(&self, n: usize, rng: &mut impl rand::Rng) -> Vec<(f32, f32)> {
+        let d = self.domain();
+        (0..n)
+            .map(|_| {
+                let x = rng.random_range(d.low as f32..d.high as f32);
+                (x, self.f(x as f64) as f32)
+            })
+            .collect()
+    }
+}
+
+/// The text of `name`'s expression if it is a built-in, with `u` written out for `domain`;
+/// otherwise `name` itself.
+fn expand(name: &str, domain: Domain) -> String {
+    let Some((_, _, expression)) = BUILT_INS.iter().find(|(n, _, _)| *n == name) else {
+        return name.to_string();
+    };
+    let shifted = match domain.middle() {
+        m if m == 0.0 => "x".to_string(),
+        m if m < 0.0 => format!("(x + {})", -m),
+        m => format!("(x - {m})"),
+    };
+    let u = match domain.half_width() {
+        w if w == 1.0 => shifted,
+        w => format!("({shifted}/{w})"),
+    };
+    expression.replace('u', &u)
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    X,
+    Number(f64),
+    Neg(Box<Node>),
+    Binary(Operator, Box<Node>, Box<Node>),
+    Call(Function, Box<Node>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operator {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Function {
+    Sin,
+    Cos,
+    Tan,
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Tanh,
+}
+
+impl Function {
+    fn eval(self, v: f64) -> f64 {
+        match self {
+            Function::Sin => v.sin(),
+            Function::Cos => v.cos(),
+            Function::Tan => v.tan(),
+            Function::Exp => v.exp(),
+            Function::Log => v.ln(),
+            Function::Sqrt => v.sqrt(),
+            Function::Abs => v.abs(),
+            Function::Tanh => v.tanh(),
+        }
+    }
+
+    fn tensor(self, t: &Tensor) -> Tensor {
+        match self {
+            Function::Sin => t.sin(),
+            Function::Cos => t.cos(),
+            Function::Tan => t.tan(),
+            Function::Exp => t.exp(),
+            Function::Log => t.log(),
+            Function::Sqrt => t.sqrt(),
+            Function::Abs => t.abs(),
+            Function::Tanh => t.tanh(),
+        }
+    }
+}
+
+/// A value met while evaluating on tensors: constants stay numbers, so `2*pi` costs no call.
+enum Value {
+    Number(f64),
+    Tensor(Tensor),
+}
+
+impl Node {
+    fn eval(&self, x: f64) -> f64 {
+        match self {
+            Node::X => x,
+            Node::Number(c) => *c,
+            Node::Neg(a) => -a.eval(x),
+            Node::Call(f, a) => f.eval(a.eval(x)),
+            Node::Binary(op, a, b) => {
+                let (a, b) = (a.eval(x), b.eval(x));
+                match op {
+                    Operator::Add => a + b,
+                    Operator::Sub => a - b,
+                    Operator::Mul => a * b,
+                    Operator::Div => a / b,
+                    Operator::Pow => a.powf(b),
+                }
+            }
+        }
+    }
+
+    fn tensor(&self, xs: &Tensor) -> Value {
+        use Value::{Number as N, Tensor as T};
+        match self {
+            Node::X => T(xs.shallow_clone()),
+            Node::Number(c) => N(*c),
+            Node::Neg(a) => match a.tensor(xs) {
+                N(c) => N(-c),
+                T(t) => T(-t),
+            },
+            Node::Call(f, a) => match a.tensor(xs) {
+                N(c) => N(f.eval(c)),
+                T(t) => T(f.tensor(&t)),
+            },
+            Node::Binary(op, a, b) => match (a.tensor(xs), b.tensor(xs), op) {
+                (N(a), N(b), _) => N(Node::Binary(*op, Box::new(Node::Number(a)), Box::new(Node::Number(b))).eval(0.0)),
+                (T(a), N(b), Operator::Add) => T(a + b),
+                (T(a), N(b), Operator::Sub) => T(a - b),
+                (T(a), N(b), Operator::Mul) => T(a * b),
+                (T(a), N(b), Operator::Div) => T(a / b),
+                (T(a), N(b), Operator::Pow) => T(a.pow_tensor_scalar(b)),
+                (N(a), T(b), Operator::Add) => T(b + a),
+                (N(a), T(b), Operator::Sub) => T(b.rsub_scalar(a)),
+                (N(a), T(b), Operator::Mul) => T(b * a),
+                (N(a), T(b), Operator::Div) => T(b.reciprocal() * a),
+                (N(a), T(b), Operator::Pow) => T(Tensor::pow_scalar(a, &b)),
+                (T(a), T(b), Operator::Add) => T(a + b),
+                (T(a), T(b), Operator::Sub) => T(a - b),
+                (T(a), T(b), Operator::Mul) => T(a * b),
+                (T(a), T(b), Operator::Div) => T(a / b),
+                (T(a), T(b), Operator::Pow) => T(a.pow(&b)),
+            },
+        }
+    }
+}
+
+/// Parses `text` into a [`Node`]; the error says what was expected, and where, in one line.
+fn parse(text: &str) -> Result<Node, String> {
+    let mut pairs = Grammar::parse(Rule::expression, text).map_err(|e| syntax_error(text, &e))?;
+    let expression = pairs.next().expect("the grammar yields one expression");
+    build(expression.into_inner().filter(|p| p.as_rule() != Rule::EOI))
+}
+
+/// Operator precedence, loosest first.
+fn pratt() -> PrattParser<Rule> {
+    PrattParser::new()
+        .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
+        .op(Op::prefix(Rule::neg) | Op::prefix(Rule::plus))
+        .op(Op::infix(Rule::pow, Assoc::Right))
+}
+
+/// Builds the tree of a sequence of terms and infix operators.
+fn build<'i>(pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Result<Node, String> {
+    pratt()
+        .map_primary(primary)
+        .map_prefix(|op, operand| {
+            let operand = operand?;
+            Ok(if op.as_rule() == Rule::neg { Node::Neg(Box::new(operand)) } else { operand })
+        })
+        .map_infix(|left, op, right| {
+            let operator = match op.as_rule() {
+                Rule::add => Operator::Add,
+                Rule::sub => Operator::Sub,
+                Rule::mul => Operator::Mul,
+                Rule::div => Operator::Div,
+                _ => Operator::Pow,
+            };
+            Ok(Node::Binary(operator, Box::new(left?), Box::new(right?)))
+        })
+        .parse(pairs)
+}
+
+fn primary(pair: Pair<Rule>) -> Result<Node, String> {
+    let at = pair.as_span().start() + 1;
+    // What lies between a group's or a call's parentheses (a call's name comes first).
+    let inside = |pair: Pair<Rule>| {
+        let skip = usize::from(pair.as_rule() == Rule::call);
+        build(pair.into_inner().skip(skip).filter(|p| !matches!(p.as_rule(), Rule::open | Rule::close)))
+    };
+    match pair.as_rule() {
+        Rule::number => pair.as_str().parse().map(Node::Number).map_err(|_| format!("bad number at character {at}")),
+        Rule::group => inside(pair),
+        Rule::call => {
+            let name = pair.clone().into_inner().next().expect("a call starts with a name").as_str().to_string();
+            match FUNCTIONS.iter().find(|(n, _)| *n == name) {
+                Some(&(_, function)) => Ok(Node::Call(function, Box::new(inside(pair)?))),
+                None => Err(format!("`{name}` at character {at} is not a function; the functions are {}", function_list())),
+            }
+        }
+        _ => match pair.as_str() {
+            "x" => Ok(Node::X),
+            "pi" => Ok(Node::Number(std::f64::consts::PI)),
+            "e" => Ok(Node::Number(std::f64::consts::E)),
+            name if FUNCTIONS.iter().any(|(n, _)| *n == name) => {
+                Err(format!("`{name}` at character {at} is a function: write {name}(…)"))
+            }
+            name => Err(format!(
+                "unknown name `{name}` at character {at}; an expression uses x, numbers, pi, e and the functions {}",
+                function_list()
+            )),
+        },
+    }
+}
+
+fn function_list() -> String {
+    FUNCTIONS.map(|(n, _)| n).join(" ")
+}
+
+/// A pest error as one line: what was expected at which character, and what was found.
+fn syntax_error(text: &str, error: &pest::error::Error<Rule>) -> String {
+    let position = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((p, _)) => p,
+    };
+    let mut expected: Vec<&str> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for rule in positives {
+            let what = match rule {
+                // After a name, `(` would make it a call: true, but never the helpful hint.
+                Rule::open => continue,
+                Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
+                Rule::close => "`)`",
+                Rule::EOI => "the end",
+                _ => "a number, x, a function or `(`",
+            };
+            if !expected.contains(&what) {
+                expected.push(what);
+            }
+        }
+    }
+    if expected.is_empty() {
+        expected.push("something else");
+    }
+    let character = text[..position.min(text.len())].chars().count() + 1;
+    let found = match text[position.min(text.len())..].chars().next() {
+        Some(c) => format!("found `{c}`"),
+        None => "found the end".to_string(),
+    };
+    format!("expected {} at character {character} ({found}; read so far: `{}`)", expected.join(" or "), &text[..position.min(text.len())])
+}
+
+/// An affine map of one axis onto `[-1, 1]`: `v ↦ (v − center) / half_width`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Affine {
+    pub center: f64,
+    pub half_width: f64,
+}
+
+impl Affine {
+    const IDENTITY: Affine = Affine { center: 0.0, half_width: 1.0 };
+
+    /// The map of `[low, high]` onto `[-1, 1]`; an interval of no width is only centred.
+    fn onto_unit(low: f64, high: f64) -> Affine {
+        let half_width = (high - low) / 2.0;
+        let center = (low + high) / 2.0;
+        Affine { center, half_width: if half_width > 1e-12 * center.abs().max(1.0) { half_width } else { 1.0 } }
+    }
+
+    fn is_valid(&self) -> bool {
+        self.center.is_finite() && self.half_width.is_finite() && self.half_width > 0.0
+    }
+}
+
+/// How points are scaled between the data's axes and the axes the networks work in. With a
+/// tanh generator both axes are mapped onto `[-1, 1]` (x from the domain, y from the target's
+/// range), so that the generator's output can reach every real point; with a linear generator
+/// nothing is scaled. Recorded in the checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    pub x: Affine,
+    pub y: Affine,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling::IDENTITY
+    }
+}
+
+impl Scaling {
+    pub const IDENTITY: Scaling = Scaling { x: Affine::IDENTITY, y: Affine::IDENTITY };
+
+    /// Both axes of `target` onto `[-1, 1]`.
+    pub fn onto_unit_square(target: &Target) -> Scaling {
+        let d = target.domain();
+        let (low, high) = target.range();
+        Scaling { x: Affine::onto_unit(d.low, d.high), y: Affine::onto_unit(low, high) }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        *self == Scaling::IDENTITY
+    }
+
+    /// Refuses a scaling read from a file that would not be invertible.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.x.is_valid() && self.y.is_valid()) {
+            bail!("the scaling must have finite centres and positive finite half-widths, got {self:?}");
+        }
+        Ok(())
+    }
+
+    /// Maps data points `[n, 2]` onto the networks' axes, in place.
+    pub fn to_model_(&self, points: &mut Tensor) {
+        if self.is_identity() {
+            return;
+        }
+        let center = Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
+        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32]).to_device(points.device());
+        let _ = points.g_sub_(&center).g_div_(&half);
+    }
+
+    /// The networks' points `[n, 2]` on the data's axes.
+    pub fn to_data(&self, points: &Tensor) -> Tensor {
+        if self.is_identity() {
+            return points.shallow_clone();
+        }
+        let center = Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
+        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32]).to_device(points.device());
+        points * half + center
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn target(expression: &str) -> Result<Target> {
+        Target::new(&TargetConfig { expression: expression.into(), domain: Domain::DEFAULT })
+    }
+
+    fn error(expression: &str) -> String {
+        format!("{:#}", target(expression).unwrap_err())
+    }
+
+    #[test]
+    fn precedence_and_associativity_are_the_usual_ones() {
+        for (text, x, expected) in [
+            ("x^2", 0.3, 0.09),
+            ("-x^2", 0.3, -0.09),
+            ("2^3^2", 0.0, 512.0),
+            ("1 - 2 - 3", 0.0, -4.0),
+            ("8 / 4 / 2", 0.0, 1.0),
+            ("2 * 3 + 4 * 5", 0.0, 26.0),
+            ("2 ** 3", 0.0, 8.0),
+            ("-(x + 1) * 2", 0.5, -3.0),
+            ("--x", 0.25, 0.25),
+            ("2^-1", 0.0, 0.5),
+            ("sin(pi/2) + cos(0) + tan(0) + exp(0) + log(e) + sqrt(4) + abs(-1) + tanh(0)", 0.0, 7.0),
+            ("1.5e1 + .5 + 2.", 0.0, 17.5),
+        ] {
+            let t = target(text).unwrap();
+            assert!((t.f(x) - expected).abs() < 1e-12, "{text} at {x}: {} != {expected}", t.f(x));
+        }
+    }
+
+    #[test]
+    fn bad_expressions_point_at_the_position() {
+        let e = error("sin(3*x");
+        assert!(e.contains("expected an operator or `)` at character 8"), "{e}");
+        assert!(e.starts_with("--target `sin(3*x`"), "{e}");
+        let e = error("2x");
+        assert!(e.contains("at character 2 (found `x`"), "{e}");
+        let e = error("x + * 2");
+        assert!(e.contains("a number, x, a function or `(` at character 5"), "{e}");
+        let e = error("y + 1");
+        assert!(e.contains("unknown name `y` at character 1"), "{e}");
+        let e = error("x + foo(x)");
+        assert!(e.contains("`foo` at character 5 is not a function"), "{e}");
+        let e = error("sin + 1");
+        assert!(e.contains("`sin` at character 1 is a function: write sin(…)"), "{e}");
+        assert!(error("").contains("at character 1"));
+        assert!(!error("(((").contains('\n'));
+    }
+
+    #[test]
+    fn targets_that_are_not_finite_on_the_domain_are_refused() {
+        let e = error("log(x)");
+        assert!(e.contains("is not finite at x = -0.5"), "{e}");
+        let e = error("1/x");
+        assert!(e.contains("not finite at x = 0"), "{e}");
+        assert!(error("exp(100*x)").contains("too large"));
+        let shifted = TargetConfig { expression: "log(x)".into(), domain: Domain::new(0.5, 2.0).unwrap() };
+        assert!((Target::new(&shifted).unwrap().range().1 - 2f64.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_tensor_form_agrees_with_the_scalar_form() {
+        let xs = Tensor::linspace(-0.5, 0.5, 1001, (Kind::Float, Device::Cpu));
+        let hosts: Vec<f32> = Vec::try_from(&xs).unwrap();
+        for (name, _, _) in BUILT_INS {
+            let t = target(name).unwrap();
+            let ys: Vec<f32> = Vec::try_from(t.tensor(&xs)).unwrap();
+            let scale = t.range().1 - t.range().0;
+            for (&x, &y) in hosts.iter().zip(&ys) {
+                assert!((y as f64 - t.f(x as f64)).abs() <= 1e-5 * scale.max(1.0), "{name} at {x}: {y} vs {}", t.f(x as f64));
+            }
+        }
+        // A constant expression fills the tensor.
+        let c: Vec<f32> = Vec::try_from(target("2*pi").unwrap().tensor(&xs)).unwrap();
+        assert!(c.iter().all(|&v| v == std::f32::consts::TAU));
+        // Every operator with a number on either side, and between tensors.
+        let t = target("(2 - x) / (1 + x) + 3 / (x + 2) + 2^x + x^x^0 * x - abs(x)").unwrap();
+        let ys: Vec<f32> = Vec::try_from(t.tensor(&xs)).unwrap();
+        for (&x, &y) in hosts.iter().zip(&ys) {
+            assert!((y as f64 - t.f(x as f64)).abs() < 1e-5, "at {x}: {y} vs {}", t.f(x as f64));
+        }
+    }
+
+    #[test]
+    fn the_tutorials_square_is_written_bit_for_bit_as_x_times_x() {
+        let xs = Tensor::rand([4096, 1], (Kind::Float, Device::Cpu)) - 0.5;
+        let out = xs.zeros_like();
+        Target::default().write(&xs, &out);
+        assert!(out.equal(&(&xs * &xs)));
+        assert_eq!(Target::default().range(), (0.0, 0.25));
+    }
+
+    #[test]
+    fn built_ins_follow_the_domain() {
+        let wide = Domain::new(-2.0, 4.0).unwrap();
+        let sine = Target::new(&TargetConfig { expression: "sine".into(), domain: wide }).unwrap();
+        assert_eq!(sine.formula(), "sin(pi*((x - 1)/3))");
+        // One full period: 0 at both ends and in the middle, 1 a quarter of the way in.
+        for (x, y) in [(-2.0, 0.0), (1.0, 0.0), (-0.5, -1.0), (2.5, 1.0)] {
+            assert!((sine.f(x) - y).abs() < 1e-12, "sine({x}) = {}", sine.f(x));
+        }
+        let gaussian = Target::new(&TargetConfig { expression: "gaussian".into(), domain: wide }).unwrap();
+        assert_eq!(gaussian.f(1.0), 1.0);
+        assert!((gaussian.f(-2.0) - (-4.5f64).exp()).abs() < 1e-12);
+        assert_eq!(target("sine").unwrap().formula(), "sin(pi*(x/0.5))");
+        let multimodal = target("multimodal").unwrap();
+        assert!((multimodal.range().0 + 1.0).abs() < 1e-6 && (multimodal.range().1 - 1.0).abs() < 1e-9);
+        assert_eq!(target("square").unwrap().f(0.3), 0.3f64.powi(2));
+        assert!(target("cube").unwrap().f(-0.5) == -0.125);
+        assert!(target("quadratic").unwrap().label().starts_with("quadratic: f(x) = "));
+    }
+
+    #[test]
+    fn domains_parse_and_refuse_nonsense() {
+        assert_eq!("-1,1".parse::<Domain>().unwrap(), Domain::new(-1.0, 1.0).unwrap());
+        assert_eq!(" -1 , 2.5 ".parse::<Domain>().unwrap().to_string(), "-1,2.5");
+        for bad in ["1,1", "2,1", "1", "a,b", "nan,1", "-inf,0", "0,1e9"] {
+            assert!(bad.parse::<Domain>().is_err(), "{bad}");
+        }
+        let json = serde_json::to_string(&Domain::DEFAULT).unwrap();
+        assert_eq!(json, "[-0.5,0.5]");
+        assert!(serde_json::from_str::<Domain>("[1,0]").is_err());
+    }
+
+    #[test]
+    fn scaling_round_trips_and_maps_the_data_onto_the_unit_square() {
+        let t = Target::new(&TargetConfig { expression: "sine".into(), domain: Domain::new(0.0, 4.0).unwrap() }).unwrap();
+        let scaling = Scaling::onto_unit_square(&t);
+        assert_eq!(scaling.x, Affine { center: 2.0, half_width: 2.0 });
+        assert!((scaling.y.center).abs() < 1e-9 && (scaling.y.half_width - 1.0).abs() < 1e-9);
+        let points = Tensor::from_slice(&[0.0f32, -1.0, 4.0, 1.0, 1.0, 0.5]).view([3, 2]);
+        let mut model = points.copy();
+        scaling.to_model_(&mut model);
+        let expected = Tensor::from_slice(&[-1.0f32, -1.0, 1.0, 1.0, -0.5, 0.5]).view([3, 2]);
+        assert!(model.allclose(&expected, 1e-6, 1e-6, false), "{model}");
+        assert!(scaling.to_data(&model).allclose(&points, 1e-6, 1e-6, false));
+        // A constant target keeps its y axis unstretched.
+        let flat = Scaling::onto_unit_square(&target("0.2").unwrap());
+        assert_eq!(flat.y, Affine { center: 0.2, half_width: 1.0 });
+        assert!(Scaling::IDENTITY.is_identity() && Scaling::IDENTITY.validate().is_ok());
+        assert!(Scaling { x: Affine { center: 0.0, half_width: 0.0 }, ..Scaling::IDENTITY }.validate().is_err());
+    }
+}
