@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
+use crate::config::{Activation, AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::device::DeviceChoice;
+use crate::target::{Domain, TargetConfig};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "gan1d",
     version,
-    about = "Train, sample and inspect a GAN that learns y = x² on [-0.5, 0.5)"
+    about = "Train, sample and inspect a GAN that learns a function y = f(x) (the tutorial's x² on [-0.5, 0.5) by default)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -107,16 +108,10 @@ pub struct TrainArgs {
     /// Iterations between evaluations (accuracy line, plot, checkpoint)
     #[arg(long, default_value_t = TrainConfig::default().eval_every, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub eval_every: u64,
-    /// Dimensions of the generator's latent space
-    #[arg(long, default_value_t = ModelConfig::default().latent_dim, value_parser = signed(1, limits::MAX_WIDTH), allow_negative_numbers = true)]
-    pub latent_dim: i64,
-    /// Widths of the generator's hidden layers, input side first, one number a layer (1 to 16
-    /// layers, each 1 to 4096 wide)
-    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().generator_hidden), allow_negative_numbers = true)]
-    pub g_hidden: Widths,
-    /// Widths of the discriminator's hidden layers, input side first, one number a layer
-    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().discriminator_hidden), allow_negative_numbers = true)]
-    pub d_hidden: Widths,
+    #[command(flatten)]
+    pub architecture: ArchitectureArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Seed of the random stream: on the CPU the same seed repeats a run exactly
     #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
@@ -161,14 +156,65 @@ pub struct TrainArgs {
     pub given: Vec<String>,
 }
 
-impl TrainArgs {
-    /// The configuration these flags describe; the rest keeps its defaults.
-    pub fn configs(&self) -> (ModelConfig, TrainConfig) {
-        let model = ModelConfig {
+/// The networks' shape: `train`'s and `summary`'s flags.
+#[derive(Debug, Args)]
+pub struct ArchitectureArgs {
+    /// Dimensions of the generator's latent space
+    #[arg(long, default_value_t = ModelConfig::default().latent_dim, value_parser = signed(1, limits::MAX_WIDTH), allow_negative_numbers = true)]
+    pub latent_dim: i64,
+    /// Widths of the generator's hidden layers, input side first, one number a layer (1 to 16
+    /// layers, each 1 to 4096 wide)
+    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().generator_hidden), allow_negative_numbers = true)]
+    pub g_hidden: Widths,
+    /// Widths of the discriminator's hidden layers, input side first, one number a layer
+    #[arg(long, value_name = "W[,W…]", default_value_t = Widths(ModelConfig::default().discriminator_hidden), allow_negative_numbers = true)]
+    pub d_hidden: Widths,
+    /// The hidden layers' activation, in both networks: relu, leaky-relu[:SLOPE] (slope 0 to
+    /// below 1, default 0.3 as Keras), tanh or elu. ReLU, LeakyReLU and ELU layers start
+    /// He-uniform, tanh layers Glorot-uniform
+    #[arg(long, value_name = "NAME", default_value_t = ModelConfig::default().activation, value_parser = hidden_activation)]
+    pub activation: Activation,
+    /// The generator's output: linear (the tutorial's) or tanh, for which the data are scaled
+    /// onto [-1, 1] on each axis and every generated point is scaled back
+    #[arg(long, value_name = "linear|tanh", default_value_t = ModelConfig::default().generator_output, value_parser = output_activation)]
+    pub g_output: Activation,
+}
+
+impl ArchitectureArgs {
+    pub fn model_config(&self) -> ModelConfig {
+        ModelConfig {
             latent_dim: self.latent_dim,
             generator_hidden: self.g_hidden.0.clone(),
             discriminator_hidden: self.d_hidden.0.clone(),
-        };
+            activation: self.activation,
+            generator_output: self.g_output,
+        }
+    }
+}
+
+/// The function to learn: `train`'s and `explore`'s flags.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The function y = f(x) to learn: a built-in (square, cube, sine, gaussian, quadratic,
+    /// multimodal; see the README) or an expression in x with numbers, + - * / ^, parentheses,
+    /// sin cos tan exp log sqrt abs tanh, pi and e, e.g. '0.5*sin(6*x) + x^2'
+    #[arg(long, value_name = "EXPR", default_value = crate::target::DEFAULT_EXPRESSION, allow_hyphen_values = true)]
+    pub target: String,
+    /// The interval [LO, HI) that x is drawn from uniformly, e.g. --domain -1,1
+    #[arg(long, value_name = "LO,HI", default_value_t = Domain::DEFAULT, allow_hyphen_values = true)]
+    pub domain: Domain,
+}
+
+impl TargetArgs {
+    pub fn target_config(&self) -> TargetConfig {
+        TargetConfig { expression: self.target.clone(), domain: self.domain }
+    }
+}
+
+impl TrainArgs {
+    /// The configuration these flags describe; the rest keeps its defaults.
+    pub fn configs(&self) -> (ModelConfig, TrainConfig) {
+        let model = self.architecture.model_config();
         let train = TrainConfig {
             seed: self.seed,
             epochs: self.epochs,
@@ -176,6 +222,7 @@ impl TrainArgs {
             eval_every: self.eval_every,
             history_every: self.history_every,
             adam: AdamConfig { learning_rate: self.learning_rate, ..AdamConfig::default() },
+            target: self.target.target_config(),
             ..TrainConfig::default()
         };
         (model, train)
@@ -224,7 +271,8 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExploreCommand {
-    /// Line plot of the target x² at -0.5, -0.4 … 0.5 (function.png)
+    /// Line plot of the target at 11 evenly spaced x across the domain, the tutorial's -0.5,
+    /// -0.4 … 0.5 by default (function.png)
     Function(ExploreArgs),
     /// Scatter plot of 100 random real samples (real.png)
     Real(ExploreArgs),
@@ -243,13 +291,17 @@ pub struct ExploreArgs {
     /// Seed of the random draws
     #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// Summarise the models of this checkpoint instead of the tutorial's
-    #[arg(long, value_name = "DIR")]
+    /// Summarise the models of this checkpoint instead of those the architecture flags describe
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output"])]
     pub checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    pub architecture: ArchitectureArgs,
     /// Also draw a diagram of each model into DIR (discriminator_plot.png, generator_plot.png,
     /// gan_plot.png)
     #[arg(long, value_name = "DIR")]
@@ -278,6 +330,23 @@ impl std::fmt::Display for Widths {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text: Vec<String> = self.0.iter().map(i64::to_string).collect();
         f.write_str(&text.join(","))
+    }
+}
+
+/// `--activation`: any hidden activation, not `linear`.
+fn hidden_activation(s: &str) -> Result<Activation, String> {
+    match s.parse()? {
+        Activation::Linear => Err("must be relu, leaky-relu[:SLOPE], tanh or elu, got `linear`".into()),
+        a => Ok(a),
+    }
+}
+
+/// `--g-output`: `linear` or `tanh`.
+fn output_activation(s: &str) -> Result<Activation, String> {
+    match s {
+        "linear" => Ok(Activation::Linear),
+        "tanh" => Ok(Activation::Tanh),
+        _ => Err(format!("must be linear or tanh, got `{s}`")),
     }
 }
 
@@ -363,6 +432,48 @@ mod tests {
         );
         assert!(error("-5").contains("at least 1, got -5"), "{}", error("-5"));
         assert!(error(&["4"; 17].join(",")).contains("1 to 16 layers"));
+    }
+
+    #[test]
+    fn experiment_flags_convert_into_configs() {
+        let cli = Cli::parse_from([
+            "gan1d",
+            "train",
+            "--target",
+            "-x^3",
+            "--domain",
+            "-1,1",
+            "--activation",
+            "leaky-relu",
+            "--g-output",
+            "tanh",
+        ]);
+        let Command::Train(args) = cli.command else { panic!("not train") };
+        let (model, train) = args.configs();
+        assert_eq!(
+            (train.target.expression.as_str(), train.target.domain.to_string()),
+            ("-x^3", "-1,1".into())
+        );
+        assert_eq!(
+            (model.activation, model.generator_output),
+            (Activation::LeakyRelu(0.3), Activation::Tanh)
+        );
+        let defaults = Cli::parse_from(["gan1d", "train"]);
+        let Command::Train(args) = defaults.command else { panic!("not train") };
+        assert_eq!(args.configs().1, TrainConfig::default());
+        let error = |flags: &[&str]| {
+            one_line(&Cli::try_parse_from([&["gan1d", "train"], flags].concat()).unwrap_err())
+        };
+        assert_eq!(
+            error(&["--activation", "linear"]),
+            "--activation must be relu, leaky-relu[:SLOPE], tanh or elu, got `linear`"
+        );
+        assert!(
+            error(&["--activation", "leaky-relu:2"]).contains("slope must be a number from 0 to below 1")
+        );
+        assert_eq!(error(&["--g-output", "relu"]), "--g-output must be linear or tanh, got `relu`");
+        assert!(error(&["--domain", "1,-1"]).starts_with("--domain must be LO,HI with LO < HI"));
+        assert!(error(&["--domain", "-1"]).starts_with("--domain must be LO,HI"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::target::{Target, TargetConfig};
+
 /// The shape of the two networks. Saved beside the weights, so a checkpoint can always
 /// rebuild the model it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +19,144 @@ pub struct ModelConfig {
     pub generator_hidden: Vec<i64>,
     /// Width of each hidden layer of the discriminator. Tutorial: one layer of 25.
     pub discriminator_hidden: Vec<i64>,
+    /// The activation of every hidden layer of both networks. Tutorial: ReLU. (Absent from
+    /// checkpoints written before gan1d 0.3, which all used ReLU.)
+    #[serde(default)]
+    pub activation: Activation,
+    /// The generator's output activation: linear (the tutorial's) or tanh, which needs the
+    /// data scaled onto `[-1, 1]` (see `target::Scaling`).
+    #[serde(default = "linear")]
+    pub generator_output: Activation,
+}
+
+fn linear() -> Activation {
+    Activation::Linear
+}
+
+/// A layer's nonlinearity. Written `relu`, `leaky-relu:0.3`, `tanh`, `elu`, `linear`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Activation {
+    /// `max(0, x)`: the tutorial's hidden activation.
+    #[default]
+    Relu,
+    /// `x` for `x > 0`, `slope · x` otherwise, `0 ≤ slope < 1`.
+    LeakyRelu(f64),
+    Tanh,
+    /// `x` for `x > 0`, `eˣ − 1` otherwise (α = 1).
+    Elu,
+    /// No activation: the generator's output, and the discriminator's logit (its sigmoid is
+    /// folded into the loss, which is the numerically sound form).
+    Linear,
+}
+
+impl Activation {
+    /// Keras' default slope for `LeakyReLU`.
+    pub const LEAKY_SLOPE: f64 = 0.3;
+
+    /// The initialiser that suits a hidden layer with this activation. ReLU and its relatives
+    /// (LeakyReLU, ELU) pass on about half their input's variance, which He's `√(6/fan_in)`
+    /// makes up for; the tutorial asks for it with ReLU. tanh is symmetric and saturates, so it
+    /// gets Glorot's `√(6/(fan_in+fan_out))`, Keras' default, which keeps it in its linear
+    /// middle.
+    pub fn initialiser(self) -> Init {
+        match self {
+            Activation::Relu | Activation::LeakyRelu(_) | Activation::Elu => Init::HeUniform,
+            Activation::Tanh | Activation::Linear => Init::GlorotUniform,
+        }
+    }
+
+    /// The name Keras prints for it.
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Tanh => "tanh",
+            Activation::Elu => "elu",
+            Activation::Linear => "linear",
+        }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let slope = |text: &str| match text.parse::<f64>() {
+            Ok(a) if (0.0..1.0).contains(&a) => Ok(Activation::LeakyRelu(a)),
+            _ => Err(format!("leaky-relu's slope must be a number from 0 to below 1, got `{text}`")),
+        };
+        match s {
+            "relu" => Ok(Activation::Relu),
+            "leaky-relu" => Ok(Activation::LeakyRelu(Activation::LEAKY_SLOPE)),
+            "tanh" => Ok(Activation::Tanh),
+            "elu" => Ok(Activation::Elu),
+            "linear" => Ok(Activation::Linear),
+            _ => match s.strip_prefix("leaky-relu:") {
+                Some(text) => slope(text),
+                None => Err(format!("must be relu, leaky-relu[:SLOPE], tanh or elu, got `{s}`")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Activation::LeakyRelu(slope) => write!(f, "leaky-relu:{slope}"),
+            other => f.write_str(match other {
+                Activation::Relu => "relu",
+                Activation::Tanh => "tanh",
+                Activation::Elu => "elu",
+                _ => "linear",
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for Activation {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Activation> for String {
+    fn from(a: Activation) -> String {
+        a.to_string()
+    }
+}
+
+/// How a layer's weights start, as Keras names them. Biases always start at zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// `U(±√(6 / fan_in))`: the tutorial's `kernel_initializer='he_uniform'`.
+    HeUniform,
+    /// `U(±√(6 / (fan_in + fan_out)))`: Keras' default, which the output layers get because
+    /// the tutorial names no initialiser for them.
+    GlorotUniform,
+}
+
+impl Init {
+    /// Half-width of the uniform interval for a layer `fan_in → fan_out`.
+    pub fn limit(self, fan_in: i64, fan_out: i64) -> f64 {
+        match self {
+            Init::HeUniform => (6.0 / fan_in as f64).sqrt(),
+            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
+        }
+    }
+}
+
+/// One dense layer of a network, as data: what the model code builds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerSpec {
+    /// Its name in the VarStore and in checkpoints: `hidden`, `hidden2`, …, `out`.
+    pub name: &'static str,
+    pub inputs: i64,
+    pub outputs: i64,
+    pub activation: Activation,
+    pub init: Init,
 }
 
 /// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.
@@ -57,11 +197,61 @@ pub mod limits {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { latent_dim: 5, generator_hidden: vec![15], discriminator_hidden: vec![25] }
+        Self {
+            latent_dim: 5,
+            generator_hidden: vec![15],
+            discriminator_hidden: vec![25],
+            activation: Activation::Relu,
+            generator_output: Activation::Linear,
+        }
     }
 }
 
+/// The VarStore names of hidden layers, so that a layer's name can be `&'static str`.
+const HIDDEN_NAMES: [&str; limits::MAX_DEPTH] = [
+    "hidden", "hidden2", "hidden3", "hidden4", "hidden5", "hidden6", "hidden7", "hidden8", "hidden9",
+    "hidden10", "hidden11", "hidden12", "hidden13", "hidden14", "hidden15", "hidden16",
+];
+
 impl ModelConfig {
+    /// The generator's layers: `latent_dim → hidden… → 2`, hidden layers with the chosen
+    /// activation and its initialiser, the output layer Glorot-initialised (Keras' default,
+    /// which the tutorial's output layer gets) with the chosen output activation.
+    pub fn generator_layers(&self) -> Vec<LayerSpec> {
+        self.layers(self.latent_dim, &self.generator_hidden, POINT_DIM, self.generator_output)
+    }
+
+    /// The discriminator's layers: `2 → hidden… → 1`, the output a logit.
+    pub fn discriminator_layers(&self) -> Vec<LayerSpec> {
+        self.layers(POINT_DIM, &self.discriminator_hidden, 1, Activation::Linear)
+    }
+
+    fn layers(
+        &self,
+        input: i64,
+        hidden: &[i64],
+        output: i64,
+        output_activation: Activation,
+    ) -> Vec<LayerSpec> {
+        let mut layers = Vec::with_capacity(hidden.len() + 1);
+        let mut inputs = input;
+        for (index, &width) in hidden.iter().enumerate() {
+            let activation = self.activation;
+            let name = HIDDEN_NAMES[index.min(limits::MAX_DEPTH - 1)];
+            layers.push(LayerSpec {
+                name,
+                inputs,
+                outputs: width,
+                activation,
+                init: activation.initialiser(),
+            });
+            inputs = width;
+        }
+        let init = Init::GlorotUniform;
+        layers.push(LayerSpec { name: "out", inputs, outputs: output, activation: output_activation, init });
+        layers
+    }
+
     /// Rejects shapes no network can have, naming the flag that sets each value.
     pub fn validate(&self) -> Result<()> {
         in_range("--latent-dim", self.latent_dim, 1, limits::MAX_WIDTH)?;
@@ -74,6 +264,18 @@ impl ModelConfig {
             for &w in widths {
                 in_range(&format!("every {name} hidden layer's width"), w, 1, limits::MAX_WIDTH)?;
             }
+        }
+        match self.activation {
+            Activation::Linear => {
+                bail!("--activation must be relu, leaky-relu[:SLOPE], tanh or elu, got linear")
+            }
+            Activation::LeakyRelu(slope) if !(0.0..1.0).contains(&slope) => {
+                bail!("leaky-relu's slope must be from 0 to below 1, got {slope}")
+            }
+            _ => {}
+        }
+        if !matches!(self.generator_output, Activation::Linear | Activation::Tanh) {
+            bail!("--g-output must be linear or tanh, got {}", self.generator_output);
         }
         Ok(())
     }
@@ -159,6 +361,10 @@ pub struct TrainConfig {
     pub history_every: u64,
     /// The optimiser of the discriminator and, separately, of the generator.
     pub adam: AdamConfig,
+    /// The function to learn and its domain. Tutorial: `x^2` on `[-0.5, 0.5)`. (Absent from
+    /// checkpoints written before gan1d 0.3, which all learned that.)
+    #[serde(default)]
+    pub target: TargetConfig,
 }
 
 impl Default for TrainConfig {
@@ -173,6 +379,7 @@ impl Default for TrainConfig {
             metric_samples: 1000,
             history_every: 10,
             adam: AdamConfig::default(),
+            target: TargetConfig::default(),
         }
     }
 }
@@ -213,6 +420,7 @@ impl TrainConfig {
         if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {
             bail!("adam epsilon must be in (0, 1], got {}", adam.epsilon);
         }
+        Target::new(&self.target)?;
         Ok(())
     }
 }
@@ -247,6 +455,38 @@ mod tests {
         // Written out, not derived: the tutorial compiles with Keras' `optimizer='adam'`.
         let AdamConfig { learning_rate, beta1, beta2, epsilon } = AdamConfig::default();
         assert_eq!((learning_rate, beta1, beta2, epsilon), (0.001, 0.9, 0.999, 1e-7));
+    }
+
+    #[test]
+    fn activations_round_trip_and_get_their_initialisers() {
+        for text in ["relu", "leaky-relu:0.3", "leaky-relu:0", "tanh", "elu", "linear"] {
+            assert_eq!(text.parse::<Activation>().unwrap().to_string(), text);
+        }
+        assert_eq!("leaky-relu".parse(), Ok(Activation::LeakyRelu(0.3)));
+        for bad in ["leaky-relu:1", "leaky-relu:-0.1", "leaky-relu:x", "sigmoid", "ReLU"] {
+            assert!(bad.parse::<Activation>().is_err(), "{bad}");
+        }
+        assert_eq!(Activation::Relu.initialiser(), Init::HeUniform);
+        assert_eq!(Activation::Elu.initialiser(), Init::HeUniform);
+        assert_eq!(Activation::Tanh.initialiser(), Init::GlorotUniform);
+        let cfg = ModelConfig {
+            activation: Activation::Tanh,
+            generator_hidden: vec![4, 3],
+            ..ModelConfig::default()
+        };
+        let layers = cfg.generator_layers();
+        assert_eq!(layers.iter().map(|l| l.name).collect::<Vec<_>>(), ["hidden", "hidden2", "out"]);
+        assert_eq!((layers[1].inputs, layers[1].outputs, layers[1].init), (4, 3, Init::GlorotUniform));
+        assert_eq!((layers[2].activation, layers[2].init), (Activation::Linear, Init::GlorotUniform));
+        let bad = ModelConfig { activation: Activation::Linear, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("--activation"));
+        let bad = ModelConfig { generator_output: Activation::Elu, ..ModelConfig::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("--g-output"));
+        // Checkpoints written before these fields existed read as the tutorial's.
+        let old: ModelConfig =
+            serde_json::from_str(r#"{"latent_dim":5,"generator_hidden":[15],"discriminator_hidden":[25]}"#)
+                .unwrap();
+        assert_eq!(old, ModelConfig::default());
     }
 
     #[test]

@@ -1,69 +1,47 @@
-//! The data: the target function, its input domain, real samples and latent points.
-//! Random numbers come from libtorch's generator on the tensors' device, seeded once per run.
-//! This module never sees a model or an optimiser.
+//! The data: real samples of the run's target and latent points. Random numbers come from
+//! libtorch's generator on the tensors' device, seeded by the training loop. The target itself
+//! lives in `target`; this module never sees a model or an optimiser.
 
 use tch::{Device, Kind, Tensor};
 
-/// The function the generator must learn: the tutorial's `x²`.
-pub fn target(x: f64) -> f64 {
-    x * x
-}
+use crate::target::{Scaling, Target};
 
-/// Real inputs are drawn uniformly from `[DOMAIN_LOW, DOMAIN_HIGH)`, the tutorial's
-/// `rand(n) - 0.5`.
-pub const DOMAIN_LOW: f64 = -0.5;
-pub const DOMAIN_HIGH: f64 = 0.5;
-
-/// `n` points of the target curve at evenly spaced inputs across the domain, for drawing it.
-pub fn curve(n: usize) -> Vec<(f64, f64)> {
-    let step = (DOMAIN_HIGH - DOMAIN_LOW) / (n.max(2) - 1) as f64;
-    (0..n.max(2)).map(|i| DOMAIN_LOW + step * i as f64).map(|x| (x, target(x))).collect()
-}
-
-/// A reusable buffer of real points `(x, x²)`, refilled in place so the training loop neither
-/// allocates nor re-creates views.
+/// A reusable buffer of real points `(x, f(x))`, refilled in place so the training loop neither
+/// allocates nor re-creates views. Points are on the networks' axes: scaled, if the run scales.
 #[derive(Debug)]
 pub struct RealBatch {
     points: Tensor, // [n, 2]
     xs: Tensor,     // [n, 1], a view of column 0
     ys: Tensor,     // [n, 1], a view of column 1
+    target: Target,
+    scaling: Scaling,
 }
 
 impl RealBatch {
-    pub fn new(n: i64, device: Device) -> Self {
+    pub fn new(target: &Target, scaling: Scaling, n: i64, device: Device) -> Self {
         let points = Tensor::zeros([n, 2], (Kind::Float, device));
         let xs = points.narrow(1, 0, 1);
         let ys = points.narrow(1, 1, 1);
-        RealBatch { points, xs, ys }
+        RealBatch { points, xs, ys, target: target.clone(), scaling }
     }
 
-    /// Draws fresh points and returns them.
+    /// Draws fresh points: `x` uniform over the domain, `y = f(x)`, then scaled. Returns them.
     ///
     /// # Shapes
     /// returns `[n, 2]`
     pub fn fill(&mut self) -> &Tensor {
-        let _ = self.xs.uniform_(DOMAIN_LOW, DOMAIN_HIGH);
-        // The target x², written as a product so it stays one libtorch call.
-        let _ = self.xs.mul_out(&self.ys, &self.xs);
+        let domain = self.target.domain();
+        let _ = self.xs.uniform_(domain.low(), domain.high());
+        self.target.write(&self.xs, &self.ys);
+        self.scaling.to_model_(&mut self.points);
         &self.points
     }
 }
 
-/// `n` fresh real points, `[n, 2]`.
-pub fn real_points(n: i64, device: Device) -> Tensor {
-    let mut batch = RealBatch::new(n, device);
+/// `n` fresh real points on the networks' axes, `[n, 2]`.
+pub fn real_points(target: &Target, scaling: Scaling, n: i64, device: Device) -> Tensor {
+    let mut batch = RealBatch::new(target, scaling, n, device);
     batch.fill().shallow_clone()
-}
-
-/// `n` real points from a host-side random stream: for reference sets that must not disturb
-/// libtorch's stream, which the training run owns.
-pub fn real_pairs(n: usize, rng: &mut impl rand::Rng) -> Vec<(f32, f32)> {
-    (0..n)
-        .map(|_| {
-            let x = rng.random_range(DOMAIN_LOW as f32..DOMAIN_HIGH as f32);
-            (x, x * x)
-        })
-        .collect()
 }
 
 /// `n` fresh latent points, `[n, latent_dim]`, each coordinate `N(0, 1)`.
@@ -86,19 +64,43 @@ mod tests {
     fn real_points_lie_on_the_parabola_inside_the_domain() {
         let _rng = crate::rng_lock();
         tch::manual_seed(3);
-        let pairs = to_pairs(&real_points(1000, Device::Cpu));
+        let pairs = to_pairs(&real_points(&Target::default(), Scaling::IDENTITY, 1000, Device::Cpu));
         assert_eq!(pairs.len(), 1000);
         for (x, y) in pairs {
-            assert!((DOMAIN_LOW as f32..DOMAIN_HIGH as f32).contains(&x), "{x}");
+            assert!((-0.5..0.5).contains(&x), "{x}");
             assert_eq!(y, x * x);
         }
+    }
+
+    #[test]
+    fn scaled_real_points_fill_the_unit_square() {
+        let _rng = crate::rng_lock();
+        tch::manual_seed(5);
+        let config =
+            crate::target::TargetConfig { expression: "sine".into(), domain: "-1,3".parse().unwrap() };
+        let target = Target::new(&config).unwrap();
+        let scaling = Scaling::onto_unit_square(&target);
+        let pairs = to_pairs(&real_points(&target, scaling, 2000, Device::Cpu));
+        let (xs, ys): (Vec<f32>, Vec<f32>) = pairs.iter().copied().unzip();
+        let span = |v: &[f32]| {
+            (
+                v.iter().copied().fold(f32::INFINITY, f32::min),
+                v.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            )
+        };
+        let ((x0, x1), (y0, y1)) = (span(&xs), span(&ys));
+        assert!(x0 >= -1.0 && x0 < -0.99 && x1 < 1.0 && x1 > 0.99, "x in [{x0}, {x1}]");
+        assert!(y0 >= -1.0001 && y0 < -0.99 && y1 <= 1.0001 && y1 > 0.99, "y in [{y0}, {y1}]");
+        // Scaled back, they are on the curve.
+        let back = to_pairs(&scaling.to_data(&real_points(&target, scaling, 100, Device::Cpu)));
+        assert!(back.iter().all(|&(x, y)| (y as f64 - target.f(x as f64)).abs() < 1e-5));
     }
 
     #[test]
     fn real_batch_draws_new_points_each_time() {
         let _rng = crate::rng_lock();
         tch::manual_seed(4);
-        let mut batch = RealBatch::new(64, Device::Cpu);
+        let mut batch = RealBatch::new(&Target::default(), Scaling::IDENTITY, 64, Device::Cpu);
         let first = batch.fill().copy();
         let second = batch.fill().copy();
         assert_ne!(to_pairs(&first), to_pairs(&second));
@@ -107,7 +109,8 @@ mod tests {
     #[test]
     fn host_side_real_pairs_are_on_the_curve_and_seeded() {
         use rand::SeedableRng;
-        let draw = |seed| real_pairs(50, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        let target = Target::default();
+        let draw = |seed| target.real_pairs(50, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
         assert!(draw(3).iter().all(|&(x, y)| (-0.5..0.5).contains(&x) && y == x * x));
@@ -115,7 +118,7 @@ mod tests {
 
     #[test]
     fn curve_spans_the_domain() {
-        let c = curve(11);
+        let c = Target::default().curve(11);
         assert_eq!(c.first().unwrap().0, -0.5);
         assert!((c.last().unwrap().0 - 0.5).abs() < 1e-12);
         assert!((c[3].1 - 0.04).abs() < 1e-12);

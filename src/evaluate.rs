@@ -3,7 +3,6 @@
 
 use tch::{Kind, Tensor, nn::Module};
 
-use crate::data::to_pairs;
 use crate::metrics::Metrics;
 
 /// One evaluation, as the tutorial prints and plots it.
@@ -29,18 +28,6 @@ impl EvalReport {
     }
 }
 
-/// Scores `real` and `fake` (`[n, 2]` each) with the discriminator.
-pub fn report(
-    iteration: u64,
-    discriminator: &dyn Module,
-    real: &Tensor,
-    fake: &Tensor,
-    metrics: Metrics,
-) -> EvalReport {
-    let (acc_real, acc_fake) = accuracies(discriminator, real, fake);
-    EvalReport { iteration, acc_real, acc_fake, real: to_pairs(real), fake: to_pairs(fake), metrics }
-}
-
 /// The discriminator's accuracy on `real` and on `fake` points (`[n, 2]` each): the share it
 /// scores real (`logit > 0`, i.e. `σ > 0.5`) and the share it scores fake.
 pub fn accuracies(discriminator: &dyn Module, real: &Tensor, fake: &Tensor) -> (f64, f64) {
@@ -58,7 +45,9 @@ mod tests {
 
     #[test]
     fn line_has_the_tutorials_form() {
-        let metrics = crate::metrics::measure(&[(0.0, 0.0), (0.1, 0.01)], &[(0.0, 0.0), (0.2, 0.04)]);
+        let target = crate::target::Target::default();
+        let metrics =
+            crate::metrics::measure(&[(0.0, 0.0), (0.1, 0.01)], &[(0.0, 0.0), (0.2, 0.04)], &target);
         let r = EvalReport {
             iteration: 1999,
             acc_real: 0.45,

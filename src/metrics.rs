@@ -4,11 +4,20 @@
 
 use serde::Serialize;
 
-use crate::data::{DOMAIN_HIGH, DOMAIN_LOW, target};
+use crate::target::Target;
 
-/// A residual below this counts as "on the curve" (a hundredth of the curve's height range is
-/// 0.0025; 0.01 is a visible but small miss on the default plot).
-pub const ON_CURVE: f64 = 0.01;
+/// A residual below this share of the target's height (its range over the domain) counts as
+/// "on the curve": for the tutorial's x², whose height is 0.25, that is 0.01, a visible but
+/// small miss on the default plot.
+pub const ON_CURVE: f64 = 0.04;
+
+/// The residual below which a point of `target` counts as on the curve: [`ON_CURVE`] of the
+/// target's height, or of the domain's width for a constant target.
+pub fn on_curve_tolerance(target: &Target) -> f64 {
+    let (low, high) = target.range();
+    let height = if high > low { high - low } else { 2.0 * target.domain().half_width() };
+    ON_CURVE * height
+}
 
 /// The energy distance compares at most this many points of each set: it costs n² distances.
 pub const ENERGY_MAX_POINTS: usize = 2000;
@@ -23,14 +32,15 @@ pub struct Metrics {
     pub residual_median: f64,
     /// 95th percentile of `|y − f(x)|`: how far the worst-but-not-outlier points miss.
     pub residual_p95: f64,
-    /// Share of points with `|y − f(x)| <` [`ON_CURVE`].
+    /// Share of points with `|y − f(x)|` under [`ON_CURVE`] of the target's height.
     pub residual_share_on_curve: f64,
-    /// Share of `x` inside the domain `[-0.5, 0.5)`.
+    /// Share of `x` inside the domain.
     pub share_in_domain: f64,
-    /// Kolmogorov–Smirnov statistic of `x` against the uniform input distribution: the largest
-    /// gap between the two cumulative distributions (0 is perfect, 1 is disjoint).
+    /// Kolmogorov–Smirnov statistic of `x` against the uniform distribution over the domain:
+    /// the largest gap between the two cumulative distributions (0 is perfect, 1 is disjoint).
     pub ks: f64,
-    /// Share of points with `x < 0`: the parabola's left branch; ½ when balanced.
+    /// Share of `x` in the left half of the domain (for x² on `[-0.5, 0.5)`, the parabola's
+    /// left branch): ½ when balanced.
     pub share_left_branch: f64,
     /// The widest stretch of the domain (at its edges or between two points) where no
     /// generated `x` falls, as a share of the domain: a hole the generator never fills. Real
@@ -48,10 +58,10 @@ impl Metrics {
             ("residual mean", self.residual_mean),
             ("residual median", self.residual_median),
             ("residual p95", self.residual_p95),
-            ("share on curve (residual < 0.01)", self.residual_share_on_curve),
+            ("share on curve (residual < 4% of height)", self.residual_share_on_curve),
             ("share of x in domain", self.share_in_domain),
             ("KS statistic of x", self.ks),
-            ("share of x < 0", self.share_left_branch),
+            ("share of x in the domain's left half", self.share_left_branch),
             ("widest gap in x (share of domain)", self.widest_gap),
             ("energy distance to real", self.energy_distance),
         ]
@@ -60,7 +70,7 @@ impl Metrics {
     /// One line for a terminal: the headline numbers.
     pub fn summary_line(&self) -> String {
         format!(
-            "residual mean {:.4} p95 {:.4} | KS {:.3} | x<0 {:.2} | gap {:.3} | energy {:.4}",
+            "residual mean {:.4} p95 {:.4} | KS {:.3} | left {:.2} | gap {:.3} | energy {:.4}",
             self.residual_mean,
             self.residual_p95,
             self.ks,
@@ -82,11 +92,16 @@ pub fn table(generated: &Metrics, floor: &Metrics) -> String {
     out
 }
 
-/// Measures `points` against the target, using `reference` (real points) for the energy
-/// distance. Both sets must be non-empty; the energy distance needs two points in each.
-pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)]) -> Metrics {
+/// Measures `points` against `target` and its domain, using `reference` (real points of the
+/// target) for the energy distance. Both sets must be non-empty; the energy distance needs two
+/// points in each.
+pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target) -> Metrics {
     let n = points.len();
-    let mut residuals: Vec<f64> = points.iter().map(|&(x, y)| (y as f64 - target(x as f64)).abs()).collect();
+    let domain = target.domain();
+    let (low, high, middle) = (domain.low(), domain.high(), domain.middle());
+    let tolerance = on_curve_tolerance(target);
+    let mut residuals: Vec<f64> =
+        points.iter().map(|&(x, y)| (y as f64 - target.f(x as f64)).abs()).collect();
     residuals.sort_by(f64::total_cmp);
     let xs: Vec<f64> = points.iter().map(|&(x, _)| x as f64).collect();
     let share = |pred: &dyn Fn(f64) -> bool, values: &[f64]| {
@@ -97,11 +112,11 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)]) -> Metrics {
         residual_mean: residuals.iter().sum::<f64>() / n as f64,
         residual_median: quantile(&residuals, 0.5),
         residual_p95: quantile(&residuals, 0.95),
-        residual_share_on_curve: share(&|r| r < ON_CURVE, &residuals),
-        share_in_domain: share(&|x| (DOMAIN_LOW..DOMAIN_HIGH).contains(&x), &xs),
-        ks: ks_uniform(&xs, DOMAIN_LOW, DOMAIN_HIGH),
-        share_left_branch: share(&|x| x < 0.0, &xs),
-        widest_gap: widest_gap(&xs, DOMAIN_LOW, DOMAIN_HIGH),
+        residual_share_on_curve: share(&|r| r < tolerance, &residuals),
+        share_in_domain: share(&|x| domain.contains(x), &xs),
+        ks: ks_uniform(&xs, low, high),
+        share_left_branch: share(&|x| x < middle, &xs),
+        widest_gap: widest_gap(&xs, low, high),
         energy_distance: energy_distance(
             &points[..n.min(ENERGY_MAX_POINTS)],
             &reference[..reference.len().min(ENERGY_MAX_POINTS)],
@@ -200,7 +215,7 @@ mod tests {
 
     #[test]
     fn the_table_lists_every_metric() {
-        let m = measure(&[(0.0, 0.0), (0.1, 0.02)], &[(0.0, 0.0), (0.2, 0.04)]);
+        let m = measure(&[(0.0, 0.0), (0.1, 0.02)], &[(0.0, 0.0), (0.2, 0.04)], &Target::default());
         let table = table(&m, &m);
         for (label, _) in m.rows() {
             assert!(table.contains(label), "{label}");
@@ -223,13 +238,39 @@ mod tests {
 
     #[test]
     fn a_five_percent_hole_at_an_edge_or_in_the_middle_is_caught() {
-        let whole = measure(&with_hole(1000, 0.0, 0.0), &[(0.0, 0.0), (0.1, 0.01)]);
+        let whole = measure(&with_hole(1000, 0.0, 0.0), &[(0.0, 0.0), (0.1, 0.01)], &Target::default());
         assert!(whole.widest_gap < 0.015, "uniform points: {}", whole.widest_gap);
         for (from, to) in [(-0.5, -0.45), (0.1, 0.15), (0.45, 0.5)] {
-            let m = measure(&with_hole(1000, from, to), &[(0.0, 0.0), (0.1, 0.01)]);
+            let m = measure(&with_hole(1000, from, to), &[(0.0, 0.0), (0.1, 0.01)], &Target::default());
             assert!(m.widest_gap >= 0.05, "hole [{from}, {to}): widest gap {}", m.widest_gap);
             assert!(m.widest_gap < 0.06, "hole [{from}, {to}): widest gap {}", m.widest_gap);
         }
+    }
+
+    #[test]
+    fn metrics_follow_the_target_and_its_domain() {
+        let config =
+            crate::target::TargetConfig { expression: "sine".into(), domain: "0,4".parse().unwrap() };
+        let sine = Target::new(&config).unwrap();
+        let on_curve: Vec<(f32, f32)> = (0..1000)
+            .map(|i| 4.0 * (i as f64 + 0.5) / 1000.0)
+            .map(|x| (x as f32, sine.f(x) as f32))
+            .collect();
+        let m = measure(&on_curve, &on_curve, &sine);
+        assert!(m.residual_mean < 1e-6 && m.ks < 1e-3 && m.share_in_domain == 1.0, "{m:?}");
+        assert_eq!(m.share_left_branch, 0.5);
+        assert!((m.widest_gap - 0.001).abs() < 1e-6, "{}", m.widest_gap);
+        // The same points judged against x² on [-0.5, 0.5): only those below 0.5 are inside it.
+        let wrong = measure(&on_curve, &on_curve, &Target::default());
+        assert_eq!(
+            (wrong.share_in_domain, wrong.ks, wrong.share_left_branch),
+            (0.125, 0.875, 0.0),
+            "{wrong:?}"
+        );
+        assert!(wrong.residual_mean > 1.0 && wrong.widest_gap > 0.5, "{wrong:?}");
+        // A point off by 0.07 is on sine's curve (height 2, tolerance 0.08), not on x²'s (0.01).
+        assert_eq!(on_curve_tolerance(&sine), 0.08);
+        assert_eq!(on_curve_tolerance(&Target::default()), 0.01);
     }
 
     #[test]
@@ -249,7 +290,7 @@ mod tests {
                 (x, x * x)
             })
             .collect();
-        let m = measure(&points, &points);
+        let m = measure(&points, &points, &Target::default());
         assert!(m.residual_mean < 1e-8 && m.residual_p95 < 1e-8);
         assert_eq!((m.residual_share_on_curve, m.share_in_domain), (1.0, 1.0));
         assert!((m.widest_gap - 1.0 / n as f64).abs() < 1e-6, "{}", m.widest_gap);
@@ -263,7 +304,7 @@ mod tests {
         let points = vec![(0.3f32, 0.09f32); 500];
         let reference: Vec<(f32, f32)> =
             (0..500).map(|i| -0.5 + i as f32 / 500.0).map(|x| (x, x * x)).collect();
-        let m = measure(&points, &reference);
+        let m = measure(&points, &reference, &Target::default());
         assert!(m.residual_mean < 1e-6);
         assert_eq!(m.share_left_branch, 0.0);
         assert!((m.widest_gap - 0.8).abs() < 1e-6, "{}", m.widest_gap);

@@ -14,53 +14,16 @@
 
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::config::{ModelConfig, POINT_DIM};
-
-/// The nonlinearity that follows a layer's affine map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// `max(0, x)`, the tutorial's hidden activation.
-    Relu,
-    /// No activation: the generator's output, and the discriminator's logit (its sigmoid is
-    /// folded into the loss, which is the numerically sound form).
-    Linear,
-}
-
-impl Activation {
-    fn name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::Linear => "linear",
-        }
-    }
-}
-
-/// How a layer's weights start, as Keras names them. Biases always start at zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    /// `U(±√(6 / fan_in))`: the tutorial's `kernel_initializer='he_uniform'`.
-    HeUniform,
-    /// `U(±√(6 / (fan_in + fan_out)))`: Keras' default, which the output layers get because
-    /// the tutorial names no initialiser for them.
-    GlorotUniform,
-}
-
-impl Init {
-    /// Half-width of the uniform interval for a layer `fan_in → fan_out`.
-    pub fn limit(self, fan_in: i64, fan_out: i64) -> f64 {
-        match self {
-            Init::HeUniform => (6.0 / fan_in as f64).sqrt(),
-            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-        }
-    }
-}
+use crate::config::{Activation, LayerSpec, ModelConfig};
 
 /// One fully connected layer, `y = act(x Wᵀ + b)`.
 #[derive(Debug)]
 pub struct Dense {
     /// The name of the layer's VarStore sub-path (`hidden`, `hidden2`, …, `out`).
-    pub name: String,
+    pub name: &'static str,
     pub activation: Activation,
+    /// LeakyReLU's slope as a one-element tensor on the layer's device (`prelu`'s weight).
+    slope: Option<Tensor>,
     /// `[out, in]`, a view into the network's flat parameters.
     pub weight: Tensor,
     /// `[out]`, a view into the network's flat parameters.
@@ -85,10 +48,37 @@ impl Dense {
     /// `xs: [batch, in]` → `[batch, out]`
     fn forward(&self, xs: &Tensor) -> Tensor {
         let mut ys = self.bias.addmm(xs, &self.weight_t);
-        if self.activation == Activation::Relu {
-            let _ = ys.relu_();
+        match self.activation {
+            Activation::Relu => {
+                let _ = ys.relu_();
+            }
+            Activation::LeakyRelu(_) => {
+                ys = ys.prelu(self.slope.as_ref().expect("a leaky layer has its slope"))
+            }
+            Activation::Tanh => {
+                let _ = ys.tanh_();
+            }
+            Activation::Elu => {
+                let _ = ys.elu_();
+            }
+            Activation::Linear => {}
         }
         ys
+    }
+
+    /// ∂loss/∂(the layer's pre-activation) from ∂loss/∂(its output) `grad` and its `output`.
+    /// Each activation's derivative is read off its output, which the forward pass keeps.
+    fn activation_backward(&self, grad: Tensor, output: &Tensor) -> Tensor {
+        match self.activation {
+            // ReLU's output is positive exactly where its input was.
+            Activation::Relu => output.threshold_backward(&grad, 0.0),
+            // So is LeakyReLU's, for a slope ≥ 0.
+            Activation::LeakyRelu(slope) => output.leaky_relu_backward(&grad, slope, true),
+            Activation::Tanh => Tensor::tanh_backward(&grad, output),
+            // ELU's derivative is 1 where its output is positive, output + α elsewhere.
+            Activation::Elu => Tensor::elu_backward(&grad, 1.0, 1.0, 1.0, true, output),
+            Activation::Linear => grad,
+        }
     }
 }
 
@@ -125,29 +115,17 @@ impl Activations {
 }
 
 impl Mlp {
-    /// Creates `input → hidden[0] → … → output` under `p`, with ReLU hidden layers initialised
-    /// He-uniform and a linear output layer initialised with `output_init`.
-    pub fn new(p: &nn::Path, input: i64, hidden: &[i64], output: i64, output_init: Init) -> Self {
+    /// Creates the layers `specs` under `p`, each with its activation, its weights drawn from
+    /// its initialiser (in order, each layer's weight then its zero bias) and its bias zero.
+    pub fn new(p: &nn::Path, specs: &[LayerSpec]) -> Self {
         let device = p.device();
-        let mut widths = vec![input];
-        widths.extend_from_slice(hidden);
-        widths.push(output);
-        let total: i64 = widths.windows(2).map(|w| w[1] * w[0] + w[1]).sum();
+        let total: i64 = specs.iter().map(|l| l.outputs * l.inputs + l.outputs).sum();
         let params = Tensor::zeros([total], (Kind::Float, device));
         let grads = Tensor::zeros([total], (Kind::Float, device));
 
-        let mut layers = Vec::with_capacity(widths.len() - 1);
+        let mut layers = Vec::with_capacity(specs.len());
         let mut offset = 0;
-        for (index, pair) in widths.windows(2).enumerate() {
-            let (fan_in, fan_out) = (pair[0], pair[1]);
-            let is_output = index == widths.len() - 2;
-            let (name, activation, init) = if is_output {
-                ("out".to_string(), Activation::Linear, output_init)
-            } else if index == 0 {
-                ("hidden".to_string(), Activation::Relu, Init::HeUniform)
-            } else {
-                (format!("hidden{}", index + 1), Activation::Relu, Init::HeUniform)
-            };
+        for &LayerSpec { name, inputs: fan_in, outputs: fan_out, activation, init } in specs {
             let slice = |flat: &Tensor, start: i64, shape: &[i64]| {
                 let len: i64 = shape.iter().product();
                 flat.narrow(0, start, len).view(shape)
@@ -161,12 +139,16 @@ impl Mlp {
 
             let limit = init.limit(fan_in, fan_out);
             let _ = tch::no_grad(|| weight.shallow_clone().uniform_(-limit, limit));
-            let layer_path = p / name.as_str();
+            let layer_path = p / name;
             // Not trainable in tch's sense: gradients come from `backward`, not autograd.
             let weight = layer_path.add("weight", weight, false);
             let bias = layer_path.add("bias", bias, false);
             let weight_t = weight.tr();
-            layers.push(Dense { name, activation, weight, bias, weight_t, grad_weight, grad_bias });
+            let slope = match activation {
+                Activation::LeakyRelu(slope) => Some(Tensor::from_slice(&[slope as f32]).to_device(device)),
+                _ => None,
+            };
+            layers.push(Dense { name, activation, slope, weight, bias, weight_t, grad_weight, grad_bias });
         }
         Mlp { layers, params, grads }
     }
@@ -216,10 +198,7 @@ impl Mlp {
         let outputs = &activations.0;
         let mut grad = grad_output; // [batch, out] of the current layer
         for (index, layer) in self.layers.iter().enumerate().rev() {
-            if layer.activation == Activation::Relu {
-                // ReLU's output is positive exactly where its input was.
-                grad = outputs[index + 1].threshold_backward(&grad, 0.0);
-            }
+            grad = layer.activation_backward(grad, &outputs[index + 1]);
             let input = &outputs[index]; // [batch, in]
             if need == Need::Params {
                 let _ = grad.tr().mm_out(&layer.grad_weight, input); // [out, in]
@@ -244,13 +223,21 @@ impl nn::Module for Mlp {
     }
 }
 
-/// Maps latent points to points of the plane: `latent_dim → hidden… → 2`, linear output.
+/// Maps latent points to points of the plane: `latent_dim → hidden… → 2`, with a linear or a
+/// tanh output (its points are then on the scaled axes; see `target::Scaling`).
 #[derive(Debug)]
-pub struct Generator(pub Mlp);
+pub struct Generator {
+    network: Mlp,
+}
 
 impl Generator {
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
-        Generator(Mlp::new(p, cfg.latent_dim, &cfg.generator_hidden, POINT_DIM, Init::GlorotUniform))
+        Generator { network: Mlp::new(p, &cfg.generator_layers()) }
+    }
+
+    /// Its layers and flat parameters.
+    pub fn network(&self) -> &Mlp {
+        &self.network
     }
 }
 
@@ -258,17 +245,24 @@ impl nn::Module for Generator {
     /// # Shapes
     /// `zs: [batch, latent_dim]` → `[batch, 2]`
     fn forward(&self, zs: &Tensor) -> Tensor {
-        self.0.forward(zs)
+        self.network.forward(zs)
     }
 }
 
 /// Scores points of the plane: `2 → hidden… → 1`, returning the logit (positive means real).
 #[derive(Debug)]
-pub struct Discriminator(pub Mlp);
+pub struct Discriminator {
+    network: Mlp,
+}
 
 impl Discriminator {
     pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Self {
-        Discriminator(Mlp::new(p, POINT_DIM, &cfg.discriminator_hidden, 1, Init::GlorotUniform))
+        Discriminator { network: Mlp::new(p, &cfg.discriminator_layers()) }
+    }
+
+    /// Its layers and flat parameters.
+    pub fn network(&self) -> &Mlp {
+        &self.network
     }
 }
 
@@ -276,26 +270,23 @@ impl nn::Module for Discriminator {
     /// # Shapes
     /// `points: [batch, 2]` → logits `[batch, 1]`
     fn forward(&self, points: &Tensor) -> Tensor {
-        self.0.forward(points)
+        self.network.forward(points)
     }
-}
-
-/// The activation's name as Keras prints it, for summaries and diagrams.
-pub fn activation_name(layer: &Dense) -> &'static str {
-    layer.activation.name()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::nn::Module;
 
     fn models() -> (nn::VarStore, Generator, nn::VarStore, Discriminator) {
-        let cfg = ModelConfig::default();
+        models_of(&ModelConfig::default())
+    }
+
+    fn models_of(cfg: &ModelConfig) -> (nn::VarStore, Generator, nn::VarStore, Discriminator) {
         let g_vs = nn::VarStore::new(Device::Cpu);
         let d_vs = nn::VarStore::new(Device::Cpu);
-        let g = Generator::new(&g_vs.root(), &cfg);
-        let d = Discriminator::new(&d_vs.root(), &cfg);
+        let g = Generator::new(&g_vs.root(), cfg);
+        let d = Discriminator::new(&d_vs.root(), cfg);
         (g_vs, g, d_vs, d)
     }
 
@@ -303,8 +294,8 @@ mod tests {
     fn parameter_counts_are_the_tutorials() {
         let _rng = crate::rng_lock();
         let (g_vs, g, d_vs, d) = models();
-        assert_eq!(g.0.parameter_count(), 122);
-        assert_eq!(d.0.parameter_count(), 101);
+        assert_eq!(g.network.parameter_count(), 122);
+        assert_eq!(d.network.parameter_count(), 101);
         let in_store = |vs: &nn::VarStore| vs.variables().values().map(|t| t.numel()).sum::<usize>();
         assert_eq!((in_store(&g_vs), in_store(&d_vs)), (122, 101));
         let mut names: Vec<_> = d_vs.variables().into_keys().collect();
@@ -327,12 +318,15 @@ mod tests {
                 latent_dim: latent,
                 generator_hidden: g_hidden,
                 discriminator_hidden: d_hidden,
+                // Activations change no count.
+                activation: Activation::Elu,
+                generator_output: Activation::Tanh,
             };
             let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
             let g = Generator::new(&g_vs.root(), &cfg);
             let d = Discriminator::new(&d_vs.root(), &cfg);
-            assert_eq!((g.0.parameter_count(), d.0.parameter_count()), counts, "{cfg:?}");
-            assert_eq!(g.0.layers().len(), cfg.generator_hidden.len() + 1);
+            assert_eq!((g.network.parameter_count(), d.network.parameter_count()), counts, "{cfg:?}");
+            assert_eq!(g.network.layers().len(), cfg.generator_hidden.len() + 1);
         }
     }
 
@@ -342,10 +336,10 @@ mod tests {
         tch::manual_seed(0);
         let (_, g, _, d) = models();
         for (layer, limit) in [
-            (&g.0.layers()[0], (6.0f64 / 5.0).sqrt()),
-            (&g.0.layers()[1], (6.0f64 / 17.0).sqrt()),
-            (&d.0.layers()[0], (6.0f64 / 2.0).sqrt()),
-            (&d.0.layers()[1], (6.0f64 / 26.0).sqrt()),
+            (&g.network.layers()[0], (6.0f64 / 5.0).sqrt()),
+            (&g.network.layers()[1], (6.0f64 / 17.0).sqrt()),
+            (&d.network.layers()[0], (6.0f64 / 2.0).sqrt()),
+            (&d.network.layers()[1], (6.0f64 / 26.0).sqrt()),
         ] {
             let max = layer.weight.abs().max().double_value(&[]);
             assert!(max <= limit, "{}: {max} > {limit}", layer.name);
@@ -359,31 +353,61 @@ mod tests {
     fn layer_views_share_the_flat_parameters() {
         let _rng = crate::rng_lock();
         let (_, g, _, _) = models();
-        let _ = tch::no_grad(|| g.0.params().shallow_clone().fill_(0.5));
-        assert_eq!(g.0.layers()[1].bias.double_value(&[0]), 0.5);
+        let _ = tch::no_grad(|| g.network.params().shallow_clone().fill_(0.5));
+        assert_eq!(g.network.layers()[1].bias.double_value(&[0]), 0.5);
+    }
+
+    /// Every hidden activation, each with both generator outputs, on two hidden layers so that
+    /// each activation's derivative is used between layers too.
+    fn every_activation() -> Vec<ModelConfig> {
+        let hidden = [
+            Activation::Relu,
+            Activation::LeakyRelu(0.3),
+            Activation::LeakyRelu(0.0),
+            Activation::Tanh,
+            Activation::Elu,
+        ];
+        hidden
+            .into_iter()
+            .flat_map(|activation| {
+                [Activation::Linear, Activation::Tanh].map(|generator_output| ModelConfig {
+                    generator_hidden: vec![15, 6],
+                    discriminator_hidden: vec![25, 7],
+                    activation,
+                    generator_output,
+                    ..ModelConfig::default()
+                })
+            })
+            .collect()
     }
 
     #[test]
     fn backward_matches_autograd() {
         let _rng = crate::rng_lock();
         tch::manual_seed(1);
-        let (_, g, _, d) = models();
-        let zs = Tensor::randn([7, 5], (Kind::Float, Device::Cpu));
-        let upstream = Tensor::randn([7, 1], (Kind::Float, Device::Cpu));
+        for cfg in every_activation() {
+            let (_, g, _, d) = models_of(&cfg);
+            let zs = Tensor::randn([7, 5], (Kind::Float, Device::Cpu));
+            let upstream = Tensor::randn([7, 1], (Kind::Float, Device::Cpu));
 
-        // Hand-written: G's parameter gradients through a frozen D.
-        let g_acts = g.0.forward_cached(&zs);
-        let d_acts = d.0.forward_cached(g_acts.output());
-        let grad_points = d.0.backward(&d_acts, upstream.shallow_clone(), Need::Input).unwrap();
-        assert!(g.0.backward(&g_acts, grad_points, Need::Params).is_none());
+            // Hand-written: G's parameter gradients through a frozen D.
+            let g_acts = g.network.forward_cached(&zs);
+            let d_acts = d.network.forward_cached(g_acts.output());
+            let grad_points = d.network.backward(&d_acts, upstream.shallow_clone(), Need::Input).unwrap();
+            assert!(g.network.backward(&g_acts, grad_points, Need::Params).is_none());
 
-        // Autograd on copies of the same parameters.
-        let g_params = g.0.params().detach().copy().set_requires_grad(true);
-        let d_out = d.forward(&reference_forward(&g_params, &g.0, &zs));
-        (d_out * &upstream).sum(Kind::Float).backward();
-        let expected = g_params.grad();
-        let diff = (g.0.grads() - &expected).abs().max().double_value(&[]);
-        assert!(diff < 1e-5, "max difference {diff}");
+            // Autograd on copies of the same parameters, through ordinary ops.
+            let g_params = g.network.params().detach().copy().set_requires_grad(true);
+            let d_params = d.network.params().detach().copy();
+            let points = reference_forward(&g_params, &g.network, &zs);
+            let d_out = reference_forward(&d_params, &d.network, &points);
+            (d_out * &upstream).sum(Kind::Float).backward();
+            let expected = g_params.grad();
+            let diff = (g.network.grads() - &expected).abs().max().double_value(&[]);
+            let scale = expected.abs().max().double_value(&[]);
+            assert!(scale > 1e-3, "{cfg:?}: a vanishing gradient tests nothing");
+            assert!(diff < 1e-5 * scale.max(1.0), "{cfg:?}: max difference {diff}");
+        }
     }
 
     /// `layout`'s forward pass written with ordinary tensor ops on the flat parameter tensor
@@ -398,9 +422,14 @@ mod tests {
             let b = flat.narrow(0, offset, o);
             offset += o;
             xs = xs.matmul(&w.tr()) + b;
-            if layer.activation == Activation::Relu {
-                xs = xs.relu();
-            }
+            xs = match layer.activation {
+                Activation::Relu => xs.relu(),
+                // prelu's derivative at 0 is the slope, as LeakyReLU's backward pass takes it.
+                Activation::LeakyRelu(slope) => xs.prelu(&Tensor::from_slice(&[slope as f32])),
+                Activation::Tanh => xs.tanh(),
+                Activation::Elu => xs.elu(),
+                Activation::Linear => xs,
+            };
         }
         xs
     }
@@ -409,15 +438,35 @@ mod tests {
     fn discriminator_parameter_gradients_match_autograd() {
         let _rng = crate::rng_lock();
         tch::manual_seed(2);
-        let (_, _, _, d) = models();
-        let points = Tensor::randn([9, 2], (Kind::Float, Device::Cpu));
-        let upstream = Tensor::randn([9, 1], (Kind::Float, Device::Cpu));
-        let acts = d.0.forward_cached(&points);
-        assert!(d.0.backward(&acts, upstream.shallow_clone(), Need::Params).is_none());
+        for cfg in every_activation() {
+            let (_, _, _, d) = models_of(&cfg);
+            let points = Tensor::randn([9, 2], (Kind::Float, Device::Cpu));
+            let upstream = Tensor::randn([9, 1], (Kind::Float, Device::Cpu));
+            let acts = d.network.forward_cached(&points);
+            assert!(d.network.backward(&acts, upstream.shallow_clone(), Need::Params).is_none());
+            // The fast forward pass gives what the reference one does.
+            let flat = d.network.params().detach().copy().set_requires_grad(true);
+            let reference = reference_forward(&flat, &d.network, &points);
+            assert!(reference.allclose(acts.output(), 1e-6, 1e-6, false), "{cfg:?}");
+            (reference * &upstream).sum(Kind::Float).backward();
+            let diff = (d.network.grads() - flat.grad()).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "{cfg:?}: max difference {diff}");
+        }
+    }
 
-        let flat = d.0.params().detach().copy().set_requires_grad(true);
-        (reference_forward(&flat, &d.0, &points) * &upstream).sum(Kind::Float).backward();
-        let diff = (d.0.grads() - flat.grad()).abs().max().double_value(&[]);
-        assert!(diff < 1e-5, "max difference {diff}");
+    #[test]
+    fn hidden_layers_take_their_activations_initialiser() {
+        let _rng = crate::rng_lock();
+        tch::manual_seed(3);
+        for (activation, limit) in
+            [(Activation::Tanh, (6.0f64 / 17.0).sqrt()), (Activation::Elu, (6.0f64 / 2.0).sqrt())]
+        {
+            let cfg = ModelConfig { discriminator_hidden: vec![15], activation, ..ModelConfig::default() };
+            let (_, _, _, d) = models_of(&cfg);
+            let hidden = &d.network.layers()[0];
+            assert_eq!(hidden.activation, activation);
+            let max = hidden.weight.abs().max().double_value(&[]);
+            assert!(max <= limit && max > 0.8 * limit, "{activation}: {max} against {limit}");
+        }
     }
 }

@@ -31,7 +31,12 @@ pub struct Scatter<'a> {
     pub generated: &'a [(f32, f32)],
     /// The target function, drawn as a faint line.
     pub curve: &'a [(f64, f64)],
+    /// The curve's legend entry, e.g. `f(x) = x^2`.
+    pub curve_label: &'a str,
 }
+
+/// Points a target curve is drawn with: smooth at these sizes for every built-in target.
+pub const CURVE_POINTS: usize = 401;
 
 /// Plot size in pixels.
 const SIZE: (u32, u32) = (800, 600);
@@ -74,7 +79,7 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
     let faint = RGBColor(120, 120, 120).mix(0.5);
     let mut entries = Vec::new();
     if !s.curve.is_empty() {
-        entries.push(Entry { label: "target f(x) = x²".into(), color: faint, glyph: Glyph::Line });
+        entries.push(Entry { label: s.curve_label.to_string(), color: faint, glyph: Glyph::Line });
     }
     if !s.real.is_empty() {
         entries.push(Entry { label: "real".into(), color: RED.mix(0.8), glyph: Glyph::Dot });
@@ -364,7 +369,12 @@ fn draw_animation(
         let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
         if v.is_empty() { None } else { Some((q(0.02), q(0.98))) }
     };
-    let (mut x0, mut x1, mut y0, mut y1) = (-0.55f64, 0.55f64, -0.02f64, 0.27f64);
+    // Start from the curve and the real points, with a margin, so the target always fits.
+    let real_points = real.iter().map(|&(x, y)| (x as f64, y as f64));
+    let (cx0, cx1, cy0, cy1) =
+        bounds(curve.iter().copied().chain(real_points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
+    let (mx, my) = ((cx1 - cx0).max(1e-3) * 0.05, (cy1 - cy0).max(1e-3) * 0.05);
+    let (mut x0, mut x1, mut y0, mut y1) = (cx0 - mx, cx1 + mx, cy0 - my, cy1 + my);
     for frame in frames {
         if let Some((lo, hi)) = spread(frame.generated.iter().map(|p| p.0 as f64).collect()) {
             (x0, x1) = (x0.min(lo), x1.max(hi));
@@ -520,8 +530,11 @@ mod tests {
             },
         ];
         panels(&path, &panels_in).unwrap();
-        scatter(&path, &Scatter { title: "t", real: &[], generated: &[(f32::NAN, 1.0)], curve: &[] })
-            .unwrap();
+        scatter(
+            &path,
+            &Scatter { title: "t", real: &[], generated: &[(f32::NAN, 1.0)], curve: &[], curve_label: "" },
+        )
+        .unwrap();
         let frames = [Frame::new(0, vec![(0.0, 0.0), (9.0, 9.0)])];
         animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &[]).unwrap();
         assert_eq!(&std::fs::read(dir.path().join("a.gif")).unwrap()[..6], b"GIF89a");

@@ -9,23 +9,32 @@ use tch::{Device, nn::Module};
 
 use crate::data::{latent_points, to_pairs};
 use crate::model::Generator;
+use crate::target::Scaling;
 
 /// Latent points generated per chunk: large enough that per-call overhead vanishes, small
 /// enough that memory stays a few megabytes whatever `n` is.
 const CHUNK: u64 = 1 << 16;
 
+/// A trained generator as `sample` and `evaluate` use it: its points leave it on the data's
+/// axes, scaled back as its run scaled the data.
+pub struct Sampler<'a> {
+    pub generator: &'a Generator,
+    pub latent_dim: i64,
+    pub scaling: Scaling,
+}
+
 /// Generates `n` points on the CPU from libtorch's current random stream and hands them to
 /// `each` chunk by chunk, in order.
 pub fn for_each_chunk(
-    generator: &Generator,
-    latent_dim: i64,
+    sampler: &Sampler,
     n: u64,
     mut each: impl FnMut(&[(f32, f32)]) -> Result<()>,
 ) -> Result<()> {
     let mut remaining = n;
     while remaining > 0 {
         let rows = remaining.min(CHUNK);
-        let points = tch::no_grad(|| generator.forward(&latent_points(rows as i64, latent_dim, Device::Cpu)));
+        let latent = latent_points(rows as i64, sampler.latent_dim, Device::Cpu);
+        let points = tch::no_grad(|| sampler.scaling.to_data(&sampler.generator.forward(&latent)));
         each(&to_pairs(&points))?;
         remaining -= rows;
     }
@@ -33,9 +42,9 @@ pub fn for_each_chunk(
 }
 
 /// All `n` points in memory (for measuring them).
-pub fn generate(generator: &Generator, latent_dim: i64, n: u64) -> Vec<(f32, f32)> {
+pub fn generate(sampler: &Sampler, n: u64) -> Vec<(f32, f32)> {
     let mut all = Vec::with_capacity(n as usize);
-    for_each_chunk(generator, latent_dim, n, |chunk| {
+    for_each_chunk(sampler, n, |chunk| {
         all.extend_from_slice(chunk);
         Ok(())
     })
@@ -45,16 +54,10 @@ pub fn generate(generator: &Generator, latent_dim: i64, n: u64) -> Vec<(f32, f32
 
 /// Writes `n` generated points as CSV with header `x,y` to `out` and returns the first `keep`
 /// points (for a plot).
-pub fn write_csv(
-    generator: &Generator,
-    latent_dim: i64,
-    n: u64,
-    keep: usize,
-    out: &mut dyn Write,
-) -> Result<Vec<(f32, f32)>> {
+pub fn write_csv(sampler: &Sampler, n: u64, keep: usize, out: &mut dyn Write) -> Result<Vec<(f32, f32)>> {
     let mut kept = Vec::with_capacity(keep.min(n as usize));
     writeln!(out, "x,y")?;
-    for_each_chunk(generator, latent_dim, n, |pairs| {
+    for_each_chunk(sampler, n, |pairs| {
         for &(x, y) in pairs {
             writeln!(out, "{x},{y}")?;
         }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::diagram::Block;
-use crate::model::{Discriminator, Generator, Mlp, activation_name};
+use crate::model::{Discriminator, Generator, Mlp};
 
 const RULE_WIDTH: usize = 65;
 
@@ -48,7 +48,7 @@ fn table(out: &mut String, title: &str, rows: &[Row], trainable: i64) {
 /// The three tables of the tutorial: the discriminator, the generator, and the composite model
 /// whose updates train the generator only.
 pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
-    let (g, d) = (&generator.0, &discriminator.0);
+    let (g, d) = (generator.network(), discriminator.network());
     let mut out = String::new();
     table(&mut out, "discriminator", &layer_rows(d), d.parameter_count());
     out.push('\n');
@@ -71,10 +71,11 @@ pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
     out
 }
 
-/// The boxes of one network's diagram: its input, then each layer. `output_activation` names
-/// what follows the last layer (the discriminator's sigmoid lives in its loss, but it is part
-/// of the model as the tutorial defines it).
-fn network_blocks(net: &Mlp, output_activation: &str) -> Vec<Block> {
+/// The boxes of one network's diagram: its input, then each layer with its activation.
+/// `output_activation`, if given, names what follows the last layer instead (the
+/// discriminator's sigmoid lives in its loss, but it is part of the model as the tutorial
+/// defines it).
+fn network_blocks(net: &Mlp, output_activation: Option<&str>) -> Vec<Block> {
     let first = &net.layers()[0];
     let mut blocks = vec![Block {
         title: "input: InputLayer".into(),
@@ -83,7 +84,10 @@ fn network_blocks(net: &Mlp, output_activation: &str) -> Vec<Block> {
     }];
     let last = net.layers().len() - 1;
     for (i, layer) in net.layers().iter().enumerate() {
-        let activation = if i == last { output_activation } else { activation_name(layer) };
+        let activation = match output_activation {
+            Some(name) if i == last => name.to_string(),
+            _ => layer.activation.to_string(),
+        };
         blocks.push(Block {
             title: format!("{}: Dense ({activation})", layer.name),
             input: format!("(None, {})", layer.in_features()),
@@ -96,7 +100,7 @@ fn network_blocks(net: &Mlp, output_activation: &str) -> Vec<Block> {
 /// The three diagrams, as `(file stem, boxes)` with the tutorial's file names: the discriminator, the generator, and the
 /// composite (latent input → generator → discriminator).
 pub fn diagrams(generator: &Generator, discriminator: &Discriminator) -> Vec<(&'static str, Vec<Block>)> {
-    let (g, d) = (&generator.0, &discriminator.0);
+    let (g, d) = (generator.network(), discriminator.network());
     let latent = g.layers()[0].in_features();
     let point = g.layers().last().unwrap().out_features();
     let composite = vec![
@@ -117,8 +121,8 @@ pub fn diagrams(generator: &Generator, discriminator: &Discriminator) -> Vec<(&'
         },
     ];
     vec![
-        ("discriminator_plot", network_blocks(d, "sigmoid")),
-        ("generator_plot", network_blocks(g, "linear")),
+        ("discriminator_plot", network_blocks(d, Some("sigmoid"))),
+        ("generator_plot", network_blocks(g, None)),
         ("gan_plot", composite),
     ]
 }
@@ -162,5 +166,42 @@ mod tests {
         assert_eq!((d[1].input.as_str(), d[1].output.as_str()), ("(None, 2)", "(None, 25)"));
         assert_eq!(d[2].title, "out: Dense (sigmoid)");
         assert_eq!(all[2].1[1].output, "(None, 2)");
+        assert_eq!(all[1].1[2].title, "out: Dense (linear)");
+    }
+
+    #[test]
+    fn other_architectures_show_their_layers_counts_and_activations() {
+        let _rng = crate::rng_lock();
+        let cfg = ModelConfig {
+            generator_hidden: vec![32, 16],
+            discriminator_hidden: vec![8],
+            activation: crate::config::Activation::LeakyRelu(0.2),
+            generator_output: crate::config::Activation::Tanh,
+            ..ModelConfig::default()
+        };
+        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
+        let (g, d) = (Generator::new(&g_vs.root(), &cfg), Discriminator::new(&d_vs.root(), &cfg));
+        let text = render(&g, &d);
+        for needle in [
+            "hidden (Dense)              (None, 32)                192",
+            "hidden2 (Dense)             (None, 16)                528",
+            "out (Dense)                 (None, 2)                 34",
+            "Total params: 754",
+            "Total params: 33",
+            "Total params: 787\nTrainable params: 754\nNon-trainable params: 33",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        let all = diagrams(&g, &d);
+        let titles: Vec<&str> = all[1].1.iter().map(|b| b.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "input: InputLayer",
+                "hidden: Dense (leaky-relu:0.2)",
+                "hidden2: Dense (leaky-relu:0.2)",
+                "out: Dense (tanh)"
+            ]
+        );
     }
 }

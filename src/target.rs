@@ -67,13 +67,18 @@ impl Domain {
     /// The tutorial's `rand(n) - 0.5`.
     pub const DEFAULT: Domain = Domain { low: -0.5, high: 0.5 };
 
-    pub fn new(low: f64, high: f64) -> Result<Domain> {
+    /// `[low, high)`; the refusal reads as the end of a sentence naming the domain:
+    /// `must have LO < HI, …`.
+    pub fn new(low: f64, high: f64) -> Result<Domain, String> {
         let max = limits::MAX_DOMAIN_ABS;
         if !(low.is_finite() && high.is_finite()) || low.abs() > max || high.abs() > max {
-            bail!("the domain's ends must be numbers from {} to {max:e}, got {low},{high}", -max);
+            return Err(format!("must have both ends from -{max:e} to {max:e}, got {low},{high}"));
         }
         if high - low < limits::MIN_DOMAIN_WIDTH {
-            bail!("the domain must be LO,HI with LO < HI (at least {:e} apart), got {low},{high}", limits::MIN_DOMAIN_WIDTH);
+            return Err(format!(
+                "must be LO,HI with LO < HI, at least {:e} apart, got {low},{high}",
+                limits::MIN_DOMAIN_WIDTH
+            ));
         }
         Ok(Domain { low, high })
     }
@@ -109,7 +114,7 @@ impl TryFrom<[f64; 2]> for Domain {
     type Error = String;
 
     fn try_from([low, high]: [f64; 2]) -> Result<Self, Self::Error> {
-        Domain::new(low, high).map_err(|e| e.to_string())
+        Domain::new(low, high).map_err(|e| format!("the domain {e}"))
     }
 }
 
@@ -123,9 +128,10 @@ impl std::str::FromStr for Domain {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let number = |t: &str| t.trim().parse::<f64>().map_err(|_| format!("must be LO,HI, two numbers, got `{s}`"));
+        let number =
+            |t: &str| t.trim().parse::<f64>().map_err(|_| format!("must be LO,HI, two numbers, got `{s}`"));
         match s.split_once(',') {
-            Some((low, high)) => Domain::new(number(low)?, number(high)?).map_err(|e| format!("{e:#}")),
+            Some((low, high)) => Domain::new(number(low)?, number(high)?),
             None => Err(format!("must be LO,HI, two numbers separated by a comma, got `{s}`")),
         }
     }
@@ -223,7 +229,24 @@ impl Target {
     /// How plots and tables name the target: `f(x) = x^2`, or `sine: f(x) = sin(pi*…)`.
     pub fn label(&self) -> String {
         let given = self.config.expression.trim();
-        if given == self.formula { format!("f(x) = {}", self.formula) } else { format!("{given}: f(x) = {}", self.formula) }
+        if given == self.formula {
+            format!("f(x) = {}", self.formula)
+        } else {
+            format!("{given}: f(x) = {}", self.formula)
+        }
+    }
+
+    /// A short name for legends: the built-in's name, or `f(x) = …` cut to 40 characters.
+    pub fn legend_label(&self) -> String {
+        let given = self.config.expression.trim();
+        if given != self.formula {
+            return given.to_string();
+        }
+        let label = format!("f(x) = {given}");
+        match label.char_indices().nth(40) {
+            Some((cut, _)) => format!("{}…", &label[..cut]),
+            None => label,
+        }
     }
 
     /// `f(x)` in double precision: the metrics' and plots' form.
@@ -370,6 +393,8 @@ impl Node {
                     Operator::Sub => a - b,
                     Operator::Mul => a * b,
                     Operator::Div => a / b,
+                    // Squares as products, as on tensors: exact where x·x is.
+                    Operator::Pow if b == 2.0 => a * a,
                     Operator::Pow => a.powf(b),
                 }
             }
@@ -390,7 +415,9 @@ impl Node {
                 T(t) => T(f.tensor(&t)),
             },
             Node::Binary(op, a, b) => match (a.tensor(xs), b.tensor(xs), op) {
-                (N(a), N(b), _) => N(Node::Binary(*op, Box::new(Node::Number(a)), Box::new(Node::Number(b))).eval(0.0)),
+                (N(a), N(b), _) => {
+                    N(Node::Binary(*op, Box::new(Node::Number(a)), Box::new(Node::Number(b))).eval(0.0))
+                }
                 (T(a), N(b), Operator::Add) => T(a + b),
                 (T(a), N(b), Operator::Sub) => T(a - b),
                 (T(a), N(b), Operator::Mul) => T(a * b),
@@ -456,13 +483,19 @@ fn primary(pair: Pair<Rule>) -> Result<Node, String> {
         build(pair.into_inner().skip(skip).filter(|p| !matches!(p.as_rule(), Rule::open | Rule::close)))
     };
     match pair.as_rule() {
-        Rule::number => pair.as_str().parse().map(Node::Number).map_err(|_| format!("bad number at character {at}")),
+        Rule::number => {
+            pair.as_str().parse().map(Node::Number).map_err(|_| format!("bad number at character {at}"))
+        }
         Rule::group => inside(pair),
         Rule::call => {
-            let name = pair.clone().into_inner().next().expect("a call starts with a name").as_str().to_string();
+            let name =
+                pair.clone().into_inner().next().expect("a call starts with a name").as_str().to_string();
             match FUNCTIONS.iter().find(|(n, _)| *n == name) {
                 Some(&(_, function)) => Ok(Node::Call(function, Box::new(inside(pair)?))),
-                None => Err(format!("`{name}` at character {at} is not a function; the functions are {}", function_list())),
+                None => Err(format!(
+                    "`{name}` at character {at} is not a function; the functions are {}",
+                    function_list()
+                )),
             }
         }
         _ => match pair.as_str() {
@@ -514,7 +547,11 @@ fn syntax_error(text: &str, error: &pest::error::Error<Rule>) -> String {
         Some(c) => format!("found `{c}`"),
         None => "found the end".to_string(),
     };
-    format!("expected {} at character {character} ({found}; read so far: `{}`)", expected.join(" or "), &text[..position.min(text.len())])
+    format!(
+        "expected {} at character {character} ({found}; read so far: `{}`)",
+        expected.join(" or "),
+        &text[..position.min(text.len())]
+    )
 }
 
 /// An affine map of one axis onto `[-1, 1]`: `v ↦ (v − center) / half_width`.
@@ -532,7 +569,10 @@ impl Affine {
     fn onto_unit(low: f64, high: f64) -> Affine {
         let half_width = (high - low) / 2.0;
         let center = (low + high) / 2.0;
-        Affine { center, half_width: if half_width > 1e-12 * center.abs().max(1.0) { half_width } else { 1.0 } }
+        Affine {
+            center,
+            half_width: if half_width > 1e-12 * center.abs().max(1.0) { half_width } else { 1.0 },
+        }
     }
 
     fn is_valid(&self) -> bool {
@@ -584,8 +624,10 @@ impl Scaling {
         if self.is_identity() {
             return;
         }
-        let center = Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
-        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32]).to_device(points.device());
+        let center =
+            Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
+        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32])
+            .to_device(points.device());
         let _ = points.g_sub_(&center).g_div_(&half);
     }
 
@@ -594,8 +636,10 @@ impl Scaling {
         if self.is_identity() {
             return points.shallow_clone();
         }
-        let center = Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
-        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32]).to_device(points.device());
+        let center =
+            Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
+        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32])
+            .to_device(points.device());
         points * half + center
     }
 }
@@ -673,7 +717,11 @@ mod tests {
             let ys: Vec<f32> = Vec::try_from(t.tensor(&xs)).unwrap();
             let scale = t.range().1 - t.range().0;
             for (&x, &y) in hosts.iter().zip(&ys) {
-                assert!((y as f64 - t.f(x as f64)).abs() <= 1e-5 * scale.max(1.0), "{name} at {x}: {y} vs {}", t.f(x as f64));
+                assert!(
+                    (y as f64 - t.f(x as f64)).abs() <= 1e-5 * scale.max(1.0),
+                    "{name} at {x}: {y} vs {}",
+                    t.f(x as f64)
+                );
             }
         }
         // A constant expression fills the tensor.
@@ -730,7 +778,9 @@ mod tests {
 
     #[test]
     fn scaling_round_trips_and_maps_the_data_onto_the_unit_square() {
-        let t = Target::new(&TargetConfig { expression: "sine".into(), domain: Domain::new(0.0, 4.0).unwrap() }).unwrap();
+        let t =
+            Target::new(&TargetConfig { expression: "sine".into(), domain: Domain::new(0.0, 4.0).unwrap() })
+                .unwrap();
         let scaling = Scaling::onto_unit_square(&t);
         assert_eq!(scaling.x, Affine { center: 2.0, half_width: 2.0 });
         assert!((scaling.y.center).abs() < 1e-9 && (scaling.y.half_width - 1.0).abs() < 1e-9);
@@ -744,6 +794,8 @@ mod tests {
         let flat = Scaling::onto_unit_square(&target("0.2").unwrap());
         assert_eq!(flat.y, Affine { center: 0.2, half_width: 1.0 });
         assert!(Scaling::IDENTITY.is_identity() && Scaling::IDENTITY.validate().is_ok());
-        assert!(Scaling { x: Affine { center: 0.0, half_width: 0.0 }, ..Scaling::IDENTITY }.validate().is_err());
+        assert!(
+            Scaling { x: Affine { center: 0.0, half_width: 0.0 }, ..Scaling::IDENTITY }.validate().is_err()
+        );
     }
 }

@@ -9,12 +9,13 @@ use anyhow::Result;
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::adam::Adam;
-use crate::config::{EngineKind, ModelConfig, TrainConfig};
+use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig};
 use crate::data::{self, RealBatch};
 use crate::engine::{self, Batches, Engine, Label, Net, fused};
 use crate::evaluate::{self, EvalReport};
 use crate::metrics;
 use crate::model::Discriminator;
+use crate::target::{Scaling, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -104,16 +105,20 @@ pub const PROGRESS_EVERY: u64 = 100;
 
 /// A run: its configuration, its engine, where it is, and the loop's reusable buffers.
 pub struct Trainer {
-    pub model_cfg: ModelConfig,
-    pub cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    cfg: TrainConfig,
+    /// `cfg.target`, parsed.
+    target: Target,
+    /// How real points are mapped onto the networks' axes, and generated ones back.
+    scaling: Scaling,
     /// Which engine computes the updates; a run may change it when resumed.
-    pub engine_kind: EngineKind,
+    engine_kind: EngineKind,
     engine: Box<dyn Engine>,
     /// Iterations completed so far.
-    pub iteration: u64,
+    iteration: u64,
     /// The latent points whose images every evaluation measures, fixed for the whole run so
     /// that the metrics follow the generator, not the draw: `[metric_samples, latent_dim]`.
-    pub metric_latent: Tensor,
+    metric_latent: Tensor,
     /// The real points the metrics compare against, drawn once per run from a host-side stream
     /// of their own, so that an evaluation's metrics depend on the generator alone.
     reference: Vec<(f32, f32)>,
@@ -132,8 +137,23 @@ impl Trainer {
         engine_kind: EngineKind,
         device: Device,
     ) -> Result<Self> {
+        let target = Target::new(&cfg.target)?;
+        let scaling = scaling_for(model_cfg, &target);
+        Trainer::with_scaling(model_cfg, cfg, engine_kind, device, scaling)
+    }
+
+    /// [`Trainer::new`] with the data scaled by `scaling` (a resumed run's, as recorded).
+    pub fn with_scaling(
+        model_cfg: &ModelConfig,
+        cfg: &TrainConfig,
+        engine_kind: EngineKind,
+        device: Device,
+        scaling: Scaling,
+    ) -> Result<Self> {
         model_cfg.validate()?;
         cfg.validate()?;
+        scaling.validate()?;
+        let target = Target::new(&cfg.target)?;
         // The metrics' latent batch comes from its own seed, drawn before the run's seed is set,
         // so the training stream is the same with or without it.
         seed_everything(cfg.seed ^ METRIC_SEED_SALT, device);
@@ -148,11 +168,11 @@ impl Trainer {
             engine,
             iteration: 0,
             metric_latent,
-            reference: data::real_pairs(
-                cfg.metric_samples as usize,
-                &mut ChaCha8Rng::seed_from_u64(cfg.seed),
-            ),
-            real: RealBatch::new(cfg.half_batch(), device),
+            reference: target
+                .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(cfg.seed)),
+            real: RealBatch::new(&target, scaling, cfg.half_batch(), device),
+            target,
+            scaling,
             latent_half: Tensor::zeros([cfg.half_batch(), model_cfg.latent_dim], float),
             latent_full: Tensor::zeros([cfg.batch, model_cfg.latent_dim], float),
         })
@@ -160,6 +180,38 @@ impl Trainer {
 
     pub fn device(&self) -> Device {
         self.metric_latent.device()
+    }
+
+    pub fn model_cfg(&self) -> &ModelConfig {
+        &self.model_cfg
+    }
+
+    pub fn cfg(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// The function the run learns, with its domain and range.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// How points are scaled between the data's axes and the networks'.
+    pub fn scaling(&self) -> Scaling {
+        self.scaling
+    }
+
+    pub fn engine_kind(&self) -> EngineKind {
+        self.engine_kind
+    }
+
+    /// Iterations completed so far.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The latent points whose images every evaluation measures: `[metric_samples, latent_dim]`.
+    pub fn metric_latent(&self) -> &Tensor {
+        &self.metric_latent
     }
 
     /// The engine, for reading the networks and optimiser state.
@@ -214,23 +266,32 @@ impl Trainer {
     }
 
     /// The tutorial's evaluation: the discriminator's accuracy on `eval_samples` fresh real and
-    /// generated points, which the report also carries for plotting, and the quality metrics of
-    /// the generator's images of the fixed metric batch. The report names the last iteration
-    /// done (0 before any).
+    /// generated points, which the report also carries (on the data's axes) for plotting, and
+    /// the quality metrics of the generator's images of the fixed metric batch. The report
+    /// names the last iteration done (0 before any).
     pub fn evaluate(&mut self) -> EvalReport {
         let n = self.cfg.eval_samples;
-        let real = data::real_points(n, self.device());
+        let real = data::real_points(&self.target, self.scaling, n, self.device());
         let latent = data::latent_points(n, self.model_cfg.latent_dim, self.device());
         let fake = tch::no_grad(|| self.engine.module(Net::Generator).forward(&latent));
         let measured = self.generate(&self.metric_latent);
-        let metrics = metrics::measure(&measured, &self.reference);
+        let metrics = metrics::measure(&measured, &self.reference, &self.target);
         let discriminator = self.engine.module(Net::Discriminator);
-        evaluate::report(self.iteration.saturating_sub(1), discriminator, &real, &fake, metrics)
+        let (acc_real, acc_fake) = evaluate::accuracies(discriminator, &real, &fake);
+        EvalReport {
+            iteration: self.iteration.saturating_sub(1),
+            acc_real,
+            acc_fake,
+            real: data::to_pairs(&self.scaling.to_data(&real)),
+            fake: data::to_pairs(&self.scaling.to_data(&fake)),
+            metrics,
+        }
     }
 
-    /// The generator's points for `latent` (`[n, latent_dim]`), on the host.
+    /// The generator's points for `latent` (`[n, latent_dim]`), on the host, on the data's axes.
     pub fn generate(&self, latent: &Tensor) -> Vec<(f32, f32)> {
-        data::to_pairs(&tch::no_grad(|| self.engine.module(Net::Generator).forward(latent)))
+        let points = tch::no_grad(|| self.engine.module(Net::Generator).forward(latent));
+        data::to_pairs(&self.scaling.to_data(&points))
     }
 
     /// Whether the iteration just completed is followed by an evaluation: every
@@ -315,8 +376,9 @@ pub fn discriminator_alone(
     seed_everything(cfg.seed, device);
     let vs = nn::VarStore::new(device);
     let discriminator = Discriminator::new(&vs.root(), model_cfg);
-    let mut opt = Adam::new(discriminator.0.params(), cfg.adam);
-    let mut real = RealBatch::new(cfg.half_batch(), device);
+    let mut opt = Adam::new(discriminator.network().params(), cfg.adam);
+    let target = Target::new(&cfg.target)?;
+    let mut real = RealBatch::new(&target, scaling_for(model_cfg, &target), cfg.half_batch(), device);
     let mut fake = Tensor::zeros([cfg.half_batch(), 2], (Kind::Float, device));
     for i in 0..batches {
         let real_points = real.fill().shallow_clone();
@@ -327,6 +389,15 @@ pub fn discriminator_alone(
         each(i, acc_real, acc_fake)?;
     }
     Ok(())
+}
+
+/// How a run of `model_cfg` on `target` scales its data: onto `[-1, 1]` on both axes for a
+/// tanh generator, whose output cannot leave that square, not at all for a linear one.
+pub fn scaling_for(model_cfg: &ModelConfig, target: &Target) -> Scaling {
+    match model_cfg.generator_output {
+        Activation::Tanh => Scaling::onto_unit_square(target),
+        _ => Scaling::IDENTITY,
+    }
 }
 
 /// Mixed into the run's seed to seed the metrics' fixed latent batch (any constant works; this

@@ -43,7 +43,7 @@ fn a_failed_load_leaves_the_model_unchanged() {
     tch::manual_seed(0);
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let generator = gan1d::model::Generator::new(&vs.root(), &ModelConfig::default());
-    let before = generator.0.params().copy();
+    let before = generator.network().params().copy();
     // Right names, one wrong shape: the loader must refuse before copying anything.
     let file = dir.path().join("g.ot");
     let mut vars: Vec<(String, tch::Tensor)> =
@@ -54,7 +54,7 @@ fn a_failed_load_leaves_the_model_unchanged() {
     tch::Tensor::save_multi(&vars, &file).unwrap();
     let err = checkpoint::load_vars(&file, &vs).unwrap_err();
     assert!(format!("{err:#}").contains("with shape"), "{err:#}");
-    assert!(generator.0.params().equal(&before));
+    assert!(generator.network().params().equal(&before));
 }
 
 fn names_in(dir: &std::path::Path) -> Vec<String> {
@@ -118,7 +118,7 @@ fn resuming_in_process_continues_exactly() {
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
     let mut resumed =
         checkpoint::resume(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
-    assert_eq!(resumed.iteration, 25);
+    assert_eq!(resumed.iteration(), 25);
     for _ in 25..60 {
         let _ = resumed.step();
     }

@@ -9,8 +9,9 @@
 mod common;
 
 use gan1d::checkpoint;
-use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
+use gan1d::config::{Activation, EngineKind, ModelConfig, TrainConfig};
 use gan1d::engine::Net;
+use gan1d::target::TargetConfig;
 use gan1d::train::Trainer;
 use tch::{Device, Kind, Tensor};
 
@@ -19,14 +20,23 @@ fn trainer(seed: u64, kind: EngineKind) -> Trainer {
 }
 
 fn trainer_of(model: &ModelConfig, seed: u64, kind: EngineKind) -> Trainer {
+    trainer_for(model, &TargetConfig::default(), seed, kind)
+}
+
+fn trainer_for(model: &ModelConfig, target: &TargetConfig, seed: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
-    let cfg = TrainConfig { seed, epochs: 10_000, ..TrainConfig::default() };
+    let cfg = TrainConfig { seed, epochs: 10_000, target: target.clone(), ..TrainConfig::default() };
     Trainer::new(model, &cfg, kind, Device::Cpu).unwrap()
 }
 
 /// A deeper architecture than the tutorial's, to check that nothing assumes one hidden layer.
 fn deeper() -> ModelConfig {
-    ModelConfig { latent_dim: 3, generator_hidden: vec![12, 7], discriminator_hidden: vec![9, 6, 4] }
+    ModelConfig {
+        latent_dim: 3,
+        generator_hidden: vec![12, 7],
+        discriminator_hidden: vec![9, 6, 4],
+        ..ModelConfig::default()
+    }
 }
 
 /// A network's state as f64 tensors: its variables in name order, then its Adam's m and v.
@@ -94,12 +104,22 @@ fn compare_along_a_run(seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, Str
 }
 
 fn compare_along_a_run_of(model: &ModelConfig, seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, String) {
-    let trainer = |seed, kind| trainer_of(model, seed, kind);
+    compare_along_a_run_for(model, &TargetConfig::default(), seed, run_with, at)
+}
+
+fn compare_along_a_run_for(
+    model: &ModelConfig,
+    target: &TargetConfig,
+    seed: u64,
+    run_with: EngineKind,
+    at: &[u64],
+) -> (f64, String) {
+    let trainer = |seed, kind| trainer_for(model, target, seed, kind);
     let mut run = trainer(seed, run_with);
     let mut worst = (0.0f64, String::new());
     let last = *at.iter().max().unwrap();
-    while run.iteration <= last {
-        if at.contains(&run.iteration) {
+    while run.iteration() <= last {
+        if at.contains(&run.iteration()) {
             let mut fused = trainer(seed, EngineKind::Fused);
             let mut reference = trainer(seed, EngineKind::Autograd);
             fused.load_state_of(&run).unwrap();
@@ -115,8 +135,10 @@ fn compare_along_a_run_of(model: &ModelConfig, seed: u64, run_with: EngineKind, 
                 );
                 let (ratio, what) = disagreement(before, &f, &r);
                 if ratio > worst.0 {
-                    worst =
-                        (ratio, format!("seed {seed}, iteration {}, {}: {what}", run.iteration, net.name()));
+                    worst = (
+                        ratio,
+                        format!("seed {seed}, iteration {}, {}: {what}", run.iteration(), net.name()),
+                    );
                 }
             }
         }
@@ -190,6 +212,33 @@ fn they_agree_on_a_deeper_architecture_too() {
 }
 
 #[test]
+fn they_agree_with_every_activation_target_and_scaling() {
+    let _rng = common::rng_lock();
+    for (activation, generator_output, expression, domain) in [
+        (Activation::LeakyRelu(0.3), Activation::Linear, "sine", "-0.5,0.5"),
+        (Activation::LeakyRelu(0.0), Activation::Tanh, "x^2", "-0.5,0.5"),
+        (Activation::Tanh, Activation::Tanh, "gaussian", "-1,3"),
+        (Activation::Elu, Activation::Tanh, "multimodal", "-1,1"),
+        (Activation::Elu, Activation::Linear, "0.5*sin(6*x) + x^2", "-1,1"),
+    ] {
+        let model = ModelConfig {
+            activation,
+            generator_output,
+            generator_hidden: vec![15, 8],
+            ..ModelConfig::default()
+        };
+        let target = TargetConfig { expression: expression.into(), domain: domain.parse().unwrap() };
+        let (ratio, what) = compare_along_a_run_for(&model, &target, 7, EngineKind::Fused, &[0, 3, 60, 300]);
+        eprintln!("{activation} / {generator_output} / {expression}: worst {ratio:.3} of the allowance");
+        assert!(
+            ratio <= 1.0,
+            "{activation}, g-output {generator_output}, {expression}: the engines disagree beyond float32 \
+             rounding: {ratio:.1}× the allowance at {what}"
+        );
+    }
+}
+
+#[test]
 fn both_engines_start_from_the_same_weights() {
     let _rng = common::rng_lock();
     for seed in [0, 42] {
@@ -221,9 +270,9 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
         }
         checkpoint::save(dir.path(), &run, None, checkpoint::LogRecords::empty()).unwrap();
         let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-        let resumed = checkpoint::resume(dir.path(), &manifest, &run.cfg, then, Device::Cpu).unwrap();
-        assert_eq!(resumed.engine_kind, then);
-        assert_eq!(resumed.iteration, 40);
+        let resumed = checkpoint::resume(dir.path(), &manifest, &run.cfg(), then, Device::Cpu).unwrap();
+        assert_eq!(resumed.engine_kind(), then);
+        assert_eq!(resumed.iteration(), 40);
         for net in Net::BOTH {
             let (a, b) = (state(&run, net), state(&resumed, net));
             for ((name, x), (_, y)) in a.vars.iter().zip(&b.vars) {

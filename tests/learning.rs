@@ -29,7 +29,7 @@ fn trainer(seed: u64, epochs: u64) -> Trainer {
 /// Mean |y − x²| of 1 000 generated points, on a latent batch fixed by its own seed.
 fn residual(trainer: &Trainer) -> f64 {
     tch::manual_seed(1234);
-    let zs = latent_points(1000, trainer.model_cfg.latent_dim, Device::Cpu);
+    let zs = latent_points(1000, trainer.model_cfg().latent_dim, Device::Cpu);
     let points = trainer.generate(&zs);
     points.iter().map(|&(x, y)| (y as f64 - (x as f64).powi(2)).abs()).sum::<f64>() / points.len() as f64
 }

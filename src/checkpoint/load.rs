@@ -75,7 +75,7 @@ pub fn resume(
 ) -> Result<Trainer> {
     let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
     let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
-    let mut trainer = Trainer::new(&manifest.model, cfg, engine, device)?;
+    let mut trainer = Trainer::with_scaling(&manifest.model, cfg, engine, device, manifest.scaling)?;
     let parts = [
         (Part::Generator, Net::Generator, &generator),
         (Part::Discriminator, Net::Discriminator, &discriminator),

@@ -2,9 +2,14 @@
 
 use super::*;
 
-/// The version of the layout above. Other versions are refused. Version 1 (gan1d 0.1) kept the
-/// tensors in fixed file names, replaced one by one.
-pub const FORMAT_VERSION: u32 = 2;
+/// The version of the layout above, which gan1d writes. Version 3 (gan1d 0.3) added the
+/// target, the activations and the scaling; version 2 (gan1d 0.2) is read as the tutorial's
+/// x², ReLU and no scaling. Version 1 (gan1d 0.1) kept the tensors in fixed file names,
+/// replaced one by one, and is refused, as are versions newer than this.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The oldest version read.
+pub const OLDEST_FORMAT_VERSION: u32 = 2;
 
 /// The largest `config.json` gan1d reads: its own are about 2 KB.
 pub(super) const MAX_MANIFEST_BYTES: u64 = 1 << 20;
@@ -41,8 +46,14 @@ pub struct Manifest {
     pub seed: u64,
     /// The device the run trained on, e.g. `cpu` or `cuda:0`.
     pub device: String,
+    /// The networks' shape and activations.
     pub model: ModelConfig,
+    /// How the run is trained, its target function and domain included.
     pub train: TrainConfig,
+    /// How the data were scaled onto the networks' axes (identity unless the generator's output
+    /// is tanh); generated points are scaled back with it. Absent before version 3: identity.
+    #[serde(default)]
+    pub scaling: Scaling,
     /// Updates each Adam has taken: its bias correction depends on them.
     pub generator_adam_steps: u64,
     pub discriminator_adam_steps: u64,
@@ -111,6 +122,13 @@ pub struct FileRecord {
     pub sha256: String,
 }
 
+impl Manifest {
+    /// The run's target function, parsed (the manifest has been checked, so it parses).
+    pub fn target(&self) -> Result<Target> {
+        Target::new(&self.train.target)
+    }
+}
+
 /// The manifest serialised, with its own checksum filled in.
 pub(super) fn seal(manifest: &Manifest) -> String {
     let zeros = "0".repeat(64);
@@ -162,10 +180,10 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
                 "format version {v} is newer than this gan1d understands ({FORMAT_VERSION}); update gan1d"
             )));
         }
-        Some(v) if v < FORMAT_VERSION as u64 => {
+        Some(v) if v < OLDEST_FORMAT_VERSION as u64 => {
             return Err(invalid(format!(
                 "format version {v} was written by an older gan1d and is no longer read (this one reads \
-                 {FORMAT_VERSION}); train again with `gan1d train --out {}`",
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); train again with `gan1d train --out {}`",
                 dir.display()
             )));
         }
@@ -183,6 +201,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
     manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
     manifest.train.validate().map_err(|e| invalid(format!("{e:#}")))?;
+    manifest.scaling.validate().map_err(|e| invalid(format!("{e:#}")))?;
     // gan1d names each part's file `<part>-<iteration>….ot`, inside the folder.
     for part in Part::ALL {
         let name = &manifest.files.get(part).name;

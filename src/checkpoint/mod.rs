@@ -45,6 +45,7 @@ use crate::engine::{AdamState, Net};
 use crate::fsio;
 use crate::model::Generator;
 use crate::runlog::LogRecord;
+use crate::target::{Scaling, Target};
 use crate::train::Trainer;
 
 mod layout;

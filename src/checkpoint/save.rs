@@ -41,8 +41,8 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: L
         let mut records = Vec::new();
         for (part, vars) in &tensors {
             let name = [
-                format!("{}-{:06}.ot", part.stem(), trainer.iteration),
-                format!("{}-{:06}-b.ot", part.stem(), trainer.iteration),
+                format!("{}-{:06}.ot", part.stem(), trainer.iteration()),
+                format!("{}-{:06}-b.ot", part.stem(), trainer.iteration()),
             ]
             .into_iter()
             .find(|name| !in_use.contains(name))
@@ -57,11 +57,12 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: L
             format_version: FORMAT_VERSION,
             gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
             libtorch_version: env!("GAN1D_LIBTORCH_VERSION").to_string(),
-            iteration: trainer.iteration,
-            seed: trainer.cfg.seed,
+            iteration: trainer.iteration(),
+            seed: trainer.cfg().seed,
             device: device_name(trainer.device()),
-            model: trainer.model_cfg.clone(),
-            train: trainer.cfg.clone(),
+            model: trainer.model_cfg().clone(),
+            train: trainer.cfg().clone(),
+            scaling: trainer.scaling(),
             generator_adam_steps: trainer.engine().adam_state(Net::Generator).steps,
             discriminator_adam_steps: trainer.engine().adam_state(Net::Discriminator).steps,
             last_evaluation: last,

@@ -8,7 +8,7 @@ use tch::Device;
 
 use crate::cli::EvaluateArgs;
 use crate::metrics::{self, ENERGY_MAX_POINTS, Metrics};
-use crate::{checkpoint, data, sample, train};
+use crate::{checkpoint, sample, train};
 
 /// What `evaluate --json` prints.
 #[derive(Serialize)]
@@ -16,6 +16,9 @@ struct Report<'a> {
     checkpoint: String,
     /// Training iterations the checkpoint had completed.
     iteration: u64,
+    /// The function and domain measured against, as the run recorded them.
+    target: &'a str,
+    domain: [f64; 2],
     seed: u64,
     n: u64,
     generated: &'a Metrics,
@@ -27,22 +30,30 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     // One thread, as `sample`: the same seed and -n give the same points.
     tch::set_num_threads(1);
     let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
+    let target = manifest.target()?;
     train::seed_everything(args.seed, Device::Cpu);
-    let points = sample::generate(&generator, manifest.model.latent_dim, args.n);
+    let sampler = sample::Sampler {
+        generator: &generator,
+        latent_dim: manifest.model.latent_dim,
+        scaling: manifest.scaling,
+    };
+    let points = sample::generate(&sampler, args.n);
 
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let reference_size = ENERGY_MAX_POINTS.min(args.n as usize);
-    let reference = data::real_pairs(reference_size, &mut rng);
-    let floor_points = data::real_pairs(args.n as usize, &mut rng);
-    let floor_reference = data::real_pairs(reference_size, &mut rng);
-    let generated = metrics::measure(&points, &reference);
-    let floor = metrics::measure(&floor_points, &floor_reference);
+    let reference = target.real_pairs(reference_size, &mut rng);
+    let floor_points = target.real_pairs(args.n as usize, &mut rng);
+    let floor_reference = target.real_pairs(reference_size, &mut rng);
+    let generated = metrics::measure(&points, &reference, &target);
+    let floor = metrics::measure(&floor_points, &floor_reference, &target);
 
     let mut stdout = crate::output::Stdout::default();
     if args.json {
         let report = Report {
             checkpoint: args.checkpoint.display().to_string(),
             iteration: manifest.iteration,
+            target: target.formula(),
+            domain: target.domain().into(),
             seed: args.seed,
             n: args.n,
             generated: &generated,
@@ -51,9 +62,12 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         stdout.line(&serde_json::to_string(&report)?)?;
     } else {
         let heading = format!(
-            "checkpoint {} after {} iterations; {} points, seed {}\n",
+            "checkpoint {} after {} iterations; target {} on [{}, {}); {} points, seed {}\n",
             args.checkpoint.display(),
             manifest.iteration,
+            target.label(),
+            target.domain().low(),
+            target.domain().high(),
             args.n,
             args.seed
         );

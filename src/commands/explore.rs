@@ -9,10 +9,13 @@ use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::model::Generator;
 use crate::plot::{self, Panel, Series, Style};
+use crate::target::{Scaling, Target};
 use crate::{data, train};
 
 /// Batches the tutorial trains the discriminator alone for.
 const DISCRIMINATOR_BATCHES: u64 = 1000;
+/// Points of the tutorial's line plot of the target: -0.5, -0.4 … 0.5 on the default domain.
+const FUNCTION_POINTS: usize = 11;
 /// Points in the tutorial's real and untrained-generator scatter plots.
 const SCATTER_POINTS: i64 = 100;
 
@@ -26,22 +29,25 @@ pub fn explore(command: &ExploreCommand) -> Result<()> {
     }
 }
 
-fn start(args: &ExploreArgs, file: &str) -> Result<std::path::PathBuf> {
+/// Checks the flags and the folder, then seeds the draws; returns the PNG's path and the target.
+fn start(args: &ExploreArgs, file: &str) -> Result<(std::path::PathBuf, Target)> {
+    let target = Target::new(&args.target.target_config())?;
     super::writable_dir(&args.out, "--out")?;
     train::seed_everything(args.seed, Device::Cpu);
-    Ok(args.out.join(file))
+    Ok((args.out.join(file), target))
 }
 
 fn wrote(path: &std::path::Path) {
     crate::output::note(&format!("gan1d: wrote {}", path.display()));
 }
 
-/// The target at the tutorial's inputs -0.5, -0.4 … 0.5, as a line plot.
+/// The target at 11 evenly spaced inputs across the domain (the tutorial's -0.5, -0.4 … 0.5),
+/// as a line plot.
 fn function(args: &ExploreArgs) -> Result<()> {
-    let path = start(args, "function.png")?;
-    let points = (-5..=5).map(|i| i as f64 / 10.0).map(|x| (x, data::target(x))).collect();
+    let (path, target) = start(args, "function.png")?;
+    let points = target.curve(FUNCTION_POINTS);
     let series = vec![Series {
-        label: "f(x) = x²".into(),
+        label: target.legend_label(),
         points,
         color: RGBColor(30, 60, 200),
         style: Style::LineAndDots,
@@ -60,10 +66,11 @@ fn function(args: &ExploreArgs) -> Result<()> {
 
 /// 100 real samples, as a scatter plot.
 fn real(args: &ExploreArgs) -> Result<()> {
-    let path = start(args, "real.png")?;
-    let real = data::to_pairs(&data::real_points(SCATTER_POINTS, Device::Cpu));
+    let (path, target) = start(args, "real.png")?;
+    let real = data::to_pairs(&data::real_points(&target, Scaling::IDENTITY, SCATTER_POINTS, Device::Cpu));
     let title = format!("{SCATTER_POINTS} real samples");
-    plot::scatter(&path, &plot::Scatter { title: &title, real: &real, generated: &[], curve: &[] })?;
+    let scatter = plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "" };
+    plot::scatter(&path, &scatter)?;
     wrote(&path);
     Ok(())
 }
@@ -71,8 +78,8 @@ fn real(args: &ExploreArgs) -> Result<()> {
 /// The discriminator trained alone on real points and uniform fakes, printing the tutorial's
 /// `i acc_real acc_fake` per batch and plotting the two accuracies.
 fn discriminator(args: &ExploreArgs) -> Result<()> {
-    let path = start(args, "discriminator.png")?;
-    let cfg = TrainConfig { seed: args.seed, ..TrainConfig::default() };
+    let (path, target) = start(args, "discriminator.png")?;
+    let cfg = TrainConfig { seed: args.seed, target: target.config().clone(), ..TrainConfig::default() };
     let (mut real, mut fake) = (Vec::new(), Vec::new());
     // A closed stdout stops the printing, not the training: the plot is still drawn.
     let mut stdout = crate::output::Stdout::default();
@@ -116,15 +123,18 @@ fn discriminator(args: &ExploreArgs) -> Result<()> {
 
 /// 100 samples of an untrained generator, as a scatter plot over the target.
 fn untrained(args: &ExploreArgs) -> Result<()> {
-    let path = start(args, "untrained.png")?;
+    let (path, target) = start(args, "untrained.png")?;
     let cfg = ModelConfig::default();
     let vs = nn::VarStore::new(Device::Cpu);
     let generator = Generator::new(&vs.root(), &cfg);
     let latent = data::latent_points(SCATTER_POINTS, cfg.latent_dim, Device::Cpu);
     let generated = data::to_pairs(&tch::no_grad(|| generator.forward(&latent)));
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
-    let curve = data::curve(101);
-    plot::scatter(&path, &plot::Scatter { title: &title, real: &[], generated: &generated, curve: &curve })?;
+    let curve = target.curve(plot::CURVE_POINTS);
+    let label = target.legend_label();
+    let scatter =
+        plot::Scatter { title: &title, real: &[], generated: &generated, curve: &curve, curve_label: &label };
+    plot::scatter(&path, &scatter)?;
     wrote(&path);
     Ok(())
 }

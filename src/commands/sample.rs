@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use tch::Device;
 
 use crate::cli::SampleArgs;
-use crate::{checkpoint, data, plot, sample as sampling, train};
+use crate::{checkpoint, plot, sample as sampling, train};
 
 /// Most points drawn in a `sample --plot`: beyond this a scatter shows nothing new.
 const PLOT_LIMIT: usize = 10_000;
@@ -26,21 +26,25 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
     let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
     train::seed_everything(args.seed, Device::Cpu);
-    let latent_dim = manifest.model.latent_dim;
+    let sampler = sampling::Sampler {
+        generator: &generator,
+        latent_dim: manifest.model.latent_dim,
+        scaling: manifest.scaling,
+    };
     let kept = match &args.out {
         None => {
             let stdout = io::stdout();
             let mut writer = BufWriter::new(stdout.lock());
-            match sampling::write_csv(&generator, latent_dim, args.n, keep, &mut writer) {
+            match sampling::write_csv(&sampler, args.n, keep, &mut writer) {
                 Ok(kept) => kept,
                 // A reader that stops early (`| head`) is not an error.
                 Err(e) if crate::output::is_broken_pipe(&e) => return Ok(()),
                 Err(e) => return Err(e.context("cannot write the samples to stdout")),
             }
         }
-        Some(path) => super::write_file_atomically(path, "--out", |w| {
-            sampling::write_csv(&generator, latent_dim, args.n, keep, w)
-        })?,
+        Some(path) => {
+            super::write_file_atomically(path, "--out", |w| sampling::write_csv(&sampler, args.n, keep, w))?
+        }
     };
     if let Some(plot_path) = &args.plot {
         let title = if kept.len() as u64 == args.n {
@@ -48,10 +52,12 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         } else {
             format!("the first {} of {} samples, seed {}", kept.len(), args.n, args.seed)
         };
-        let curve = data::curve(101);
+        let target = manifest.target()?;
+        let curve = target.curve(plot::CURVE_POINTS);
+        let label = target.label();
         plot::scatter(
             plot_path,
-            &plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve },
+            &plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label },
         )
         .with_context(|| format!("--plot {}", plot_path.display()))?;
     }

@@ -4,7 +4,6 @@ use anyhow::Result;
 use tch::{Device, nn};
 
 use crate::cli::SummaryArgs;
-use crate::config::ModelConfig;
 use crate::model::{Discriminator, Generator};
 use crate::{checkpoint, diagram, summary as tables};
 
@@ -14,7 +13,11 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     }
     let model_cfg = match &args.checkpoint {
         Some(dir) => checkpoint::read_manifest(dir)?.model,
-        None => ModelConfig::default(),
+        None => {
+            let model_cfg = args.architecture.model_config();
+            model_cfg.validate()?;
+            model_cfg
+        }
     };
     let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
     let generator = Generator::new(&g_vs.root(), &model_cfg);

@@ -17,43 +17,56 @@ use anyhow::Result;
 use tch::{Device, Tensor, nn, nn::Module};
 
 use super::{AdamState, Batches, Engine, Label, Net, StepLosses, bce_with_logits, check_adam_state};
-use crate::config::{AdamConfig, ModelConfig, POINT_DIM};
+use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig};
 
-/// A multilayer perceptron of `nn::Linear` layers: ReLU after each hidden layer, none after
-/// the output layer.
+/// A multilayer perceptron of `nn::Linear` layers, each followed by its activation.
 #[derive(Debug)]
 pub struct Network {
-    /// `hidden`, `hidden2`, …, then `out`.
-    layers: Vec<nn::Linear>,
+    /// `hidden`, `hidden2`, …, then `out`, each with its activation.
+    layers: Vec<(nn::Linear, Activation)>,
+    /// LeakyReLU's slope as `prelu`'s one-element weight, on the networks' device.
+    slope: Option<Tensor>,
 }
 
 impl Network {
-    /// Creates `input → hidden… → output` under `p`. Initialisers as Keras gives them in the
-    /// tutorial: hidden layers `he_uniform`, `U(±√(6/fan_in))`, as the tutorial asks; the
-    /// output layer names none, so it gets Keras' default `glorot_uniform`,
-    /// `U(±√(6/(fan_in+fan_out)))`. Biases start at zero (tch's default would not).
-    fn new(p: &nn::Path, input: i64, hidden: &[i64], output: i64) -> Self {
-        let mut layers = Vec::new();
-        let mut fan_in = input;
-        for (index, &width) in hidden.iter().enumerate() {
-            let name = if index == 0 { "hidden".to_string() } else { format!("hidden{}", index + 1) };
-            let he_uniform = (6.0 / fan_in as f64).sqrt();
-            layers.push(nn::linear(p / name.as_str(), fan_in, width, uniform(he_uniform)));
-            fan_in = width;
-        }
-        let glorot_uniform = (6.0 / (fan_in + output) as f64).sqrt();
-        layers.push(nn::linear(p / "out", fan_in, output, uniform(glorot_uniform)));
-        Network { layers }
+    /// Creates the layers `specs` under `p`, each initialised as its spec says (`U(±limit)`
+    /// weights, Keras' He or Glorot limit) with zero biases (tch's default would not be).
+    fn new(p: &nn::Path, specs: &[LayerSpec]) -> Self {
+        let layers = specs
+            .iter()
+            .map(|spec| {
+                let limit = spec.init.limit(spec.inputs, spec.outputs);
+                (nn::linear(p / spec.name, spec.inputs, spec.outputs, uniform(limit)), spec.activation)
+            })
+            .collect();
+        let slope = specs.iter().find_map(|spec| match spec.activation {
+            Activation::LeakyRelu(slope) => Some(Tensor::from_slice(&[slope as f32]).to_device(p.device())),
+            _ => None,
+        });
+        Network { layers, slope }
     }
 
     /// The parameters in the checkpoint's flat order: layer by layer, weight then bias.
     fn parameters(&self) -> Vec<Tensor> {
         let mut parameters = Vec::new();
-        for layer in &self.layers {
+        for (layer, _) in &self.layers {
             parameters.push(layer.ws.shallow_clone());
             parameters.extend(layer.bs.iter().map(Tensor::shallow_clone));
         }
         parameters
+    }
+}
+
+/// `xs` through `activation`, with operations autograd differentiates. LeakyReLU is `prelu`
+/// with a fixed weight: its derivative at 0 is the slope, as the fused engine's; `max(x, a·x)`
+/// would split a tie at 0 between its two branches.
+fn activate(xs: Tensor, activation: Activation, slope: Option<&Tensor>) -> Tensor {
+    match activation {
+        Activation::Relu => xs.relu(),
+        Activation::LeakyRelu(_) => xs.prelu(slope.expect("a network with LeakyReLU keeps its slope")),
+        Activation::Tanh => xs.tanh(),
+        Activation::Elu => xs.elu(),
+        Activation::Linear => xs,
     }
 }
 
@@ -70,9 +83,10 @@ impl nn::Module for Network {
     /// # Shapes
     /// `xs: [batch, input]` → `[batch, output]`
     fn forward(&self, xs: &Tensor) -> Tensor {
-        let (out, hidden) = self.layers.split_last().expect("a network has an output layer");
-        let hidden = hidden.iter().fold(xs.shallow_clone(), |xs, layer| xs.apply(layer).relu());
-        hidden.apply(out)
+        let slope = self.slope.as_ref();
+        self.layers
+            .iter()
+            .fold(xs.shallow_clone(), |xs, (layer, activation)| activate(xs.apply(layer), *activation, slope))
     }
 }
 
@@ -157,10 +171,8 @@ impl AutogradEngine {
     pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, device: Device) -> Self {
         let discriminator_vs = nn::VarStore::new(device);
         let generator_vs = nn::VarStore::new(device);
-        let discriminator =
-            Network::new(&discriminator_vs.root(), POINT_DIM, &model_cfg.discriminator_hidden, 1);
-        let generator =
-            Network::new(&generator_vs.root(), model_cfg.latent_dim, &model_cfg.generator_hidden, POINT_DIM);
+        let discriminator = Network::new(&discriminator_vs.root(), &model_cfg.discriminator_layers());
+        let generator = Network::new(&generator_vs.root(), &model_cfg.generator_layers());
         AutogradEngine {
             generator_opt: KerasAdam::new(generator.parameters(), adam),
             discriminator_opt: KerasAdam::new(discriminator.parameters(), adam),

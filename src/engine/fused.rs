@@ -30,8 +30,8 @@ impl FusedEngine {
         let discriminator = Discriminator::new(&discriminator_vs.root(), model_cfg);
         let generator = Generator::new(&generator_vs.root(), model_cfg);
         FusedEngine {
-            generator_opt: Adam::new(generator.0.params(), adam),
-            discriminator_opt: Adam::new(discriminator.0.params(), adam),
+            generator_opt: Adam::new(generator.network().params(), adam),
+            discriminator_opt: Adam::new(discriminator.network().params(), adam),
             generator,
             discriminator,
             generator_vs,
@@ -43,16 +43,16 @@ impl FusedEngine {
     /// (the inverted labels reward the generator when its fakes are scored real); returns the
     /// logits. Back-propagation stops at the discriminator's input: only the generator changes.
     fn generator_update(&mut self, latent: &Tensor) -> Tensor {
-        let g_acts: Activations = self.generator.0.forward_cached(latent);
-        let d_acts = self.discriminator.0.forward_cached(g_acts.output());
+        let g_acts: Activations = self.generator.network().forward_cached(latent);
+        let d_acts = self.discriminator.network().forward_cached(g_acts.output());
         let logits = d_acts.output().shallow_clone();
         let grad_points = self
             .discriminator
-            .0
+            .network()
             .backward(&d_acts, bce_grad(&logits, Label::Real), Need::Input)
             .expect("Need::Input returns the input gradient");
-        self.generator.0.backward(&g_acts, grad_points, Need::Params);
-        self.generator_opt.step(self.generator.0.params(), self.generator.0.grads());
+        self.generator.network().backward(&g_acts, grad_points, Need::Params);
+        self.generator_opt.step(self.generator.network().params(), self.generator.network().grads());
         logits
     }
 }
@@ -108,7 +108,7 @@ pub fn update_discriminator(
     points: &Tensor,
     label: Label,
 ) -> Tensor {
-    let d = &discriminator.0;
+    let d = discriminator.network();
     let acts = d.forward_cached(points);
     let logits = acts.output().shallow_clone();
     d.backward(&acts, bce_grad(&logits, label), Need::Params);
@@ -147,7 +147,12 @@ mod tests {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);
         let mut e = FusedEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
-        let real = crate::data::real_points(64, Device::Cpu);
+        let real = crate::data::real_points(
+            &crate::target::Target::default(),
+            crate::target::Scaling::IDENTITY,
+            64,
+            Device::Cpu,
+        );
         let latent = crate::data::latent_points(128, 5, Device::Cpu);
         // The discriminator part of an iteration by hand, then the generator part.
         let g_before = snapshot(&e.generator_vs);
@@ -175,7 +180,12 @@ mod tests {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);
         let mut e = FusedEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
-        let real = crate::data::real_points(64, Device::Cpu);
+        let real = crate::data::real_points(
+            &crate::target::Target::default(),
+            crate::target::Scaling::IDENTITY,
+            64,
+            Device::Cpu,
+        );
         let half = crate::data::latent_points(64, 5, Device::Cpu);
         let full = crate::data::latent_points(128, 5, Device::Cpu);
         let (g0, d0) = (snapshot(&e.generator_vs), snapshot(&e.discriminator_vs));

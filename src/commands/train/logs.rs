@@ -49,8 +49,8 @@ impl Logs {
     /// those an uninterrupted run to the new total would have drawn. All three are read and
     /// checked before any is rewritten, so a refused resume changes none.
     pub(super) fn reopen(dir: &Path, manifest: &Manifest, trainer: &Trainer) -> Result<Logs> {
-        let reached = trainer.iteration;
-        let spacing = frame_every(&trainer.cfg);
+        let reached = trainer.iteration();
+        let spacing = frame_every(&trainer.cfg());
         let records = manifest.logs.as_ref();
         let reopen = |path: std::path::PathBuf| (checkpoint::staged_path(&path), path);
         let (staged, path) = reopen(checkpoint::history_csv_path(dir));
@@ -126,5 +126,5 @@ pub(super) fn frame_every(cfg: &TrainConfig) -> u64 {
 
 /// The latent points the animation follows: the first of the run's fixed metric batch.
 pub(super) fn frame_latent(trainer: &Trainer) -> Tensor {
-    trainer.metric_latent.narrow(0, 0, FRAME_POINTS.min(trainer.cfg.metric_samples))
+    trainer.metric_latent().narrow(0, 0, FRAME_POINTS.min(trainer.cfg().metric_samples))
 }

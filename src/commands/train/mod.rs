@@ -32,7 +32,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         Some(dir) => Run::resumed(args, dir)?,
     };
     let Run { dir, mut trainer, mut observer, first_iteration, _lock } = run;
-    let total = trainer.cfg.epochs;
+    let total = trainer.cfg().epochs;
     let started = Instant::now();
     let result = trainer.fit(&mut observer);
     observer.bar.finish_and_clear();
@@ -58,7 +58,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             format!(
                 "stopped by {} after {} of {total} iterations; checkpoint written to {}",
                 signal.name,
-                trainer.iteration,
+                trainer.iteration(),
                 dir.display()
             ),
             format!("resume with: {}", resume_command(args, &dir)),
@@ -180,7 +180,16 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     let (saved, saved_model) = (&manifest.train, &manifest.model);
     let dir = dir.display();
     let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
-    let conflicts: [(&str, &str, String, String); 8] = [
+    let conflicts: [(&str, &str, String, String); 12] = [
+        ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),
+        ("domain", "--domain", flags.target.domain.to_string(), saved.target.domain.to_string()),
+        ("activation", "--activation", model_cfg.activation.to_string(), saved_model.activation.to_string()),
+        (
+            "g_output",
+            "--g-output",
+            model_cfg.generator_output.to_string(),
+            saved_model.generator_output.to_string(),
+        ),
         ("latent_dim", "--latent-dim", model_cfg.latent_dim.to_string(), saved_model.latent_dim.to_string()),
         (
             "g_hidden",

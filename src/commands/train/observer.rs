@@ -15,7 +15,6 @@ use super::resume_command;
 use super::signals::StopSignals;
 use crate::checkpoint::{self, LastEvaluation};
 use crate::cli::TrainArgs;
-use crate::data;
 use crate::evaluate::EvalReport;
 use crate::plot::{self, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
@@ -33,6 +32,7 @@ pub(super) struct TrainObserver {
     pub(super) bar: ProgressBar,
     verbosity: Verbosity,
     curve: Vec<(f64, f64)>,
+    curve_label: String,
     history_every: u64,
     recorder: HistoryRecorder,
     pub(super) logs: Logs,
@@ -50,18 +50,19 @@ pub(super) struct TrainObserver {
 impl TrainObserver {
     pub(super) fn new(out: &Path, trainer: &Trainer, args: &TrainArgs, logs: Logs) -> Result<Self> {
         let frame_latent = frame_latent(trainer);
-        let mut rng = ChaCha8Rng::seed_from_u64(trainer.cfg.seed.wrapping_add(1));
+        let mut rng = ChaCha8Rng::seed_from_u64(trainer.cfg().seed.wrapping_add(1));
         let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
         Ok(TrainObserver {
             out: out.to_path_buf(),
-            bar: progress::training_bar(trainer.cfg.epochs, verbosity),
+            bar: progress::training_bar(trainer.cfg().epochs, verbosity),
             verbosity,
-            curve: data::curve(101),
-            history_every: trainer.cfg.history_every,
+            curve: trainer.target().curve(plot::CURVE_POINTS),
+            curve_label: trainer.target().legend_label(),
+            history_every: trainer.cfg().history_every,
             recorder: HistoryRecorder::default(),
             logs,
-            frame_every: frame_every(&trainer.cfg),
-            frame_real: data::real_pairs(frame_latent.size()[0] as usize, &mut rng),
+            frame_every: frame_every(trainer.cfg()),
+            frame_real: trainer.target().real_pairs(frame_latent.size()[0] as usize, &mut rng),
             frame_latent,
             checkpoint_every: args.checkpoint_every,
             saved_at: None,
@@ -75,7 +76,7 @@ impl TrainObserver {
     /// first checkpoint also publishes its logs and clears the plots of the folder's earlier
     /// run: until then, that run's files are untouched.
     pub(super) fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
-        if self.saved_at == Some(trainer.iteration) {
+        if self.saved_at == Some(trainer.iteration()) {
             return Ok(());
         }
         self.flush_history()?;
@@ -83,13 +84,13 @@ impl TrainObserver {
         checkpoint::save(&self.out, trainer, self.last_evaluation, records).map_err(|e| {
             match e.downcast::<checkpoint::NotFinite>() {
                 Ok(not_finite) => {
-                    let iteration = trainer.iteration.saturating_sub(1);
+                    let iteration = trainer.iteration().saturating_sub(1);
                     anyhow::Error::from(Diverged { iteration, what: not_finite.to_string() })
                 }
                 Err(e) => e,
             }
         })?;
-        self.saved_at = Some(trainer.iteration);
+        self.saved_at = Some(trainer.iteration());
         if self.logs.publish(&self.out)? {
             super::remove_plots(&self.out, 0, true)?;
         }
@@ -197,7 +198,7 @@ impl TrainObserver {
 
 impl Observer for TrainObserver {
     fn stepped(&mut self, trainer: &Trainer, losses: &StepLosses) -> Result<()> {
-        let done = trainer.iteration;
+        let done = trainer.iteration();
         if done.is_multiple_of(self.history_every) {
             self.recorder.record(done - 1, losses);
             if self.recorder.len() >= HISTORY_FLUSH {
@@ -241,7 +242,13 @@ impl Observer for TrainObserver {
         let title = format!("after {} iterations", report.iteration + 1);
         plot::scatter(
             &checkpoint::eval_plot_path(&self.out, report.iteration),
-            &plot::Scatter { title: &title, real: &report.real, generated: &report.fake, curve: &self.curve },
+            &plot::Scatter {
+                title: &title,
+                real: &report.real,
+                generated: &report.fake,
+                curve: &self.curve,
+                curve_label: &self.curve_label,
+            },
         )
     }
 
