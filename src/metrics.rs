@@ -58,10 +58,10 @@ impl Metrics {
             ("residual mean", self.residual_mean),
             ("residual median", self.residual_median),
             ("residual p95", self.residual_p95),
-            ("share on curve (residual < 4% of height)", self.residual_share_on_curve),
+            ("share on curve (< 4% of height)", self.residual_share_on_curve),
             ("share of x in domain", self.share_in_domain),
             ("KS statistic of x", self.ks),
-            ("share of x in the domain's left half", self.share_left_branch),
+            ("share of x in left half of domain", self.share_left_branch),
             ("widest gap in x (share of domain)", self.widest_gap),
             ("energy distance to real", self.energy_distance),
         ]
