@@ -392,6 +392,14 @@ impl TrainConfig {
 
     /// Rejects settings that cannot train, naming the flag that sets each value.
     pub fn validate(&self) -> Result<()> {
+        self.validate_numbers()?;
+        // Parsing the target evaluates it over its domain: a millisecond or two.
+        Target::new(&self.target)?;
+        Ok(())
+    }
+
+    /// [`TrainConfig::validate`] without the target: every number in range.
+    pub fn validate_numbers(&self) -> Result<()> {
         in_range("--epochs", self.epochs, 1, limits::MAX_EPOCHS)?;
         if self.batch % 2 != 0 || !(2..=limits::MAX_BATCH).contains(&self.batch) {
             bail!(
@@ -420,7 +428,6 @@ impl TrainConfig {
         if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {
             bail!("adam epsilon must be in (0, 1], got {}", adam.epsilon);
         }
-        Target::new(&self.target)?;
         Ok(())
     }
 }

@@ -89,8 +89,8 @@ mod tests {
             )
         };
         let ((x0, x1), (y0, y1)) = (span(&xs), span(&ys));
-        assert!(x0 >= -1.0 && x0 < -0.99 && x1 < 1.0 && x1 > 0.99, "x in [{x0}, {x1}]");
-        assert!(y0 >= -1.0001 && y0 < -0.99 && y1 <= 1.0001 && y1 > 0.99, "y in [{y0}, {y1}]");
+        assert!((-1.0..-0.99).contains(&x0) && (0.99..1.0).contains(&x1), "x in [{x0}, {x1}]");
+        assert!((-1.0001..-0.99).contains(&y0) && (0.99..=1.0001).contains(&y1), "y in [{y0}, {y1}]");
         // Scaled back, they are on the curve.
         let back = to_pairs(&scaling.to_data(&real_points(&target, scaling, 100, Device::Cpu)));
         assert!(back.iter().all(|&(x, y)| (y as f64 - target.f(x as f64)).abs() < 1e-5));

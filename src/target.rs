@@ -271,7 +271,7 @@ impl Target {
         {
             let _ = xs.mul_out(out, xs);
         } else {
-            let _ = out.shallow_clone().copy_(&self.tensor(xs));
+            out.shallow_clone().copy_(&self.tensor(xs));
         }
     }
 
@@ -303,12 +303,12 @@ fn expand(name: &str, domain: Domain) -> String {
         return name.to_string();
     };
     let shifted = match domain.middle() {
-        m if m == 0.0 => "x".to_string(),
+        0.0 => "x".to_string(),
         m if m < 0.0 => format!("(x + {})", -m),
         m => format!("(x - {m})"),
     };
     let u = match domain.half_width() {
-        w if w == 1.0 => shifted,
+        1.0 => shifted,
         w => format!("({shifted}/{w})"),
     };
     expression.replace('u', &u)

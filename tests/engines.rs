@@ -270,7 +270,7 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
         }
         checkpoint::save(dir.path(), &run, None, checkpoint::LogRecords::empty()).unwrap();
         let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-        let resumed = checkpoint::resume(dir.path(), &manifest, &run.cfg(), then, Device::Cpu).unwrap();
+        let resumed = checkpoint::resume(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
         assert_eq!(resumed.engine_kind(), then);
         assert_eq!(resumed.iteration(), 40);
         for net in Net::BOTH {

@@ -42,18 +42,21 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
     // reading the manifest and reading the weights: then read the new one.
     let mut attempts = 0;
     loop {
-        let manifest = read_manifest(dir)?;
-        let vs = nn::VarStore::new(device);
-        let generator = Generator::new(&vs.root(), &manifest.model);
-        let file = part_path(dir, &manifest, Part::Generator);
-        let loaded =
-            read_part(dir, &manifest, Part::Generator).and_then(|bytes| fill_vars(&file, &bytes, &vs));
+        let manifest = read_manifest_but_target(dir)?;
+        let bytes = read_part(dir, &manifest, Part::Generator);
+        let loaded = bytes.and_then(|bytes| {
+            check_target(dir, &manifest)?;
+            let vs = nn::VarStore::new(device);
+            let generator = Generator::new(&vs.root(), &manifest.model);
+            fill_vars(&part_path(dir, &manifest, Part::Generator), &bytes, &vs)?;
+            Ok((vs, generator))
+        });
         match loaded {
-            Ok(()) => return Ok((manifest, vs, generator)),
+            Ok((vs, generator)) => return Ok((manifest, vs, generator)),
             Err(e) => {
                 attempts += 1;
-                let moved_on =
-                    read_manifest(dir).is_ok_and(|now| now.manifest_sha256 != manifest.manifest_sha256);
+                let moved_on = read_manifest_but_target(dir)
+                    .is_ok_and(|now| now.manifest_sha256 != manifest.manifest_sha256);
                 if !moved_on || attempts == 3 {
                     return Err(e);
                 }

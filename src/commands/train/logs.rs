@@ -50,7 +50,7 @@ impl Logs {
     /// checked before any is rewritten, so a refused resume changes none.
     pub(super) fn reopen(dir: &Path, manifest: &Manifest, trainer: &Trainer) -> Result<Logs> {
         let reached = trainer.iteration();
-        let spacing = frame_every(&trainer.cfg());
+        let spacing = frame_every(trainer.cfg());
         let records = manifest.logs.as_ref();
         let reopen = |path: std::path::PathBuf| (checkpoint::staged_path(&path), path);
         let (staged, path) = reopen(checkpoint::history_csv_path(dir));
