@@ -49,7 +49,7 @@ test-kernels: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
 	@for k in $(KERNELS); do \
 	  echo "gan1d: kernel-sensitive tests under ATEN_CPU_CAPABILITY=$$k"; \
-	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint || exit 1; \
+	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint --test experiments || exit 1; \
 	  if [ -z "$(LIBTORCH)" ]; then ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) ./bench/replica_check.sh || exit 1; fi; \
 	done
 
