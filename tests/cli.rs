@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use common::{assert_refused, gan1d, part_file, reseal, stderr, stdout};
+use common::{assert_refused, gan1d, parse_csv, part_file, reseal, stderr, stdout};
 
 /// A small checkpoint trained once for all tests (40 iterations, evaluations at 20 and 40),
 /// with the output of that run.
@@ -101,17 +101,6 @@ fn train_prints_only_the_tutorials_lines_and_writes_the_checkpoint() {
     let iterations: Vec<&str> = history.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(iterations, ["9", "19", "29", "39"]);
     assert!(history.starts_with("iteration,d_loss_real,d_loss_fake,g_loss,d_acc_real,d_acc_fake\n"));
-}
-
-/// Parses `x,y` CSV as `sample` writes it.
-fn parse_csv(text: &str) -> Vec<(f64, f64)> {
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let (x, y) = l.split_once(',').unwrap();
-            (x.parse().unwrap(), y.parse().unwrap())
-        })
-        .collect()
 }
 
 #[test]

@@ -8,17 +8,6 @@ use std::path::Path;
 
 use common::*;
 
-/// The CSV rows `sample` printed.
-fn rows(text: &str) -> Vec<(f64, f64)> {
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let (x, y) = l.split_once(',').unwrap();
-            (x.parse().unwrap(), y.parse().unwrap())
-        })
-        .collect()
-}
-
 fn train(dir: &Path, extra: &[&str]) -> std::process::Output {
     let out = dir.to_str().unwrap();
     let mut args = vec!["train", "--out", out, "--quiet", "--device", "cpu", "--seed", "3"];
@@ -26,32 +15,18 @@ fn train(dir: &Path, extra: &[&str]) -> std::process::Output {
     gan1d(&args)
 }
 
+/// The tanh run's target and activation flags: y = 10x on [2, 4), whose data live in
+/// [2, 4) × [20, 40), far from tanh's (-1, 1).
+const RUN_FLAGS: [&str; 8] =
+    ["--target", "10*x", "--domain", "2,4", "--activation", "leaky-relu:0.2", "--g-output", "tanh"];
+
 #[test]
 fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    // y = 10x on [2, 4): the data live in [2, 4) × [20, 40), far from tanh's (-1, 1).
-    let o = train(
-        &dir,
-        &[
-            "--epochs",
-            "60",
-            "--eval-every",
-            "30",
-            "--target",
-            "10*x",
-            "--domain",
-            "2,4",
-            "--g-hidden",
-            "16,8",
-            "--d-hidden",
-            "12",
-            "--activation",
-            "leaky-relu:0.2",
-            "--g-output",
-            "tanh",
-        ],
-    );
+    let mut flags = vec!["--epochs", "60", "--eval-every", "30", "--g-hidden", "16,8", "--d-hidden", "12"];
+    flags.extend(RUN_FLAGS);
+    let o = train(&dir, &flags);
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir);
     assert_eq!(manifest["format_version"], 3);
@@ -69,7 +44,7 @@ fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
     // in [2, 4] × [20, 40]; unscaled, it would be in (-1, 1)².
     let o = gan1d(&["sample", "--checkpoint", dir.to_str().unwrap(), "-n", "500"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let points = rows(&stdout(&o));
+    let points = parse_csv(&stdout(&o));
     assert_eq!(points.len(), 500);
     assert!(
         points.iter().all(|&(x, y)| (2.0..=4.0).contains(&x) && (20.0..=40.0).contains(&y)),
@@ -121,16 +96,8 @@ fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
         assert_refused(&o, &format!("{flag} {shown} contradicts the run's {id}"));
         assert_eq!(std::fs::read(dir.join("config.json")).unwrap(), before, "{flag} changed the run");
     }
-    let o = resume(&[
-        "--target",
-        "10*x",
-        "--domain",
-        "2,4",
-        "--activation",
-        "leaky-relu:0.2",
-        "--g-output",
-        "tanh",
-    ]);
+    // The same flags as the run's: accepted.
+    let o = resume(&RUN_FLAGS);
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir);
     assert_eq!(manifest["iteration"], 90);

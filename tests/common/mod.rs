@@ -43,6 +43,17 @@ pub fn assert_refused(o: &Output, needle: &str) {
     assert_no_panic(o);
 }
 
+/// Parses `x,y` CSV as `sample` writes it.
+pub fn parse_csv(text: &str) -> Vec<(f64, f64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let (x, y) = l.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect()
+}
+
 pub fn read_manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
 }
