@@ -285,8 +285,16 @@ fn beside_legend<'a>(
     entries: &[Entry],
     font_px: u32,
 ) -> Result<DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>, Box<dyn std::error::Error>> {
+    // Wide enough for the longest label (a target's formula can be long), within a third of
+    // the picture.
     let (width, _) = area.dim_in_pixel();
-    let width = LEGEND_WIDTH.min(width / 3);
+    let longest = entries
+        .iter()
+        .filter_map(|e| area.estimate_text_size(&e.label, &(FONT, font_px).into_text_style(area)).ok())
+        .map(|(w, _)| w + 38)
+        .max()
+        .unwrap_or(0);
+    let width = LEGEND_WIDTH.max(longest).min(width / 3);
     let (chart, column) = area.split_horizontally(area.dim_in_pixel().0 - width);
     let step = font_px as i32 + 8;
     let top = 3 * step;

@@ -236,14 +236,14 @@ impl Target {
         }
     }
 
-    /// A short name for legends: the built-in's name, or `f(x) = …` cut to 40 characters.
+    /// A short name for legends: the built-in's name, or `f(x) = …` cut to 32 characters.
     pub fn legend_label(&self) -> String {
         let given = self.config.expression.trim();
         if given != self.formula {
             return given.to_string();
         }
         let label = format!("f(x) = {given}");
-        match label.char_indices().nth(40) {
+        match label.char_indices().nth(32) {
             Some((cut, _)) => format!("{}…", &label[..cut]),
             None => label,
         }

@@ -9,7 +9,7 @@ use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::model::Generator;
 use crate::plot::{self, Panel, Series, Style};
-use crate::target::{Scaling, Target};
+use crate::target::{Scaling, Target, TargetConfig};
 use crate::{data, train};
 
 /// Batches the tutorial trains the discriminator alone for.
@@ -42,16 +42,25 @@ fn wrote(path: &std::path::Path) {
 }
 
 /// The target at 11 evenly spaced inputs across the domain (the tutorial's -0.5, -0.4 … 0.5),
-/// as a line plot.
+/// as a line plot. The tutorial's x² is drawn as the tutorial drew it, a line through those
+/// points; any other target also gets its smooth curve, which 11 points can misrepresent.
 fn function(args: &ExploreArgs) -> Result<()> {
     let (path, target) = start(args, "function.png")?;
+    let blue = RGBColor(30, 60, 200);
     let points = target.curve(FUNCTION_POINTS);
-    let series = vec![Series {
-        label: target.legend_label(),
-        points,
-        color: RGBColor(30, 60, 200),
-        style: Style::LineAndDots,
-    }];
+    let series = if *target.config() == TargetConfig::default() {
+        vec![Series { label: target.legend_label(), points, color: blue, style: Style::LineAndDots }]
+    } else {
+        vec![
+            Series {
+                label: target.legend_label(),
+                points: target.curve(plot::CURVE_POINTS),
+                color: blue,
+                style: Style::Line,
+            },
+            Series { label: format!("at {FUNCTION_POINTS} points"), points, color: blue, style: Style::Dots },
+        ]
+    };
     let panel = Panel {
         title: "the target function".into(),
         x_desc: "x".into(),
