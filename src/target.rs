@@ -14,7 +14,7 @@ use pest::Parser;
 use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use serde::{Deserialize, Serialize};
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 use crate::config::limits;
 
@@ -205,6 +205,19 @@ impl Target {
             }
             (low, high) = (low.min(y), high.max(y));
         }
+        // Training computes in float32, where an intermediate value can overflow that double
+        // precision holds (exp(100·x) / exp(100·x)): check that form on the same grid too.
+        let grid = Tensor::linspace(domain.low, domain.high, RANGE_GRID as i64, (Kind::Float, Device::Cpu));
+        let values = match root.tensor(&grid) {
+            Value::Tensor(t) => t,
+            Value::Number(c) => Tensor::from(c),
+        };
+        if let Some(x) = first_not_finite(&grid, &values) {
+            bail!(
+                "--target `{text}` overflows float32, in which gan1d trains, at x = {x}; rewrite it so that \
+                 no intermediate value exceeds about 3e38"
+            );
+        }
         Ok(Target { config: config.clone(), formula, root, range: (low, high) })
     }
 
@@ -294,6 +307,13 @@ impl Target {
             })
             .collect()
     }
+}
+
+/// The first of `xs` where `values` (same shape, or one number) is NaN or infinite.
+fn first_not_finite(xs: &Tensor, values: &Tensor) -> Option<f64> {
+    let bad = values.isfinite().logical_not().expand_as(xs);
+    let index = bad.to_kind(Kind::Int64).argmax(None, false).int64_value(&[]);
+    bad.int64_value(&[index]).eq(&1).then(|| xs.double_value(&[index]))
 }
 
 /// The text of `name`'s expression if it is a built-in, with `u` written out for `domain`;
@@ -647,7 +667,6 @@ impl Scaling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{Device, Kind};
 
     fn target(expression: &str) -> Result<Target> {
         Target::new(&TargetConfig { expression: expression.into(), domain: Domain::DEFAULT })
@@ -704,6 +723,8 @@ mod tests {
         let e = error("1/x");
         assert!(e.contains("not finite at x = 0"), "{e}");
         assert!(error("exp(100*x)").contains("too large"));
+        let e = error("exp(200*x)/exp(200*x)");
+        assert!(e.contains("overflows float32, in which gan1d trains, at x = 0.4"), "{e}");
         let shifted = TargetConfig { expression: "log(x)".into(), domain: Domain::new(0.5, 2.0).unwrap() };
         assert!((Target::new(&shifted).unwrap().range().1 - 2f64.ln()).abs() < 1e-12);
     }
