@@ -184,3 +184,51 @@ fn the_shipped_checkpoint_of_gan1d_0_2_reads_as_the_tutorials_target() {
     assert_eq!(report["domain"], serde_json::json!([-0.5, 0.5]));
     assert!(report["generated"]["residual_mean"].as_f64().unwrap() < 0.02, "{report}");
 }
+
+#[test]
+fn a_resealed_manifest_with_an_impossible_target_or_scaling_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let o = train(&dir, &["--epochs", "10", "--eval-every", "10", "--g-output", "tanh"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pristine = read_manifest(&dir);
+    for (what, edit, needle) in [
+        (
+            "target",
+            ("train", "target", serde_json::json!({"expression": "log(x)", "domain": [-0.5, 0.5]})),
+            "is not finite at x = -0.5",
+        ),
+        (
+            "syntax",
+            ("train", "target", serde_json::json!({"expression": "x +", "domain": [-0.5, 0.5]})),
+            "at character 4",
+        ),
+        (
+            "domain",
+            ("train", "target", serde_json::json!({"expression": "x^2", "domain": [1.0, 0.0]})),
+            "train.target.domain: the domain must be LO,HI with LO < HI",
+        ),
+        ("activation", ("model", "activation", serde_json::json!("swish")), "model.activation: must be relu"),
+        (
+            "scaling",
+            ("scaling", "y", serde_json::json!({"center": 0.0, "half_width": 0.0})),
+            "the scaling must have",
+        ),
+    ] {
+        let mut manifest = pristine.clone();
+        let (section, field, value) = edit;
+        manifest[section][field] = value;
+        write_sealed(&dir, manifest);
+        for command in [
+            &["sample", "--checkpoint", dir.to_str().unwrap(), "-n", "3"][..],
+            &["evaluate", "--checkpoint", dir.to_str().unwrap()],
+        ] {
+            let o = gan1d(command);
+            assert_refused(&o, needle);
+            assert!(stderr(&o).contains("invalid checkpoint file"), "{what}: {}", stderr(&o));
+            assert!(o.stdout.is_empty(), "{what}: {}", stdout(&o));
+        }
+    }
+    write_sealed(&dir, pristine);
+    assert!(gan1d(&["sample", "--checkpoint", dir.to_str().unwrap(), "-n", "3"]).status.success());
+}
