@@ -4,7 +4,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::target::{Scaling, Target};
+use crate::target::{Scaling, ScalingTensors, Target};
 
 /// A reusable buffer of real points `(x, f(x))`, refilled in place so the training loop neither
 /// allocates nor re-creates views. Points are on the networks' axes: scaled, if the run scales.
@@ -14,7 +14,8 @@ pub struct RealBatch {
     xs: Tensor,     // [n, 1], a view of column 0
     ys: Tensor,     // [n, 1], a view of column 1
     target: Target,
-    scaling: Scaling,
+    /// The scaling onto the networks' axes, made once on the device; `None` for none.
+    scaling: Option<ScalingTensors>,
 }
 
 impl RealBatch {
@@ -22,7 +23,7 @@ impl RealBatch {
         let points = Tensor::zeros([n, 2], (Kind::Float, device));
         let xs = points.narrow(1, 0, 1);
         let ys = points.narrow(1, 1, 1);
-        RealBatch { points, xs, ys, target: target.clone(), scaling }
+        RealBatch { points, xs, ys, target: target.clone(), scaling: scaling.on(device) }
     }
 
     /// Draws fresh points: `x` uniform over the domain, `y = f(x)`, then scaled. Returns them.
@@ -33,7 +34,9 @@ impl RealBatch {
         let domain = self.target.domain();
         let _ = self.xs.uniform_(domain.low(), domain.high());
         self.target.write(&self.xs, &self.ys);
-        self.scaling.to_model_(&mut self.points);
+        if let Some(scaling) = &self.scaling {
+            scaling.to_model_(&mut self.points);
+        }
         &self.points
     }
 }

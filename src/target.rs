@@ -639,28 +639,50 @@ impl Scaling {
         Ok(())
     }
 
+    /// The scaling as tensors on `device`, made once for a loop; `None` for the identity.
+    pub fn on(&self, device: Device) -> Option<ScalingTensors> {
+        if self.is_identity() {
+            return None;
+        }
+        let pair = |x: f64, y: f64| Tensor::from_slice(&[x as f32, y as f32]).to_device(device);
+        Some(ScalingTensors {
+            center: pair(self.x.center, self.y.center),
+            half_width: pair(self.x.half_width, self.y.half_width),
+        })
+    }
+
     /// Maps data points `[n, 2]` onto the networks' axes, in place.
     pub fn to_model_(&self, points: &mut Tensor) {
-        if self.is_identity() {
-            return;
+        if let Some(tensors) = self.on(points.device()) {
+            tensors.to_model_(points);
         }
-        let center =
-            Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
-        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32])
-            .to_device(points.device());
-        let _ = points.g_sub_(&center).g_div_(&half);
     }
 
     /// The networks' points `[n, 2]` on the data's axes.
     pub fn to_data(&self, points: &Tensor) -> Tensor {
-        if self.is_identity() {
-            return points.shallow_clone();
+        match self.on(points.device()) {
+            Some(tensors) => tensors.to_data(points),
+            None => points.shallow_clone(),
         }
-        let center =
-            Tensor::from_slice(&[self.x.center as f32, self.y.center as f32]).to_device(points.device());
-        let half = Tensor::from_slice(&[self.x.half_width as f32, self.y.half_width as f32])
-            .to_device(points.device());
-        points * half + center
+    }
+}
+
+/// A [`Scaling`]'s centres and half-widths, `[2]` each (x, y), on the points' device.
+#[derive(Debug)]
+pub struct ScalingTensors {
+    center: Tensor,
+    half_width: Tensor,
+}
+
+impl ScalingTensors {
+    /// Maps data points `[n, 2]` onto the networks' axes, in place.
+    pub fn to_model_(&self, points: &mut Tensor) {
+        let _ = points.g_sub_(&self.center).g_div_(&self.half_width);
+    }
+
+    /// The networks' points `[n, 2]` on the data's axes.
+    pub fn to_data(&self, points: &Tensor) -> Tensor {
+        points * &self.half_width + &self.center
     }
 }
 
