@@ -1,8 +1,9 @@
 """Checks that gan1d runs exactly the tutorial's algorithm, against an autograd replica.
 
 The replica below is the algorithm written independently with PyTorch autograd and a
-Keras-style Adam, drawing random numbers in exactly gan1d's order (the same seeds, shapes and
-calls), so it sees the same initial weights and the same batches.
+Keras-style Adam. It computes gan1d's counter-based random numbers itself (Philox4x32-10 in
+Python integers, then the same float32 steps), so it sees the same initial weights and the
+same batches.
 
 It compares single iterations, never a long trajectory: a GAN amplifies float rounding, and
 libtorch rounds differently with each CPU kernel set (AVX-512, AVX2, scalar), so two correct
@@ -32,19 +33,61 @@ LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-7
 LATENT, HALF, BATCH = 5, 64, 128
 
 
-class Mlp:
-    """Flat parameters with (weight, bias) views, initialised in gan1d's order."""
+# gan1d's draws: the tags of src/rng.rs.
+INIT_GENERATOR, INIT_DISCRIMINATOR, REAL, LATENT_HALF, LATENT_FULL = 1, 2, 3, 4, 5
+WORD = (1 << 32) - 1
+UNIT = 1.0 / (1 << 24)
 
-    def __init__(self, widths):
+
+def philox(key, counter):
+    """Philox4x32-10 of a 4-word counter under a 2-word key (Random123's definition)."""
+    k0, k1 = key
+    c0, c1, c2, c3 = counter
+    for round_ in range(10):
+        if round_:
+            k0, k1 = (k0 + 0x9E3779B9) & WORD, (k1 + 0xBB67AE85) & WORD
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p1 >> 32) ^ c1 ^ k0, p1 & WORD, (p0 >> 32) ^ c3 ^ k1, p0 & WORD
+    return c0, c1, c2, c3
+
+
+def numbers(seed, tag, counter, n):
+    """gan1d's draw `tag` at `counter`: the top 24 bits of n words, as float32 integers."""
+    key = (seed & WORD, seed >> 32)
+    words = []
+    for block in range((n + 3) // 4):
+        words += philox(key, (counter & WORD, counter >> 32, block, tag))
+    return torch.tensor([w >> 8 for w in words[:n]], dtype=torch.float32)
+
+
+def uniform(draw, low, high):
+    return (draw * UNIT) * (high - low) + low
+
+
+def normal(draw):
+    """Box-Muller: numbers i and h + i (h half the count) give normals i and h + i."""
+    half = draw.numel() // 2
+    radius = ((draw[:half] + 1.0) * UNIT).log() * -2.0
+    radius = radius.sqrt()
+    angle = draw[half:] * (UNIT * 2 * math.pi)
+    return torch.cat([angle.cos() * radius, angle.sin() * radius])
+
+
+class Mlp:
+    """Flat parameters with (weight, bias) views, initialised from the run's stream."""
+
+    def __init__(self, widths, seed, tag):
         self.shapes = list(zip(widths[:-1], widths[1:]))
         total = sum(o * i + o for i, o in self.shapes)
+        draw = numbers(seed, tag, 0, total)
         self.flat = torch.zeros(total)
         offset = 0
         for index, (fan_in, fan_out) in enumerate(self.shapes):
             is_output = index == len(self.shapes) - 1
             limit = math.sqrt(6 / (fan_in + fan_out)) if is_output else math.sqrt(6 / fan_in)
-            self.flat[offset:offset + fan_out * fan_in].view(fan_out, fan_in).uniform_(-limit, limit)
-            offset += fan_out * fan_in + fan_out
+            weights = fan_out * fan_in
+            self.flat[offset:offset + weights] = uniform(draw[offset:offset + weights], -limit, limit)
+            offset += weights + fan_out
         self.flat.requires_grad_(True)
         self.m, self.v, self.steps = torch.zeros(total), torch.zeros(total), 0
 
@@ -81,29 +124,12 @@ class Mlp:
         return names
 
 
-MASK = (1 << 64) - 1
-
-
-def splitmix64(x):
-    z = (x + 0x9E3779B97F4A7C15) & MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
-
-
-def iteration_seed(seed, iteration):
-    """gan1d reseeds libtorch before every iteration from the run's seed and the iteration."""
-    return splitmix64(seed ^ splitmix64(iteration))
-
-
 def iterate(generator, discriminator, seed, iteration):
     """The tutorial's iteration, with gan1d's draws."""
-    torch.manual_seed(iteration_seed(seed, iteration))
-    real = torch.zeros(HALF, 2)
-    real[:, 0:1].uniform_(-0.5, 0.5)
-    real[:, 1:2] = real[:, 0:1] * real[:, 0:1]
-    latent_half = torch.zeros(HALF, LATENT).normal_(0.0, 1.0)
-    latent_full = torch.zeros(BATCH, LATENT).normal_(0.0, 1.0)
+    xs = uniform(numbers(seed, REAL, iteration, HALF), -0.5, 0.5)
+    real = torch.stack([xs, xs * xs], 1)
+    latent_half = normal(numbers(seed, LATENT_HALF, iteration, HALF * LATENT)).view(HALF, LATENT)
+    latent_full = normal(numbers(seed, LATENT_FULL, iteration, BATCH * LATENT)).view(BATCH, LATENT)
     with torch.no_grad():
         fake = generator(latent_half)
     for points, label in ((real, 1.0), (fake, 0.0)):
@@ -166,8 +192,8 @@ def saved_flat(mlp, saved):
 def compare(seed, start, after):
     """Takes the iteration after `start` (None: gan1d's initialisation) and compares it with
     the checkpoint `after`. Returns the JSON-ready result."""
-    torch.manual_seed(seed)
-    discriminator, generator = Mlp([2, 25, 1]), Mlp([LATENT, 15, 2])
+    discriminator = Mlp([2, 25, 1], seed, INIT_DISCRIMINATOR)
+    generator = Mlp([LATENT, 15, 2], seed, INIT_GENERATOR)
     iteration = 0
     if start is not None:
         manifest, state = read_checkpoint(start)

@@ -1,53 +1,170 @@
-//! The data: real samples of the run's target and latent points. Random numbers come from
-//! libtorch's generator on the tensors' device, seeded by the training loop. The target itself
-//! lives in `target`; this module never sees a model or an optimiser.
+//! The data: real samples of the run's target and latent points. A run's own draws come from
+//! its counter-based stream (`rng`): [`TrainingDraws`] for the iterations, [`EvalDraws`] for
+//! the evaluations, [`metric_latent`] for the metrics' fixed batch, each for K runs at once.
+//! The commands' own draws ([`real_points`], [`latent_points`]) come from libtorch's
+//! generator, seeded by the command. The target itself lives in `target`; this module never
+//! sees a model or an optimiser.
 
 use tch::{Device, Kind, Tensor};
 
+use crate::rng::{self, Keys, Tag};
 use crate::target::{Scaling, ScalingTensors, Target};
 
-/// A reusable buffer of real points `(x, f(x))`, refilled in place so the training loop neither
-/// allocates nor re-creates views. Points are on the networks' axes: scaled, if the run scales.
+/// Numbers drawn at once for a chunk of iterations, at most: large enough that the per-call
+/// cost of the stream vanishes, small enough to stay in cache.
+const CHUNK_NUMBERS: i64 = 1 << 17;
+/// Iterations drawn at once, at most.
+const MAX_CHUNK: i64 = 64;
+
+/// One iteration's random batches for K runs, on the networks' axes.
 #[derive(Debug)]
-pub struct RealBatch {
-    points: Tensor, // [n, 2]
-    xs: Tensor,     // [n, 1], a view of column 0
-    ys: Tensor,     // [n, 1], a view of column 1
+pub struct IterationBatches {
+    /// `[K, half_batch, 2]`
+    pub real: Tensor,
+    /// `[K, half_batch, latent_dim]`
+    pub latent_half: Tensor,
+    /// `[K, batch, latent_dim]`
+    pub latent_full: Tensor,
+}
+
+/// The training iterations' random batches of K runs: each a pure function of the run's seed
+/// and the iteration, drawn a chunk of iterations at a time and handed out one iteration at a
+/// time. The real points' `x` is uniform over the domain, `y = f(x)`, then scaled; the latent
+/// points are `N(0, 1)`.
+#[derive(Debug)]
+pub struct TrainingDraws {
+    keys: Keys,
     target: Target,
     /// The scaling onto the networks' axes, made once on the device; `None` for none.
     scaling: Option<ScalingTensors>,
+    half_batch: i64,
+    batch: i64,
+    latent_dim: i64,
+    /// Iterations per chunk.
+    chunk: i64,
+    /// The first iteration of the chunk held, and the chunk: `[K, T, half_batch, 2]`,
+    /// `[K, T, half_batch, latent_dim]`, `[K, T, batch, latent_dim]`.
+    held: Option<(u64, IterationBatches)>,
 }
 
-impl RealBatch {
-    pub fn new(target: &Target, scaling: Scaling, n: i64, device: Device) -> Self {
-        let points = Tensor::zeros([n, 2], (Kind::Float, device));
-        let xs = points.narrow(1, 0, 1);
-        let ys = points.narrow(1, 1, 1);
-        RealBatch { points, xs, ys, target: target.clone(), scaling: scaling.on(device) }
-    }
-
-    /// Draws fresh points: `x` uniform over the domain, `y = f(x)`, then scaled. Returns them.
-    ///
-    /// # Shapes
-    /// returns `[n, 2]`
-    pub fn fill(&mut self) -> &Tensor {
-        let domain = self.target.domain();
-        let _ = self.xs.uniform_(domain.low(), domain.high());
-        self.target.write(&self.xs, &self.ys);
-        if let Some(scaling) = &self.scaling {
-            scaling.to_model_(&mut self.points);
+impl TrainingDraws {
+    pub fn new(
+        seeds: &[u64],
+        target: &Target,
+        scaling: Scaling,
+        batch: i64,
+        latent_dim: i64,
+        device: Device,
+    ) -> Self {
+        let half_batch = batch / 2;
+        let per_iteration = seeds.len() as i64 * (half_batch + batch) * (latent_dim + 1);
+        TrainingDraws {
+            keys: Keys::new(seeds, device),
+            target: target.clone(),
+            scaling: scaling.on(device),
+            half_batch,
+            batch,
+            latent_dim,
+            chunk: (CHUNK_NUMBERS / per_iteration).clamp(1, MAX_CHUNK),
+            held: None,
         }
-        &self.points
+    }
+
+    /// The batches of the 0-based `iteration`: views into the chunk that holds it.
+    pub fn at(&mut self, iteration: u64) -> IterationBatches {
+        let held =
+            |(first, _): &(u64, IterationBatches)| (*first..*first + self.chunk as u64).contains(&iteration);
+        if !self.held.as_ref().is_some_and(held) {
+            self.held = Some((iteration, self.draw_chunk(iteration)));
+        }
+        let (first, chunk) = self.held.as_ref().expect("the chunk was just drawn");
+        let t = (iteration - first) as i64;
+        IterationBatches {
+            real: chunk.real.select(1, t),
+            latent_half: chunk.latent_half.select(1, t),
+            latent_full: chunk.latent_full.select(1, t),
+        }
+    }
+
+    fn draw_chunk(&self, first: u64) -> IterationBatches {
+        let (half, full, dim) = (self.half_batch, self.batch, self.latent_dim);
+        let numbers = self.keys.draws(
+            &[
+                (Tag::Real, half),
+                (Tag::LatentHalf, rng::even(half * dim)),
+                (Tag::LatentFull, rng::even(full * dim)),
+            ],
+            first,
+            self.chunk,
+        );
+        let (k, t) = (self.keys.len(), self.chunk);
+        let real = real_from(&numbers[0], &self.target, self.scaling.as_ref());
+        let latent =
+            |numbers: &Tensor, n: i64| rng::normal(numbers).narrow(2, 0, n * dim).view([k, t, n, dim]);
+        IterationBatches {
+            real: real.view([k, t, half, 2]),
+            latent_half: latent(&numbers[1], half),
+            latent_full: latent(&numbers[2], full),
+        }
     }
 }
 
-/// `n` fresh real points on the networks' axes, `[n, 2]`.
-pub fn real_points(target: &Target, scaling: Scaling, n: i64, device: Device) -> Tensor {
-    let mut batch = RealBatch::new(target, scaling, n, device);
-    batch.fill().shallow_clone()
+/// Real points `[…, n, 2]` from a draw's numbers `[…, n]`: `x` uniform over the domain,
+/// `y = f(x)`, then scaled.
+fn real_from(numbers: &Tensor, target: &Target, scaling: Option<&ScalingTensors>) -> Tensor {
+    let domain = target.domain();
+    let mut shape = numbers.size();
+    shape.push(2);
+    let mut points = Tensor::empty(shape.as_slice(), (Kind::Float, numbers.device()));
+    let xs = points.narrow(-1, 0, 1);
+    xs.squeeze_dim(-1).copy_(&rng::uniform(numbers, domain.low(), domain.high()));
+    target.write(&xs, &points.narrow(-1, 1, 1));
+    if let Some(scaling) = scaling {
+        scaling.to_model_(&mut points);
+    }
+    points
 }
 
-/// `n` fresh latent points, `[n, latent_dim]`, each coordinate `N(0, 1)`.
+/// An evaluation's fresh random points for K runs: `n` real points `[K, n, 2]` on the networks'
+/// axes and `n` latent points `[K, n, latent_dim]`, drawn at the evaluation's iteration.
+pub fn eval_draws(
+    keys: &Keys,
+    target: &Target,
+    scaling: Scaling,
+    n: i64,
+    latent_dim: i64,
+    iteration: u64,
+) -> (Tensor, Tensor) {
+    let numbers =
+        keys.draws(&[(Tag::EvalReal, n), (Tag::EvalLatent, rng::even(n * latent_dim))], iteration, 1);
+    let real = real_from(&numbers[0].squeeze_dim(1), target, scaling.on(keys.device()).as_ref());
+    let latent = rng::normal(&numbers[1].squeeze_dim(1)).narrow(1, 0, n * latent_dim).view([
+        keys.len(),
+        n,
+        latent_dim,
+    ]);
+    (real, latent)
+}
+
+/// The fixed latent batch the metrics of K runs measure: `[K, n, latent_dim]`.
+pub fn metric_latent(keys: &Keys, n: i64, latent_dim: i64) -> Tensor {
+    let numbers = keys.draw(Tag::MetricLatent, 0, 1, rng::even(n * latent_dim)).squeeze_dim(1);
+    rng::normal(&numbers).narrow(1, 0, n * latent_dim).view([keys.len(), n, latent_dim])
+}
+
+/// `n` fresh real points on the networks' axes, `[n, 2]`, from libtorch's generator.
+pub fn real_points(target: &Target, scaling: Scaling, n: i64, device: Device) -> Tensor {
+    let mut points = Tensor::zeros([n, 2], (Kind::Float, device));
+    let domain = target.domain();
+    let xs = points.narrow(1, 0, 1);
+    let _ = xs.shallow_clone().uniform_(domain.low(), domain.high());
+    target.write(&xs, &points.narrow(1, 1, 1));
+    scaling.to_model_(&mut points);
+    points
+}
+
+/// `n` fresh latent points, `[n, latent_dim]`, each coordinate `N(0, 1)`, from libtorch's
+/// generator.
 pub fn latent_points(n: i64, latent_dim: i64, device: Device) -> Tensor {
     Tensor::randn([n, latent_dim], (Kind::Float, device))
 }
@@ -100,13 +217,30 @@ mod tests {
     }
 
     #[test]
-    fn real_batch_draws_new_points_each_time() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(4);
-        let mut batch = RealBatch::new(&Target::default(), Scaling::IDENTITY, 64, Device::Cpu);
-        let first = batch.fill().copy();
-        let second = batch.fill().copy();
-        assert_ne!(to_pairs(&first), to_pairs(&second));
+    fn training_draws_depend_on_the_iteration_and_the_seed_alone() {
+        let target = Target::default();
+        let draws =
+            |seeds: &[u64]| TrainingDraws::new(seeds, &target, Scaling::IDENTITY, 128, 5, Device::Cpu);
+        let (mut one, mut three) = (draws(&[9]), draws(&[4, 9, 5]));
+        // A chunk drawn from iteration 0, and one drawn from iteration 70 directly.
+        let mut later = draws(&[9]);
+        let at_70 = later.at(70);
+        for i in 0..80 {
+            let (a, b) = (one.at(i), three.at(i));
+            assert_eq!(a.real.size(), [1, 64, 2]);
+            assert_eq!((a.latent_half.size(), a.latent_full.size()), (vec![1, 64, 5], vec![1, 128, 5]));
+            assert!(a.real.equal(&b.real.narrow(0, 1, 1)) && !a.real.equal(&b.real.narrow(0, 0, 1)), "{i}");
+            assert!(a.latent_half.equal(&b.latent_half.narrow(0, 1, 1)), "{i}");
+            assert!(a.latent_full.equal(&b.latent_full.narrow(0, 1, 1)), "{i}");
+            if i == 70 {
+                assert!(a.real.equal(&at_70.real) && a.latent_full.equal(&at_70.latent_full));
+            }
+        }
+        let (first, second) = (one.at(0).real, one.at(1).real);
+        assert!(!first.equal(&second));
+        for (x, y) in to_pairs(&first.get(0)) {
+            assert!((-0.5..0.5).contains(&x) && y == x * x, "({x}, {y})");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod model;
 pub mod output;
 pub mod plot;
 pub mod progress;
+pub mod rng;
 pub mod runlog;
 pub mod sample;
 pub mod summary;

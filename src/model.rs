@@ -15,6 +15,7 @@
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::config::{Activation, LayerSpec, ModelConfig};
+use crate::rng::{self, Keys, Tag};
 
 /// One fully connected layer, `y = act(x Wᵀ + b)`.
 #[derive(Debug)]
@@ -115,8 +116,8 @@ impl Activations {
 }
 
 impl Mlp {
-    /// Creates the layers `specs` under `p`, each with its activation, its weights drawn from
-    /// its initialiser (in order, each layer's weight then its zero bias) and its bias zero.
+    /// Creates the layers `specs` under `p`, each with its activation, all parameters zero:
+    /// [`initial_parameters`] gives a run's first values.
     pub fn new(p: &nn::Path, specs: &[LayerSpec]) -> Self {
         let device = p.device();
         let total: i64 = specs.iter().map(|l| l.outputs * l.inputs + l.outputs).sum();
@@ -125,7 +126,7 @@ impl Mlp {
 
         let mut layers = Vec::with_capacity(specs.len());
         let mut offset = 0;
-        for &LayerSpec { name, inputs: fan_in, outputs: fan_out, activation, init } in specs {
+        for &LayerSpec { name, inputs: fan_in, outputs: fan_out, activation, .. } in specs {
             let slice = |flat: &Tensor, start: i64, shape: &[i64]| {
                 let len: i64 = shape.iter().product();
                 flat.narrow(0, start, len).view(shape)
@@ -137,8 +138,6 @@ impl Mlp {
             let grad_bias = slice(&grads, offset, &[fan_out]);
             offset += fan_out;
 
-            let limit = init.limit(fan_in, fan_out);
-            let _ = tch::no_grad(|| weight.shallow_clone().uniform_(-limit, limit));
             let layer_path = p / name;
             // Not trainable in tch's sense: gradients come from `backward`, not autograd.
             let weight = layer_path.add("weight", weight, false);
@@ -166,6 +165,12 @@ impl Mlp {
     /// [`Mlp::params`].
     pub fn grads(&self) -> &Tensor {
         &self.grads
+    }
+
+    /// Overwrites every parameter with `flat` (`[parameter_count]`, the layout of
+    /// [`Mlp::params`]).
+    pub fn set_params(&self, flat: &Tensor) {
+        tch::no_grad(|| self.params.shallow_clone().copy_(flat));
     }
 
     pub fn parameter_count(&self) -> i64 {
@@ -221,6 +226,24 @@ impl nn::Module for Mlp {
         }
         ys
     }
+}
+
+/// The first parameters of K runs' networks of `specs`, laid out flat as [`Mlp`] holds them:
+/// `[K, parameter_count]`. Each weight is uniform within its initialiser's limit, drawn from its
+/// run's stream under `tag` at the parameter's flat index; biases are zero.
+pub fn initial_parameters(specs: &[LayerSpec], keys: &Keys, tag: Tag) -> Tensor {
+    let total: i64 = specs.iter().map(|l| l.outputs * l.inputs + l.outputs).sum();
+    let numbers = keys.draw(tag, 0, 1, total).squeeze_dim(1); // [K, total]
+    let mut pieces = Vec::with_capacity(2 * specs.len());
+    let mut offset = 0;
+    for layer in specs {
+        let weights = layer.outputs * layer.inputs;
+        let limit = layer.init.limit(layer.inputs, layer.outputs);
+        pieces.push(rng::uniform(&numbers.narrow(1, offset, weights), -limit, limit));
+        pieces.push(numbers.narrow(1, offset + weights, layer.outputs).zeros_like());
+        offset += weights + layer.outputs;
+    }
+    Tensor::cat(&pieces, 1)
 }
 
 /// Maps latent points to points of the plane: `latent_dim → hidden… → 2`, with a linear or a
@@ -287,6 +310,11 @@ mod tests {
         let d_vs = nn::VarStore::new(Device::Cpu);
         let g = Generator::new(&g_vs.root(), cfg);
         let d = Discriminator::new(&d_vs.root(), cfg);
+        let keys = Keys::new(&[0], Device::Cpu);
+        g.network.set_params(&initial_parameters(&cfg.generator_layers(), &keys, Tag::InitGenerator).get(0));
+        d.network.set_params(
+            &initial_parameters(&cfg.discriminator_layers(), &keys, Tag::InitDiscriminator).get(0),
+        );
         (g_vs, g, d_vs, d)
     }
 

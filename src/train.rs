@@ -3,18 +3,21 @@
 //! the engine in [`Trainer::step`], evaluates, and runs the schedule in [`Trainer::fit`].
 //!
 //! The random draws are made here, not in an engine, so that both engines see the same
-//! numbers. This module never parses arguments, plots or names files.
+//! numbers. Every one is a pure function of the run's seed, the iteration and its place
+//! (`rng`), so a resumed run draws what an uninterrupted one does, and a member of an ensemble
+//! what the same seed draws alone. This module never parses arguments, plots or names files.
 
 use anyhow::Result;
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::adam::Adam;
 use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig};
-use crate::data::{self, RealBatch};
+use crate::data::{self, TrainingDraws};
 use crate::engine::{self, Batches, Engine, Label, Net, fused};
 use crate::evaluate::{self, EvalReport};
 use crate::metrics;
-use crate::model::Discriminator;
+use crate::model::{Discriminator, initial_parameters};
+use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -122,15 +125,15 @@ pub struct Trainer {
     /// The real points the metrics compare against, drawn once per run from a host-side stream
     /// of their own, so that an evaluation's metrics depend on the generator alone.
     reference: Vec<(f32, f32)>,
-    real: RealBatch,     // [half_batch, 2]
-    latent_half: Tensor, // [half_batch, latent_dim]
-    latent_full: Tensor, // [batch, latent_dim]
+    /// The run's stream, for the evaluations' draws.
+    keys: Keys,
+    /// The iterations' batches.
+    draws: TrainingDraws,
 }
 
 impl Trainer {
-    /// Seeds libtorch's random stream with `cfg.seed`, then builds and initialises both
-    /// networks on `device` (discriminator first, as the tutorial does) with `engine_kind`'s
-    /// engine.
+    /// Builds both networks on `device` with `engine_kind`'s engine, with the first weights
+    /// `cfg.seed` draws.
     pub fn new(
         model_cfg: &ModelConfig,
         cfg: &TrainConfig,
@@ -154,13 +157,11 @@ impl Trainer {
         cfg.validate()?;
         scaling.validate()?;
         let target = Target::new(&cfg.target)?;
-        // The metrics' latent batch comes from its own seed, drawn before the run's seed is set,
-        // so the training stream is the same with or without it.
-        seed_everything(cfg.seed ^ METRIC_SEED_SALT, device);
-        let metric_latent = data::latent_points(cfg.metric_samples, model_cfg.latent_dim, device);
-        seed_everything(cfg.seed, device);
-        let engine = engine::build(engine_kind, model_cfg, cfg.adam, device);
-        let float = (Kind::Float, device);
+        let keys = Keys::new(&[cfg.seed], device);
+        let metric_latent = data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim).get(0);
+        let engine = engine::build(engine_kind, model_cfg, cfg.adam, cfg.seed, device);
+        let draws =
+            TrainingDraws::new(&[cfg.seed], &target, scaling, cfg.batch, model_cfg.latent_dim, device);
         Ok(Trainer {
             model_cfg: model_cfg.clone(),
             cfg: cfg.clone(),
@@ -170,11 +171,10 @@ impl Trainer {
             metric_latent,
             reference: target
                 .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(cfg.seed)),
-            real: RealBatch::new(&target, scaling, cfg.half_batch(), device),
             target,
             scaling,
-            latent_half: Tensor::zeros([cfg.half_batch(), model_cfg.latent_dim], float),
-            latent_full: Tensor::zeros([cfg.batch, model_cfg.latent_dim], float),
+            keys,
+            draws,
         })
     }
 
@@ -248,18 +248,12 @@ impl Trainer {
     /// One iteration of the tutorial: a discriminator update on real points, a separate one on
     /// fake points, then a generator update through the (unchanged) discriminator.
     ///
-    /// libtorch's stream is reseeded first from the run's seed and the iteration, so what an
-    /// iteration draws depends on nothing before it: a resumed run draws exactly what an
-    /// uninterrupted one would, and evaluations may draw in between without changing the run.
+    /// What an iteration draws depends on the run's seed and the iteration alone.
     pub fn step(&mut self) -> StepLosses {
-        seed_everything(iteration_seed(self.cfg.seed, self.iteration), self.device());
-        // The tutorial's order: the real points, the fakes' latent points, then the generator
-        // update's latent points. Nothing else draws within an iteration, so drawing them all
-        // before the updates gives the same numbers as drawing each where it is used.
-        let real = self.real.fill().shallow_clone();
-        let _ = self.latent_half.normal_(0.0, 1.0);
-        let _ = self.latent_full.normal_(0.0, 1.0);
-        let batches = Batches { real: &real, latent_half: &self.latent_half, latent_full: &self.latent_full };
+        let drawn = self.draws.at(self.iteration);
+        let (real, latent_half, latent_full) =
+            (drawn.real.get(0), drawn.latent_half.get(0), drawn.latent_full.get(0));
+        let batches = Batches { real: &real, latent_half: &latent_half, latent_full: &latent_full };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
         losses
@@ -270,9 +264,9 @@ impl Trainer {
     /// the quality metrics of the generator's images of the fixed metric batch. The report
     /// names the last iteration done (0 before any).
     pub fn evaluate(&mut self) -> EvalReport {
-        let n = self.cfg.eval_samples;
-        let real = data::real_points(&self.target, self.scaling, n, self.device());
-        let latent = data::latent_points(n, self.model_cfg.latent_dim, self.device());
+        let (n, dim) = (self.cfg.eval_samples, self.model_cfg.latent_dim);
+        let (real, latent) = data::eval_draws(&self.keys, &self.target, self.scaling, n, dim, self.iteration);
+        let (real, latent) = (real.get(0), latent.get(0));
         let fake = tch::no_grad(|| self.engine.module(Net::Generator).forward(&latent));
         let measured = self.generate(&self.metric_latent);
         let metrics = metrics::measure(&measured, &self.reference, &self.target);
@@ -376,12 +370,15 @@ pub fn discriminator_alone(
     seed_everything(cfg.seed, device);
     let vs = nn::VarStore::new(device);
     let discriminator = Discriminator::new(&vs.root(), model_cfg);
+    let keys = Keys::new(&[cfg.seed], device);
+    let first = initial_parameters(&model_cfg.discriminator_layers(), &keys, Tag::InitDiscriminator);
+    discriminator.network().set_params(&first.get(0));
     let mut opt = Adam::new(discriminator.network().params(), cfg.adam);
     let target = Target::new(&cfg.target)?;
-    let mut real = RealBatch::new(&target, scaling_for(model_cfg, &target), cfg.half_batch(), device);
+    let scaling = scaling_for(model_cfg, &target);
     let mut fake = Tensor::zeros([cfg.half_batch(), 2], (Kind::Float, device));
     for i in 0..batches {
-        let real_points = real.fill().shallow_clone();
+        let real_points = data::real_points(&target, scaling, cfg.half_batch(), device);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
         let _ = fake.uniform_(-1.0, 1.0);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
@@ -400,26 +397,8 @@ pub fn scaling_for(model_cfg: &ModelConfig, target: &Target) -> Scaling {
     }
 }
 
-/// Mixed into the run's seed to seed the metrics' fixed latent batch (any constant works; this
-/// one keeps seed 0 from giving the metric batch the training stream's first draws).
-const METRIC_SEED_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The seed of the random draws of the 0-based `iteration` of a run seeded with `seed`: two
-/// rounds of SplitMix64, so that neighbouring iterations and seeds get unrelated streams.
-pub fn iteration_seed(seed: u64, iteration: u64) -> u64 {
-    splitmix64(seed ^ splitmix64(iteration))
-}
-
-/// SplitMix64's output function: a bijection on `u64` that mixes every input bit into every
-/// output bit.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Seeds libtorch's CPU generator, and the CUDA ones when training there.
+/// Seeds libtorch's CPU generator, and the CUDA ones when used: the stream of the commands'
+/// own draws (sample, evaluate, explore), which are not part of a run.
 pub fn seed_everything(seed: u64, device: Device) {
     tch::manual_seed(seed as i64);
     if device.is_cuda() {
@@ -442,15 +421,5 @@ mod tests {
             let steps = |net| t.engine().adam_state(net).steps;
             assert_eq!((steps(Net::Discriminator), steps(Net::Generator), t.iteration), (2, 1, 1), "{kind}");
         }
-    }
-
-    #[test]
-    fn iteration_seeds_differ_between_iterations_and_runs() {
-        // SplitMix64's published first output for state 0 pins the function down.
-        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
-        // libtorch's CPU generator keeps only the low 32 bits of a seed.
-        let seeds: std::collections::HashSet<u32> =
-            (0..1000).flat_map(|i| [iteration_seed(42, i) as u32, iteration_seed(43, i) as u32]).collect();
-        assert_eq!(seeds.len(), 2000);
     }
 }

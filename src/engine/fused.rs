@@ -132,6 +132,19 @@ mod tests {
     use super::*;
     use crate::engine::bce_with_logits;
 
+    /// The tutorial's networks with a run's first weights.
+    fn initialised_engine() -> FusedEngine {
+        let cfg = ModelConfig::default();
+        let e = FusedEngine::new(&cfg, AdamConfig::default(), Device::Cpu);
+        let keys = crate::rng::Keys::new(&[0], Device::Cpu);
+        for net in Net::BOTH {
+            let specs = crate::engine::layers_of(&cfg, net);
+            let flat = crate::model::initial_parameters(&specs, &keys, net.init_tag()).get(0);
+            crate::engine::set_flat(e.var_store(net), &specs, &flat).unwrap();
+        }
+        e
+    }
+
     fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
         let mut vars: Vec<_> = vs.variables().into_iter().map(|(k, t)| (k, t.copy())).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
@@ -146,7 +159,7 @@ mod tests {
     fn generator_update_leaves_the_discriminator_bit_identical() {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);
-        let mut e = FusedEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
+        let mut e = initialised_engine();
         let real = crate::data::real_points(
             &crate::target::Target::default(),
             crate::target::Scaling::IDENTITY,
@@ -179,7 +192,7 @@ mod tests {
     fn a_full_step_updates_both_networks_and_both_optimisers() {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);
-        let mut e = FusedEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
+        let mut e = initialised_engine();
         let real = crate::data::real_points(
             &crate::target::Target::default(),
             crate::target::Scaling::IDENTITY,

@@ -19,7 +19,9 @@ pub mod fused;
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::config::{AdamConfig, EngineKind, ModelConfig};
+use crate::config::{AdamConfig, EngineKind, LayerSpec, ModelConfig};
+use crate::model::initial_parameters;
+use crate::rng::{Keys, Tag};
 
 /// The label of a batch as the discriminator should learn it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,14 @@ pub enum Net {
 impl Net {
     pub const BOTH: [Net; 2] = [Net::Generator, Net::Discriminator];
 
+    /// The tag of its first weights' draw.
+    pub fn init_tag(self) -> Tag {
+        match self {
+            Net::Generator => Tag::InitGenerator,
+            Net::Discriminator => Tag::InitDiscriminator,
+        }
+    }
+
     /// The prefix of its optimiser's variables in a checkpoint: `generator.m`, ….
     pub fn name(self) -> &'static str {
         match self {
@@ -133,14 +143,69 @@ pub trait Engine {
     fn restore_adam(&mut self, net: Net, state: &AdamState) -> Result<()>;
 }
 
-/// Builds the networks of `model_cfg` with `kind`'s engine on `device`, drawing their initial
-/// weights from libtorch's stream as it stands: discriminator first, as the tutorial does, then
-/// the generator; each layer's weight, then its (zero) bias.
-pub fn build(kind: EngineKind, model_cfg: &ModelConfig, adam: AdamConfig, device: Device) -> Box<dyn Engine> {
-    match kind {
+/// Builds the networks of `model_cfg` with `kind`'s engine on `device`, with the first weights
+/// of the run seeded `seed` ([`initial_parameters`]).
+pub fn build(
+    kind: EngineKind,
+    model_cfg: &ModelConfig,
+    adam: AdamConfig,
+    seed: u64,
+    device: Device,
+) -> Box<dyn Engine> {
+    let engine: Box<dyn Engine> = match kind {
         EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, device)),
         EngineKind::Autograd => Box::new(autograd::AutogradEngine::new(model_cfg, adam, device)),
+    };
+    let keys = Keys::new(&[seed], device);
+    for net in Net::BOTH {
+        let specs = layers_of(model_cfg, net);
+        set_flat(engine.var_store(net), &specs, &initial_parameters(&specs, &keys, net.init_tag()).get(0))
+            .expect("an engine's networks have their layers' variables");
     }
+    engine
+}
+
+/// `net`'s layers in `model_cfg`.
+pub fn layers_of(model_cfg: &ModelConfig, net: Net) -> Vec<LayerSpec> {
+    match net {
+        Net::Generator => model_cfg.generator_layers(),
+        Net::Discriminator => model_cfg.discriminator_layers(),
+    }
+}
+
+/// A network's variables in `vs` as one flat tensor, `[parameter_count]`: layer by layer, the
+/// weight (row-major) then the bias, as [`crate::model::Mlp`] and the Adam states lay them out.
+pub fn flat_of(vs: &nn::VarStore, specs: &[LayerSpec]) -> Result<Tensor> {
+    let vars = vs.variables();
+    let mut pieces = Vec::with_capacity(2 * specs.len());
+    for layer in specs {
+        for part in ["weight", "bias"] {
+            let name = format!("{}.{part}", layer.name);
+            let Some(var) = vars.get(&name) else { bail!("variable `{name}` is missing") };
+            pieces.push(var.detach().reshape([-1]));
+        }
+    }
+    Ok(Tensor::cat(&pieces, 0))
+}
+
+/// Overwrites a network's variables in `vs` from `flat`, laid out as [`flat_of`] gives it.
+pub fn set_flat(vs: &nn::VarStore, specs: &[LayerSpec], flat: &Tensor) -> Result<()> {
+    let vars = vs.variables();
+    let mut offset = 0;
+    tch::no_grad(|| {
+        for layer in specs {
+            for (part, shape) in
+                [("weight", vec![layer.outputs, layer.inputs]), ("bias", vec![layer.outputs])]
+            {
+                let name = format!("{}.{part}", layer.name);
+                let Some(var) = vars.get(&name) else { bail!("variable `{name}` is missing") };
+                let len: i64 = shape.iter().product();
+                var.shallow_clone().f_copy_(&flat.narrow(0, offset, len).view(shape.as_slice()))?;
+                offset += len;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Copies every variable of `from` into the same-named variable of `to`; both must hold the
