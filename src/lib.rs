@@ -13,6 +13,7 @@ pub mod data;
 pub mod device;
 pub mod diagram;
 pub mod engine;
+pub mod ensemble;
 pub mod evaluate;
 pub mod fsio;
 pub mod metrics;

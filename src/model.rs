@@ -48,38 +48,53 @@ impl Dense {
     /// # Shapes
     /// `xs: [batch, in]` → `[batch, out]`
     fn forward(&self, xs: &Tensor) -> Tensor {
-        let mut ys = self.bias.addmm(xs, &self.weight_t);
-        match self.activation {
-            Activation::Relu => {
-                let _ = ys.relu_();
-            }
-            Activation::LeakyRelu(_) => {
-                ys = ys.prelu(self.slope.as_ref().expect("a leaky layer has its slope"))
-            }
-            Activation::Tanh => {
-                let _ = ys.tanh_();
-            }
-            Activation::Elu => {
-                let _ = ys.elu_();
-            }
-            Activation::Linear => {}
-        }
-        ys
+        activate(self.bias.addmm(xs, &self.weight_t), self.activation, self.slope.as_ref())
     }
 
-    /// ∂loss/∂(the layer's pre-activation) from ∂loss/∂(its output) `grad` and its `output`.
-    /// Each activation's derivative is read off its output, which the forward pass keeps.
     fn activation_backward(&self, grad: Tensor, output: &Tensor) -> Tensor {
-        match self.activation {
-            // ReLU's output is positive exactly where its input was.
-            Activation::Relu => output.threshold_backward(&grad, 0.0),
-            // So is LeakyReLU's, for a slope ≥ 0.
-            Activation::LeakyRelu(slope) => output.leaky_relu_backward(&grad, slope, true),
-            Activation::Tanh => Tensor::tanh_backward(&grad, output),
-            // ELU's derivative is 1 where its output is positive, output + α elsewhere.
-            Activation::Elu => Tensor::elu_backward(&grad, 1.0, 1.0, 1.0, true, output),
-            Activation::Linear => grad,
+        activation_backward(self.activation, grad, output)
+    }
+}
+
+/// `activation` applied to pre-activations `ys` (in place where libtorch can); `slope` is
+/// LeakyReLU's slope as a one-element tensor (`prelu`'s weight).
+pub fn activate(mut ys: Tensor, activation: Activation, slope: Option<&Tensor>) -> Tensor {
+    match activation {
+        Activation::Relu => {
+            let _ = ys.relu_();
         }
+        Activation::LeakyRelu(_) => ys = ys.prelu(slope.expect("a leaky layer has its slope")),
+        Activation::Tanh => {
+            let _ = ys.tanh_();
+        }
+        Activation::Elu => {
+            let _ = ys.elu_();
+        }
+        Activation::Linear => {}
+    }
+    ys
+}
+
+/// LeakyReLU's slope as `prelu` takes it, on `device`; `None` for other activations.
+pub fn slope_tensor(activation: Activation, device: Device) -> Option<Tensor> {
+    match activation {
+        Activation::LeakyRelu(slope) => Some(Tensor::from_slice(&[slope as f32]).to_device(device)),
+        _ => None,
+    }
+}
+
+/// ∂loss/∂(a layer's pre-activation) from ∂loss/∂(its output) `grad` and its `output`. Each
+/// activation's derivative is read off its output, which the forward pass keeps.
+pub fn activation_backward(activation: Activation, grad: Tensor, output: &Tensor) -> Tensor {
+    match activation {
+        // ReLU's output is positive exactly where its input was.
+        Activation::Relu => output.threshold_backward(&grad, 0.0),
+        // So is LeakyReLU's, for a slope ≥ 0.
+        Activation::LeakyRelu(slope) => output.leaky_relu_backward(&grad, slope, true),
+        Activation::Tanh => Tensor::tanh_backward(&grad, output),
+        // ELU's derivative is 1 where its output is positive, output + α elsewhere.
+        Activation::Elu => Tensor::elu_backward(&grad, 1.0, 1.0, 1.0, true, output),
+        Activation::Linear => grad,
     }
 }
 
@@ -143,10 +158,7 @@ impl Mlp {
             let weight = layer_path.add("weight", weight, false);
             let bias = layer_path.add("bias", bias, false);
             let weight_t = weight.tr();
-            let slope = match activation {
-                Activation::LeakyRelu(slope) => Some(Tensor::from_slice(&[slope as f32]).to_device(device)),
-                _ => None,
-            };
+            let slope = slope_tensor(activation, device);
             layers.push(Dense { name, activation, slope, weight, bias, weight_t, grad_weight, grad_bias });
         }
         Mlp { layers, params, grads }

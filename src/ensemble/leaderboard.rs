@@ -1,0 +1,263 @@
+//! The ranking of an ensemble's members (`leaderboard.csv`): one row per member with its best
+//! evaluation's metrics, ranked by the metric chosen with `--select`, lowest first. Rankings of
+//! several ensembles merge into one, so a sweep split across processes ranks as one.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::runlog::MetricsRow;
+
+/// The metric that ranks the members; lower is better for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    /// The energy distance to real points: shape and spread of the whole distribution.
+    #[default]
+    Energy,
+    /// The mean distance of the generated points from the curve.
+    Residual,
+    /// The Kolmogorov–Smirnov statistic of the generated `x`: coverage of the domain.
+    Ks,
+}
+
+impl Select {
+    pub const ALL: [Select; 3] = [Select::Energy, Select::Residual, Select::Ks];
+
+    /// Its value in an evaluation's metrics.
+    pub fn of(self, row: &MetricsRow) -> f64 {
+        match self {
+            Select::Energy => row.energy_distance,
+            Select::Residual => row.residual_mean,
+            Select::Ks => row.ks,
+        }
+    }
+
+    /// How a table heads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Select::Energy => "energy distance",
+            Select::Residual => "residual mean",
+            Select::Ks => "KS",
+        }
+    }
+}
+
+impl fmt::Display for Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Select::Energy => "energy",
+            Select::Residual => "residual",
+            Select::Ks => "ks",
+        })
+    }
+}
+
+impl FromStr for Select {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Select::ALL
+            .into_iter()
+            .find(|m| m.to_string() == s)
+            .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual or ks"))
+    }
+}
+
+/// One member's row of the leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    /// 1 for the best member.
+    pub rank: usize,
+    pub seed: u64,
+    /// `trained`, or `diverged` for a member frozen when its losses stopped being finite.
+    pub status: String,
+    /// The 0-based iteration after which it diverged.
+    pub diverged_after: Option<u64>,
+    /// The ranking metric, and its value at the member's best evaluation.
+    pub select: Select,
+    pub score: Option<f64>,
+    /// The best evaluation: its 0-based iteration and its metrics (empty before any).
+    pub best_iteration: Option<u64>,
+    pub acc_real: Option<f64>,
+    pub acc_fake: Option<f64>,
+    pub residual_mean: Option<f64>,
+    pub residual_median: Option<f64>,
+    pub residual_p95: Option<f64>,
+    pub residual_share_on_curve: Option<f64>,
+    pub share_in_domain: Option<f64>,
+    pub ks: Option<f64>,
+    pub share_left_branch: Option<f64>,
+    pub widest_gap: Option<f64>,
+    pub energy_distance: Option<f64>,
+}
+
+impl Standing {
+    /// The row of member `seed`, ranked by `select`, whose best evaluation is `best`.
+    pub fn new(
+        seed: u64,
+        select: Select,
+        best: Option<&MetricsRow>,
+        diverged_after: Option<u64>,
+    ) -> Standing {
+        Standing {
+            rank: 0,
+            seed,
+            status: if diverged_after.is_some() { "diverged" } else { "trained" }.to_string(),
+            diverged_after,
+            select,
+            score: best.map(|b| select.of(b)),
+            best_iteration: best.map(|b| b.iteration),
+            acc_real: best.map(|b| b.acc_real),
+            acc_fake: best.map(|b| b.acc_fake),
+            residual_mean: best.map(|b| b.residual_mean),
+            residual_median: best.map(|b| b.residual_median),
+            residual_p95: best.map(|b| b.residual_p95),
+            residual_share_on_curve: best.map(|b| b.residual_share_on_curve),
+            share_in_domain: best.map(|b| b.share_in_domain),
+            ks: best.map(|b| b.ks),
+            share_left_branch: best.map(|b| b.share_left_branch),
+            widest_gap: best.map(|b| b.widest_gap),
+            energy_distance: best.map(|b| b.energy_distance),
+        }
+    }
+}
+
+/// Whether `score` beats `best`: lower, and a number (a NaN never wins).
+pub fn improves(score: f64, best: Option<f64>) -> bool {
+    !score.is_nan() && best.is_none_or(|b| b.is_nan() || score < b)
+}
+
+/// Ranks `rows` in place by score, lowest first; members without one go last; ties by seed.
+pub fn rank(rows: &mut [Standing]) {
+    let key = |s: &Standing| s.score.filter(|v| !v.is_nan());
+    rows.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y).then(a.seed.cmp(&b.seed)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.seed.cmp(&b.seed),
+    });
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i + 1;
+    }
+}
+
+/// Writes the ranking to `path` atomically.
+pub fn write(path: &Path, rows: &[Standing]) -> Result<()> {
+    crate::fsio::write_atomically(path, |out| {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            csv.serialize(row)?;
+        }
+        out.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Reads a ranking written by [`write`].
+pub fn read(path: &Path) -> Result<Vec<Standing>> {
+    let bytes = crate::fsio::read_regular_file(path, 64 << 20)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (line, row) in csv::Reader::from_reader(bytes.as_slice()).deserialize::<Standing>().enumerate() {
+        rows.push(
+            row.with_context(|| format!("{}: row {} is not a leaderboard row", path.display(), line + 1))?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The merged ranking of several rankings, each with the folder it came from. They must rank
+/// by one metric, and no seed may appear twice.
+pub fn merge(rankings: Vec<(String, Vec<Standing>)>) -> Result<Vec<(String, Standing)>> {
+    let mut all: Vec<(String, Standing)> = rankings
+        .into_iter()
+        .flat_map(|(dir, rows)| rows.into_iter().map(move |r| (dir.clone(), r)))
+        .collect();
+    if let Some((first_dir, first)) = all.first() {
+        if let Some((dir, other)) = all.iter().find(|(_, r)| r.select != first.select) {
+            bail!(
+                "{first_dir} ranks by {} but {dir} by {}: rank every part of a sweep with the same --select",
+                first.select,
+                other.select
+            );
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (dir, row) in &all {
+        if let Some(earlier) = seen.insert(row.seed, dir.clone()) {
+            bail!(
+                "seed {} is in both {earlier} and {dir}: give each part of a sweep its own seeds",
+                row.seed
+            );
+        }
+    }
+    let mut rows: Vec<Standing> = all.iter().map(|(_, r)| r.clone()).collect();
+    rank(&mut rows);
+    let dirs: std::collections::HashMap<u64, String> = all.drain(..).map(|(d, r)| (r.seed, d)).collect();
+    Ok(rows.into_iter().map(|r| (dirs[&r.seed].clone(), r)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(seed: u64, score: Option<f64>) -> Standing {
+        let mut s = Standing::new(seed, Select::Energy, None, None);
+        s.score = score;
+        s
+    }
+
+    #[test]
+    fn ranks_lowest_first_with_the_unscored_last() {
+        let mut rows = vec![
+            standing(1, Some(0.3)),
+            standing(2, None),
+            standing(3, Some(0.1)),
+            standing(4, Some(f64::NAN)),
+        ];
+        rank(&mut rows);
+        let order: Vec<(u64, usize)> = rows.iter().map(|r| (r.seed, r.rank)).collect();
+        assert_eq!(order, [(3, 1), (1, 2), (2, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn improves_only_on_a_lower_number() {
+        assert!(improves(0.2, None) && improves(0.1, Some(0.2)) && improves(0.1, Some(f64::NAN)));
+        assert!(!improves(0.2, Some(0.2)) && !improves(f64::NAN, None));
+    }
+
+    #[test]
+    fn merging_refuses_mixed_metrics_and_repeated_seeds() {
+        let a = vec![standing(1, Some(0.2))];
+        let b = vec![standing(2, Some(0.1))];
+        let merged = merge(vec![("a".into(), a.clone()), ("b".into(), b)]).unwrap();
+        assert_eq!(
+            merged.iter().map(|(d, r)| (d.as_str(), r.seed, r.rank)).collect::<Vec<_>>(),
+            [("b", 2, 1), ("a", 1, 2)]
+        );
+        assert!(
+            format!("{:#}", merge(vec![("a".into(), a.clone()), ("c".into(), a.clone())]).unwrap_err())
+                .contains("seed 1")
+        );
+        let mut ks = standing(5, Some(0.1));
+        ks.select = Select::Ks;
+        assert!(
+            format!("{:#}", merge(vec![("a".into(), a), ("k".into(), vec![ks])]).unwrap_err())
+                .contains("--select")
+        );
+    }
+
+    #[test]
+    fn a_written_ranking_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leaderboard.csv");
+        let mut rows = vec![standing(7, Some(0.5)), Standing::new(9, Select::Energy, None, Some(123))];
+        rank(&mut rows);
+        write(&path, &rows).unwrap();
+        assert_eq!(read(&path).unwrap(), rows);
+    }
+}

@@ -1,0 +1,64 @@
+//! Comparing two implementations' results of one iteration from a shared state, to float32
+//! rounding: the engines test and the ensembles test use it.
+
+use gan1d::engine::Net;
+use gan1d::train::Trainer;
+use tch::{Kind, Tensor};
+
+/// A network's state as f64 tensors: its variables in name order, then its Adam's m and v.
+pub struct NetState {
+    pub vars: Vec<(String, Tensor)>,
+    pub m: Tensor,
+    pub v: Tensor,
+    pub steps: u64,
+}
+
+pub fn state(t: &Trainer, net: Net) -> NetState {
+    let mut vars: Vec<(String, Tensor)> = t
+        .engine()
+        .var_store(net)
+        .variables()
+        .into_iter()
+        .map(|(name, var)| (name, var.detach().to_kind(Kind::Double)))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let adam = t.engine().adam_state(net);
+    NetState { vars, m: adam.m.to_kind(Kind::Double), v: adam.v.to_kind(Kind::Double), steps: adam.steps }
+}
+
+pub fn max_abs(t: &Tensor) -> f64 {
+    t.abs().max().double_value(&[])
+}
+
+/// How far two engines' results of one step from `before` are apart, as a multiple of what
+/// float32 rounding allows; at most 1 passes. Parameters are compared by their updates:
+/// each element's update may differ by 1 % of itself plus a few ulps of the parameter (the
+/// rounding of the new value); each moment tensor may differ by 1e-4 of its largest element
+/// (gradients summed in another order).
+pub fn disagreement(before: &NetState, fused: &NetState, reference: &NetState) -> (f64, String) {
+    let mut worst = (0.0f64, String::new());
+    let mut note = |ratio: f64, what: String| {
+        if ratio > worst.0 || ratio.is_nan() {
+            worst = (if ratio.is_nan() { f64::INFINITY } else { ratio }, what);
+        }
+    };
+    for ((name, p0), ((_, pf), (_, pa))) in before.vars.iter().zip(fused.vars.iter().zip(&reference.vars)) {
+        let (df, da) = (pf - p0, pa - p0);
+        let ulp = p0.abs().clamp_min(1e-3) * f64::from(f32::EPSILON);
+        let allowed = da.abs() * 1e-2 + ulp * 4.0;
+        let ratio = ((&df - &da).abs() / allowed).max().double_value(&[]);
+        note(
+            ratio,
+            format!(
+                "update of {name}: fused moved it up to {:.3e}, the reference {:.3e}",
+                max_abs(&df),
+                max_abs(&da)
+            ),
+        );
+    }
+    for (which, f, a) in [("m", &fused.m, &reference.m), ("v", &fused.v, &reference.v)] {
+        let allowed = 1e-4 * max_abs(a) + 1e-30;
+        note(max_abs(&(f - a)) / allowed, format!("Adam {which}: largest {:.3e}", max_abs(a)));
+    }
+    worst
+}
