@@ -8,6 +8,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 
 use crate::config::{Activation, AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::device::DeviceChoice;
+use crate::ensemble::leaderboard::Select;
 use crate::target::{Domain, TargetConfig};
 
 #[derive(Debug, Parser)]
@@ -94,6 +95,8 @@ pub enum Command {
     Explore(ExploreCommand),
     /// Print Keras-style summaries of the discriminator, the generator and the composite model
     Summary(SummaryArgs),
+    /// Print the merged ranking of the members of one or several ensembles (`train --seeds`)
+    Leaderboard(LeaderboardArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +118,14 @@ pub struct TrainArgs {
     /// Seed of the random stream: on the CPU the same seed repeats a run exactly
     #[arg(long, default_value_t = TrainConfig::default().seed, value_parser = whole(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
+    /// Train an ensemble: one member per seed, all at once, into --out (`1..64`, both ends
+    /// included, or `3,7,11`, or both: `1..8,20`)
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["seed", "resume"])]
+    pub seeds: Option<SeedList>,
+    /// With --seeds: the metric that ranks the members, lowest first (energy: energy distance
+    /// to real points; residual: mean distance from the curve; ks: coverage of the domain)
+    #[arg(long, value_name = "energy|residual|ks", default_value_t = Select::Energy, requires = "seeds")]
+    pub select: Select,
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     #[arg(long, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -236,9 +247,12 @@ impl TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// Checkpoint folder written by `gan1d train`
+    /// Checkpoint folder written by `gan1d train`; an ensemble's folder means its best member
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
+    /// With an ensemble's folder: use member S (its best checkpoint) instead of the best member
+    #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX))]
+    pub member: Option<u64>,
     /// Number of points
     #[arg(short = 'n', default_value_t = 100, value_parser = whole(1, limits::MAX_SAMPLES), allow_negative_numbers = true)]
     pub n: u64,
@@ -255,9 +269,12 @@ pub struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Checkpoint folder written by `gan1d train`
+    /// Checkpoint folder written by `gan1d train`; an ensemble's folder means its best member
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
+    /// With an ensemble's folder: use member S (its best checkpoint) instead of the best member
+    #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX))]
+    pub member: Option<u64>,
     /// Generated points to measure (the same points `sample` gives for this -n and --seed)
     #[arg(short = 'n', default_value_t = 10_000, value_parser = whole(2, limits::MAX_EVALUATE_POINTS), allow_negative_numbers = true)]
     pub n: u64,
@@ -300,12 +317,77 @@ pub struct SummaryArgs {
     /// Summarise the models of this checkpoint instead of those the architecture flags describe
     #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output"])]
     pub checkpoint: Option<PathBuf>,
+    /// With an ensemble's folder: use member S instead of the best member
+    #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX), requires = "checkpoint")]
+    pub member: Option<u64>,
     #[command(flatten)]
     pub architecture: ArchitectureArgs,
     /// Also draw a diagram of each model into DIR (discriminator_plot.png, generator_plot.png,
     /// gan_plot.png)
     #[arg(long, value_name = "DIR")]
     pub diagram: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaderboardArgs {
+    /// Ensemble folders written by `gan1d train --seeds`
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Print CSV (with a `folder` column) instead of a table
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// The seeds of an ensemble, written `1..64` (both ends included), `3,7,11`, or a mix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedList(pub Vec<u64>);
+
+impl std::str::FromStr for SeedList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let max = crate::ensemble::MAX_MEMBERS;
+        let number = |t: &str| {
+            t.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("must be seeds like 1..64 or 3,7,11; `{}` is not a seed", t.trim()))
+        };
+        let mut seeds = Vec::new();
+        for part in s.split(',') {
+            match part.split_once("..") {
+                Some((low, high)) => {
+                    let (low, high) = (number(low)?, number(high)?);
+                    if low > high {
+                        return Err(format!(
+                            "the range {low}..{high} is empty; write the smaller seed first"
+                        ));
+                    }
+                    if high - low >= max as u64 {
+                        return Err(format!(
+                            "the range {low}..{high} has more than {max} seeds, the most one ensemble trains"
+                        ));
+                    }
+                    seeds.extend(low..=high);
+                }
+                None => seeds.push(number(part)?),
+            }
+            if seeds.len() > max {
+                return Err(format!("names more than {max} seeds, the most one ensemble trains"));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(repeated) = seeds.iter().find(|s| !seen.insert(**s)) {
+            return Err(format!("names seed {repeated} twice"));
+        }
+        Ok(SeedList(seeds))
+    }
+}
+
+impl std::fmt::Display for SeedList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text: Vec<String> = self.0.iter().map(u64::to_string).collect();
+        f.write_str(&text.join(","))
+    }
 }
 
 /// The widths of a network's hidden layers, written `15` or `32,16`.

@@ -73,5 +73,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => commands::evaluate(&args),
         Command::Explore(command) => commands::explore(&command),
         Command::Summary(args) => commands::summary(&args),
+        Command::Leaderboard(args) => commands::leaderboard(&args),
     }
 }

@@ -64,8 +64,13 @@ pub struct HistoryRecorder {
 
 impl HistoryRecorder {
     pub fn record(&mut self, iteration: u64, losses: &StepLosses) {
+        self.record_stats(iteration, losses.stats_tensor());
+    }
+
+    /// Records a row given as its statistics, `[5]` in [`StepLosses::stats_tensor`]'s order.
+    pub fn record_stats(&mut self, iteration: u64, stats: Tensor) {
         self.iterations.push(iteration);
-        self.stats.push(losses.stats_tensor());
+        self.stats.push(stats);
     }
 
     pub fn len(&self) -> usize {

@@ -95,6 +95,8 @@ pub(super) fn committed_names(dir: &Path) -> Vec<String> {
 pub fn is_run_file(name: &str) -> bool {
     let logs = ["metrics.csv", "history.csv", "frames.csv"];
     name == MANIFEST
+        || name == "ensemble.json"
+        || name == "leaderboard.csv"
         || name == ".gan1d.lock"
         || logs.contains(&name)
         || logs.iter().any(|log| name == format!(".{log}.staged"))

@@ -48,11 +48,13 @@ use crate::runlog::LogRecord;
 use crate::target::{Scaling, Target};
 use crate::train::Trainer;
 
+mod ensemble;
 mod layout;
 mod load;
 mod manifest;
 mod save;
 
+pub use ensemble::*;
 pub use layout::*;
 pub use load::*;
 pub use manifest::*;

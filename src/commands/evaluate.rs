@@ -29,7 +29,11 @@ struct Report<'a> {
 pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     // One thread, as `sample`: the same seed and -n give the same points.
     tch::set_num_threads(1);
-    let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
+    let (dir, note) = checkpoint::resolve(&args.checkpoint, args.member)?;
+    let (manifest, _vs, generator) = checkpoint::load_generator(&dir, Device::Cpu)?;
+    if let Some(note) = note {
+        crate::output::note(&note);
+    }
     let target = manifest.target()?;
     train::seed_everything(args.seed, Device::Cpu);
     let sampler = sample::Sampler {
@@ -50,7 +54,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let mut stdout = crate::output::Stdout::default();
     if args.json {
         let report = Report {
-            checkpoint: args.checkpoint.display().to_string(),
+            checkpoint: dir.display().to_string(),
             iteration: manifest.iteration,
             target: target.formula(),
             domain: target.domain().into(),
@@ -63,7 +67,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     } else {
         let heading = format!(
             "checkpoint {} after {} iterations; target {} on [{}, {}); {} points, seed {}\n",
-            args.checkpoint.display(),
+            dir.display(),
             manifest.iteration,
             target.label(),
             target.domain().low(),

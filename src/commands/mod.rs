@@ -3,6 +3,7 @@
 
 mod evaluate;
 mod explore;
+mod leaderboard;
 mod sample;
 mod summary;
 mod train;
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 
 pub use evaluate::evaluate;
 pub use explore::explore;
+pub use leaderboard::leaderboard;
 pub use sample::sample;
 pub use summary::summary;
 pub use train::{Ending, train};

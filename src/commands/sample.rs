@@ -14,16 +14,24 @@ const PLOT_LIMIT: usize = 10_000;
 pub fn sample(args: &SampleArgs) -> Result<()> {
     // One thread: the same seed must give byte-identical output on any machine load.
     tch::set_num_threads(1);
-    if let Some(path) = &args.out {
-        super::check_output(path, "--out", false, &args.checkpoint)?;
-    }
-    if let Some(path) = &args.plot {
-        super::check_output(path, "--plot", true, &args.checkpoint)?;
-        if args.out.as_ref().is_some_and(|out| out == path) {
-            anyhow::bail!("--plot {}: --out names the same file; give each its own", path.display());
+    let (dir, note) = checkpoint::resolve(&args.checkpoint, args.member)?;
+    for reading in [&args.checkpoint, &dir] {
+        if let Some(path) = &args.out {
+            super::check_output(path, "--out", false, reading)?;
+        }
+        if let Some(path) = &args.plot {
+            super::check_output(path, "--plot", true, reading)?;
         }
     }
-    let (manifest, _vs, generator) = checkpoint::load_generator(&args.checkpoint, Device::Cpu)?;
+    if let Some(path) = &args.plot
+        && args.out.as_ref().is_some_and(|out| out == path)
+    {
+        anyhow::bail!("--plot {}: --out names the same file; give each its own", path.display());
+    }
+    let (manifest, _vs, generator) = checkpoint::load_generator(&dir, Device::Cpu)?;
+    if let Some(note) = note {
+        crate::output::note(&note);
+    }
     let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
     train::seed_everything(args.seed, Device::Cpu);
     let sampler = sampling::Sampler {

@@ -12,7 +12,14 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
         super::writable_dir(dir, "--diagram")?;
     }
     let model_cfg = match &args.checkpoint {
-        Some(dir) => checkpoint::read_manifest(dir)?.model,
+        Some(dir) => {
+            let (dir, note) = checkpoint::resolve(dir, args.member)?;
+            let model = checkpoint::read_manifest(&dir)?.model;
+            if let Some(note) = note {
+                crate::output::note(&note);
+            }
+            model
+        }
         None => {
             let model_cfg = args.architecture.model_config();
             model_cfg.validate()?;

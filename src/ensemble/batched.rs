@@ -115,7 +115,7 @@ impl BatchedMlp {
             grad = activation_backward(layer.spec.activation, grad, &outputs[index + 1]);
             let input = &outputs[index]; // [K, batch, in]
             if need == Need::Params {
-                let _ = layer.grad_weight.shallow_clone().copy_(&grad.transpose(1, 2).bmm(input));
+                layer.grad_weight.shallow_clone().copy_(&grad.transpose(1, 2).bmm(input));
                 let _ = grad.sum_intlist_out(&layer.grad_bias, 1, false, None);
                 if index == 0 {
                     return None;

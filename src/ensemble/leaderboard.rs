@@ -177,14 +177,14 @@ pub fn merge(rankings: Vec<(String, Vec<Standing>)>) -> Result<Vec<(String, Stan
         .into_iter()
         .flat_map(|(dir, rows)| rows.into_iter().map(move |r| (dir.clone(), r)))
         .collect();
-    if let Some((first_dir, first)) = all.first() {
-        if let Some((dir, other)) = all.iter().find(|(_, r)| r.select != first.select) {
-            bail!(
-                "{first_dir} ranks by {} but {dir} by {}: rank every part of a sweep with the same --select",
-                first.select,
-                other.select
-            );
-        }
+    if let Some((first_dir, first)) = all.first()
+        && let Some((dir, other)) = all.iter().find(|(_, r)| r.select != first.select)
+    {
+        bail!(
+            "{first_dir} ranks by {} but {dir} by {}: rank every part of a sweep with the same --select",
+            first.select,
+            other.select
+        );
     }
     let mut seen = std::collections::HashMap::new();
     for (dir, row) in &all {

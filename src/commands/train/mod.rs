@@ -6,6 +6,7 @@
 //! reacts to training as it goes, `logs.rs` keeps the CSV logs, `signals.rs` catches the stop
 //! signals.
 
+mod ensemble;
 mod logs;
 mod observer;
 mod signals;
@@ -27,6 +28,12 @@ use logs::Logs;
 use observer::TrainObserver;
 
 pub fn train(args: &TrainArgs) -> Result<()> {
+    if let Some(seeds) = &args.seeds {
+        return ensemble::train_fresh(args, &seeds.0);
+    }
+    if let Some(dir) = args.resume.as_deref().filter(|dir| checkpoint::is_ensemble(dir)) {
+        return ensemble::train_resumed(args, dir);
+    }
     let run = match &args.resume {
         None => Run::fresh(args)?,
         Some(dir) => Run::resumed(args, dir)?,

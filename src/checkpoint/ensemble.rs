@@ -1,0 +1,173 @@
+//! An ensemble's folder: every path in it, its manifest, and which checkpoint a command given
+//! the folder reads.
+//!
+//! ```text
+//! DIR/ensemble.json              the manifest: seeds, ranking metric, iterations done; written
+//!                                after every member's checkpoint of a round
+//! DIR/leaderboard.csv            one row per member, ranked (`ensemble::leaderboard`)
+//! DIR/members/seed-S/            member S: an ordinary run folder (its latest checkpoint, logs)
+//! DIR/members/seed-S/best/       member S's checkpoint at its best evaluation
+//! DIR/plots/members_NNNNN.png    small multiples of the members at each evaluation
+//! DIR/.gan1d.lock                held while `gan1d train` writes into DIR
+//! ```
+
+use super::*;
+use crate::ensemble::leaderboard::{self, Select, Standing};
+
+/// The ensemble manifest's file name.
+const ENSEMBLE_MANIFEST: &str = "ensemble.json";
+/// The version of the ensemble manifest's layout.
+pub const ENSEMBLE_FORMAT_VERSION: u32 = 1;
+
+pub fn ensemble_manifest_path(dir: &Path) -> PathBuf {
+    dir.join(ENSEMBLE_MANIFEST)
+}
+
+/// Whether `dir` holds an ensemble (its manifest exists, readable or not).
+pub fn is_ensemble(dir: &Path) -> bool {
+    ensemble_manifest_path(dir).symlink_metadata().is_ok()
+}
+
+pub fn members_dir(dir: &Path) -> PathBuf {
+    dir.join("members")
+}
+
+/// Member `seed`'s run folder.
+pub fn member_dir(dir: &Path, seed: u64) -> PathBuf {
+    members_dir(dir).join(format!("seed-{seed}"))
+}
+
+/// The folder of a member's best checkpoint, inside its run folder.
+pub fn best_dir(member_dir: &Path) -> PathBuf {
+    member_dir.join("best")
+}
+
+pub fn leaderboard_path(dir: &Path) -> PathBuf {
+    dir.join("leaderboard.csv")
+}
+
+/// The small multiples after the 0-based `iteration`.
+pub fn members_plot_path(dir: &Path, iteration: u64) -> PathBuf {
+    plots_dir(dir).join(format!("members_{iteration:05}.png"))
+}
+
+/// What `ensemble.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsembleManifest {
+    pub format_version: u32,
+    pub gan1d_version: String,
+    /// The members' seeds, in training order.
+    pub seeds: Vec<u64>,
+    /// The metric that ranks the members.
+    pub select: Select,
+    /// Iterations every live member's checkpoint holds.
+    pub iteration: u64,
+    /// The members frozen because they diverged: seed → the 0-based iteration after which.
+    #[serde(default)]
+    pub diverged: BTreeMap<u64, u64>,
+}
+
+impl EnsembleManifest {
+    pub fn new(seeds: Vec<u64>, select: Select, iteration: u64) -> Self {
+        EnsembleManifest {
+            format_version: ENSEMBLE_FORMAT_VERSION,
+            gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
+            seeds,
+            select,
+            iteration,
+            diverged: BTreeMap::new(),
+        }
+    }
+}
+
+/// Writes `manifest` into `dir` atomically.
+pub fn write_ensemble_manifest(dir: &Path, manifest: &EnsembleManifest) -> Result<()> {
+    let text = serde_json::to_string_pretty(manifest)? + "\n";
+    fsio::write_atomically(&ensemble_manifest_path(dir), |out| Ok(out.write_all(text.as_bytes())?))
+        .with_context(|| format!("cannot write {}", ensemble_manifest_path(dir).display()))
+}
+
+/// Reads and checks `dir`'s ensemble manifest.
+pub fn read_ensemble_manifest(dir: &Path) -> Result<EnsembleManifest> {
+    let path = ensemble_manifest_path(dir);
+    let fail = || format!("cannot read the ensemble manifest {}", path.display());
+    let bytes = fsio::read_regular_file(&path, MAX_MANIFEST_BYTES).with_context(fail)?;
+    let manifest: EnsembleManifest = serde_json::from_slice(&bytes).with_context(fail)?;
+    if manifest.format_version != ENSEMBLE_FORMAT_VERSION {
+        bail!(
+            "{}: format version {} is not one this gan1d reads ({ENSEMBLE_FORMAT_VERSION})",
+            path.display(),
+            manifest.format_version
+        );
+    }
+    let unique: std::collections::HashSet<u64> = manifest.seeds.iter().copied().collect();
+    if manifest.seeds.is_empty()
+        || manifest.seeds.len() > crate::ensemble::MAX_MEMBERS
+        || unique.len() != manifest.seeds.len()
+    {
+        bail!("{}: the seeds must be 1 to {} distinct numbers", path.display(), crate::ensemble::MAX_MEMBERS);
+    }
+    if let Some(stranger) = manifest.diverged.keys().find(|s| !unique.contains(s)) {
+        bail!("{}: diverged member {stranger} is not one of its seeds", path.display());
+    }
+    Ok(manifest)
+}
+
+/// The run folder a command given `dir` reads: `dir` itself for a run; for an ensemble, the
+/// best checkpoint of member `member`, or of the best-ranked member, with a note saying which.
+pub fn resolve(dir: &Path, member: Option<u64>) -> Result<(PathBuf, Option<String>)> {
+    if !is_ensemble(dir) {
+        if let Some(seed) = member {
+            bail!("--member {seed}: {} is a single run, not an ensemble; leave --member out", dir.display());
+        }
+        return Ok((dir.to_path_buf(), None));
+    }
+    let manifest = read_ensemble_manifest(dir)?;
+    let standings = leaderboard::read(&leaderboard_path(dir)).unwrap_or_default();
+    let seed = match member {
+        Some(seed) if manifest.seeds.contains(&seed) => seed,
+        Some(seed) => bail!(
+            "--member {seed}: {} has no member with that seed (its seeds: {})",
+            dir.display(),
+            seed_list(&manifest.seeds)
+        ),
+        None => match standings.iter().find(|s| s.rank == 1 && s.best_iteration.is_some()) {
+            Some(best) => best.seed,
+            None => bail!(
+                "{}: no member has been evaluated yet, so none is best; pick one with --member (seeds {})",
+                dir.display(),
+                seed_list(&manifest.seeds)
+            ),
+        },
+    };
+    let run = member_dir(dir, seed);
+    let best = best_dir(&run);
+    let standing: Option<&Standing> = standings.iter().find(|s| s.seed == seed);
+    let (path, which) = if manifest_path(&best).is_file() {
+        let at = standing
+            .and_then(|s| s.best_iteration)
+            .map(|i| format!(", after iteration {i}"))
+            .unwrap_or_default();
+        let rank = match (member, standing) {
+            (None, Some(s)) => format!(
+                "the best member by {} ({})",
+                s.select.label(),
+                s.score.map(|v| format!("{v:.4}")).unwrap_or_default()
+            ),
+            _ => "the member asked for".to_string(),
+        };
+        (best, format!("seed {seed}'s best checkpoint{at}: {rank}"))
+    } else {
+        (run, format!("seed {seed}'s latest checkpoint (it has no best checkpoint yet)"))
+    };
+    let note = format!("gan1d: {} is an ensemble; using {which}, in {}", dir.display(), path.display());
+    Ok((path, Some(note)))
+}
+
+/// Seeds as `3, 7, 11`, shortened after a dozen.
+fn seed_list(seeds: &[u64]) -> String {
+    let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
+    let more = if seeds.len() > 12 { format!(", … ({} in all)", seeds.len()) } else { String::new() };
+    shown.join(", ") + &more
+}

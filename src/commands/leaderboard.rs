@@ -1,0 +1,75 @@
+//! `gan1d leaderboard`: the merged ranking of one or several ensemble folders, so that a sweep
+//! split across processes or machines ranks as one.
+
+use anyhow::{Result, bail};
+
+use crate::checkpoint;
+use crate::cli::LeaderboardArgs;
+use crate::ensemble::leaderboard::{self, Standing};
+
+pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
+    let mut rankings = Vec::new();
+    for dir in &args.dirs {
+        if !checkpoint::is_ensemble(dir) {
+            bail!(
+                "{}: not an ensemble folder (it has no ensemble.json); `gan1d train --seeds LIST --out DIR` writes one",
+                dir.display()
+            );
+        }
+        checkpoint::read_ensemble_manifest(dir)?;
+        let rows = leaderboard::read(&checkpoint::leaderboard_path(dir))?;
+        rankings.push((dir.display().to_string(), rows));
+    }
+    let merged = leaderboard::merge(rankings)?;
+    let text = if args.csv { csv(&merged)? } else { table(&merged) };
+    let _ = crate::output::Stdout::default().text(&text)?;
+    Ok(())
+}
+
+/// The rows as `leaderboard.csv` writes them, with the folder of each as a last column.
+fn csv(rows: &[(String, Standing)]) -> Result<String> {
+    let mut out = String::new();
+    for (i, (dir, row)) in rows.iter().enumerate() {
+        let mut writer = csv::WriterBuilder::new().has_headers(i == 0).from_writer(Vec::new());
+        writer.serialize(row)?;
+        let mut folder = csv::WriterBuilder::new().from_writer(Vec::new());
+        folder.write_record([dir.as_str()])?;
+        let text = String::from_utf8(writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        let folder = String::from_utf8(folder.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        let mut lines = text.lines();
+        if i == 0 {
+            out += &format!("{},folder\n", lines.next().unwrap_or_default());
+        }
+        out += &format!("{},{}\n", lines.next().unwrap_or_default(), folder.trim_end());
+    }
+    Ok(out)
+}
+
+/// The rows as an aligned table, best first.
+fn table(rows: &[(String, Standing)]) -> String {
+    let select = rows.first().map(|(_, r)| r.select.label()).unwrap_or("score");
+    let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "{:>4}  {:>8}  {:<10}  {:>9}  {:>15}  {:>8}  {:>8}  {:>8}  {:>8}  folder\n",
+        "rank", "seed", "status", "best at", select, "residual", "KS", "energy", "on curve"
+    );
+    for (dir, r) in rows {
+        let status = match r.diverged_after {
+            Some(at) => format!("div. {at}"),
+            None => r.status.clone(),
+        };
+        out += &format!(
+            "{:>4}  {:>8}  {:<10}  {:>9}  {:>15}  {:>8}  {:>8}  {:>8}  {:>8}  {dir}\n",
+            r.rank,
+            r.seed,
+            status,
+            r.best_iteration.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            number(r.score),
+            number(r.residual_mean),
+            number(r.ks),
+            number(r.energy_distance),
+            number(r.residual_share_on_curve),
+        );
+    }
+    out
+}
