@@ -4,7 +4,16 @@
 
 mod common;
 
+use std::fs;
+use std::path::Path;
+use std::thread::sleep;
+use std::time::Duration;
+
 use common::step::{disagreement, state};
+use common::{
+    assert_no_panic, assert_refused, finish, gan1d, read_manifest, send, spawn_train, stderr, stdout,
+    wait_for,
+};
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::engine::Net;
 use gan1d::ensemble::{Ensemble, EnsembleObserver, batched::BatchedLosses};
@@ -127,4 +136,307 @@ fn a_diverging_member_is_frozen_and_the_others_go_on() {
     }
     let last = healthy_record.evaluations.last().unwrap();
     assert!(last.iter().all(|r| r.unwrap() < 0.5), "{last:?}");
+}
+
+fn train(args: &[&str]) -> std::process::Output {
+    let mut all = vec!["train", "--device", "cpu", "--quiet"];
+    all.extend_from_slice(args);
+    gan1d(&all)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ensemble_manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("ensemble.json")).unwrap()).unwrap()
+}
+
+/// `leaderboard.csv` as (rank, seed, score, best_iteration) rows.
+fn leaderboard(dir: &Path) -> Vec<(u64, u64, f64, u64)> {
+    let text = fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (rank, seed, score, best) =
+        (column("rank"), column("seed"), column("score"), column("best_iteration"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[rank].parse().unwrap(),
+                f[seed].parse().unwrap(),
+                f[score].parse().unwrap(),
+                f[best].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ens");
+    let o = train(&["--seeds", "3..5,9", "--epochs", "400", "--eval-every", "200", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "one line per evaluation: {}", stdout(&o));
+    let manifest = ensemble_manifest(&dir);
+    assert_eq!(manifest["seeds"], serde_json::json!([3, 4, 5, 9]));
+    assert_eq!((manifest["select"].as_str(), manifest["iteration"].as_u64()), (Some("energy"), Some(400)));
+    for seed in [3, 4, 5, 9] {
+        let member = dir.join(format!("members/seed-{seed}"));
+        assert_eq!(read_manifest(&member)["iteration"], 400);
+        assert_eq!(read_manifest(&member)["seed"], seed);
+        let metrics = fs::read_to_string(member.join("metrics.csv")).unwrap();
+        assert_eq!(metrics.lines().count(), 3, "{metrics}");
+        assert_eq!(fs::read_to_string(member.join("history.csv")).unwrap().lines().count(), 41);
+        assert!(read_manifest(&member.join("best"))["iteration"].as_u64().unwrap() <= 400);
+    }
+    for iteration in ["00199", "00399"] {
+        let png = fs::read(dir.join(format!("plots/members_{iteration}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+    // Ranked by score, lowest first, each member once.
+    let rows = leaderboard(&dir);
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "{rows:?}");
+    let mut seeds: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    seeds.sort();
+    assert_eq!(seeds, [3, 4, 5, 9]);
+    // Each member's best checkpoint is its best evaluation.
+    for &(_, seed, score, best) in &rows {
+        let best_dir = dir.join(format!("members/seed-{seed}/best"));
+        assert_eq!(read_manifest(&best_dir)["iteration"].as_u64(), Some(best + 1));
+        let metrics = fs::read_to_string(dir.join(format!("members/seed-{seed}/metrics.csv"))).unwrap();
+        let energies: Vec<f64> =
+            metrics.lines().skip(1).map(|l| l.split(',').last().unwrap().parse().unwrap()).collect();
+        assert_eq!(energies.iter().copied().fold(f64::INFINITY, f64::min), score);
+    }
+
+    // The folder itself means its best member, named on stderr; --member picks another.
+    let best_seed = rows[0].1;
+    let o = gan1d(&["sample", "--checkpoint", path(&dir), "-n", "5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("using seed {best_seed}'s best checkpoint")), "{}", stderr(&o));
+    let member = dir.join(format!("members/seed-{best_seed}/best"));
+    let direct = gan1d(&["sample", "--checkpoint", path(&member), "-n", "5"]);
+    assert_eq!(stdout(&o), stdout(&direct));
+    let o = gan1d(&["evaluate", "--checkpoint", path(&dir), "--member", "9", "-n", "500", "--json"]);
+    assert!(o.status.success() && stderr(&o).contains("seed 9"), "{}", stderr(&o));
+    let o = gan1d(&["summary", "--checkpoint", path(&dir)]);
+    assert!(o.status.success() && stdout(&o).contains("Trainable params: 122"), "{}", stderr(&o));
+    assert_refused(
+        &gan1d(&["sample", "--checkpoint", path(&dir), "--member", "6"]),
+        "no member with that seed",
+    );
+    assert_refused(&gan1d(&["sample", "--checkpoint", path(&member), "--member", "3"]), "not an ensemble");
+
+    // A member folder is an ordinary run: it resumes alone.
+    let o = train(&["--resume", path(&dir.join("members/seed-4")), "--epochs", "450"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_manifest(&dir.join("members/seed-4"))["iteration"], 450);
+
+    // An ensemble never replaces a folder.
+    let before = common::snapshot(&dir);
+    assert_refused(&train(&["--seeds", "1..2", "--out", path(&dir)]), "already holds a run");
+    assert_refused(&train(&["--seeds", "1..2", "--overwrite", "--out", path(&dir)]), "never replaces");
+    assert_eq!(common::snapshot(&dir), before);
+}
+
+#[test]
+fn bad_seed_lists_are_refused_in_one_line_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("never");
+    for (list, needle) in [
+        ("1..3,2", "seed 2 twice"),
+        ("5..1", "empty"),
+        ("1..5000", "more than 4096"),
+        ("a,b", "is not a seed"),
+        ("", "is not a seed"),
+    ] {
+        let o = train(&["--seeds", list, "--out", path(&out)]);
+        assert_refused(&o, needle);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    }
+    assert_refused(&train(&["--seeds", "1..2", "--seed", "3", "--out", path(&out)]), "--seed");
+    assert_refused(&train(&["--select", "ks", "--out", path(&out)]), "--seeds");
+    assert_refused(
+        &train(&["--seeds", "1..2", "--select", "best", "--out", path(&out)]),
+        "not a ranking metric",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn an_ensemble_resumed_is_the_ensemble_never_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (straight, resumed) = (tmp.path().join("straight"), tmp.path().join("resumed"));
+    let common = ["--seeds", "2,7,8", "--eval-every", "150", "--select", "residual"];
+    let o = train(&[&common[..], &["--epochs", "450", "--out", path(&straight)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = train(&[&common[..], &["--epochs", "300", "--out", path(&resumed)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_refused(&train(&["--resume", path(&resumed), "--batch", "64"]), "contradicts");
+    let o = train(&["--resume", path(&resumed), "--epochs", "450"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_members(&straight, &resumed, &[2, 7, 8]);
+    assert_eq!(
+        fs::read(straight.join("leaderboard.csv")).unwrap(),
+        fs::read(resumed.join("leaderboard.csv")).unwrap()
+    );
+}
+
+/// Every member of the two ensembles holds the same checkpoint and logs, byte for byte.
+fn assert_same_members(a: &Path, b: &Path, seeds: &[u64]) {
+    for seed in seeds {
+        let (ma, mb) = (a.join(format!("members/seed-{seed}")), b.join(format!("members/seed-{seed}")));
+        for part in ["generator", "discriminator", "optimizer"] {
+            for (x, y) in [(ma.clone(), mb.clone()), (ma.join("best"), mb.join("best"))] {
+                let (fx, fy) = (common::part_file(&x, part), common::part_file(&y, part));
+                assert_eq!(fx.file_name(), fy.file_name());
+                assert!(
+                    fs::read(&fx).unwrap() == fs::read(&fy).unwrap(),
+                    "seed {seed}: {} differs",
+                    fy.display()
+                );
+            }
+        }
+        // The animation's frames follow the run's total, which a resume may change.
+        for log in ["metrics.csv", "history.csv"] {
+            assert!(
+                fs::read(ma.join(log)).unwrap() == fs::read(mb.join(log)).unwrap(),
+                "seed {seed}: {log} differs"
+            );
+        }
+    }
+}
+
+#[test]
+fn sigint_stops_every_member_with_a_checkpoint_and_the_resume_is_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ens");
+    let child =
+        spawn_train(&["--seeds", "4..6", "--epochs", "1000000", "--eval-every", "300", "--out", path(&dir)]);
+    wait_for(&dir.join("members/seed-6/config.json"));
+    sleep(Duration::from_millis(150));
+    send(&child, "INT");
+    let o = finish(child);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert_no_panic(&o);
+    let reached = ensemble_manifest(&dir)["iteration"].as_u64().unwrap();
+    assert!(err.contains(&format!("stopped by SIGINT after {reached} of 1000000 iterations")), "{err}");
+    assert!(
+        err.contains(&format!("resume with: gan1d train --resume {} --device cpu --quiet", path(&dir))),
+        "{err}"
+    );
+    for seed in 4..=6 {
+        assert_eq!(
+            read_manifest(&dir.join(format!("members/seed-{seed}")))["iteration"].as_u64(),
+            Some(reached)
+        );
+    }
+    let total = (reached + 37).to_string();
+    let o = train(&["--resume", path(&dir), "--epochs", &total]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let straight = tmp.path().join("straight");
+    let o = train(&["--seeds", "4..6", "--epochs", &total, "--eval-every", "300", "--out", path(&straight)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_members(&straight, &dir, &[4, 5, 6]);
+}
+
+#[test]
+fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (round, delay) in [350u64, 500, 650].into_iter().enumerate() {
+        let dir = tmp.path().join(format!("ens{round}"));
+        let child = spawn_train(&[
+            "--seeds",
+            "1..4",
+            "--epochs",
+            "1000000",
+            "--checkpoint-every",
+            "7",
+            "--out",
+            path(&dir),
+        ]);
+        wait_for(&dir.join("ensemble.json"));
+        sleep(Duration::from_millis(delay));
+        send(&child, "KILL");
+        let _ = finish(child);
+        for seed in 1..=4 {
+            let member = dir.join(format!("members/seed-{seed}"));
+            if member.join("config.json").exists() {
+                let o = gan1d(&["sample", "--checkpoint", path(&member), "-n", "3"]);
+                assert!(o.status.success(), "seed {seed} after kill -9: {}", stderr(&o));
+            }
+        }
+        // Resuming either continues every member or says, in one line, which member to bring level.
+        let reached = ensemble_manifest(&dir)["iteration"].as_u64().unwrap();
+        let o = train(&["--resume", path(&dir), "--epochs", &(reached + 20).to_string()]);
+        assert_no_panic(&o);
+        if !o.status.success() {
+            assert_refused(&o, "stopped while it saved");
+        }
+    }
+}
+
+#[test]
+fn a_damaged_ensemble_manifest_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ens");
+    let o = train(&["--seeds", "1,2", "--epochs", "20", "--eval-every", "10", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let good = ensemble_manifest(&dir);
+    let with = |key: &str, value: serde_json::Value| {
+        let mut m = good.clone();
+        m[key] = value;
+        m.to_string()
+    };
+    for (damaged, needle) in [
+        (with("extra", 1.into()), "unknown field"),
+        (with("seeds", serde_json::json!([1, 1])), "distinct"),
+        (with("seeds", serde_json::json!([])), "distinct"),
+        (with("format_version", 9.into()), "format version 9"),
+        (with("select", "best".into()), "ensemble manifest"),
+        (with("diverged", serde_json::json!({"5": 3})), "diverged member 5"),
+        ("{".to_string(), "ensemble manifest"),
+    ] {
+        fs::write(dir.join("ensemble.json"), &damaged).unwrap();
+        let before = common::snapshot(&dir);
+        for o in [
+            train(&["--resume", path(&dir), "--epochs", "30"]),
+            gan1d(&["sample", "--checkpoint", path(&dir)]),
+            gan1d(&["leaderboard", path(&dir)]),
+        ] {
+            assert_refused(&o, needle);
+        }
+        assert_eq!(common::snapshot(&dir).len(), before.len());
+    }
+}
+
+#[test]
+fn leaderboard_merges_the_parts_of_a_split_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("part-a"), tmp.path().join("part-b"));
+    for (dir, seeds) in [(&a, "1..2"), (&b, "3..4")] {
+        let o = train(&["--seeds", seeds, "--epochs", "200", "--eval-every", "100", "--out", path(dir)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = gan1d(&["leaderboard", path(&a), path(&b), "--csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    let ranks: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(ranks, ["1", "2", "3", "4"]);
+    let mut all = leaderboard(&a);
+    all.extend(leaderboard(&b));
+    all.sort_by(|x, y| x.2.total_cmp(&y.2));
+    let seeds: Vec<String> = rows.iter().map(|r| r.split(',').nth(1).unwrap().to_string()).collect();
+    assert_eq!(seeds, all.iter().map(|r| r.1.to_string()).collect::<Vec<_>>());
+    let table = gan1d(&["leaderboard", path(&a), path(&b)]);
+    assert!(table.status.success() && stdout(&table).lines().count() == 5, "{}", stdout(&table));
+    assert_refused(&gan1d(&["leaderboard", path(&a), path(&a)]), "is in both");
+    assert_refused(&gan1d(&["leaderboard", path(&a.join("members/seed-1"))]), "not an ensemble folder");
 }

@@ -5,11 +5,14 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{BIN, assert_no_panic, assert_refused, gan1d, read_manifest, snapshot, stderr, stdout};
+use common::{
+    BIN, assert_no_panic, assert_refused, finish, gan1d, read_manifest, send, snapshot, spawn_train, stderr,
+    stdout, wait_for,
+};
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -20,44 +23,6 @@ fn train(args: &[&str]) -> Output {
     let mut all = vec!["train", "--device", "cpu", "--quiet"];
     all.extend_from_slice(args);
     gan1d(&all)
-}
-
-fn spawn_train(args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(["train", "--device", "cpu", "--quiet"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the gan1d binary starts")
-}
-
-/// Waits until `file` exists, failing the test after a minute.
-fn wait_for(file: &Path) {
-    let start = Instant::now();
-    while !file.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "{} never appeared", file.display());
-        sleep(Duration::from_millis(20));
-    }
-}
-
-fn send(child: &Child, signal: &str) {
-    let status =
-        Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
-    assert!(status.success(), "kill -{signal} failed");
-}
-
-/// Waits for `child` to exit, failing the test (and killing it) after a minute.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("gan1d did not exit within a minute");
-        }
-        sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// The folder's files but the lock, which holds no data.

@@ -6,7 +6,9 @@ pub mod step;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gan1d");
 
@@ -122,4 +124,43 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     files.sort();
     files
+}
+
+/// `gan1d train --device cpu --quiet ARGS`, running in the background.
+pub fn spawn_train(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(["train", "--device", "cpu", "--quiet"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the gan1d binary starts")
+}
+
+/// Waits until `file` exists, failing the test after a minute.
+pub fn wait_for(file: &Path) {
+    let start = Instant::now();
+    while !file.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "{} never appeared", file.display());
+        sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn send(child: &Child, signal: &str) {
+    let status =
+        Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Waits for `child` to exit, failing the test (and killing it) after a minute.
+pub fn finish(mut child: Child) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("gan1d did not exit within a minute");
+        }
+        sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
