@@ -209,7 +209,7 @@ fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
         assert_eq!(read_manifest(&best_dir)["iteration"].as_u64(), Some(best + 1));
         let metrics = fs::read_to_string(dir.join(format!("members/seed-{seed}/metrics.csv"))).unwrap();
         let energies: Vec<f64> =
-            metrics.lines().skip(1).map(|l| l.split(',').last().unwrap().parse().unwrap()).collect();
+            metrics.lines().skip(1).map(|l| l.split(',').next_back().unwrap().parse().unwrap()).collect();
         assert_eq!(energies.iter().copied().fold(f64::INFINITY, f64::min), score);
     }
 
@@ -348,6 +348,7 @@ fn sigint_stops_every_member_with_a_checkpoint_and_the_resume_is_exact() {
 #[test]
 fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
     let tmp = tempfile::tempdir().unwrap();
+    let mut levelled = 0;
     for (round, delay) in [350u64, 500, 650].into_iter().enumerate() {
         let dir = tmp.path().join(format!("ens{round}"));
         let child = spawn_train(&[
@@ -371,14 +372,18 @@ fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
                 assert!(o.status.success(), "seed {seed} after kill -9: {}", stderr(&o));
             }
         }
-        // Resuming either continues every member or says, in one line, which member to bring level.
-        let reached = ensemble_manifest(&dir)["iteration"].as_u64().unwrap();
-        let o = train(&["--resume", path(&dir), "--epochs", &(reached + 20).to_string()]);
-        assert_no_panic(&o);
-        if !o.status.success() {
-            assert_refused(&o, "stopped while it saved");
-        }
+        // Resuming continues every member, bringing level those a kill left behind, exactly as
+        // an ensemble that was never stopped.
+        let total = (ensemble_manifest(&dir)["iteration"].as_u64().unwrap() + 20).to_string();
+        let o = train(&["--resume", path(&dir), "--epochs", &total]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        levelled += stderr(&o).contains("training those behind") as usize;
+        let straight = tmp.path().join(format!("straight{round}"));
+        let o = train(&["--seeds", "1..4", "--epochs", &total, "--out", path(&straight)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_same_members(&straight, &dir, &[1, 2, 3, 4]);
     }
+    eprintln!("kill -9: {levelled} of 3 ensembles had members left behind by the kill");
 }
 
 #[test]
@@ -439,4 +444,54 @@ fn leaderboard_merges_the_parts_of_a_split_sweep() {
     assert!(table.status.success() && stdout(&table).lines().count() == 5, "{}", stdout(&table));
     assert_refused(&gan1d(&["leaderboard", path(&a), path(&a)]), "is in both");
     assert_refused(&gan1d(&["leaderboard", path(&a.join("members/seed-1"))]), "not an ensemble folder");
+}
+
+/// Makes member `seed` of the ensemble in `dir` diverge on its next iteration: its generator's
+/// output layer becomes 3e38 throughout, finite but overflowing at once (the manifest is
+/// re-sealed).
+fn poison(dir: &Path, seed: u64) {
+    let member = dir.join(format!("members/seed-{seed}"));
+    let file = common::part_file(&member, "generator");
+    let mut vars = tch::Tensor::load_multi(&file).unwrap();
+    for (name, tensor) in &mut vars {
+        if name.starts_with("out.") {
+            let _ = tensor.fill_(3e38);
+        }
+    }
+    tch::Tensor::save_multi(&vars, &file).unwrap();
+    common::reseal(&member);
+}
+
+#[test]
+fn a_member_that_diverges_is_marked_frozen_and_kept_in_its_place_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (once, twice) = (tmp.path().join("once"), tmp.path().join("twice"));
+    for dir in [&once, &twice] {
+        let o = train(&["--seeds", "1..3", "--epochs", "200", "--eval-every", "100", "--out", path(dir)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        poison(dir, 2);
+    }
+    let poisoned = fs::read(common::part_file(&once.join("members/seed-2"), "generator")).unwrap();
+    let o = train(&["--resume", path(&twice), "--epochs", "400"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("seed 2 diverged after iteration 299"), "{}", stderr(&o));
+    assert_eq!(ensemble_manifest(&twice)["diverged"], serde_json::json!({"2": 299}));
+    let board = fs::read_to_string(twice.join("leaderboard.csv")).unwrap();
+    assert!(board.lines().any(|l| l.contains(",2,diverged,299,")), "{board}");
+    // Resumed again, it holds its place and the others go on exactly as in one session.
+    let o = train(&["--resume", path(&twice), "--epochs", "600"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = train(&["--resume", path(&once), "--epochs", "600"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_members(&once, &twice, &[1, 3]);
+    for dir in [&once, &twice] {
+        let member = dir.join("members/seed-2");
+        assert_eq!(read_manifest(&member)["iteration"], 200, "a frozen member's checkpoint stays");
+        assert!(fs::read(common::part_file(&member, "generator")).unwrap() == poisoned);
+        assert_eq!(ensemble_manifest(dir)["iteration"], 600);
+    }
+    assert_eq!(
+        fs::read(once.join("leaderboard.csv")).unwrap(),
+        fs::read(twice.join("leaderboard.csv")).unwrap()
+    );
 }

@@ -51,6 +51,9 @@ pub struct Ensemble {
     synced: Vec<bool>,
     /// The iteration after which each frozen member diverged.
     diverged: Vec<Option<u64>>,
+    /// Members that only hold their place: never evaluated, synced or reported (see
+    /// [`Ensemble::with_passengers`]).
+    passenger: Vec<bool>,
     engine: BatchedEngine,
     draws: TrainingDraws,
     iteration: u64,
@@ -74,13 +77,26 @@ impl Ensemble {
     /// The ensemble of `members`, each a run in any state, all of one configuration but the
     /// seed, and all at one iteration.
     pub fn from_members(members: Vec<Trainer>) -> Result<Self> {
-        let first = members.first().ok_or_else(|| anyhow::anyhow!("an ensemble needs a member"))?;
+        let passengers = vec![false; members.len()];
+        Ensemble::with_passengers(members, &passengers)
+    }
+
+    /// [`Ensemble::from_members`] where the members marked in `passengers` only hold their
+    /// places, in any state: the others train exactly as they do beside them in a whole
+    /// ensemble, since a member's arithmetic depends on its place and the ensemble's size.
+    pub fn with_passengers(members: Vec<Trainer>, passengers: &[bool]) -> Result<Self> {
+        let riders: Vec<&Trainer> =
+            members.iter().zip(passengers).filter(|(_, p)| !**p).map(|(m, _)| m).collect();
+        let first =
+            *riders.first().ok_or_else(|| anyhow::anyhow!("an ensemble needs a member that trains"))?;
         let (model_cfg, iteration) = (first.model_cfg().clone(), first.iteration());
         let base = TrainConfig { seed: 0, ..first.cfg().clone() };
         for member in &members {
             if member.model_cfg() != &model_cfg || (TrainConfig { seed: 0, ..member.cfg().clone() }) != base {
                 bail!("the members of an ensemble differ in more than their seeds");
             }
+        }
+        for member in &riders {
             if member.iteration() != iteration {
                 bail!(
                     "the members are at different iterations ({} and {}): an ensemble trains them in step",
@@ -94,13 +110,15 @@ impl Ensemble {
             let mut params = Vec::new();
             let (mut m, mut v) = (Vec::new(), Vec::new());
             let mut steps = None;
-            for member in &members {
+            for (member, &passenger) in members.iter().zip(passengers) {
                 params.push(engine::flat_of(member.engine().var_store(net), &specs)?);
                 let adam = member.engine().adam_state(net);
-                if steps.is_some_and(|s| s != adam.steps) {
-                    bail!("the members' optimisers are at different steps");
+                if !passenger {
+                    if steps.is_some_and(|s| s != adam.steps) {
+                        bail!("the members' optimisers are at different steps");
+                    }
+                    steps = Some(adam.steps);
                 }
-                steps = Some(adam.steps);
                 m.push(adam.m);
                 v.push(adam.v);
             }
@@ -111,23 +129,21 @@ impl Ensemble {
                 steps: steps.unwrap_or(0),
             })
         };
-        let engine = BatchedEngine::new(
-            &model_cfg,
-            first.cfg().adam,
-            state(Net::Generator)?,
-            state(Net::Discriminator)?,
-        );
+        let (adam, target, scaling, batch, device) =
+            (first.cfg().adam, first.target().clone(), first.scaling(), first.cfg().batch, first.device());
+        let engine = BatchedEngine::new(&model_cfg, adam, state(Net::Generator)?, state(Net::Discriminator)?);
         let seeds: Vec<u64> = members.iter().map(|m| m.cfg().seed).collect();
-        let draws = TrainingDraws::new(
-            &seeds,
-            first.target(),
-            first.scaling(),
-            first.cfg().batch,
-            model_cfg.latent_dim,
-            first.device(),
-        );
+        let draws = TrainingDraws::new(&seeds, &target, scaling, batch, model_cfg.latent_dim, device);
         let k = members.len();
-        Ok(Ensemble { members, synced: vec![true; k], diverged: vec![None; k], engine, draws, iteration })
+        Ok(Ensemble {
+            members,
+            synced: vec![true; k],
+            diverged: vec![None; k],
+            passenger: passengers.to_vec(),
+            engine,
+            draws,
+            iteration,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -165,9 +181,9 @@ impl Ensemble {
         self.diverged[member]
     }
 
-    /// Whether `member` still trains.
+    /// Whether `member` still trains: neither diverged nor a passenger.
     pub fn live(&self, member: usize) -> bool {
-        self.diverged[member].is_none()
+        self.diverged[member].is_none() && !self.passenger[member]
     }
 
     /// Member `member`'s trainer, in its state after the last [`Ensemble::sync`].
@@ -197,6 +213,17 @@ impl Ensemble {
         Ok(())
     }
 
+    /// The members' trainers, each in its current state, frozen ones included (in their state
+    /// when frozen, or their last).
+    pub fn into_members(mut self) -> Result<Vec<Trainer>> {
+        for member in 0..self.len() {
+            if self.live(member) {
+                self.sync(member)?;
+            }
+        }
+        Ok(self.members)
+    }
+
     /// One iteration of every member.
     pub fn step(&mut self) -> BatchedLosses {
         let drawn = self.draws.at(self.iteration);
@@ -222,7 +249,8 @@ impl Ensemble {
 
     /// Whether the iteration just completed is followed by an evaluation.
     pub fn evaluation_due(&self) -> bool {
-        self.iteration.is_multiple_of(self.cfg().eval_every) || self.iteration == self.cfg().epochs
+        let cfg = self.cfg();
+        self.iteration.is_multiple_of(cfg.eval_every) || self.iteration == cfg.epochs
     }
 
     /// Freezes the members whose losses are not finite; fails when none is left.
@@ -242,7 +270,7 @@ impl Ensemble {
                 observer.diverged(self, member, at, &what)?;
             }
         }
-        if self.diverged.iter().all(Option::is_some) {
+        if (0..self.len()).all(|k| !self.live(k)) {
             return Err(Diverged {
                 iteration: self.iteration - 1,
                 what: "every member of the ensemble has diverged".to_string(),
@@ -260,8 +288,14 @@ impl Ensemble {
 
     /// Runs every member to `cfg.epochs`, as [`Trainer::fit`] runs one.
     pub fn fit(&mut self, observer: &mut dyn EnsembleObserver) -> Result<FitEnd> {
+        self.fit_to(self.cfg().epochs, observer)
+    }
+
+    /// [`Ensemble::fit`], stopping after `until` iterations (at most `cfg.epochs`): what a run
+    /// to `cfg.epochs` does up to there.
+    pub fn fit_to(&mut self, until: u64, observer: &mut dyn EnsembleObserver) -> Result<FitEnd> {
         let epochs = self.cfg().epochs;
-        while self.iteration < epochs {
+        while self.iteration < until.min(epochs) {
             let losses = self.step();
             observer.stepped(self, &losses)?;
             let done = self.iteration == epochs;

@@ -79,7 +79,7 @@ pub(super) fn train_fresh(args: &TrainArgs, seeds: &[u64]) -> Result<()> {
     }
     let manifest = EnsembleManifest::new(seeds.to_vec(), args.select, 0);
     checkpoint::write_ensemble_manifest(&dir, &manifest)?;
-    let run = EnsembleRun::new(&dir, args, &ensemble, members, manifest, Vec::new())?;
+    let run = EnsembleRun::new(&dir, args, &ensemble, members, manifest)?;
     crate::output::note(&format!(
         "gan1d: training {} members (seeds {}) at once into {}",
         seeds.len(),
@@ -98,48 +98,57 @@ pub(super) fn train_resumed(args: &TrainArgs, dir: &Path) -> Result<()> {
     let lock = lock_run_dir(dir, "--resume")?;
     let manifest = read()?;
     let device = start_device(args)?;
-    let mut trainers = Vec::new();
-    let mut members = Vec::new();
-    let mut frozen = Vec::new();
     let earlier = leaderboard::read(&checkpoint::leaderboard_path(dir)).unwrap_or_default();
     // Every member is read and checked before anything is written.
+    let mut loaded: Vec<Option<(Trainer, Member)>> = Vec::new();
     for &seed in &manifest.seeds {
-        if let Some(&at) = manifest.diverged.get(&seed) {
-            let standing = earlier.iter().find(|s| s.seed == seed).cloned();
-            frozen.push(standing.unwrap_or_else(|| Standing::new(seed, manifest.select, None, Some(at))));
+        if manifest.diverged.contains_key(&seed) {
+            loaded.push(None);
             continue;
         }
         let member_dir = checkpoint::member_dir(dir, seed);
         let context = || format!("--resume {}: member {seed}", dir.display());
         let member_manifest = checkpoint::read_manifest(&member_dir).with_context(context)?;
-        if member_manifest.iteration != manifest.iteration {
-            bail!(
-                "--resume {}: member {seed} holds {} iterations but the ensemble {}: it was stopped while it saved; \
-                 bring that member to {} with `gan1d train --resume {} --epochs {}`, or start the ensemble anew",
-                dir.display(),
-                member_manifest.iteration,
-                manifest.iteration,
-                manifest.iteration.max(member_manifest.iteration),
-                member_dir.display(),
-                manifest.iteration.max(member_manifest.iteration)
-            );
-        }
         let cfg = resumed_config(args, &member_dir, &member_manifest)?;
         let trainer = checkpoint::resume(&member_dir, &member_manifest, &cfg, EngineKind::Fused, device)
             .with_context(context)?;
         let logs = Logs::reopen(&member_dir, &member_manifest, &trainer).with_context(context)?;
         let best = best_of(logs.metrics.rows(), manifest.select);
-        members.push(Member::new(member_dir, &trainer, logs, best, member_manifest.last_evaluation));
-        members.last_mut().expect("just pushed").saved_at = Some(member_manifest.iteration);
-        trainers.push(trainer);
+        let mut member = Member::new(member_dir, &trainer, logs, best, member_manifest.last_evaluation);
+        member.saved_at = Some(member_manifest.iteration);
+        loaded.push(Some((trainer, member)));
     }
-    if trainers.is_empty() {
+    let Some((model_cfg, cfg)) =
+        loaded.iter().flatten().next().map(|(t, _)| (t.model_cfg().clone(), t.cfg().clone()))
+    else {
         bail!("--resume {}: every member has diverged; there is nothing to train", dir.display());
+    };
+    // A member that diverged keeps its place, so that the others' arithmetic is the same as
+    // before: a fresh run of its seed stands in, and its row of the leaderboard stays.
+    let mut members = Vec::new();
+    for (entry, &seed) in loaded.into_iter().zip(&manifest.seeds) {
+        members.push(match entry {
+            Some(member) => member,
+            None => {
+                let at = manifest.diverged[&seed];
+                let standing = earlier.iter().find(|s| s.seed == seed).cloned();
+                let standing =
+                    standing.unwrap_or_else(|| Standing::new(seed, manifest.select, None, Some(at)));
+                let stand_in = Trainer::new(
+                    &model_cfg,
+                    &crate::config::TrainConfig { seed, ..cfg.clone() },
+                    EngineKind::Fused,
+                    device,
+                )?;
+                let member = Member::frozen(checkpoint::member_dir(dir, seed), &stand_in, standing);
+                (stand_in, member)
+            }
+        });
     }
-    let ensemble = Ensemble::from_members(trainers)?;
+    let (ensemble, members, manifest) = bring_level(args, dir, members, manifest)?;
     super::remove_plots(dir, manifest.iteration, false)?;
     let first = manifest.iteration;
-    let run = EnsembleRun::new(dir, args, &ensemble, members, manifest, frozen)?;
+    let run = EnsembleRun::new(dir, args, &ensemble, members, manifest)?;
     progress::resume_at(&run.bar, first);
     crate::output::note(&format!(
         "gan1d: resuming the ensemble in {} ({} members) after {first} iterations, to {}",
@@ -148,6 +157,58 @@ pub(super) fn train_resumed(args: &TrainArgs, dir: &Path) -> Result<()> {
         ensemble.cfg().epochs
     ));
     go(args, dir.to_path_buf(), ensemble, run, lock, first)
+}
+
+/// The ensemble of `members`, every one that trains at one iteration. Members saved at
+/// different iterations (the ensemble was stopped while it saved them) are brought level
+/// first: those behind train to where the others are, with the others riding along in their
+/// places, which is exactly what they do in the whole ensemble, and are saved there.
+fn bring_level(
+    args: &TrainArgs,
+    dir: &Path,
+    members: Vec<(Trainer, Member)>,
+    mut manifest: EnsembleManifest,
+) -> Result<(Ensemble, Vec<Member>, EnsembleManifest)> {
+    let (mut trainers, mut members): (Vec<Trainer>, Vec<Member>) = members.into_iter().unzip();
+    loop {
+        let trains: Vec<bool> = members.iter().map(|m| m.frozen.is_none()).collect();
+        let at: Vec<u64> =
+            trainers.iter().zip(&trains).filter(|(_, t)| **t).map(|(t, _)| t.iteration()).collect();
+        let lowest = *at.iter().min().expect("a member trains");
+        let Some(next) = at.iter().copied().filter(|&i| i > lowest).min() else {
+            let passengers: Vec<bool> = trains.iter().map(|t| !t).collect();
+            manifest.iteration = lowest;
+            return Ok((Ensemble::with_passengers(trainers, &passengers)?, members, manifest));
+        };
+        let behind: Vec<bool> =
+            trainers.iter().zip(&trains).map(|(t, &trains)| trains && t.iteration() == lowest).collect();
+        crate::output::note(&format!(
+            "gan1d: {} of the members were saved after {lowest} iterations and the rest after {next} (the ensemble \
+             was stopped while it saved); training those behind to {next} first",
+            behind.iter().filter(|&&b| b).count()
+        ));
+        let passengers: Vec<bool> = behind.iter().map(|b| !b).collect();
+        let mut sub = Ensemble::with_passengers(trainers, &passengers)?;
+        let level = EnsembleManifest { iteration: lowest, ..manifest.clone() };
+        let mut run = EnsembleRun::new(dir, args, &sub, members, level)?;
+        run.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        let end = sub.fit_to(next, &mut run)?;
+        run.checkpoint_round(&mut sub)?;
+        if end == FitEnd::Stopped {
+            let signal = run.signals.received().expect("training stops only on a signal");
+            let notes = vec![format!("resume with: {}", resume_command(args, dir))];
+            return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
+        }
+        manifest.diverged = run.manifest.diverged.clone();
+        let standings = run.standings(&sub);
+        members = std::mem::take(&mut run.members);
+        for (k, member) in members.iter_mut().enumerate() {
+            if sub.diverged(k).is_some() {
+                member.frozen = standings.iter().find(|s| s.seed == member.seed).cloned();
+            }
+        }
+        trainers = sub.into_members()?;
+    }
 }
 
 /// The best of a member's evaluations by `select`.
@@ -253,7 +314,10 @@ fn resume_command(args: &TrainArgs, dir: &Path) -> String {
 struct Member {
     dir: PathBuf,
     seed: u64,
-    logs: Logs,
+    /// `None` for a member that diverged in an earlier session: it only holds its place.
+    logs: Option<Logs>,
+    /// Its row of the leaderboard, for a member that diverged in an earlier session.
+    frozen: Option<Standing>,
     recorder: HistoryRecorder,
     frame_latent: Tensor,
     saved_at: Option<u64>,
@@ -274,7 +338,8 @@ impl Member {
         Member {
             dir,
             seed: trainer.cfg().seed,
-            logs,
+            logs: Some(logs),
+            frozen: None,
             recorder: HistoryRecorder::default(),
             frame_latent: frame_latent(trainer),
             saved_at: None,
@@ -284,11 +349,33 @@ impl Member {
         }
     }
 
-    fn flush_history(&mut self) -> Result<()> {
-        for row in self.recorder.drain() {
-            self.logs.history.append(row)?;
+    /// A member that diverged in an earlier session, holding its place beside `trainer`.
+    fn frozen(dir: PathBuf, trainer: &Trainer, standing: Standing) -> Member {
+        Member {
+            dir,
+            seed: standing.seed,
+            logs: None,
+            frozen: Some(standing),
+            recorder: HistoryRecorder::default(),
+            frame_latent: frame_latent(trainer),
+            saved_at: None,
+            last_evaluation: None,
+            best: None,
+            latest_score: None,
         }
-        self.logs.history.flush()
+    }
+
+    /// Its logs: every member that trains has them.
+    fn logs(&mut self) -> &mut Logs {
+        self.logs.as_mut().expect("a member that trains has its logs")
+    }
+
+    fn flush_history(&mut self) -> Result<()> {
+        let Some(logs) = self.logs.as_mut() else { return Ok(()) };
+        for row in self.recorder.drain() {
+            logs.history.append(row)?;
+        }
+        logs.history.flush()
     }
 
     /// Saves the member's latest checkpoint (its trainer must be in sync). `Ok(false)` when a
@@ -298,14 +385,15 @@ impl Member {
             return Ok(true);
         }
         self.flush_history()?;
-        let records = self.logs.records()?;
+        let records = self.logs().records()?;
         match checkpoint::save(&self.dir, trainer, self.last_evaluation, records) {
             Ok(()) => {}
             Err(e) if e.downcast_ref::<checkpoint::NotFinite>().is_some() => return Ok(false),
             Err(e) => return Err(e),
         }
         self.saved_at = Some(trainer.iteration());
-        self.logs.publish(&self.dir)?;
+        let dir = self.dir.clone();
+        self.logs().publish(&dir)?;
         Ok(true)
     }
 }
@@ -316,10 +404,7 @@ struct EnsembleRun {
     manifest: EnsembleManifest,
     /// One per member of the ensemble, in its order.
     members: Vec<Member>,
-    /// Members frozen in an earlier session: kept in the leaderboard only.
-    frozen: Vec<Standing>,
     bar: ProgressBar,
-    verbosity: Verbosity,
     curve: Vec<(f64, f64)>,
     history_every: u64,
     frame_every: u64,
@@ -337,7 +422,6 @@ impl EnsembleRun {
         ensemble: &Ensemble,
         members: Vec<Member>,
         manifest: EnsembleManifest,
-        frozen: Vec<Standing>,
     ) -> Result<Self> {
         let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
         let cfg = ensemble.cfg();
@@ -346,9 +430,7 @@ impl EnsembleRun {
             saved_at: (manifest.iteration > 0).then_some(manifest.iteration),
             manifest,
             members,
-            frozen,
             bar: progress::training_bar(cfg.epochs, verbosity),
-            verbosity,
             curve: ensemble.member(0).target().curve(plot::CURVE_POINTS),
             history_every: cfg.history_every,
             frame_every: frame_every(cfg),
@@ -358,21 +440,23 @@ impl EnsembleRun {
         })
     }
 
+    /// Says something on stderr, above the progress bar; `--quiet` does not silence it.
     fn note(&self, text: &str) {
-        if self.verbosity == Verbosity::Normal {
-            self.bar.suspend(|| crate::output::note(text));
-        }
+        self.bar.suspend(|| crate::output::note(text));
     }
 
-    /// Every member's standing, ranked, the frozen of earlier sessions included.
+    /// Every member's standing, ranked.
     fn standings(&self, ensemble: &Ensemble) -> Vec<Standing> {
         let select = self.manifest.select;
         let mut rows: Vec<Standing> = self
             .members
             .iter()
             .enumerate()
-            .map(|(k, m)| Standing::new(m.seed, select, m.best.as_ref(), ensemble.diverged(k)))
-            .chain(self.frozen.iter().cloned())
+            .map(|(k, m)| {
+                m.frozen
+                    .clone()
+                    .unwrap_or_else(|| Standing::new(m.seed, select, m.best.as_ref(), ensemble.diverged(k)))
+            })
             .collect();
         leaderboard::rank(&mut rows);
         rows
@@ -479,7 +563,7 @@ impl EnsembleObserver for EnsembleRun {
                 if ensemble.live(k) {
                     ensemble.sync(k)?;
                     let generated = ensemble.member(k).generate(&self.members[k].frame_latent);
-                    self.members[k].logs.add_frame(done, generated)?;
+                    self.members[k].logs().add_frame(done, generated)?;
                 }
             }
         }
@@ -514,7 +598,7 @@ impl EnsembleObserver for EnsembleRun {
             iteration = report.iteration;
             let row = MetricsRow::new(report);
             let member = &mut self.members[k];
-            member.logs.metrics.append(row.clone())?;
+            member.logs().metrics.append(row.clone())?;
             member.last_evaluation = Some(LastEvaluation {
                 iteration: report.iteration,
                 acc_real: report.acc_real,
@@ -538,7 +622,7 @@ impl EnsembleObserver for EnsembleRun {
             let line = format!(
                 "{iteration} {}: best {best:.6} (best so far: seed {leader}), median {median:.6}, {n} of {} members",
                 select,
-                self.members.len() + self.frozen.len()
+                self.members.len()
             );
             self.bar.suspend(|| self.stdout.line(&line))?;
         }
