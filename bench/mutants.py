@@ -36,18 +36,17 @@ MUTANTS = [
     ("adam-beta2-0.99", "src/config.rs", "beta2: 0.999,", "beta2: 0.99,"),
     (
         "glorot-on-generator-hidden",
-        "src/model.rs",
-        '("hidden".to_string(), Activation::Relu, Init::HeUniform)',
-        '("hidden".to_string(), Activation::Relu, '
-        "if output == POINT_DIM { Init::GlorotUniform } else { Init::HeUniform })",
+        "src/config.rs",
+        "                init: activation.initialiser(),",
+        "                init: if output == POINT_DIM { Init::GlorotUniform } else { activation.initialiser() },",
     ),
     (
         "composite-step-moves-discriminator",
         "src/engine/fused.rs",
-        "self.generator_opt.step(self.generator.0.params(), self.generator.0.grads());",
-        "self.generator_opt.step(self.generator.0.params(), self.generator.0.grads());\n"
-        "        self.discriminator.0.backward(&d_acts, bce_grad(&logits, Label::Real), Need::Params);\n"
-        "        self.discriminator_opt.step(self.discriminator.0.params(), self.discriminator.0.grads());",
+        "self.generator_opt.step(self.generator.network().params(), self.generator.network().grads());",
+        "self.generator_opt.step(self.generator.network().params(), self.generator.network().grads());\n"
+        "        self.discriminator.network().backward(&d_acts, bce_grad(&logits, Label::Real), Need::Params);\n"
+        "        self.discriminator_opt.step(self.discriminator.network().params(), self.discriminator.network().grads());",
     ),
     (
         "fakes-labelled-real",
@@ -72,14 +71,14 @@ MUTANTS = [
     ("no-bias-gradient", "src/model.rs", "grad.sum_intlist_out(&layer.grad_bias, 0, false, None)", "layer.grad_bias.shallow_clone().zero_()"),
     ("leaky-hidden-activation", "src/model.rs", "let _ = ys.relu_();", "let _ = ys.leaky_relu_();"),
     (
-        "latent-drawn-before-real-points",
-        "src/train.rs",
-        "        let real = self.real.fill().shallow_clone();\n        let _ = self.latent_half.normal_(0.0, 1.0);",
-        "        let _ = self.latent_half.normal_(0.0, 1.0);\n        let real = self.real.fill().shallow_clone();",
+        "fakes-latent-points-drawn-from-the-real-points-stream",
+        "src/data.rs",
+        "(Tag::LatentHalf, rng::even(half * dim))",
+        "(Tag::Real, rng::even(half * dim))",
     ),
 ]
 
-TEST_ARGS = ["--lib", "--test", "engines", "--test", "learning", "--test", "checkpoint"]
+TEST_ARGS = ["--lib", "--test", "engines", "--test", "learning", "--test", "checkpoint", "--test", "ensembles"]
 
 
 def python_with_torch():

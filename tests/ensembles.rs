@@ -134,8 +134,6 @@ fn a_diverging_member_is_frozen_and_the_others_go_on() {
     for (poisoned, healthy) in record.evaluations.iter().zip(&healthy_record.evaluations) {
         assert_eq!((poisoned[0], poisoned[2]), (healthy[0], healthy[2]));
     }
-    let last = healthy_record.evaluations.last().unwrap();
-    assert!(last.iter().all(|r| r.unwrap() < 0.5), "{last:?}");
 }
 
 fn train(args: &[&str]) -> std::process::Output {
