@@ -261,13 +261,13 @@ fn a_folder_in_use_refuses_a_second_run_and_serves_readers() {
 
 #[test]
 fn a_run_of_gan1d_0_2_resumes_and_its_logs_go_on() {
-    // The shipped models/ was written by gan1d 0.2: no log records in its manifest, and a
-    // metrics.csv with the old coverage column.
+    // The run gan1d 0.2 shipped in models/, kept as it was: no log records in its manifest,
+    // and a metrics.csv with the old coverage column.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("old");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gan1d-0.2-run");
     common::copy_run(&shipped, &dir);
-    assert!(read_manifest(&dir).get("logs").is_none(), "the shipped run is no longer a 0.2 run");
+    assert!(read_manifest(&dir).get("logs").is_none(), "the fixture is no longer a 0.2 run");
     let history_before = fs::read_to_string(dir.join("history.csv")).unwrap();
     let o = train(&["--resume", path(&dir), "--epochs", "10040", "--eval-every", "2000"]);
     assert!(o.status.success(), "{}", stderr(&o));
