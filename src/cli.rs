@@ -120,7 +120,7 @@ pub struct TrainArgs {
     pub seed: u64,
     /// Train an ensemble: one member per seed, all at once, into --out (`1..64`, both ends
     /// included, or `3,7,11`, or both: `1..8,20`)
-    #[arg(long, value_name = "LIST", conflicts_with_all = ["seed", "resume"])]
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["seed", "resume", "engine"])]
     pub seeds: Option<SeedList>,
     /// With --seeds: the metric that ranks the members, lowest first (energy: energy distance
     /// to real points; residual: mean distance from the curve; ks: coverage of the domain)

@@ -158,10 +158,27 @@ impl Trainer {
         device: Device,
         scaling: Scaling,
     ) -> Result<Self> {
-        model_cfg.validate()?;
-        cfg.validate()?;
-        scaling.validate()?;
         let target = Target::new(&cfg.target)?;
+        Trainer::for_target(model_cfg, cfg, engine_kind, device, &target, scaling)
+    }
+
+    /// [`Trainer::with_scaling`] with `cfg.target` already parsed as `target`: an ensemble's
+    /// members share one, since parsing evaluates it over the whole domain.
+    pub fn for_target(
+        model_cfg: &ModelConfig,
+        cfg: &TrainConfig,
+        engine_kind: EngineKind,
+        device: Device,
+        target: &Target,
+        scaling: Scaling,
+    ) -> Result<Self> {
+        model_cfg.validate()?;
+        cfg.validate_numbers()?;
+        scaling.validate()?;
+        if target.config() != &cfg.target {
+            anyhow::bail!("the target given is not the configuration's");
+        }
+        let target = target.clone();
         let keys = Keys::new(&[cfg.seed], device);
         let metric_latent = data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim).get(0);
         let engine = engine::build(engine_kind, model_cfg, cfg.adam, cfg.seed, device);

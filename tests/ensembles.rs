@@ -257,6 +257,7 @@ fn bad_seed_lists_are_refused_in_one_line_before_anything_is_written() {
         assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
     }
     assert_refused(&train(&["--seeds", "1..2", "--seed", "3", "--out", path(&out)]), "--seed");
+    assert_refused(&train(&["--seeds", "1..2", "--engine", "autograd", "--out", path(&out)]), "--engine");
     assert_refused(&train(&["--select", "ks", "--out", path(&out)]), "--seeds");
     assert_refused(
         &train(&["--seeds", "1..2", "--select", "best", "--out", path(&out)]),

@@ -21,6 +21,7 @@ use crate::config::{EngineKind, ModelConfig, TrainConfig};
 use crate::data::TrainingDraws;
 use crate::engine::{self, AdamState, Net};
 use crate::evaluate::EvalReport;
+use crate::target::Target;
 use crate::train::{Diverged, FitEnd, PROGRESS_EVERY, Trainer};
 use batched::{BatchedEngine, BatchedLosses, NetState};
 
@@ -65,10 +66,14 @@ impl Ensemble {
         if seeds.is_empty() || seeds.len() > MAX_MEMBERS {
             bail!("an ensemble has 1 to {MAX_MEMBERS} members, not {}", seeds.len());
         }
+        // Parsing the target evaluates it over the whole domain: once for all members.
+        let target = Target::new(&cfg.target)?;
+        let scaling = crate::train::scaling_for(model_cfg, &target);
         let members = seeds
             .iter()
             .map(|&seed| {
-                Trainer::new(model_cfg, &TrainConfig { seed, ..cfg.clone() }, EngineKind::Fused, device)
+                let cfg = TrainConfig { seed, ..cfg.clone() };
+                Trainer::for_target(model_cfg, &cfg, EngineKind::Fused, device, &target, scaling)
             })
             .collect::<Result<Vec<_>>>()?;
         Ensemble::from_members(members)
