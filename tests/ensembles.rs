@@ -494,3 +494,19 @@ fn a_member_that_diverges_is_marked_frozen_and_kept_in_its_place_on_resume() {
         fs::read(twice.join("leaderboard.csv")).unwrap()
     );
 }
+
+#[test]
+fn an_ensemble_that_fails_before_its_first_checkpoint_takes_away_what_it_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ens");
+    let o =
+        train(&["--seeds", "1..3", "--learning-rate", "1e8", "--eval-every", "1000", "--out", path(&dir)]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("every member of the ensemble has diverged"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is as it was"), "{}", stderr(&o));
+    assert_no_panic(&o);
+    assert!(!dir.join("ensemble.json").exists() && !dir.join("members").exists());
+    // So the same command can run again there.
+    let o = train(&["--seeds", "1..2", "--epochs", "20", "--eval-every", "10", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

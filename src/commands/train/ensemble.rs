@@ -251,10 +251,15 @@ fn go(
                     ),
                     format!("resume with: {}", resume_command(args, &dir)),
                 ],
-                None => vec![format!(
-                    "no checkpoint round of this ensemble completed; {} holds no trained member",
-                    dir.display()
-                )],
+                None => {
+                    // A new ensemble that never saved takes away what it wrote: the folder is
+                    // left as it was found.
+                    remove_unsaved_ensemble(&dir);
+                    vec![format!(
+                        "no checkpoint of this ensemble was written before the error; {} is as it was",
+                        dir.display()
+                    )]
+                }
             };
             return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
         }
@@ -290,6 +295,14 @@ fn go(
         dir.display()
     ));
     Ok(())
+}
+
+/// Removes a new ensemble's files from `dir` before its first checkpoint round: its manifest
+/// and its members' folders (a new ensemble refuses a folder that holds either, so both are
+/// its own). Failing to remove one only leaves clutter.
+fn remove_unsaved_ensemble(dir: &Path) {
+    let _ = std::fs::remove_dir_all(checkpoint::members_dir(dir));
+    let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(dir));
 }
 
 /// The command that continues the ensemble, for the user to copy.
