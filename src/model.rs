@@ -121,7 +121,7 @@ pub struct Mlp {
 /// What [`Mlp::forward_cached`] keeps for the backward pass: the network's input followed by
 /// each layer's output (after its activation).
 #[derive(Debug)]
-pub struct Activations(Vec<Tensor>);
+pub struct Activations(pub(crate) Vec<Tensor>);
 
 impl Activations {
     /// The network's output.

@@ -116,9 +116,11 @@ pub fn update_discriminator(
     logits
 }
 
-/// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`.
-fn bce_grad(logits: &Tensor, label: Label) -> Tensor {
-    let n = logits.size()[0] as f64;
+/// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`, for logits `[n, 1]`, or `[K, n, 1]` with each
+/// of the K runs averaging over its own `n`.
+pub(crate) fn bce_grad(logits: &Tensor, label: Label) -> Tensor {
+    let size = logits.size();
+    let n = size[size.len() - 2] as f64;
     let mut grad = logits.sigmoid();
     if label == Label::Real {
         let _ = grad.g_sub_scalar_(1.0);

@@ -8,7 +8,8 @@ use tch::{Device, Kind, Tensor};
 use crate::adam::Adam;
 use crate::config::{AdamConfig, LayerSpec, ModelConfig};
 use crate::engine::Label;
-use crate::model::{activate, activation_backward, slope_tensor};
+use crate::engine::fused::bce_grad;
+use crate::model::{Activations, Need, activate, activation_backward, slope_tensor};
 
 /// One dense layer of K members: `y = act(x Wᵀ + b)` for each member's own `W` and `b`.
 #[derive(Debug)]
@@ -31,23 +32,6 @@ pub struct BatchedMlp {
     layers: Vec<Layer>,
     params: Tensor,
     grads: Tensor,
-}
-
-/// The inputs and outputs of each layer, kept by the forward pass for the backward pass.
-#[derive(Debug)]
-pub struct Activations(Vec<Tensor>);
-
-impl Activations {
-    pub fn output(&self) -> &Tensor {
-        self.0.last().expect("a network has at least one layer")
-    }
-}
-
-/// Which gradients a backward pass produces; see [`crate::model::Need`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    Params,
-    Input,
 }
 
 impl BatchedMlp {
@@ -250,15 +234,4 @@ impl BatchedEngine {
             steps,
         }
     }
-}
-
-/// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`, each member over its own `n` logits.
-fn bce_grad(logits: &Tensor, label: Label) -> Tensor {
-    let n = logits.size()[1] as f64;
-    let mut grad = logits.sigmoid();
-    if label == Label::Real {
-        let _ = grad.g_sub_scalar_(1.0);
-    }
-    let _ = grad.g_div_scalar_(n);
-    grad
 }

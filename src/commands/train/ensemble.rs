@@ -16,7 +16,7 @@ use tch::Tensor;
 
 use super::logs::{Logs, frame_every, frame_latent};
 use super::signals::StopSignals;
-use super::{Ending, lock_run_dir, resumed_config, shell_quote, start_device};
+use super::{Ending, lock_run_dir, resume_command, resumed_config, shell_quote, start_device};
 use crate::checkpoint::{self, EnsembleManifest, LastEvaluation, LogRecords};
 use crate::cli::TrainArgs;
 use crate::config::EngineKind;
@@ -303,24 +303,6 @@ fn go(
 fn remove_unsaved_ensemble(dir: &Path) {
     let _ = std::fs::remove_dir_all(checkpoint::members_dir(dir));
     let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(dir));
-}
-
-/// The command that continues the ensemble, for the user to copy.
-fn resume_command(args: &TrainArgs, dir: &Path) -> String {
-    let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
-    if args.was_given("device") {
-        command += &format!(" --device {}", args.device);
-    }
-    if args.was_given("threads") {
-        command += &format!(" --threads {}", args.threads);
-    }
-    if let Some(n) = args.checkpoint_every {
-        command += &format!(" --checkpoint-every {n}");
-    }
-    if args.quiet {
-        command += " --quiet";
-    }
-    command
 }
 
 /// What the command keeps of one member: its folder, logs and best evaluation.

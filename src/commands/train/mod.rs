@@ -310,8 +310,9 @@ pub(super) fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()>
     Ok(())
 }
 
-/// The command that continues this run where it stopped, for the user to copy. The run's total
-/// is in its checkpoint; the settings that are not (device, threads…) are repeated.
+/// The command that continues this run (or ensemble) where it stopped, for the user to copy.
+/// The run's total is in its checkpoint; the settings that are not (device, threads…) are
+/// repeated.
 fn resume_command(args: &TrainArgs, dir: &Path) -> String {
     let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
     if args.was_given("device") {
