@@ -138,12 +138,7 @@ mod tests {
     fn initialised_engine() -> FusedEngine {
         let cfg = ModelConfig::default();
         let e = FusedEngine::new(&cfg, AdamConfig::default(), Device::Cpu);
-        let keys = crate::rng::Keys::new(&[0], Device::Cpu);
-        for net in Net::BOTH {
-            let specs = crate::engine::layers_of(&cfg, net);
-            let flat = crate::model::initial_parameters(&specs, &keys, net.init_tag()).get(0);
-            crate::engine::set_flat(e.var_store(net), &specs, &flat).unwrap();
-        }
+        crate::engine::initialise(&e, &cfg, 0);
         e
     }
 

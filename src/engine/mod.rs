@@ -156,13 +156,18 @@ pub fn build(
         EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, device)),
         EngineKind::Autograd => Box::new(autograd::AutogradEngine::new(model_cfg, adam, device)),
     };
-    let keys = Keys::new(&[seed], device);
+    initialise(engine.as_ref(), model_cfg, seed);
+    engine
+}
+
+/// Gives `engine`'s networks (of `model_cfg`) the first weights of the run seeded `seed`.
+pub fn initialise(engine: &dyn Engine, model_cfg: &ModelConfig, seed: u64) {
+    let keys = Keys::new(&[seed], engine.var_store(Net::Generator).device());
     for net in Net::BOTH {
         let specs = layers_of(model_cfg, net);
         set_flat(engine.var_store(net), &specs, &initial_parameters(&specs, &keys, net.init_tag()).get(0))
             .expect("an engine's networks have their layers' variables");
     }
-    engine
 }
 
 /// `net`'s layers in `model_cfg`.

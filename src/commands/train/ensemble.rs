@@ -505,12 +505,8 @@ impl EnsembleRun {
         Some((scores[0], scores[scores.len() / 2], scores.len()))
     }
 
-    fn members_plot(
-        &self,
-        ensemble: &Ensemble,
-        reports: &[Option<EvalReport>],
-        iteration: u64,
-    ) -> Result<()> {
+    /// The small multiples of an evaluation's `reports`, best first.
+    fn members_plot(&self, reports: &[Option<EvalReport>], iteration: u64) -> Result<()> {
         let select = self.manifest.select;
         let mut shown: Vec<(f64, usize)> = reports
             .iter()
@@ -534,7 +530,6 @@ impl EnsembleRun {
             total,
             select.label()
         );
-        let _ = ensemble;
         plot::members(&checkpoint::members_plot_path(&self.dir, iteration), &title, &panels, &self.curve)
     }
 }
@@ -621,7 +616,7 @@ impl EnsembleObserver for EnsembleRun {
             );
             self.bar.suspend(|| self.stdout.line(&line))?;
         }
-        self.members_plot(ensemble, reports, iteration)
+        self.members_plot(reports, iteration)
     }
 
     fn stop_requested(&mut self) -> bool {
