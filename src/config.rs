@@ -5,6 +5,7 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use crate::activation::Activation;
 use crate::target::{Target, TargetConfig};
 
 /// The shape of the two networks. Saved beside the weights, so a checkpoint can always
@@ -31,101 +32,6 @@ pub struct ModelConfig {
 
 fn linear() -> Activation {
     Activation::Linear
-}
-
-/// A layer's nonlinearity. Written `relu`, `leaky-relu:0.3`, `tanh`, `elu`, `linear`.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Activation {
-    /// `max(0, x)`: the tutorial's hidden activation.
-    #[default]
-    Relu,
-    /// `x` for `x > 0`, `slope · x` otherwise, `0 ≤ slope < 1`.
-    LeakyRelu(f64),
-    Tanh,
-    /// `x` for `x > 0`, `eˣ − 1` otherwise (α = 1).
-    Elu,
-    /// No activation: the generator's output, and the discriminator's logit (its sigmoid is
-    /// folded into the loss, which is the numerically sound form).
-    Linear,
-}
-
-impl Activation {
-    /// Keras' default slope for `LeakyReLU`.
-    pub const LEAKY_SLOPE: f64 = 0.3;
-
-    /// The initialiser that suits a hidden layer with this activation. ReLU and its relatives
-    /// (LeakyReLU, ELU) pass on about half their input's variance, which He's `√(6/fan_in)`
-    /// makes up for; the tutorial asks for it with ReLU. tanh is symmetric and saturates, so it
-    /// gets Glorot's `√(6/(fan_in+fan_out))`, Keras' default, which keeps it in its linear
-    /// middle.
-    pub fn initialiser(self) -> Init {
-        match self {
-            Activation::Relu | Activation::LeakyRelu(_) | Activation::Elu => Init::HeUniform,
-            Activation::Tanh | Activation::Linear => Init::GlorotUniform,
-        }
-    }
-
-    /// The name Keras prints for it.
-    pub fn keras_name(self) -> &'static str {
-        match self {
-            Activation::Relu => "relu",
-            Activation::LeakyRelu(_) => "leaky_relu",
-            Activation::Tanh => "tanh",
-            Activation::Elu => "elu",
-            Activation::Linear => "linear",
-        }
-    }
-}
-
-impl std::str::FromStr for Activation {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let slope = |text: &str| match text.parse::<f64>() {
-            Ok(a) if (0.0..1.0).contains(&a) => Ok(Activation::LeakyRelu(a)),
-            _ => Err(format!("leaky-relu's slope must be a number from 0 to below 1, got `{text}`")),
-        };
-        match s {
-            "relu" => Ok(Activation::Relu),
-            "leaky-relu" => Ok(Activation::LeakyRelu(Activation::LEAKY_SLOPE)),
-            "tanh" => Ok(Activation::Tanh),
-            "elu" => Ok(Activation::Elu),
-            "linear" => Ok(Activation::Linear),
-            _ => match s.strip_prefix("leaky-relu:") {
-                Some(text) => slope(text),
-                None => Err(format!("must be relu, leaky-relu[:SLOPE], tanh or elu, got `{s}`")),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for Activation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Activation::LeakyRelu(slope) => write!(f, "leaky-relu:{slope}"),
-            other => f.write_str(match other {
-                Activation::Relu => "relu",
-                Activation::Tanh => "tanh",
-                Activation::Elu => "elu",
-                _ => "linear",
-            }),
-        }
-    }
-}
-
-impl TryFrom<String> for Activation {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Activation> for String {
-    fn from(a: Activation) -> String {
-        a.to_string()
-    }
 }
 
 /// How a layer's weights start, as Keras names them. Biases always start at zero.
@@ -157,6 +63,51 @@ pub struct LayerSpec {
     pub outputs: i64,
     pub activation: Activation,
     pub init: Init,
+}
+
+/// One variable of a network in the flat parameter layout every part of gan1d shares: layer by
+/// layer, the weight (`[out, in]`, row-major) then the bias (`[out]`). Engines keep a network's
+/// parameters, gradients and Adam moments as one flat row in this layout; checkpoints name each
+/// piece of the row `hidden.weight`, `hidden.bias`, …, `out.bias`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variable {
+    /// `hidden.weight`, …, `out.bias`.
+    pub name: String,
+    /// Its layer's index in the network.
+    pub layer: usize,
+    /// Where it starts in the flat row.
+    pub offset: i64,
+    /// `[out, in]` for a weight, `[out]` for a bias.
+    pub shape: Vec<i64>,
+}
+
+impl Variable {
+    pub fn len(&self) -> i64 {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The variables of a network of `layers`, in flat order (see [`Variable`]).
+pub fn variables(layers: &[LayerSpec]) -> Vec<Variable> {
+    let mut variables = Vec::with_capacity(2 * layers.len());
+    let mut offset = 0;
+    for (index, layer) in layers.iter().enumerate() {
+        for (part, shape) in [("weight", vec![layer.outputs, layer.inputs]), ("bias", vec![layer.outputs])] {
+            let variable = Variable { name: format!("{}.{part}", layer.name), layer: index, offset, shape };
+            offset += variable.len();
+            variables.push(variable);
+        }
+    }
+    variables
+}
+
+/// The length of a network's flat row: `Σ (in + 1) · out` over its layers.
+pub fn parameter_count(layers: &[LayerSpec]) -> i64 {
+    layers.iter().map(|l| (l.inputs + 1) * l.outputs).sum()
 }
 
 /// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.

@@ -1,7 +1,9 @@
 //! Evaluation: the tutorial's discriminator accuracies and the report of one evaluation (the
 //! quality metrics themselves live in `metrics`). Nothing here updates a weight or writes a file.
 
-use tch::{Kind, Tensor, nn::Module};
+use tch::{Kind, Tensor};
+
+use crate::loss::{self, Label};
 
 use crate::metrics::Metrics;
 
@@ -28,15 +30,14 @@ impl EvalReport {
     }
 }
 
-/// The discriminator's accuracy on `real` and on `fake` points (`[n, 2]` each): the share it
-/// scores real (`logit > 0`, i.e. `σ > 0.5`) and the share it scores fake.
-pub fn accuracies(discriminator: &dyn Module, real: &Tensor, fake: &Tensor) -> (f64, f64) {
-    tch::no_grad(|| {
-        let acc_real = discriminator.forward(real).gt(0.0).to_kind(Kind::Double).mean(Kind::Double);
-        let acc_fake = discriminator.forward(fake).le(0.0).to_kind(Kind::Double).mean(Kind::Double);
-        // A sum of 0s and 1s divided once, in f64: 45 of 100 prints as 0.45.
-        (acc_real.double_value(&[]), acc_fake.double_value(&[]))
-    })
+/// Each run's discriminator accuracy from its logits on real points and on fake points
+/// (`[K, n, 1]` each): the share of real points it scores real and of fakes it scores fake.
+pub fn accuracies(real_logits: &Tensor, fake_logits: &Tensor) -> Vec<(f64, f64)> {
+    let share = |logits: &Tensor, label| -> Vec<f64> {
+        let acc = loss::accuracy(logits, label, Kind::Double).to_device(tch::Device::Cpu);
+        Vec::try_from(acc).expect("[K] accuracies convert to Vec<f64>")
+    };
+    share(real_logits, Label::Real).into_iter().zip(share(fake_logits, Label::Fake)).collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! `evaluate` / `metrics` → `checkpoint` / `runlog` / `plot`. `commands` holds one function per
 //! subcommand, connecting those modules.
 
+pub mod activation;
 pub mod adam;
 pub mod checkpoint;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod ensemble;
 pub mod evaluate;
 pub mod fsio;
+pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod output;
@@ -24,6 +26,7 @@ pub mod progress;
 pub mod rng;
 pub mod runlog;
 pub mod sample;
+pub mod state;
 pub mod summary;
 pub mod target;
 pub mod train;

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use tch::{Device, nn::Module};
+use tch::Device;
 
 use crate::data::{latent_points, to_pairs};
 use crate::model::Generator;
@@ -34,7 +34,7 @@ pub fn for_each_chunk(
     while remaining > 0 {
         let rows = remaining.min(CHUNK);
         let latent = latent_points(rows as i64, sampler.latent_dim, Device::Cpu);
-        let points = tch::no_grad(|| sampler.scaling.to_data(&sampler.generator.forward(&latent)));
+        let points = sampler.scaling.to_data(&sampler.generator.generate(&latent.unsqueeze(0)).get(0));
         each(&to_pairs(&points))?;
         remaining -= rows;
     }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::diagram::Block;
-use crate::model::{Discriminator, Generator, Mlp};
+use crate::config::{LayerSpec, ModelConfig, parameter_count};
 
 const RULE_WIDTH: usize = 65;
 
@@ -15,13 +15,12 @@ struct Row {
     params: i64,
 }
 
-fn layer_rows(net: &Mlp) -> Vec<Row> {
-    net.layers()
-        .iter()
+fn layer_rows(net: &[LayerSpec]) -> Vec<Row> {
+    net.iter()
         .map(|l| Row {
             layer: format!("{} (Dense)", l.name),
-            shape: format!("(None, {})", l.out_features()),
-            params: l.out_features() * l.in_features() + l.out_features(),
+            shape: format!("(None, {})", l.outputs),
+            params: parameter_count(std::slice::from_ref(l)),
         })
         .collect()
 }
@@ -47,27 +46,27 @@ fn table(out: &mut String, title: &str, rows: &[Row], trainable: i64) {
 
 /// The three tables of the tutorial: the discriminator, the generator, and the composite model
 /// whose updates train the generator only.
-pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
-    let (g, d) = (generator.network(), discriminator.network());
+pub fn render(model: &ModelConfig) -> String {
+    let (g, d) = (&model.generator_layers(), &model.discriminator_layers());
     let mut out = String::new();
-    table(&mut out, "discriminator", &layer_rows(d), d.parameter_count());
+    table(&mut out, "discriminator", &layer_rows(d), parameter_count(d));
     out.push('\n');
-    table(&mut out, "generator", &layer_rows(g), g.parameter_count());
+    table(&mut out, "generator", &layer_rows(g), parameter_count(g));
     out.push('\n');
     let composite = [
         Row {
             layer: "generator (Sequential)".into(),
-            shape: format!("(None, {})", g.layers().last().unwrap().out_features()),
-            params: g.parameter_count(),
+            shape: format!("(None, {})", g.last().unwrap().outputs),
+            params: parameter_count(g),
         },
         Row {
             layer: "discriminator (Sequential)".into(),
-            shape: format!("(None, {})", d.layers().last().unwrap().out_features()),
-            params: d.parameter_count(),
+            shape: format!("(None, {})", d.last().unwrap().outputs),
+            params: parameter_count(d),
         },
     ];
     // The composite's optimiser holds the generator's parameters only.
-    table(&mut out, "composite", &composite, g.parameter_count());
+    table(&mut out, "composite", &composite, parameter_count(g));
     out
 }
 
@@ -75,23 +74,23 @@ pub fn render(generator: &Generator, discriminator: &Discriminator) -> String {
 /// `output_activation`, if given, names what follows the last layer instead (the
 /// discriminator's sigmoid lives in its loss, but it is part of the model as the tutorial
 /// defines it).
-fn network_blocks(net: &Mlp, output_activation: Option<&str>) -> Vec<Block> {
-    let first = &net.layers()[0];
+fn network_blocks(net: &[LayerSpec], output_activation: Option<&str>) -> Vec<Block> {
+    let first = &net[0];
     let mut blocks = vec![Block {
         title: "input: InputLayer".into(),
-        input: format!("(None, {})", first.in_features()),
-        output: format!("(None, {})", first.in_features()),
+        input: format!("(None, {})", first.inputs),
+        output: format!("(None, {})", first.inputs),
     }];
-    let last = net.layers().len() - 1;
-    for (i, layer) in net.layers().iter().enumerate() {
+    let last = net.len() - 1;
+    for (i, layer) in net.iter().enumerate() {
         let activation = match output_activation {
             Some(name) if i == last => name.to_string(),
             _ => layer.activation.to_string(),
         };
         blocks.push(Block {
             title: format!("{}: Dense ({activation})", layer.name),
-            input: format!("(None, {})", layer.in_features()),
-            output: format!("(None, {})", layer.out_features()),
+            input: format!("(None, {})", layer.inputs),
+            output: format!("(None, {})", layer.outputs),
         });
     }
     blocks
@@ -99,10 +98,10 @@ fn network_blocks(net: &Mlp, output_activation: Option<&str>) -> Vec<Block> {
 
 /// The three diagrams, as `(file stem, boxes)` with the tutorial's file names: the discriminator, the generator, and the
 /// composite (latent input → generator → discriminator).
-pub fn diagrams(generator: &Generator, discriminator: &Discriminator) -> Vec<(&'static str, Vec<Block>)> {
-    let (g, d) = (generator.network(), discriminator.network());
-    let latent = g.layers()[0].in_features();
-    let point = g.layers().last().unwrap().out_features();
+pub fn diagrams(model: &ModelConfig) -> Vec<(&'static str, Vec<Block>)> {
+    let (g, d) = (&model.generator_layers(), &model.discriminator_layers());
+    let latent = g[0].inputs;
+    let point = g.last().unwrap().outputs;
     let composite = vec![
         Block {
             title: "input: InputLayer".into(),
@@ -130,15 +129,10 @@ pub fn diagrams(generator: &Generator, discriminator: &Discriminator) -> Vec<(&'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ModelConfig;
-    use tch::{Device, nn};
 
     #[test]
     fn tables_state_the_tutorials_counts() {
-        let _rng = crate::rng_lock();
-        let cfg = ModelConfig::default();
-        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
-        let text = render(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));
+        let text = render(&ModelConfig::default());
         for needle in [
             "hidden (Dense)              (None, 25)                75",
             "out (Dense)                 (None, 1)                 26",
@@ -154,10 +148,7 @@ mod tests {
 
     #[test]
     fn diagrams_list_every_layer_with_shapes() {
-        let _rng = crate::rng_lock();
-        let cfg = ModelConfig::default();
-        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
-        let all = diagrams(&Generator::new(&g_vs.root(), &cfg), &Discriminator::new(&d_vs.root(), &cfg));
+        let all = diagrams(&ModelConfig::default());
         let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["discriminator_plot", "generator_plot", "gan_plot"]);
         let d = &all[0].1;
@@ -171,7 +162,6 @@ mod tests {
 
     #[test]
     fn other_architectures_show_their_layers_counts_and_activations() {
-        let _rng = crate::rng_lock();
         let cfg = ModelConfig {
             generator_hidden: vec![32, 16],
             discriminator_hidden: vec![8],
@@ -179,9 +169,7 @@ mod tests {
             generator_output: crate::config::Activation::Tanh,
             ..ModelConfig::default()
         };
-        let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
-        let (g, d) = (Generator::new(&g_vs.root(), &cfg), Discriminator::new(&d_vs.root(), &cfg));
-        let text = render(&g, &d);
+        let text = render(&cfg);
         for needle in [
             "hidden (Dense)              (None, 32)                192",
             "hidden2 (Dense)             (None, 16)                528",
@@ -192,7 +180,7 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
-        let all = diagrams(&g, &d);
+        let all = diagrams(&cfg);
         let titles: Vec<&str> = all[1].1.iter().map(|b| b.title.as_str()).collect();
         assert_eq!(
             titles,

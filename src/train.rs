@@ -8,16 +8,17 @@
 //! what the same seed draws alone. This module never parses arguments, plots or names files.
 
 use anyhow::Result;
-use tch::{Device, Kind, Tensor, nn};
+use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
 use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig};
 use crate::data::{self, TrainingDraws};
-use crate::engine::{self, Batches, Engine, Label, Net, fused};
+use crate::engine::{self, Batches, Engine, Net, NetState, fused};
 use crate::evaluate::{self, EvalReport};
+use crate::loss::Label;
 use crate::metrics;
-use crate::model::{Discriminator, initial_parameters};
-use crate::rng::{Keys, Tag};
+use crate::model::Discriminator;
+use crate::rng::Keys;
 use crate::target::{Scaling, Target};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -63,11 +64,7 @@ pub struct HistoryRecorder {
 }
 
 impl HistoryRecorder {
-    pub fn record(&mut self, iteration: u64, losses: &StepLosses) {
-        self.record_stats(iteration, losses.stats_tensor());
-    }
-
-    /// Records a row given as its statistics, `[5]` in [`StepLosses::stats_tensor`]'s order.
+    /// Records a row given as its statistics, `[5]` in [`StepLosses::stats`]' order.
     pub fn record_stats(&mut self, iteration: u64, stats: Tensor) {
         self.iterations.push(iteration);
         self.stats.push(stats);
@@ -181,7 +178,14 @@ impl Trainer {
         let target = target.clone();
         let keys = Keys::new(&[cfg.seed], device);
         let metric_latent = data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim).get(0);
-        let engine = engine::build(engine_kind, model_cfg, cfg.adam, cfg.seed, device);
+        let engine = engine::build(
+            engine_kind,
+            model_cfg,
+            cfg.adam,
+            &engine::initial_state(model_cfg, Net::Generator, &keys),
+            &engine::initial_state(model_cfg, Net::Discriminator, &keys),
+            device,
+        )?;
         let draws =
             TrainingDraws::new(&[cfg.seed], &target, scaling, cfg.batch, model_cfg.latent_dim, device);
         Ok(Trainer {
@@ -198,6 +202,23 @@ impl Trainer {
             keys,
             draws,
         })
+    }
+
+    /// The run saved in `dir` under `manifest`, rebuilt on `device` with `engine_kind`'s engine
+    /// (any engine continues any engine's checkpoint) to continue under `cfg` (the saved
+    /// configuration, possibly with more epochs). Every file is checked before anything is
+    /// built.
+    pub fn resumed(
+        dir: &std::path::Path,
+        manifest: &crate::checkpoint::Manifest,
+        cfg: &TrainConfig,
+        engine_kind: EngineKind,
+        device: Device,
+    ) -> Result<Self> {
+        let [generator, discriminator] = crate::checkpoint::load_state(dir, manifest, device)?;
+        let mut trainer = Trainer::with_scaling(&manifest.model, cfg, engine_kind, device, manifest.scaling)?;
+        trainer.continue_from(manifest.iteration, &generator, &discriminator)?;
+        Ok(trainer)
     }
 
     pub fn device(&self) -> Device {
@@ -241,30 +262,33 @@ impl Trainer {
         self.engine.as_ref()
     }
 
-    /// Makes this freshly built run continue a saved one: its Adams take the saved states and
-    /// it counts `iteration` iterations done. The weights are loaded into
-    /// [`Engine::var_store`] beforehand.
-    pub fn continue_from(
-        &mut self,
-        iteration: u64,
-        generator_adam: &engine::AdamState,
-        discriminator_adam: &engine::AdamState,
-    ) -> Result<()> {
-        self.engine.restore_adam(Net::Generator, generator_adam)?;
-        self.engine.restore_adam(Net::Discriminator, discriminator_adam)?;
+    /// Makes this freshly built run continue a saved one: its networks and Adams take the
+    /// saved states (one run each) and it counts `iteration` iterations done.
+    pub fn continue_from(&mut self, iteration: u64, generator: &NetState, discriminator: &NetState) -> Result<()> {
+        self.engine.import(Net::Generator, generator)?;
+        self.engine.import(Net::Discriminator, discriminator)?;
         self.iteration = iteration;
         Ok(())
+    }
+
+    /// What a checkpoint of the run now holds.
+    pub fn snapshot(&self) -> crate::checkpoint::Snapshot<'_> {
+        crate::checkpoint::Snapshot {
+            model: &self.model_cfg,
+            train: &self.cfg,
+            scaling: self.scaling,
+            iteration: self.iteration,
+            device: self.device(),
+            generator: self.engine.export(Net::Generator),
+            discriminator: self.engine.export(Net::Discriminator),
+        }
     }
 
     /// Makes this run's networks, optimisers and iteration those of `other` (which may use the
     /// other engine): the next [`Trainer::step`]s of both then start from the same state.
     pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {
-        for net in Net::BOTH {
-            engine::copy_vars(other.engine.var_store(net), self.engine.var_store(net))?;
-            self.engine.restore_adam(net, &other.engine.adam_state(net))?;
-        }
-        self.iteration = other.iteration;
-        Ok(())
+        let (generator, discriminator) = (other.engine.export(Net::Generator), other.engine.export(Net::Discriminator));
+        self.continue_from(other.iteration, &generator, &discriminator)
     }
 
     /// One iteration of the tutorial: a discriminator update on real points, a separate one on
@@ -273,9 +297,7 @@ impl Trainer {
     /// What an iteration draws depends on the run's seed and the iteration alone.
     pub fn step(&mut self) -> StepLosses {
         let drawn = self.draws.at(self.iteration);
-        let (real, latent_half, latent_full) =
-            (drawn.real.get(0), drawn.latent_half.get(0), drawn.latent_full.get(0));
-        let batches = Batches { real: &real, latent_half: &latent_half, latent_full: &latent_full };
+        let batches = Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
         losses
@@ -288,25 +310,24 @@ impl Trainer {
     pub fn evaluate(&mut self) -> EvalReport {
         let (n, dim) = (self.cfg.eval_samples, self.model_cfg.latent_dim);
         let (real, latent) = data::eval_draws(&self.keys, &self.target, self.scaling, n, dim, self.iteration);
-        let (real, latent) = (real.get(0), latent.get(0));
-        let fake = tch::no_grad(|| self.engine.module(Net::Generator).forward(&latent));
+        let fake = self.engine.forward(Net::Generator, &latent);
         let measured = self.generate(&self.metric_latent);
         let metrics = metrics::measure(&measured, &self.reference, &self.target);
-        let discriminator = self.engine.module(Net::Discriminator);
-        let (acc_real, acc_fake) = evaluate::accuracies(discriminator, &real, &fake);
+        let score = |points: &Tensor| self.engine.forward(Net::Discriminator, points);
+        let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
         EvalReport {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
-            real: data::to_pairs(&self.scaling.to_data(&real)),
-            fake: data::to_pairs(&self.scaling.to_data(&fake)),
+            real: data::to_pairs(&self.scaling.to_data(&real.get(0))),
+            fake: data::to_pairs(&self.scaling.to_data(&fake.get(0))),
             metrics,
         }
     }
 
     /// The generator's points for `latent` (`[n, latent_dim]`), on the host, on the data's axes.
     pub fn generate(&self, latent: &Tensor) -> Vec<(f32, f32)> {
-        let points = tch::no_grad(|| self.engine.module(Net::Generator).forward(latent));
+        let points = self.engine.forward(Net::Generator, &latent.unsqueeze(0)).get(0);
         data::to_pairs(&self.scaling.to_data(&points))
     }
 
@@ -328,7 +349,7 @@ impl Trainer {
             let done = self.iteration == self.cfg.epochs;
             let evaluate = self.evaluation_due();
             if self.iteration.is_multiple_of(PROGRESS_EVERY) || done || evaluate {
-                let (d_real, d_fake, g) = losses.values();
+                let (d_real, d_fake, g) = losses.values()[0];
                 if ![d_real, d_fake, g].iter().all(|l| l.is_finite()) {
                     return Err(Diverged {
                         iteration: self.iteration - 1,
@@ -390,21 +411,20 @@ pub fn discriminator_alone(
     model_cfg.validate()?;
     cfg.validate()?;
     seed_everything(cfg.seed, device);
-    let vs = nn::VarStore::new(device);
-    let discriminator = Discriminator::new(&vs.root(), model_cfg);
     let keys = Keys::new(&[cfg.seed], device);
-    let first = initial_parameters(&model_cfg.discriminator_layers(), &keys, Tag::InitDiscriminator);
-    discriminator.network().set_params(&first.get(0));
+    let first = engine::initial_state(model_cfg, Net::Discriminator, &keys);
+    let discriminator = Discriminator::new(model_cfg, first.params);
     let mut opt = Adam::new(discriminator.network().params(), cfg.adam);
     let target = Target::new(&cfg.target)?;
     let scaling = scaling_for(model_cfg, &target);
-    let mut fake = Tensor::zeros([cfg.half_batch(), 2], (Kind::Float, device));
+    let mut fake = Tensor::zeros([1, cfg.half_batch(), 2], (Kind::Float, device));
     for i in 0..batches {
-        let real_points = data::real_points(&target, scaling, cfg.half_batch(), device);
+        let real_points = data::real_points(&target, scaling, cfg.half_batch(), device).unsqueeze(0);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
         let _ = fake.uniform_(-1.0, 1.0);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
-        let (acc_real, acc_fake) = evaluate::accuracies(&discriminator, &real_points, &fake);
+        let (acc_real, acc_fake) =
+            evaluate::accuracies(&discriminator.score(&real_points), &discriminator.score(&fake))[0];
         each(i, acc_real, acc_fake)?;
     }
     Ok(())
@@ -438,9 +458,9 @@ mod tests {
         let cfg = TrainConfig { epochs: 3, eval_every: 1, ..TrainConfig::default() };
         for kind in [EngineKind::Fused, EngineKind::Autograd] {
             let mut t = Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap();
-            let losses = t.step().values();
+            let losses = t.step().values()[0];
             assert!(losses.0.is_finite() && losses.1.is_finite() && losses.2.is_finite(), "{kind}");
-            let steps = |net| t.engine().adam_state(net).steps;
+            let steps = |net| t.engine().export(net).steps;
             assert_eq!((steps(Net::Discriminator), steps(Net::Generator), t.iteration), (2, 1, 1), "{kind}");
         }
     }

@@ -16,7 +16,8 @@ use common::{
 };
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::engine::Net;
-use gan1d::ensemble::{Ensemble, EnsembleObserver, batched::BatchedLosses};
+use gan1d::engine::StepLosses;
+use gan1d::ensemble::{Ensemble, EnsembleObserver};
 use gan1d::evaluate::EvalReport;
 use gan1d::train::{FitEnd, Trainer};
 use tch::Device;
@@ -92,7 +93,7 @@ struct Record {
 }
 
 impl EnsembleObserver for Record {
-    fn stepped(&mut self, _: &mut Ensemble, _: &BatchedLosses) -> anyhow::Result<()> {
+    fn stepped(&mut self, _: &mut Ensemble, _: &StepLosses) -> anyhow::Result<()> {
         Ok(())
     }
     fn progress(&mut self, _: &Ensemble, _: u64) -> anyhow::Result<()> {
@@ -111,10 +112,12 @@ impl EnsembleObserver for Record {
 #[test]
 fn a_diverging_member_is_frozen_and_the_others_go_on() {
     let cfg = TrainConfig { epochs: 300, eval_every: 100, ..TrainConfig::default() };
-    let members: Vec<Trainer> = [1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect();
+    let mut members: Vec<Trainer> = [1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect();
     // Member 1's generator gets an infinite weight: its losses stop being finite at once.
-    let poisoned = members[1].engine().var_store(Net::Generator).variables()["out.bias"].shallow_clone();
-    let _ = tch::no_grad(|| poisoned.shallow_clone().fill_(f64::INFINITY));
+    let poisoned = members[1].engine().export(Net::Generator);
+    let _ = poisoned.params.narrow(1, 0, 1).fill_(f64::INFINITY);
+    let discriminator = members[1].engine().export(Net::Discriminator);
+    members[1].continue_from(0, &poisoned, &discriminator).unwrap();
     let mut ensemble = Ensemble::from_members(members).unwrap();
     let mut record = Record::default();
     assert_eq!(ensemble.fit(&mut record).unwrap(), FitEnd::Completed);

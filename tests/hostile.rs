@@ -292,14 +292,15 @@ fn every_hostile_checkpoint_is_refused_in_process_by_both_loaders() {
         // Reading the generator (sample, evaluate) reads one tensor file; a resume reads all.
         let resumed = checkpoint::read_manifest(&dir).and_then(|manifest| {
             let cfg = manifest.train.clone();
-            checkpoint::resume(&dir, &manifest, &cfg, gan1d::config::EngineKind::Fused, Device::Cpu)
+            gan1d::train::Trainer::resumed(&dir, &manifest, &cfg, gan1d::config::EngineKind::Fused, Device::Cpu)
         });
         let error = match resumed {
             Ok(trainer) if what.ends_with(MAY_LOAD) => {
                 // The loader's checks held: every weight is finite.
                 for net in gan1d::engine::Net::BOTH {
-                    for var in trainer.engine().var_store(net).variables().values() {
-                        assert!(var.isfinite().all().int64_value(&[]) == 1, "case {what}");
+                    let state = trainer.engine().export(net);
+                    for t in [&state.params, &state.m, &state.v] {
+                        assert!(t.isfinite().all().int64_value(&[]) == 1, "case {what}");
                     }
                 }
                 valid += 1;

@@ -72,13 +72,9 @@ fn short_seeded_runs_learn_the_parabola() {
     assert!(untrained > 5.0 * trained, "untrained median {untrained:.4} against trained {trained:.4}");
 }
 
-/// Every variable of both networks, flattened in name order: `(generator, discriminator)`.
+/// Both networks' flat parameters: `(generator, discriminator)`.
 fn flat_weights(t: &Trainer) -> (Tensor, Tensor) {
-    let flat = |net| {
-        let mut vars: Vec<_> = t.engine().var_store(net).variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        Tensor::cat(&vars.iter().map(|(_, v)| v.detach().reshape([-1])).collect::<Vec<_>>(), 0)
-    };
+    let flat = |net| t.engine().export(net).params;
     (flat(Net::Generator), flat(Net::Discriminator))
 }
 
@@ -111,8 +107,8 @@ fn history_rows_hold_the_losses_and_batch_accuracies() {
     for i in 0..30 {
         let losses = t.step();
         if (i + 1) % 10 == 0 {
-            recorder.record(i, &losses);
-            expected.push(losses.values());
+            recorder.record_stats(i, losses.stats().get(0));
+            expected.push(losses.values()[0]);
         }
     }
     let rows = recorder.drain();
@@ -145,7 +141,7 @@ fn losses_stay_finite_and_accuracies_are_shares() {
     let _rng = common::rng_lock();
     let mut t = trainer(5, 200);
     for _ in 0..200 {
-        let (d_real, d_fake, g) = t.step().values();
+        let (d_real, d_fake, g) = t.step().values()[0];
         assert!(d_real.is_finite() && d_fake.is_finite() && g.is_finite());
     }
     let report = t.evaluate();

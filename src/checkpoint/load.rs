@@ -36,8 +36,8 @@ pub(super) fn read_part(dir: &Path, manifest: &Manifest, part: Part) -> Result<V
     Ok(bytes)
 }
 
-/// Rebuilds the generator described by `DIR/config.json` on `device` and loads its weights.
-pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarStore, Generator)> {
+/// The generator saved in `dir`: its manifest and its parameters, `[1, n]` on `device`.
+pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, Tensor)> {
     // A training run may commit a new checkpoint, and delete the files of this one, between
     // reading the manifest and reading the weights: then read the new one.
     let mut attempts = 0;
@@ -46,13 +46,11 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
         let bytes = read_part(dir, &manifest, Part::Generator);
         let loaded = bytes.and_then(|bytes| {
             check_target(dir, &manifest)?;
-            let vs = nn::VarStore::new(device);
-            let generator = Generator::new(&vs.root(), &manifest.model);
-            fill_vars(&part_path(dir, &manifest, Part::Generator), &bytes, &vs)?;
-            Ok((vs, generator))
+            let file = part_path(dir, &manifest, Part::Generator);
+            parse_network(&file, &bytes, &manifest.model.generator_layers())
         });
         match loaded {
-            Ok((vs, generator)) => return Ok((manifest, vs, generator)),
+            Ok(params) => return Ok((manifest, params.to_device(device))),
             Err(e) => {
                 attempts += 1;
                 let moved_on = read_manifest_but_target(dir)
@@ -65,64 +63,50 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, nn::VarSt
     }
 }
 
-/// Rebuilds the run saved in `dir` on `device` with `engine`'s engine (either engine reads what
-/// either wrote) to continue it under `cfg` (the saved configuration, possibly with more
-/// epochs): both networks, both optimisers' moments and step counts, and the iteration
-/// reached. Every file is checked before anything is built.
-pub fn resume(
-    dir: &Path,
-    manifest: &Manifest,
-    cfg: &TrainConfig,
-    engine: EngineKind,
-    device: Device,
-) -> Result<Trainer> {
+/// The state of both networks of the run saved in `dir` under `manifest`, on `device`: one
+/// run each, parameters, moments and step counts. Every file is checked first.
+pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[NetState; 2]> {
     let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
     let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
-    let mut trainer = Trainer::with_scaling(&manifest.model, cfg, engine, device, manifest.scaling)?;
-    let parts = [
-        (Part::Generator, Net::Generator, &generator),
-        (Part::Discriminator, Net::Discriminator, &discriminator),
-    ];
-    for (part, net, bytes) in parts {
-        fill_vars(&part_path(dir, manifest, part), bytes, trainer.engine().var_store(net))?;
-    }
+    let params = [(Part::Generator, Net::Generator, &generator), (Part::Discriminator, Net::Discriminator, &discriminator)]
+        .map(|(part, net, bytes)| parse_network(&part_path(dir, manifest, part), bytes, &layers(&manifest.model, net)));
+    let [generator, discriminator] = params;
+    let (generator, discriminator) = (generator?, discriminator?);
     let file = part_path(dir, manifest, Part::Optimizer);
-    let expected: BTreeMap<String, Tensor> = optimizer_vars(&trainer).into_iter().collect();
+    let expected: BTreeMap<String, Vec<i64>> = Net::BOTH
+        .iter()
+        .flat_map(|&net| {
+            let n = crate::config::parameter_count(&layers(&manifest.model, net));
+            ["m", "v"].map(|moment| (format!("{}.{moment}", net.name()), vec![n]))
+        })
+        .collect();
     let mut moments = parse_vars(&file, &optimizer, &expected)?;
-    let mut adam = |net: Net, steps| {
-        let mut take =
-            |moment: &str| moments.remove(&format!("{}.{moment}", net.name())).expect("checked above");
-        AdamState { m: take("m"), v: take("v"), steps }
+    let mut state = |net: Net, params: Tensor, steps| {
+        let mut take = |moment: &str| {
+            moments.remove(&format!("{}.{moment}", net.name())).expect("checked above").unsqueeze(0).to_device(device)
+        };
+        NetState { params: params.to_device(device), m: take("m"), v: take("v"), steps }
     };
-    let generator_adam = adam(Net::Generator, manifest.generator_adam_steps);
-    let discriminator_adam = adam(Net::Discriminator, manifest.discriminator_adam_steps);
-    trainer
-        .continue_from(manifest.iteration, &generator_adam, &discriminator_adam)
-        .with_context(|| format!("cannot load checkpoint {}", file.display()))?;
-    Ok(trainer)
+    let generator = state(Net::Generator, generator, manifest.generator_adam_steps);
+    let discriminator = state(Net::Discriminator, discriminator, manifest.discriminator_adam_steps);
+    Ok([generator, discriminator])
 }
 
-/// Fills the variables of `vs` from the tensor file `file`, after checking that it holds
-/// exactly the same names with the same shapes and types. On any error `vs` is left unchanged.
-pub fn load_vars(file: &Path, vs: &nn::VarStore) -> Result<()> {
+/// The network of `layers` in the tensor file `file`, `[1, n]` in the flat layout, after
+/// checking that the file holds exactly its variables with their shapes, as float32, finite.
+pub fn load_network(file: &Path, layers: &[LayerSpec]) -> Result<Tensor> {
     let bytes = fsio::read_regular_file(file, MAX_MANIFEST_BYTES.max(1 << 30))
         .map_err(|e| if fsio::is_not_found(&e) { anyhow::anyhow!("the file is missing") } else { e });
-    fill_vars(file, &bytes.with_context(|| format!("cannot load checkpoint {}", file.display()))?, vs)
+    parse_network(file, &bytes.with_context(|| format!("cannot load checkpoint {}", file.display()))?, layers)
 }
 
-/// [`load_vars`] on the bytes of `file`, already read.
-pub(super) fn fill_vars(file: &Path, bytes: &[u8], vs: &nn::VarStore) -> Result<()> {
-    let expected: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+/// [`load_network`] on the bytes of `file`, already read.
+pub(super) fn parse_network(file: &Path, bytes: &[u8], layers: &[LayerSpec]) -> Result<Tensor> {
+    let vars = variables(layers);
+    let expected: BTreeMap<String, Vec<i64>> = vars.iter().map(|v| (v.name.clone(), v.shape.clone())).collect();
     let found = parse_vars(file, bytes, &expected)?;
-    tch::no_grad(|| {
-        for (name, target) in &expected {
-            target
-                .shallow_clone()
-                .f_copy_(&found[name])
-                .with_context(|| format!("cannot load checkpoint {}", file.display()))?;
-        }
-        Ok(())
-    })
+    let pieces: Vec<Tensor> = vars.iter().map(|v| found[&v.name].reshape([-1])).collect();
+    Ok(Tensor::cat(&pieces, 0).unsqueeze(0))
 }
 
 /// Parses the bytes of the tensor file `file` (named in errors), checking that they hold
@@ -130,7 +114,7 @@ pub(super) fn fill_vars(file: &Path, bytes: &[u8], vs: &nn::VarStore) -> Result<
 pub(super) fn parse_vars(
     file: &Path,
     bytes: &[u8],
-    expected: &BTreeMap<String, Tensor>,
+    expected: &BTreeMap<String, Vec<i64>>,
 ) -> Result<BTreeMap<String, Tensor>> {
     let context = || format!("cannot load checkpoint {}", file.display());
     if bytes.is_empty() {
@@ -149,17 +133,14 @@ pub(super) fn parse_vars(
     Ok(found)
 }
 
-pub(super) fn check_vars(
-    expected: &BTreeMap<String, Tensor>,
-    found: &BTreeMap<String, Tensor>,
-) -> Result<()> {
-    for (name, target) in expected {
+pub(super) fn check_vars(expected: &BTreeMap<String, Vec<i64>>, found: &BTreeMap<String, Tensor>) -> Result<()> {
+    for (name, shape) in expected {
         let Some(tensor) = found.get(name) else {
             let names: Vec<&str> = found.keys().map(String::as_str).collect();
             bail!("expected variable `{name}`, which is missing (the file holds: {})", names.join(", "));
         };
-        if tensor.size() != target.size() {
-            bail!("expected variable `{name}` with shape {:?}, found {:?}", target.size(), tensor.size());
+        if &tensor.size() != shape {
+            bail!("expected variable `{name}` with shape {shape:?}, found {:?}", tensor.size());
         }
         if tensor.kind() != Kind::Float {
             bail!("expected variable `{name}` of type float32, found {:?}", tensor.kind());

@@ -38,15 +38,13 @@ use std::rc::Rc;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor, nn};
+use tch::{Device, Kind, Tensor};
 
-use crate::config::{EngineKind, ModelConfig, TrainConfig};
-use crate::engine::{AdamState, Net};
+use crate::config::{LayerSpec, ModelConfig, TrainConfig, variables};
 use crate::fsio;
-use crate::model::Generator;
 use crate::runlog::LogRecord;
+use crate::state::{Net, NetState};
 use crate::target::{Scaling, Target};
-use crate::train::Trainer;
 
 mod ensemble;
 mod layout;
@@ -78,6 +76,29 @@ impl Part {
             Part::Discriminator => "discriminator",
             Part::Optimizer => "optimizer",
         }
+    }
+}
+
+/// What one checkpoint holds: a run's configuration, how far it is, and its two networks'
+/// state (one run each, `[1, n]`). The training loop makes it; storage only reads it.
+#[derive(Debug)]
+pub struct Snapshot<'a> {
+    pub model: &'a ModelConfig,
+    pub train: &'a TrainConfig,
+    pub scaling: Scaling,
+    /// Iterations completed.
+    pub iteration: u64,
+    /// The device the run trains on (recorded in the manifest).
+    pub device: Device,
+    pub generator: NetState,
+    pub discriminator: NetState,
+}
+
+/// `net`'s layers in `model`.
+fn layers(model: &ModelConfig, net: Net) -> Vec<LayerSpec> {
+    match net {
+        Net::Generator => model.generator_layers(),
+        Net::Discriminator => model.discriminator_layers(),
     }
 }
 

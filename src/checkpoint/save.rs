@@ -18,14 +18,14 @@ impl std::fmt::Display for NotFinite {
 
 impl std::error::Error for NotFinite {}
 
-/// Writes the trainer's complete state into `dir`, which must exist, and commits it by
+/// Writes `snapshot` into `dir`, which must exist, and commits it by
 /// replacing `config.json`; see the module documentation. Refuses to save weights or optimiser
 /// moments that are not finite, so a diverged run never replaces its last good checkpoint.
-pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: LogRecords) -> Result<()> {
+pub fn save(dir: &Path, snapshot: &Snapshot, last: Option<LastEvaluation>, logs: LogRecords) -> Result<()> {
     let tensors = [
-        (Part::Generator, named(trainer.engine().var_store(Net::Generator))),
-        (Part::Discriminator, named(trainer.engine().var_store(Net::Discriminator))),
-        (Part::Optimizer, optimizer_vars(trainer)),
+        (Part::Generator, named(snapshot.model, Net::Generator, &snapshot.generator.params)),
+        (Part::Discriminator, named(snapshot.model, Net::Discriminator, &snapshot.discriminator.params)),
+        (Part::Optimizer, optimizer_vars(&snapshot.generator, &snapshot.discriminator)),
     ];
     for (part, vars) in &tensors {
         if let Some((name, _)) = vars.iter().find(|(_, t)| !all_finite(t)) {
@@ -41,8 +41,8 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: L
         let mut records = Vec::new();
         for (part, vars) in &tensors {
             let name = [
-                format!("{}-{:06}.ot", part.stem(), trainer.iteration()),
-                format!("{}-{:06}-b.ot", part.stem(), trainer.iteration()),
+                format!("{}-{:06}.ot", part.stem(), snapshot.iteration),
+                format!("{}-{:06}-b.ot", part.stem(), snapshot.iteration),
             ]
             .into_iter()
             .find(|name| !in_use.contains(name))
@@ -57,14 +57,14 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: L
             format_version: FORMAT_VERSION,
             gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
             libtorch_version: env!("GAN1D_LIBTORCH_VERSION").to_string(),
-            iteration: trainer.iteration(),
-            seed: trainer.cfg().seed,
-            device: device_name(trainer.device()),
-            model: trainer.model_cfg().clone(),
-            train: trainer.cfg().clone(),
-            scaling: trainer.scaling(),
-            generator_adam_steps: trainer.engine().adam_state(Net::Generator).steps,
-            discriminator_adam_steps: trainer.engine().adam_state(Net::Discriminator).steps,
+            iteration: snapshot.iteration,
+            seed: snapshot.train.seed,
+            device: device_name(snapshot.device),
+            model: snapshot.model.clone(),
+            train: snapshot.train.clone(),
+            scaling: snapshot.scaling,
+            generator_adam_steps: snapshot.generator.steps,
+            discriminator_adam_steps: snapshot.discriminator.steps,
             last_evaluation: last,
             files: Files { generator, discriminator, optimizer },
             logs: Some(logs.clone()),
@@ -91,13 +91,13 @@ pub fn save(dir: &Path, trainer: &Trainer, last: Option<LastEvaluation>, logs: L
     Ok(())
 }
 
-/// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, ….
-pub(super) fn optimizer_vars(trainer: &Trainer) -> Vec<(String, Tensor)> {
+/// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, …, each
+/// `[n]`.
+pub(super) fn optimizer_vars(generator: &NetState, discriminator: &NetState) -> Vec<(String, Tensor)> {
     let mut moments = Vec::new();
-    for net in Net::BOTH {
-        let AdamState { m, v, .. } = trainer.engine().adam_state(net);
-        moments.push((format!("{}.m", net.name()), m));
-        moments.push((format!("{}.v", net.name()), v));
+    for (net, state) in [(Net::Generator, generator), (Net::Discriminator, discriminator)] {
+        moments.push((format!("{}.m", net.name()), state.m.reshape([-1])));
+        moments.push((format!("{}.v", net.name()), state.v.reshape([-1])));
     }
     moments
 }
@@ -106,9 +106,14 @@ pub(super) fn all_finite(tensor: &Tensor) -> bool {
     tensor.isfinite().all().int64_value(&[]) == 1
 }
 
-/// A store's variables as `(name, tensor)` pairs, sorted by name.
-pub(super) fn named(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-    let mut vars: Vec<_> = vs.variables().into_iter().collect();
+/// One run's parameters of `net` (`[1, n]`) as its named variables (`hidden.weight`, …),
+/// sorted by name.
+pub(super) fn named(model: &ModelConfig, net: Net, params: &Tensor) -> Vec<(String, Tensor)> {
+    let row = params.reshape([-1]);
+    let mut vars: Vec<(String, Tensor)> = variables(&layers(model, net))
+        .into_iter()
+        .map(|v| (v.name.clone(), row.narrow(0, v.offset, v.len()).view(v.shape.as_slice())))
+        .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     vars
 }

@@ -3,11 +3,13 @@
 
 use anyhow::Result;
 use plotters::style::RGBColor;
-use tch::{Device, nn, nn::Module};
+use tch::Device;
 
 use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
+use crate::engine::{self, Net};
 use crate::model::Generator;
+use crate::rng::Keys;
 use crate::plot::{self, Panel, Series, Style};
 use crate::target::{Scaling, Target, TargetConfig};
 use crate::{data, train};
@@ -133,11 +135,7 @@ fn discriminator(args: &ExploreArgs) -> Result<()> {
 /// 100 samples of an untrained generator, as a scatter plot over the target.
 fn untrained(args: &ExploreArgs) -> Result<()> {
     let (path, target) = start(args, "untrained.png")?;
-    let cfg = ModelConfig::default();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let generator = Generator::new(&vs.root(), &cfg);
-    let latent = data::latent_points(SCATTER_POINTS, cfg.latent_dim, Device::Cpu);
-    let generated = data::to_pairs(&tch::no_grad(|| generator.forward(&latent)));
+    let generated = untrained_points(&ModelConfig::default(), args.seed, SCATTER_POINTS);
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
     let curve = target.curve(plot::CURVE_POINTS);
     let label = target.legend_label();
@@ -146,4 +144,35 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
     plot::scatter(&path, &scatter)?;
     wrote(&path);
     Ok(())
+}
+
+/// `n` points of the generator of `cfg` as the run seeded `seed` starts it, before any update,
+/// from latent points of libtorch's stream (seeded by the command).
+fn untrained_points(cfg: &ModelConfig, seed: u64, n: i64) -> Vec<(f32, f32)> {
+    let keys = Keys::new(&[seed], Device::Cpu);
+    let generator = Generator::new(cfg, engine::initial_state(cfg, Net::Generator, &keys).params);
+    let latent = data::latent_points(n, cfg.latent_dim, Device::Cpu);
+    data::to_pairs(&generator.generate(&latent.unsqueeze(0)).get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_untrained_generator_spreads_its_points() {
+        let _rng = crate::rng_lock();
+        tch::manual_seed(1);
+        let points = untrained_points(&ModelConfig::default(), 1, SCATTER_POINTS);
+        assert_eq!(points.len(), SCATTER_POINTS as usize);
+        let mut distinct: Vec<(u32, u32)> = points.iter().map(|&(x, y)| (x.to_bits(), y.to_bits())).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), points.len(), "points coincide: {points:?}");
+        // A freshly initialised generator is far from the target but not degenerate: its points
+        // spread over an interval of about unit width.
+        let xs: Vec<f32> = points.iter().map(|p| p.0).collect();
+        let spread = xs.iter().cloned().fold(f32::MIN, f32::max) - xs.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(spread > 0.1, "the points span only {spread}");
+    }
 }

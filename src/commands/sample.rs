@@ -28,7 +28,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     {
         anyhow::bail!("--plot {}: --out names the same file; give each its own", path.display());
     }
-    let (manifest, _vs, generator) = checkpoint::load_generator(&dir, Device::Cpu)?;
+    let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
+    let generator = crate::model::Generator::new(&manifest.model, params);
     if let Some(note) = note {
         crate::output::note(&note);
     }

@@ -1,10 +1,8 @@
 //! `gan1d summary`: Keras-style model tables, and diagrams with `--diagram`.
 
 use anyhow::Result;
-use tch::{Device, nn};
 
 use crate::cli::SummaryArgs;
-use crate::model::{Discriminator, Generator};
 use crate::{checkpoint, diagram, summary as tables};
 
 pub fn summary(args: &SummaryArgs) -> Result<()> {
@@ -26,12 +24,9 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
             model_cfg
         }
     };
-    let (g_vs, d_vs) = (nn::VarStore::new(Device::Cpu), nn::VarStore::new(Device::Cpu));
-    let generator = Generator::new(&g_vs.root(), &model_cfg);
-    let discriminator = Discriminator::new(&d_vs.root(), &model_cfg);
-    let _ = crate::output::Stdout::default().text(&tables::render(&generator, &discriminator))?;
+    let _ = crate::output::Stdout::default().text(&tables::render(&model_cfg))?;
     if let Some(dir) = &args.diagram {
-        for (stem, blocks) in tables::diagrams(&generator, &discriminator) {
+        for (stem, blocks) in tables::diagrams(&model_cfg) {
             let path = dir.join(format!("{stem}.png"));
             diagram::draw(&path, &blocks)?;
             crate::output::note(&format!("gan1d: wrote {}", path.display()));

@@ -16,16 +16,20 @@
 use anyhow::Result;
 use tch::{Device, Tensor, nn, nn::Module};
 
-use super::{AdamState, Batches, Engine, Label, Net, StepLosses, bce_with_logits, check_adam_state};
-use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig};
+use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
+use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
+use crate::loss::{self, Label};
+
+/// The mean BCE of one run's logits `[n, 1]`, as a scalar autograd can differentiate.
+fn bce(logits: &Tensor, label: Label) -> Tensor {
+    loss::value(&logits.unsqueeze(0), label).sum(tch::Kind::Float)
+}
 
 /// A multilayer perceptron of `nn::Linear` layers, each followed by its activation.
 #[derive(Debug)]
 pub struct Network {
     /// `hidden`, `hidden2`, …, then `out`, each with its activation.
     layers: Vec<(nn::Linear, Activation)>,
-    /// LeakyReLU's slope as `prelu`'s one-element weight, on the networks' device.
-    slope: Option<Tensor>,
 }
 
 impl Network {
@@ -39,14 +43,10 @@ impl Network {
                 (nn::linear(p / spec.name, spec.inputs, spec.outputs, uniform(limit)), spec.activation)
             })
             .collect();
-        let slope = specs.iter().find_map(|spec| match spec.activation {
-            Activation::LeakyRelu(slope) => Some(Tensor::from_slice(&[slope as f32]).to_device(p.device())),
-            _ => None,
-        });
-        Network { layers, slope }
+        Network { layers }
     }
 
-    /// The parameters in the checkpoint's flat order: layer by layer, weight then bias.
+    /// The parameters in the flat order: layer by layer, weight then bias.
     fn parameters(&self) -> Vec<Tensor> {
         let mut parameters = Vec::new();
         for (layer, _) in &self.layers {
@@ -55,18 +55,20 @@ impl Network {
         }
         parameters
     }
-}
 
-/// `xs` through `activation`, with operations autograd differentiates. LeakyReLU is `prelu`
-/// with a fixed weight: its derivative at 0 is the slope, as the fused engine's; `max(x, a·x)`
-/// would split a tie at 0 between its two branches.
-fn activate(xs: Tensor, activation: Activation, slope: Option<&Tensor>) -> Tensor {
-    match activation {
-        Activation::Relu => xs.relu(),
-        Activation::LeakyRelu(_) => xs.prelu(slope.expect("a network with LeakyReLU keeps its slope")),
-        Activation::Tanh => xs.tanh(),
-        Activation::Elu => xs.elu(),
-        Activation::Linear => xs,
+    /// The parameters as one flat row, `[1, n]`.
+    fn flat(&self) -> Tensor {
+        let pieces: Vec<Tensor> = self.parameters().iter().map(|p| p.detach().reshape([-1])).collect();
+        Tensor::cat(&pieces, 0).unsqueeze(0)
+    }
+
+    /// Overwrites the parameters from a flat row `[1, n]`.
+    fn set_flat(&self, specs: &[LayerSpec], flat: &Tensor) {
+        tch::no_grad(|| {
+            for (v, p) in variables(specs).iter().zip(self.parameters()) {
+                p.shallow_clone().copy_(&flat.get(0).narrow(0, v.offset, v.len()).view(v.shape.as_slice()));
+            }
+        });
     }
 }
 
@@ -83,10 +85,7 @@ impl nn::Module for Network {
     /// # Shapes
     /// `xs: [batch, input]` → `[batch, output]`
     fn forward(&self, xs: &Tensor) -> Tensor {
-        let slope = self.slope.as_ref();
-        self.layers
-            .iter()
-            .fold(xs.shallow_clone(), |xs, (layer, activation)| activate(xs.apply(layer), *activation, slope))
+        self.layers.iter().fold(xs.shallow_clone(), |xs, (layer, activation)| activation.apply(xs.apply(layer)))
     }
 }
 
@@ -135,100 +134,114 @@ impl KerasAdam {
         });
     }
 
-    fn state(&self) -> AdamState {
-        let flat = |ts: &[Tensor]| Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0);
-        AdamState { m: flat(&self.m), v: flat(&self.v), steps: self.steps }
+    /// The moments as flat rows `[1, n]`, and the steps.
+    fn state(&self) -> (Tensor, Tensor, u64) {
+        let flat = |ts: &[Tensor]| Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0).unsqueeze(0);
+        (flat(&self.m), flat(&self.v), self.steps)
     }
 
-    fn restore(&mut self, net: Net, state: &AdamState) -> Result<()> {
-        let total: i64 = self.parameters.iter().map(|p| p.numel() as i64).sum();
-        check_adam_state(net, state, total)?;
+    /// Takes the moments of `state` (checked by the caller) and its steps.
+    fn restore(&mut self, state: &NetState) {
         let mut offset = 0;
         for (p, (m, v)) in self.parameters.iter().zip(self.m.iter_mut().zip(&mut self.v)) {
             let n = p.numel() as i64;
-            *m = state.m.narrow(0, offset, n).view(p.size().as_slice()).to_device(p.device()).copy();
-            *v = state.v.narrow(0, offset, n).view(p.size().as_slice()).to_device(p.device()).copy();
+            let piece = |t: &Tensor| t.get(0).narrow(0, offset, n).view(p.size().as_slice()).to_device(p.device()).copy();
+            *m = piece(&state.m);
+            *v = piece(&state.v);
             offset += n;
         }
         self.steps = state.steps;
-        Ok(())
     }
 }
 
-/// Both networks as `nn::Linear` stacks in their own VarStores, each with its own Keras Adam.
+/// Both networks of one run as `nn::Linear` stacks in their own VarStores, each with its own
+/// Keras Adam.
 #[derive(Debug)]
 pub struct AutogradEngine {
+    model_cfg: ModelConfig,
     generator: Network,
     discriminator: Network,
-    generator_vs: nn::VarStore,
+    /// Owns the generator's variables (the layers hold views of them).
+    _generator_vs: nn::VarStore,
     discriminator_vs: nn::VarStore,
     generator_opt: KerasAdam,
     discriminator_opt: KerasAdam,
 }
 
 impl AutogradEngine {
-    /// Builds and initialises both networks (discriminator first) from libtorch's stream.
+    /// The networks of `model_cfg`, with tch's initialisation: [`Engine::import`] gives them a
+    /// run's state.
     pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, device: Device) -> Self {
         let discriminator_vs = nn::VarStore::new(device);
         let generator_vs = nn::VarStore::new(device);
         let discriminator = Network::new(&discriminator_vs.root(), &model_cfg.discriminator_layers());
         let generator = Network::new(&generator_vs.root(), &model_cfg.generator_layers());
         AutogradEngine {
+            model_cfg: model_cfg.clone(),
             generator_opt: KerasAdam::new(generator.parameters(), adam),
             discriminator_opt: KerasAdam::new(discriminator.parameters(), adam),
             generator,
             discriminator,
-            generator_vs,
+            _generator_vs: generator_vs,
             discriminator_vs,
+        }
+    }
+
+    fn parts(&self, net: Net) -> (&Network, &KerasAdam) {
+        match net {
+            Net::Generator => (&self.generator, &self.generator_opt),
+            Net::Discriminator => (&self.discriminator, &self.discriminator_opt),
         }
     }
 }
 
 impl Engine for AutogradEngine {
-    fn step(&mut self, batches: &Batches) -> StepLosses {
-        // The fakes carry no gradient back into the generator.
-        let fake = tch::no_grad(|| self.generator.forward(batches.latent_half));
+    fn members(&self) -> i64 {
+        1
+    }
 
-        let d_real = self.discriminator.forward(batches.real);
-        self.discriminator_opt.minimise(&bce_with_logits(&d_real, Label::Real));
+    fn step(&mut self, batches: &Batches) -> StepLosses {
+        let (real, latent_half, latent_full) =
+            (batches.real.get(0), batches.latent_half.get(0), batches.latent_full.get(0));
+        // The fakes carry no gradient back into the generator.
+        let fake = tch::no_grad(|| self.generator.forward(&latent_half));
+
+        let d_real = self.discriminator.forward(&real);
+        self.discriminator_opt.minimise(&bce(&d_real, Label::Real));
         let d_fake = self.discriminator.forward(&fake);
-        self.discriminator_opt.minimise(&bce_with_logits(&d_fake, Label::Fake));
+        self.discriminator_opt.minimise(&bce(&d_fake, Label::Fake));
 
         // The composite model, fakes labelled real, with the discriminator not trainable.
         self.discriminator_vs.freeze();
-        let g = self.discriminator.forward(&self.generator.forward(batches.latent_full));
-        self.generator_opt.minimise(&bce_with_logits(&g, Label::Real));
+        let g = self.discriminator.forward(&self.generator.forward(&latent_full));
+        self.generator_opt.minimise(&bce(&g, Label::Real));
         self.discriminator_vs.unfreeze();
 
-        StepLosses { d_real: d_real.detach(), d_fake: d_fake.detach(), g: g.detach() }
+        let run = |t: Tensor| t.detach().unsqueeze(0);
+        StepLosses { d_real: run(d_real), d_fake: run(d_fake), g: run(g) }
     }
 
-    fn module(&self, net: Net) -> &dyn nn::Module {
-        match net {
-            Net::Generator => &self.generator,
-            Net::Discriminator => &self.discriminator,
-        }
+    fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
+        let (network, _) = self.parts(net);
+        tch::no_grad(|| network.forward(&xs.get(0)).unsqueeze(0))
     }
 
-    fn var_store(&self, net: Net) -> &nn::VarStore {
-        match net {
-            Net::Generator => &self.generator_vs,
-            Net::Discriminator => &self.discriminator_vs,
-        }
+    fn export(&self, net: Net) -> NetState {
+        let (network, opt) = self.parts(net);
+        let (m, v, steps) = opt.state();
+        NetState { params: network.flat(), m, v, steps }
     }
 
-    fn adam_state(&self, net: Net) -> AdamState {
+    fn import(&mut self, net: Net, state: &NetState) -> Result<()> {
+        let specs = layers_of(&self.model_cfg, net);
+        state.check(net, 1, parameter_count(&specs))?;
+        let (network, _) = self.parts(net);
+        network.set_flat(&specs, &state.params);
         match net {
-            Net::Generator => self.generator_opt.state(),
-            Net::Discriminator => self.discriminator_opt.state(),
+            Net::Generator => self.generator_opt.restore(state),
+            Net::Discriminator => self.discriminator_opt.restore(state),
         }
-    }
-
-    fn restore_adam(&mut self, net: Net, state: &AdamState) -> Result<()> {
-        match net {
-            Net::Generator => self.generator_opt.restore(net, state),
-            Net::Discriminator => self.discriminator_opt.restore(net, state),
-        }
+        Ok(())
     }
 }
 
@@ -259,12 +272,12 @@ mod tests {
         let _rng = crate::rng_lock();
         tch::manual_seed(0);
         let mut e = AutogradEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
-        let latent = crate::data::latent_points(128, 5, Device::Cpu);
+        let latent = Tensor::randn([128, 5], (Kind::Float, Device::Cpu));
         let d_before: Vec<Tensor> = e.discriminator.parameters().iter().map(Tensor::copy).collect();
         let g_before: Vec<Tensor> = e.generator.parameters().iter().map(Tensor::copy).collect();
         e.discriminator_vs.freeze();
         let g = e.discriminator.forward(&e.generator.forward(&latent));
-        e.generator_opt.minimise(&bce_with_logits(&g, Label::Real));
+        e.generator_opt.minimise(&bce(&g, Label::Real));
         e.discriminator_vs.unfreeze();
         for (before, now) in d_before.iter().zip(e.discriminator.parameters()) {
             assert!(before.equal(&now), "a G update moved D");

@@ -1,8 +1,8 @@
 //! Many runs at once: [`Ensemble`] trains K runs of one configuration, one per seed, in one
-//! process, with their parameters stacked so that a libtorch call serves all of them
-//! ([`batched`]).
+//! process, on the fused engine with K members, whose parameters are stacked so that a
+//! libtorch call serves all of them.
 //!
-//! Each member keeps a single-run [`Trainer`] beside the batched engine: its record of the
+//! Each member keeps a single-run [`Trainer`] beside the K-member engine: its record of the
 //! member's configuration, target, metric batch and evaluation draws. The member's state is
 //! copied into it when it is evaluated or saved ([`Ensemble::sync`]), so that an evaluation,
 //! a checkpoint and a log row of a member are exactly those of a single run in that state.
@@ -11,19 +11,17 @@
 //! A member whose losses stop being finite is frozen: it is no longer evaluated or saved, and
 //! the others go on. Each member's numbers stay in its own rows, so it cannot affect them.
 
-pub mod batched;
 pub mod leaderboard;
 
 use anyhow::{Result, bail};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 use crate::config::{EngineKind, ModelConfig, TrainConfig};
 use crate::data::TrainingDraws;
-use crate::engine::{self, AdamState, Net};
+use crate::engine::{self, Batches, Engine, Net, NetState, StepLosses};
 use crate::evaluate::EvalReport;
 use crate::target::Target;
 use crate::train::{Diverged, FitEnd, PROGRESS_EVERY, Trainer};
-use batched::{BatchedEngine, BatchedLosses, NetState};
 
 /// The most members one process trains.
 pub const MAX_MEMBERS: usize = 4096;
@@ -31,7 +29,7 @@ pub const MAX_MEMBERS: usize = 4096;
 /// What wants to hear about an ensemble's training as it goes (the command layer).
 pub trait EnsembleObserver {
     /// After every iteration, with every member's logits.
-    fn stepped(&mut self, ensemble: &mut Ensemble, losses: &BatchedLosses) -> Result<()>;
+    fn stepped(&mut self, ensemble: &mut Ensemble, losses: &StepLosses) -> Result<()>;
     /// Every [`PROGRESS_EVERY`] iterations and after the last.
     fn progress(&mut self, ensemble: &Ensemble, completed: u64) -> Result<()>;
     /// When member `member` is found to have diverged, after the 0-based `iteration`.
@@ -55,7 +53,9 @@ pub struct Ensemble {
     /// Members that only hold their place: never evaluated, synced or reported (see
     /// [`Ensemble::with_passengers`]).
     passenger: Vec<bool>,
-    engine: BatchedEngine,
+    engine: Box<dyn Engine>,
+    /// The engine's state as exported after the last step, shared by the members' syncs.
+    exported: Option<[NetState; 2]>,
     draws: TrainingDraws,
     iteration: u64,
 }
@@ -111,32 +111,22 @@ impl Ensemble {
             }
         }
         let state = |net: Net| -> Result<NetState> {
-            let specs = engine::layers_of(&model_cfg, net);
-            let mut params = Vec::new();
-            let (mut m, mut v) = (Vec::new(), Vec::new());
+            let rows: Vec<NetState> = members.iter().map(|m| m.engine().export(net)).collect();
             let mut steps = None;
-            for (member, &passenger) in members.iter().zip(passengers) {
-                params.push(engine::flat_of(member.engine().var_store(net), &specs)?);
-                let adam = member.engine().adam_state(net);
+            for (row, &passenger) in rows.iter().zip(passengers) {
                 if !passenger {
-                    if steps.is_some_and(|s| s != adam.steps) {
+                    if steps.is_some_and(|s| s != row.steps) {
                         bail!("the members' optimisers are at different steps");
                     }
-                    steps = Some(adam.steps);
+                    steps = Some(row.steps);
                 }
-                m.push(adam.m);
-                v.push(adam.v);
             }
-            Ok(NetState {
-                params: Tensor::stack(&params, 0),
-                m: Tensor::stack(&m, 0),
-                v: Tensor::stack(&v, 0),
-                steps: steps.unwrap_or(0),
-            })
+            Ok(NetState::stack(&rows.iter().collect::<Vec<_>>(), steps.unwrap_or(0)))
         };
         let (adam, target, scaling, batch, device) =
             (first.cfg().adam, first.target().clone(), first.scaling(), first.cfg().batch, first.device());
-        let engine = BatchedEngine::new(&model_cfg, adam, state(Net::Generator)?, state(Net::Discriminator)?);
+        let (generator, discriminator) = (state(Net::Generator)?, state(Net::Discriminator)?);
+        let engine = engine::build(EngineKind::Fused, &model_cfg, adam, &generator, &discriminator, device)?;
         let seeds: Vec<u64> = members.iter().map(|m| m.cfg().seed).collect();
         let draws = TrainingDraws::new(&seeds, &target, scaling, batch, model_cfg.latent_dim, device);
         let k = members.len();
@@ -146,6 +136,7 @@ impl Ensemble {
             diverged: vec![None; k],
             passenger: passengers.to_vec(),
             engine,
+            exported: None,
             draws,
             iteration,
         })
@@ -178,7 +169,7 @@ impl Ensemble {
     }
 
     pub fn device(&self) -> Device {
-        self.engine.device()
+        self.members[0].device()
     }
 
     /// The iteration after which `member` diverged, if it did.
@@ -196,24 +187,16 @@ impl Ensemble {
         &self.members[member]
     }
 
-    /// Copies `member`'s current state from the batched engine into its trainer.
+    /// Copies `member`'s current state from the engine into its trainer.
     pub fn sync(&mut self, member: usize) -> Result<()> {
         if self.synced[member] {
             return Ok(());
         }
-        let model_cfg = self.model_cfg().clone();
-        let trainer = &mut self.members[member];
-        let mut adam = Vec::new();
-        for (net, generator) in [(Net::Generator, true), (Net::Discriminator, false)] {
-            let state = self.engine.member_state(member as i64, generator);
-            engine::set_flat(
-                trainer.engine().var_store(net),
-                &engine::layers_of(&model_cfg, net),
-                &state.params,
-            )?;
-            adam.push(AdamState { m: state.m, v: state.v, steps: state.steps });
-        }
-        trainer.continue_from(self.iteration, &adam[0], &adam[1])?;
+        let engine = &self.engine;
+        let [generator, discriminator] =
+            self.exported.get_or_insert_with(|| Net::BOTH.map(|net| engine.export(net)));
+        let k = member as i64;
+        self.members[member].continue_from(self.iteration, &generator.member(k), &discriminator.member(k))?;
         self.synced[member] = true;
         Ok(())
     }
@@ -230,11 +213,13 @@ impl Ensemble {
     }
 
     /// One iteration of every member.
-    pub fn step(&mut self) -> BatchedLosses {
+    pub fn step(&mut self) -> StepLosses {
         let drawn = self.draws.at(self.iteration);
-        let losses = self.engine.step(&drawn.real, &drawn.latent_half, &drawn.latent_full);
+        let batches = Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
+        let losses = self.engine.step(&batches);
         self.iteration += 1;
         self.synced.fill(false);
+        self.exported = None;
         losses
     }
 
@@ -261,7 +246,7 @@ impl Ensemble {
     /// Freezes the members whose losses are not finite; fails when none is left.
     fn check_divergence(
         &mut self,
-        losses: &BatchedLosses,
+        losses: &StepLosses,
         observer: &mut dyn EnsembleObserver,
     ) -> Result<()> {
         let values = losses.losses().to_kind(Kind::Double).to_device(Device::Cpu);

@@ -14,16 +14,18 @@ pub struct NetState {
 }
 
 pub fn state(t: &Trainer, net: Net) -> NetState {
-    let mut vars: Vec<(String, Tensor)> = t
-        .engine()
-        .var_store(net)
-        .variables()
+    let exported = t.engine().export(net);
+    let layers = match net {
+        Net::Generator => t.model_cfg().generator_layers(),
+        Net::Discriminator => t.model_cfg().discriminator_layers(),
+    };
+    let row = exported.params.get(0).to_kind(Kind::Double);
+    let vars = gan1d::config::variables(&layers)
         .into_iter()
-        .map(|(name, var)| (name, var.detach().to_kind(Kind::Double)))
+        .map(|v| (v.name.clone(), row.narrow(0, v.offset, v.len()).view(v.shape.as_slice())))
         .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    let adam = t.engine().adam_state(net);
-    NetState { vars, m: adam.m.to_kind(Kind::Double), v: adam.v.to_kind(Kind::Double), steps: adam.steps }
+    let moment = |t: &Tensor| t.get(0).to_kind(Kind::Double);
+    NetState { vars, m: moment(&exported.m), v: moment(&exported.v), steps: exported.steps }
 }
 
 pub fn max_abs(t: &Tensor) -> f64 {

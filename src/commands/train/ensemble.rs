@@ -20,7 +20,7 @@ use super::{Ending, lock_run_dir, resume_command, resumed_config, shell_quote, s
 use crate::checkpoint::{self, EnsembleManifest, LastEvaluation, LogRecords};
 use crate::cli::TrainArgs;
 use crate::config::EngineKind;
-use crate::ensemble::batched::BatchedLosses;
+use crate::engine::StepLosses;
 use crate::ensemble::leaderboard::{self, Select, Standing};
 use crate::ensemble::{Ensemble, EnsembleObserver};
 use crate::evaluate::EvalReport;
@@ -110,7 +110,7 @@ pub(super) fn train_resumed(args: &TrainArgs, dir: &Path) -> Result<()> {
         let context = || format!("--resume {}: member {seed}", dir.display());
         let member_manifest = checkpoint::read_manifest(&member_dir).with_context(context)?;
         let cfg = resumed_config(args, &member_dir, &member_manifest)?;
-        let trainer = checkpoint::resume(&member_dir, &member_manifest, &cfg, EngineKind::Fused, device)
+        let trainer = Trainer::resumed(&member_dir, &member_manifest, &cfg, EngineKind::Fused, device)
             .with_context(context)?;
         let logs = Logs::reopen(&member_dir, &member_manifest, &trainer).with_context(context)?;
         let best = best_of(logs.metrics.rows(), manifest.select);
@@ -381,7 +381,7 @@ impl Member {
         }
         self.flush_history()?;
         let records = self.logs().records()?;
-        match checkpoint::save(&self.dir, trainer, self.last_evaluation, records) {
+        match checkpoint::save(&self.dir, &trainer.snapshot(), self.last_evaluation, records) {
             Ok(()) => {}
             Err(e) if e.downcast_ref::<checkpoint::NotFinite>().is_some() => return Ok(false),
             Err(e) => return Err(e),
@@ -535,7 +535,7 @@ impl EnsembleRun {
 }
 
 impl EnsembleObserver for EnsembleRun {
-    fn stepped(&mut self, ensemble: &mut Ensemble, losses: &BatchedLosses) -> Result<()> {
+    fn stepped(&mut self, ensemble: &mut Ensemble, losses: &StepLosses) -> Result<()> {
         let done = ensemble.iteration();
         if done.is_multiple_of(self.history_every) {
             let stats = losses.stats();
@@ -599,7 +599,7 @@ impl EnsembleObserver for EnsembleRun {
             if leaderboard::improves(score, member.best.as_ref().map(|b| select.of(b))) {
                 let trainer = ensemble.member(k);
                 let best = checkpoint::best_dir(&member.dir);
-                match checkpoint::save(&best, trainer, member.last_evaluation, LogRecords::empty()) {
+                match checkpoint::save(&best, &trainer.snapshot(), member.last_evaluation, LogRecords::empty()) {
                     Ok(()) => member.best = Some(row),
                     Err(e) if e.downcast_ref::<checkpoint::NotFinite>().is_some() => {}
                     Err(e) => return Err(e),

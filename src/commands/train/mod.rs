@@ -157,7 +157,7 @@ impl Run {
         let manifest = read()?;
         let cfg = resumed_config(args, dir, &manifest)?;
         let device = start_device(args)?;
-        let trainer = checkpoint::resume(dir, &manifest, &cfg, args.engine, device)?;
+        let trainer = Trainer::resumed(dir, &manifest, &cfg, args.engine, device)?;
         let logs = Logs::reopen(dir, &manifest, &trainer)?;
         remove_plots(dir, manifest.iteration, false)?;
         let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;

@@ -81,7 +81,7 @@ impl TrainObserver {
         }
         self.flush_history()?;
         let records = self.logs.records()?;
-        checkpoint::save(&self.out, trainer, self.last_evaluation, records).map_err(|e| {
+        checkpoint::save(&self.out, &trainer.snapshot(), self.last_evaluation, records).map_err(|e| {
             match e.downcast::<checkpoint::NotFinite>() {
                 Ok(not_finite) => {
                     let iteration = trainer.iteration().saturating_sub(1);
@@ -200,7 +200,7 @@ impl Observer for TrainObserver {
     fn stepped(&mut self, trainer: &Trainer, losses: &StepLosses) -> Result<()> {
         let done = trainer.iteration();
         if done.is_multiple_of(self.history_every) {
-            self.recorder.record(done - 1, losses);
+            self.recorder.record_stats(done - 1, losses.stats().get(0));
             if self.recorder.len() >= HISTORY_FLUSH {
                 self.flush_history()?;
             }

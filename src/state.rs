@@ -1,0 +1,83 @@
+//! What a run's networks are at one moment, as plain values: each network's parameters and
+//! Adam moments for K runs, and the Adam's step count. Engines export and import it, the
+//! ensemble stacks and splits it, storage saves and loads it; none of them needs another's
+//! types to do so.
+
+use anyhow::{Result, bail};
+use tch::{Device, Kind, Tensor};
+
+/// One of the two networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Generator,
+    Discriminator,
+}
+
+impl Net {
+    pub const BOTH: [Net; 2] = [Net::Generator, Net::Discriminator];
+
+    /// Its name in a checkpoint: the prefix of its optimiser's variables (`generator.m`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::Generator => "generator",
+            Net::Discriminator => "discriminator",
+        }
+    }
+}
+
+/// One network of K runs: parameters and Adam moments, `[K, n]` each in the flat layout of
+/// [`crate::config::variables`], and the Adam's updates so far (Keras' `iterations`), which
+/// the runs of one ensemble share.
+#[derive(Debug)]
+pub struct NetState {
+    pub params: Tensor,
+    /// First-moment estimate.
+    pub m: Tensor,
+    /// Second-moment estimate.
+    pub v: Tensor,
+    pub steps: u64,
+}
+
+impl NetState {
+    /// A network that has not been updated: `params` with zero moments.
+    pub fn fresh(params: Tensor) -> Self {
+        NetState { m: params.zeros_like(), v: params.zeros_like(), params, steps: 0 }
+    }
+
+    /// K, the number of runs.
+    pub fn members(&self) -> i64 {
+        self.params.size()[0]
+    }
+
+    /// Run `k`'s state, `[1, n]` each (copies).
+    pub fn member(&self, k: i64) -> NetState {
+        let row = |t: &Tensor| t.narrow(0, k, 1).copy();
+        NetState { params: row(&self.params), m: row(&self.m), v: row(&self.v), steps: self.steps }
+    }
+
+    /// The runs of `states`, in order, as one state; `steps` is the step count they share.
+    pub fn stack(states: &[&NetState], steps: u64) -> NetState {
+        let cat = |part: fn(&NetState) -> &Tensor| Tensor::cat(&states.iter().map(|s| part(s)).collect::<Vec<_>>(), 0);
+        NetState { params: cat(|s| &s.params), m: cat(|s| &s.m), v: cat(|s| &s.v), steps }
+    }
+
+    pub fn to_device(&self, device: Device) -> NetState {
+        let to = |t: &Tensor| t.to_device(device);
+        NetState { params: to(&self.params), m: to(&self.m), v: to(&self.v), steps: self.steps }
+    }
+
+    /// Checks that the state fits `net` with `n` parameters per run and `k` runs.
+    pub fn check(&self, net: Net, k: i64, n: i64) -> Result<()> {
+        for (name, t) in [("parameters", &self.params), ("m", &self.m), ("v", &self.v)] {
+            if t.size() != [k, n] || t.kind() != Kind::Float {
+                bail!(
+                    "the {} {name}: expected float32 [{k}, {n}], found {:?} {:?}",
+                    net.name(),
+                    t.kind(),
+                    t.size()
+                );
+            }
+        }
+        Ok(())
+    }
+}
