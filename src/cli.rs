@@ -23,30 +23,34 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Parses `args` (the program name first), exiting with clap's message on bad flags, and
-    /// records which `train` flags were typed rather than defaulted.
-    pub fn parse_with_sources<I, T>(args: I) -> Cli
+    /// Parses `args` (the program name first) and records which `train` flags were typed
+    /// rather than defaulted. Bad flags, `--help` and `--version` come back as clap's error,
+    /// for [`report`].
+    pub fn parse_with_sources<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Cli::command().try_get_matches_from(args).unwrap_or_else(|e| exit_with(e));
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| exit_with(e));
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
         if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
             args.given = given_flags(sub);
         }
-        cli
+        Ok(cli)
     }
 }
 
-/// Reports a command line clap cannot use on one line of stderr (exit code 2), as every gan1d
-/// error is; `--help` and `--version` print as clap writes them (exit code 0).
-fn exit_with(error: clap::Error) -> ! {
+/// Reports what [`Cli::parse_with_sources`] refused and returns the exit code: a command line
+/// clap cannot use on one line of stderr (code 2), as every gan1d error is; `--help` and
+/// `--version` as clap writes them (code 0).
+pub fn report(error: &clap::Error) -> u8 {
     if !error.use_stderr() {
-        error.exit();
+        // A closed stdout loses the help text, nothing else.
+        let _ = error.print();
+        return 0;
     }
-    crate::output::note(&format!("error: {}", one_line(&error)));
-    std::process::exit(2);
+    crate::output::note(&format!("error: {}", one_line(error)));
+    2
 }
 
 /// A clap error as one line: `--epochs must be at least 1, got -1` for a value our parsers
@@ -560,7 +564,7 @@ mod tests {
 
     #[test]
     fn typed_flags_are_told_from_defaults() {
-        let cli = Cli::parse_with_sources(["gan1d", "train", "--batch", "128", "--resume", "m"]);
+        let cli = Cli::parse_with_sources(["gan1d", "train", "--batch", "128", "--resume", "m"]).unwrap();
         let Command::Train(args) = cli.command else { panic!("not train") };
         assert!(args.was_given("batch") && args.was_given("resume"));
         assert!(!args.was_given("epochs") && !args.was_given("seed"));

@@ -44,13 +44,10 @@ pub fn write_atomically<T>(path: &Path, write: impl FnOnce(&mut dyn Write) -> Re
 /// The end of every temporary file's name.
 pub const TMP_SUFFIX: &str = ".tmp";
 
-/// Whether `name` is a temporary file [`write_atomically`] made for a file called `target`
-/// (gan1d's earlier versions named them `.<target>.tmp`).
-pub fn is_temporary_for(name: &str, target: &str) -> bool {
-    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(TMP_SUFFIX)) else {
-        return false;
-    };
-    inner == target || inner.rsplit_once('.').is_some_and(|(base, _random)| base == target)
+/// The SHA-256 of `bytes`, as lowercase hex: how checkpoints and logs record what they wrote.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Makes the renames inside `dir` durable.
@@ -130,14 +127,6 @@ mod tests {
         assert!(format!("{err:#}").contains("cannot write"), "{err:#}");
         assert_eq!(fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn temporary_names_are_recognised() {
-        assert!(is_temporary_for(".config.json.tmp", "config.json"));
-        assert!(is_temporary_for(".config.json.Ab3xYz.tmp", "config.json"));
-        assert!(!is_temporary_for("config.json", "config.json"));
-        assert!(!is_temporary_for(".metrics.csv.x.tmp", "config.json"));
     }
 
     #[test]

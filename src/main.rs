@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     gan1d::prepare_process();
-    let cli = gan1d::cli::Cli::parse_with_sources(std::env::args_os());
+    let cli = match gan1d::cli::Cli::parse_with_sources(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(refused) => return ExitCode::from(gan1d::cli::report(&refused)),
+    };
     match gan1d::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

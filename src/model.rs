@@ -83,18 +83,19 @@ impl Mlp {
         let view = |flat: &Tensor, index: usize| {
             let v = &variables[index];
             let piece = flat.narrow(1, v.offset, v.len());
-            if single { piece.view(v.shape.as_slice()) } else { piece.view([&[k], v.shape.as_slice()].concat().as_slice()) }
+            if single {
+                piece.view(v.shape.as_slice())
+            } else {
+                piece.view([&[k], v.shape.as_slice()].concat().as_slice())
+            }
         };
         let layers = specs
             .iter()
             .enumerate()
             .map(|(index, &spec)| {
                 let (weight, bias) = (view(&params, 2 * index), view(&params, 2 * index + 1));
-                let (weight_t, bias) = if single {
-                    (weight.tr(), bias)
-                } else {
-                    (weight.transpose(1, 2), bias.unsqueeze(1))
-                };
+                let (weight_t, bias) =
+                    if single { (weight.tr(), bias) } else { (weight.transpose(1, 2), bias.unsqueeze(1)) };
                 Dense {
                     spec,
                     weight,
@@ -384,7 +385,8 @@ mod tests {
         let vars = variables(specs);
         let mut xs = xs.shallow_clone();
         for (index, layer) in specs.iter().enumerate() {
-            let piece = |v: &crate::config::Variable| flat.narrow(0, v.offset, v.len()).view(v.shape.as_slice());
+            let piece =
+                |v: &crate::config::Variable| flat.narrow(0, v.offset, v.len()).view(v.shape.as_slice());
             let (w, b) = (piece(&vars[2 * index]), piece(&vars[2 * index + 1]));
             xs = xs.matmul(&w.tr()) + b;
             xs = match layer.activation {
@@ -425,7 +427,10 @@ mod tests {
                     let diff = (g.network().grads().get(run) - &expected).abs().max().double_value(&[]);
                     let scale = expected.abs().max().double_value(&[]);
                     assert!(scale > 1e-3, "{cfg:?}: a vanishing gradient tests nothing");
-                    assert!(diff < 1e-5 * scale.max(1.0), "{cfg:?}, K = {k}, run {run}: max difference {diff}");
+                    assert!(
+                        diff < 1e-5 * scale.max(1.0),
+                        "{cfg:?}, K = {k}, run {run}: max difference {diff}"
+                    );
                 }
             }
         }

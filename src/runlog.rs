@@ -138,7 +138,9 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
             }
         };
         let covered = |bytes: &[u8]| match record {
-            Some(r) => bytes.len() as u64 >= r.bytes && sha256_hex(&bytes[..r.bytes as usize]) == r.sha256,
+            Some(r) => {
+                bytes.len() as u64 >= r.bytes && fsio::sha256_hex(&bytes[..r.bytes as usize]) == r.sha256
+            }
             None => true,
         };
         let mut bytes = read(path)?;
@@ -256,10 +258,6 @@ impl<R: Serialize + DeserializeOwned> Reopened<R> {
 /// The largest log gan1d reads back: a run of the longest allowed length logs about 0.5 GB.
 const MAX_LOG_BYTES: u64 = 4 << 30;
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
 fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -299,7 +297,7 @@ mod tests {
         log.append(Pair { i: 3, v: 1.0 }).unwrap();
         let again = log.record().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n1,0.5\n2,0.25\n3,1.0\n");
-        assert_eq!(again.sha256, sha256_hex(b"i,v\n1,0.5\n2,0.25\n3,1.0\n"));
+        assert_eq!(again.sha256, fsio::sha256_hex(b"i,v\n1,0.5\n2,0.25\n3,1.0\n"));
     }
 
     #[test]

@@ -57,7 +57,9 @@ impl NetState {
 
     /// The runs of `states`, in order, as one state; `steps` is the step count they share.
     pub fn stack(states: &[&NetState], steps: u64) -> NetState {
-        let cat = |part: fn(&NetState) -> &Tensor| Tensor::cat(&states.iter().map(|s| part(s)).collect::<Vec<_>>(), 0);
+        let cat = |part: fn(&NetState) -> &Tensor| {
+            Tensor::cat(&states.iter().map(|s| part(s)).collect::<Vec<_>>(), 0)
+        };
         NetState { params: cat(|s| &s.params), m: cat(|s| &s.m), v: cat(|s| &s.v), steps }
     }
 

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::diagram::Block;
 use crate::config::{LayerSpec, ModelConfig, parameter_count};
+use crate::diagram::Block;
 
 const RULE_WIDTH: usize = 65;
 

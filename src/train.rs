@@ -264,7 +264,12 @@ impl Trainer {
 
     /// Makes this freshly built run continue a saved one: its networks and Adams take the
     /// saved states (one run each) and it counts `iteration` iterations done.
-    pub fn continue_from(&mut self, iteration: u64, generator: &NetState, discriminator: &NetState) -> Result<()> {
+    pub fn continue_from(
+        &mut self,
+        iteration: u64,
+        generator: &NetState,
+        discriminator: &NetState,
+    ) -> Result<()> {
         self.engine.import(Net::Generator, generator)?;
         self.engine.import(Net::Discriminator, discriminator)?;
         self.iteration = iteration;
@@ -287,7 +292,8 @@ impl Trainer {
     /// Makes this run's networks, optimisers and iteration those of `other` (which may use the
     /// other engine): the next [`Trainer::step`]s of both then start from the same state.
     pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {
-        let (generator, discriminator) = (other.engine.export(Net::Generator), other.engine.export(Net::Discriminator));
+        let (generator, discriminator) =
+            (other.engine.export(Net::Generator), other.engine.export(Net::Discriminator));
         self.continue_from(other.iteration, &generator, &discriminator)
     }
 
@@ -297,7 +303,8 @@ impl Trainer {
     /// What an iteration draws depends on the run's seed and the iteration alone.
     pub fn step(&mut self) -> StepLosses {
         let drawn = self.draws.at(self.iteration);
-        let batches = Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
+        let batches =
+            Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
         losses

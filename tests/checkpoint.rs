@@ -46,7 +46,8 @@ fn a_network_file_loads_exactly_and_a_wrong_shape_is_refused() {
     let vars: Vec<(String, tch::Tensor)> = gan1d::config::variables(&layers)
         .into_iter()
         .map(|v| {
-            let values = tch::Tensor::arange(v.len(), (tch::Kind::Float, Device::Cpu)) + v.offset as f64 + 0.5;
+            let values =
+                tch::Tensor::arange(v.len(), (tch::Kind::Float, Device::Cpu)) + v.offset as f64 + 0.5;
             (v.name.clone(), values.view(v.shape.as_slice()))
         })
         .collect();
@@ -107,7 +108,8 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
     let _ = trainer.step();
     // A folder where the optimiser's new file would be renamed to: its write fails.
     std::fs::create_dir(dir.path().join("optimizer-000002.ot")).unwrap();
-    let err = checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap_err();
+    let err =
+        checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap_err();
     assert!(format!("{err:#}").contains("cannot write checkpoint file"), "{err:#}");
     std::fs::remove_dir(dir.path().join("optimizer-000002.ot")).unwrap();
     assert_eq!(names_in(dir.path()), before);
@@ -124,8 +126,7 @@ fn resuming_in_process_continues_exactly() {
     checkpoint::save(dir.path(), &first.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-    let mut resumed =
-        Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
+    let mut resumed = Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
     assert_eq!(resumed.iteration(), 25);
     for _ in 25..60 {
         let _ = resumed.step();

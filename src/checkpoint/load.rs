@@ -68,8 +68,13 @@ pub fn load_generator(dir: &Path, device: Device) -> Result<(Manifest, Tensor)> 
 pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[NetState; 2]> {
     let [generator, discriminator, optimizer] = Part::ALL.map(|part| read_part(dir, manifest, part));
     let (generator, discriminator, optimizer) = (generator?, discriminator?, optimizer?);
-    let params = [(Part::Generator, Net::Generator, &generator), (Part::Discriminator, Net::Discriminator, &discriminator)]
-        .map(|(part, net, bytes)| parse_network(&part_path(dir, manifest, part), bytes, &layers(&manifest.model, net)));
+    let params = [
+        (Part::Generator, Net::Generator, &generator),
+        (Part::Discriminator, Net::Discriminator, &discriminator),
+    ]
+    .map(|(part, net, bytes)| {
+        parse_network(&part_path(dir, manifest, part), bytes, &layers(&manifest.model, net))
+    });
     let [generator, discriminator] = params;
     let (generator, discriminator) = (generator?, discriminator?);
     let file = part_path(dir, manifest, Part::Optimizer);
@@ -83,7 +88,11 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
     let mut moments = parse_vars(&file, &optimizer, &expected)?;
     let mut state = |net: Net, params: Tensor, steps| {
         let mut take = |moment: &str| {
-            moments.remove(&format!("{}.{moment}", net.name())).expect("checked above").unsqueeze(0).to_device(device)
+            moments
+                .remove(&format!("{}.{moment}", net.name()))
+                .expect("checked above")
+                .unsqueeze(0)
+                .to_device(device)
         };
         NetState { params: params.to_device(device), m: take("m"), v: take("v"), steps }
     };
@@ -103,7 +112,8 @@ pub fn load_network(file: &Path, layers: &[LayerSpec]) -> Result<Tensor> {
 /// [`load_network`] on the bytes of `file`, already read.
 pub(super) fn parse_network(file: &Path, bytes: &[u8], layers: &[LayerSpec]) -> Result<Tensor> {
     let vars = variables(layers);
-    let expected: BTreeMap<String, Vec<i64>> = vars.iter().map(|v| (v.name.clone(), v.shape.clone())).collect();
+    let expected: BTreeMap<String, Vec<i64>> =
+        vars.iter().map(|v| (v.name.clone(), v.shape.clone())).collect();
     let found = parse_vars(file, bytes, &expected)?;
     let pieces: Vec<Tensor> = vars.iter().map(|v| found[&v.name].reshape([-1])).collect();
     Ok(Tensor::cat(&pieces, 0).unsqueeze(0))
@@ -133,7 +143,10 @@ pub(super) fn parse_vars(
     Ok(found)
 }
 
-pub(super) fn check_vars(expected: &BTreeMap<String, Vec<i64>>, found: &BTreeMap<String, Tensor>) -> Result<()> {
+pub(super) fn check_vars(
+    expected: &BTreeMap<String, Vec<i64>>,
+    found: &BTreeMap<String, Tensor>,
+) -> Result<()> {
     for (name, shape) in expected {
         let Some(tensor) = found.get(name) else {
             let names: Vec<&str> = found.keys().map(String::as_str).collect();

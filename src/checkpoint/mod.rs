@@ -102,11 +102,7 @@ fn layers(model: &ModelConfig, net: Net) -> Vec<LayerSpec> {
     }
 }
 
-/// The SHA-256 of `bytes`, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::fsio::sha256_hex;
 
 /// `cpu`, `cuda:0`, …
 pub fn device_name(device: Device) -> String {

@@ -9,8 +9,8 @@ use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::engine::{self, Net};
 use crate::model::Generator;
-use crate::rng::Keys;
 use crate::plot::{self, Panel, Series, Style};
+use crate::rng::Keys;
 use crate::target::{Scaling, Target, TargetConfig};
 use crate::{data, train};
 
@@ -172,7 +172,8 @@ mod tests {
         // A freshly initialised generator is far from the target but not degenerate: its points
         // spread over an interval of about unit width.
         let xs: Vec<f32> = points.iter().map(|p| p.0).collect();
-        let spread = xs.iter().cloned().fold(f32::MIN, f32::max) - xs.iter().cloned().fold(f32::MAX, f32::min);
+        let spread =
+            xs.iter().cloned().fold(f32::MIN, f32::max) - xs.iter().cloned().fold(f32::MAX, f32::min);
         assert!(spread > 0.1, "the points span only {spread}");
     }
 }

@@ -85,7 +85,9 @@ impl nn::Module for Network {
     /// # Shapes
     /// `xs: [batch, input]` → `[batch, output]`
     fn forward(&self, xs: &Tensor) -> Tensor {
-        self.layers.iter().fold(xs.shallow_clone(), |xs, (layer, activation)| activation.apply(xs.apply(layer)))
+        self.layers
+            .iter()
+            .fold(xs.shallow_clone(), |xs, (layer, activation)| activation.apply(xs.apply(layer)))
     }
 }
 
@@ -136,7 +138,9 @@ impl KerasAdam {
 
     /// The moments as flat rows `[1, n]`, and the steps.
     fn state(&self) -> (Tensor, Tensor, u64) {
-        let flat = |ts: &[Tensor]| Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0).unsqueeze(0);
+        let flat = |ts: &[Tensor]| {
+            Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0).unsqueeze(0)
+        };
         (flat(&self.m), flat(&self.v), self.steps)
     }
 
@@ -145,7 +149,9 @@ impl KerasAdam {
         let mut offset = 0;
         for (p, (m, v)) in self.parameters.iter().zip(self.m.iter_mut().zip(&mut self.v)) {
             let n = p.numel() as i64;
-            let piece = |t: &Tensor| t.get(0).narrow(0, offset, n).view(p.size().as_slice()).to_device(p.device()).copy();
+            let piece = |t: &Tensor| {
+                t.get(0).narrow(0, offset, n).view(p.size().as_slice()).to_device(p.device()).copy()
+            };
             *m = piece(&state.m);
             *v = piece(&state.v);
             offset += n;

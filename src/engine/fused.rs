@@ -25,7 +25,8 @@ impl FusedEngine {
     /// K runs' networks of `model_cfg`, all parameters zero: [`Engine::import`] gives them
     /// their state.
     pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64, device: Device) -> Self {
-        let zeros = |net| Tensor::zeros([k, parameter_count(&layers_of(model_cfg, net))], (Kind::Float, device));
+        let zeros =
+            |net| Tensor::zeros([k, parameter_count(&layers_of(model_cfg, net))], (Kind::Float, device));
         let generator = Generator::new(model_cfg, zeros(Net::Generator));
         let discriminator = Discriminator::new(model_cfg, zeros(Net::Discriminator));
         FusedEngine {
@@ -153,7 +154,12 @@ mod tests {
             // The discriminator part of an iteration by hand, then the generator part.
             let g_before = e.export(Net::Generator);
             let d_before = e.export(Net::Discriminator);
-            let _ = update_discriminator(&e.discriminator, &mut e.discriminator_opt, &batch(k, 64, 2), Label::Real);
+            let _ = update_discriminator(
+                &e.discriminator,
+                &mut e.discriminator_opt,
+                &batch(k, 64, 2),
+                Label::Real,
+            );
             assert!(!same(&d_before, &e.export(Net::Discriminator)), "a D update left D as it was");
             assert!(same(&g_before, &e.export(Net::Generator)), "a D update moved G");
 
@@ -163,7 +169,10 @@ mod tests {
             assert!(same(&d_before, &e.export(Net::Discriminator)), "a G update moved D or its Adam");
             let g_after = e.export(Net::Generator);
             for run in 0..k {
-                assert!(!g_before.params.get(run).equal(&g_after.params.get(run)), "run {run}'s G did not move");
+                assert!(
+                    !g_before.params.get(run).equal(&g_after.params.get(run)),
+                    "run {run}'s G did not move"
+                );
             }
         }
     }
@@ -202,7 +211,11 @@ mod tests {
                 alone.import(net, &initial_state(&cfg, net, &keys)).unwrap();
             }
             let row = |t: &Tensor| t.narrow(0, run, 1);
-            let _ = alone.step(&Batches { real: &row(&real), latent_half: &row(&half), latent_full: &row(&full) });
+            let _ = alone.step(&Batches {
+                real: &row(&real),
+                latent_half: &row(&half),
+                latent_full: &row(&full),
+            });
             for net in Net::BOTH {
                 let (a, b) = (alone.export(net).params, all.export(net).params.narrow(0, run, 1));
                 let diff = (a - b).abs().max().double_value(&[]);

@@ -76,8 +76,9 @@ impl StepLosses {
 
     /// Each run's three losses on the host: `(d_real, d_fake, g)`.
     pub fn values(&self) -> Vec<(f64, f64, f64)> {
-        let v: Vec<f64> = Vec::try_from(self.losses().to_kind(tch::Kind::Double).to_device(Device::Cpu).view([-1]))
-            .expect("[K, 3] losses convert to Vec<f64>");
+        let v: Vec<f64> =
+            Vec::try_from(self.losses().to_kind(tch::Kind::Double).to_device(Device::Cpu).view([-1]))
+                .expect("[K, 3] losses convert to Vec<f64>");
         v.chunks_exact(3).map(|l| (l[0], l[1], l[2])).collect()
     }
 }
@@ -110,9 +111,7 @@ pub fn build(
     device: Device,
 ) -> Result<Box<dyn Engine>> {
     let mut engine: Box<dyn Engine> = match kind {
-        EngineKind::Fused => {
-            Box::new(fused::FusedEngine::new(model_cfg, adam, generator.members(), device))
-        }
+        EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, generator.members(), device)),
         EngineKind::Autograd => {
             if generator.members() != 1 {
                 bail!("the autograd engine trains one run at a time, not {}", generator.members());

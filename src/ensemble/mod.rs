@@ -215,7 +215,8 @@ impl Ensemble {
     /// One iteration of every member.
     pub fn step(&mut self) -> StepLosses {
         let drawn = self.draws.at(self.iteration);
-        let batches = Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
+        let batches =
+            Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
         self.synced.fill(false);
@@ -244,11 +245,7 @@ impl Ensemble {
     }
 
     /// Freezes the members whose losses are not finite; fails when none is left.
-    fn check_divergence(
-        &mut self,
-        losses: &StepLosses,
-        observer: &mut dyn EnsembleObserver,
-    ) -> Result<()> {
+    fn check_divergence(&mut self, losses: &StepLosses, observer: &mut dyn EnsembleObserver) -> Result<()> {
         let values = losses.losses().to_kind(Kind::Double).to_device(Device::Cpu);
         let values: Vec<f64> = Vec::try_from(values.view([-1])).expect("[K, 3] losses convert");
         for (member, row) in values.chunks_exact(3).enumerate() {

@@ -67,10 +67,7 @@ pub fn part_file(dir: &Path, part: &str) -> PathBuf {
     dir.join(read_manifest(dir)["files"][part]["name"].as_str().unwrap())
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use gan1d::fsio::sha256_hex;
 
 /// Writes `manifest` as a valid, sealed `config.json` of `dir`: each tensor file's checksum is
 /// set to its bytes now, and the manifest's own checksum is computed as the README describes

@@ -599,7 +599,12 @@ impl EnsembleObserver for EnsembleRun {
             if leaderboard::improves(score, member.best.as_ref().map(|b| select.of(b))) {
                 let trainer = ensemble.member(k);
                 let best = checkpoint::best_dir(&member.dir);
-                match checkpoint::save(&best, &trainer.snapshot(), member.last_evaluation, LogRecords::empty()) {
+                match checkpoint::save(
+                    &best,
+                    &trainer.snapshot(),
+                    member.last_evaluation,
+                    LogRecords::empty(),
+                ) {
                     Ok(()) => member.best = Some(row),
                     Err(e) if e.downcast_ref::<checkpoint::NotFinite>().is_some() => {}
                     Err(e) => return Err(e),
