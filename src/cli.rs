@@ -8,7 +8,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 
 use crate::config::{Activation, AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::device::DeviceChoice;
-use crate::ensemble::leaderboard::Select;
+use crate::ranking::Select;
 use crate::target::{Domain, TargetConfig};
 
 #[derive(Debug, Parser)]
@@ -124,7 +124,7 @@ pub struct TrainArgs {
     pub seed: u64,
     /// Train an ensemble: one member per seed, all at once, into --out (`1..64`, both ends
     /// included, or `3,7,11`, or both: `1..8,20`)
-    #[arg(long, value_name = "LIST", conflicts_with_all = ["seed", "resume", "engine"])]
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<SeedList>,
     /// With --seeds: the metric that ranks the members, lowest first (energy: energy distance
     /// to real points; residual: mean distance from the curve; ks: coverage of the domain)
@@ -133,9 +133,9 @@ pub struct TrainArgs {
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     #[arg(long, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// fused (flat parameters, hand-written gradients: fast) or autograd (nn::Linear layers and
-    /// autograd: the readable reference). Same algorithm, draws and checkpoints; a resumed run
-    /// may switch
+    /// fused (flat parameters, hand-written gradients: fast; any number of members) or autograd
+    /// (nn::Linear layers and autograd: the readable reference; one member). Same algorithm,
+    /// draws and checkpoints; a resumed run may switch
     #[arg(long, default_value_t = EngineKind::default())]
     pub engine: EngineKind,
     /// CPU threads for libtorch; for these tiny tensors one is fastest
@@ -254,7 +254,8 @@ pub struct SampleArgs {
     /// Checkpoint folder written by `gan1d train`; an ensemble's folder means its best member
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
-    /// With an ensemble's folder: use member S (its best checkpoint) instead of the best member
+    /// Use member S: with an ensemble's folder its best checkpoint instead of the best member's;
+    /// a single run's folder holds only its own seed
     #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX))]
     pub member: Option<u64>,
     /// Number of points
@@ -276,7 +277,8 @@ pub struct EvaluateArgs {
     /// Checkpoint folder written by `gan1d train`; an ensemble's folder means its best member
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
-    /// With an ensemble's folder: use member S (its best checkpoint) instead of the best member
+    /// Use member S: with an ensemble's folder its best checkpoint instead of the best member's;
+    /// a single run's folder holds only its own seed
     #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX))]
     pub member: Option<u64>,
     /// Generated points to measure (the same points `sample` gives for this -n and --seed)
@@ -350,7 +352,7 @@ impl std::str::FromStr for SeedList {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let max = crate::ensemble::MAX_MEMBERS;
+        let max = crate::config::limits::MAX_MEMBERS;
         let number = |t: &str| {
             t.trim()
                 .parse::<u64>()

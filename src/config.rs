@@ -120,6 +120,8 @@ pub const POINT_DIM: i64 = 2;
 pub mod limits {
     /// Iterations of one run: 10⁸ is about ten hours at gan1d's speed.
     pub const MAX_EPOCHS: u64 = 100_000_000;
+    /// Members one process trains at once (`--seeds`).
+    pub const MAX_MEMBERS: usize = 4096;
     /// Points per generator update (2²⁰): a few hundred megabytes of activations at most.
     pub const MAX_BATCH: i64 = 1 << 20;
     /// Latent dimensions and hidden-layer widths.

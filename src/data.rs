@@ -1,8 +1,9 @@
 //! The data: real samples of the run's target and latent points. A run's own draws come from
 //! its counter-based stream (`rng`): [`TrainingDraws`] for the iterations, [`EvalDraws`] for
 //! the evaluations, [`metric_latent`] for the metrics' fixed batch, each for K runs at once.
-//! The commands' own draws ([`real_points`], [`latent_points`]) come from libtorch's
-//! generator, seeded by the command. The target itself lives in `target`; this module never
+//! The commands' own draws ([`real_points`], [`latent_points`], [`uniform_points`]) come from
+//! the same stream under tags of their own, keyed by the command's `--seed`: nothing draws
+//! from libtorch's global generator. The target itself lives in `target`; this module never
 //! sees a model or an optimiser.
 
 use tch::{Device, Kind, Tensor};
@@ -135,38 +136,33 @@ pub fn eval_draws(
     latent_dim: i64,
     iteration: u64,
 ) -> (Tensor, Tensor) {
-    let numbers =
-        keys.draws(&[(Tag::EvalReal, n), (Tag::EvalLatent, rng::even(n * latent_dim))], iteration, 1);
-    let real = real_from(&numbers[0].squeeze_dim(1), target, scaling.on(keys.device()).as_ref());
-    let latent = rng::normal(&numbers[1].squeeze_dim(1)).narrow(1, 0, n * latent_dim).view([
-        keys.len(),
-        n,
-        latent_dim,
-    ]);
-    (real, latent)
+    (
+        real_points(keys, Tag::EvalReal, iteration, target, scaling, n),
+        latent_points(keys, Tag::EvalLatent, iteration, n, latent_dim),
+    )
 }
 
 /// The fixed latent batch the metrics of K runs measure: `[K, n, latent_dim]`.
 pub fn metric_latent(keys: &Keys, n: i64, latent_dim: i64) -> Tensor {
-    let numbers = keys.draw(Tag::MetricLatent, 0, 1, rng::even(n * latent_dim)).squeeze_dim(1);
+    latent_points(keys, Tag::MetricLatent, 0, n, latent_dim)
+}
+
+/// `n` real points of K runs on the networks' axes, `[K, n, 2]`: the draw `tag` at `counter`.
+pub fn real_points(keys: &Keys, tag: Tag, counter: u64, target: &Target, scaling: Scaling, n: i64) -> Tensor {
+    let numbers = keys.draw(tag, counter, 1, n).squeeze_dim(1);
+    real_from(&numbers, target, scaling.on(keys.device()).as_ref())
+}
+
+/// `n` latent points of K runs, `[K, n, latent_dim]`, each coordinate `N(0, 1)`: the draw `tag`
+/// at `counter`.
+pub fn latent_points(keys: &Keys, tag: Tag, counter: u64, n: i64, latent_dim: i64) -> Tensor {
+    let numbers = keys.draw(tag, counter, 1, rng::even(n * latent_dim)).squeeze_dim(1);
     rng::normal(&numbers).narrow(1, 0, n * latent_dim).view([keys.len(), n, latent_dim])
 }
 
-/// `n` fresh real points on the networks' axes, `[n, 2]`, from libtorch's generator.
-pub fn real_points(target: &Target, scaling: Scaling, n: i64, device: Device) -> Tensor {
-    let mut points = Tensor::zeros([n, 2], (Kind::Float, device));
-    let domain = target.domain();
-    let xs = points.narrow(1, 0, 1);
-    let _ = xs.shallow_clone().uniform_(domain.low(), domain.high());
-    target.write(&xs, &points.narrow(1, 1, 1));
-    scaling.to_model_(&mut points);
-    points
-}
-
-/// `n` fresh latent points, `[n, latent_dim]`, each coordinate `N(0, 1)`, from libtorch's
-/// generator.
-pub fn latent_points(n: i64, latent_dim: i64, device: Device) -> Tensor {
-    Tensor::randn([n, latent_dim], (Kind::Float, device))
+/// `n` points of K runs uniform in `[low, high)²`, `[K, n, 2]`: the draw `tag` at `counter`.
+pub fn uniform_points(keys: &Keys, tag: Tag, counter: u64, n: i64, low: f64, high: f64) -> Tensor {
+    rng::uniform(&keys.draw(tag, counter, 1, 2 * n).squeeze_dim(1), low, high).view([keys.len(), n, 2])
 }
 
 /// Copies a `[n, 2]` tensor of points to the host as `(x, y)` pairs.
@@ -182,9 +178,9 @@ mod tests {
 
     #[test]
     fn real_points_lie_on_the_parabola_inside_the_domain() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(3);
-        let pairs = to_pairs(&real_points(&Target::default(), Scaling::IDENTITY, 1000, Device::Cpu));
+        let keys = Keys::new(&[3], Device::Cpu);
+        let points = real_points(&keys, Tag::ExploreReal, 0, &Target::default(), Scaling::IDENTITY, 1000);
+        let pairs = to_pairs(&points.get(0));
         assert_eq!(pairs.len(), 1000);
         for (x, y) in pairs {
             assert!((-0.5..0.5).contains(&x), "{x}");
@@ -194,13 +190,12 @@ mod tests {
 
     #[test]
     fn scaled_real_points_fill_the_unit_square() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(5);
+        let keys = Keys::new(&[5], Device::Cpu);
         let config =
             crate::target::TargetConfig { expression: "sine".into(), domain: "-1,3".parse().unwrap() };
         let target = Target::new(&config).unwrap();
         let scaling = Scaling::onto_unit_square(&target);
-        let pairs = to_pairs(&real_points(&target, scaling, 2000, Device::Cpu));
+        let pairs = to_pairs(&real_points(&keys, Tag::ExploreReal, 0, &target, scaling, 2000).get(0));
         let (xs, ys): (Vec<f32>, Vec<f32>) = pairs.iter().copied().unzip();
         let span = |v: &[f32]| {
             (
@@ -212,7 +207,9 @@ mod tests {
         assert!((-1.0..-0.99).contains(&x0) && (0.99..1.0).contains(&x1), "x in [{x0}, {x1}]");
         assert!((-1.0001..-0.99).contains(&y0) && (0.99..=1.0001).contains(&y1), "y in [{y0}, {y1}]");
         // Scaled back, they are on the curve.
-        let back = to_pairs(&scaling.to_data(&real_points(&target, scaling, 100, Device::Cpu)));
+        let back = to_pairs(
+            &scaling.to_data(&real_points(&keys, Tag::ExploreReal, 1, &target, scaling, 100).get(0)),
+        );
         assert!(back.iter().all(|&(x, y)| (y as f64 - target.f(x as f64)).abs() < 1e-5));
     }
 

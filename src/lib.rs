@@ -1,8 +1,9 @@
 //! gan1d: the tutorial's one-dimensional GAN on libtorch, with one function per subcommand.
 //!
-//! Data flows one way: `cli` → `config` → `train` (over `data`, `model`, `adam`) →
-//! `evaluate` / `metrics` → `checkpoint` / `runlog` / `plot`. `commands` holds one function per
-//! subcommand, connecting those modules.
+//! Data flows one way: `cli` → `config` → `train` (over `data`, `engine`, `model`, `adam`) →
+//! `evaluate` / `metrics` / `ranking` → `checkpoint` / `runlog` / `plot`. `commands` holds one
+//! function per subcommand, connecting those modules. A run has K ≥ 1 members everywhere below
+//! the commands: a single run is K = 1.
 
 pub mod activation;
 pub mod adam;
@@ -14,7 +15,6 @@ pub mod data;
 pub mod device;
 pub mod diagram;
 pub mod engine;
-pub mod ensemble;
 pub mod evaluate;
 pub mod fsio;
 pub mod loss;
@@ -23,6 +23,7 @@ pub mod model;
 pub mod output;
 pub mod plot;
 pub mod progress;
+pub mod ranking;
 pub mod rng;
 pub mod runlog;
 pub mod sample;
@@ -47,15 +48,6 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     } else {
         2
     }
-}
-
-/// Serialises the unit tests that seed or draw from libtorch's random stream, which is global to
-/// the process, so that parallel test threads never interleave their draws. A test that failed
-/// while holding it does not poison it for the others.
-#[cfg(test)]
-pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Sets up the process before any command: a write past a file-size limit (`ulimit -f`) then

@@ -51,6 +51,8 @@ pub struct Mlp {
     params: Tensor,
     /// The gradients, in the same layout.
     grads: Tensor,
+    /// K, kept so that the hot path never asks libtorch for a shape.
+    k: i64,
 }
 
 /// What [`Mlp::forward_cached`] keeps for the backward pass: the network's input followed by
@@ -106,7 +108,7 @@ impl Mlp {
                 }
             })
             .collect();
-        Mlp { layers, params, grads }
+        Mlp { layers, params, grads, k }
     }
 
     /// K networks of `specs`, every parameter zero.
@@ -116,11 +118,11 @@ impl Mlp {
 
     /// The number of networks, K.
     pub fn members(&self) -> i64 {
-        self.params.size()[0]
+        self.k
     }
 
     fn single(&self) -> bool {
-        self.members() == 1
+        self.k == 1
     }
 
     /// Every parameter, `[K, n]` (the optimiser's view of the networks).
@@ -201,7 +203,7 @@ impl Mlp {
 
     /// `[K, batch, …]` as the layers compute: one run's `[batch, …]` when K = 1.
     fn inward(&self, xs: &Tensor) -> Tensor {
-        assert_eq!(xs.size()[0], self.members(), "one batch per network");
+        debug_assert_eq!(xs.size()[0], self.k, "one batch per network");
         if self.single() { xs.select(0, 0) } else { xs.shallow_clone() }
     }
 
@@ -405,13 +407,11 @@ mod tests {
     /// autograd run by run.
     #[test]
     fn backward_matches_autograd() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(1);
         for cfg in every_activation() {
             for k in [1, 3] {
                 let (g, d) = models_of(&cfg, k as u64);
-                let zs = Tensor::randn([k, 7, 5], (Kind::Float, Device::Cpu));
-                let upstream = Tensor::randn([k, 7, 1], (Kind::Float, Device::Cpu));
+                let zs = crate::rng::test_normal(100, &[k, 7, 5]);
+                let upstream = crate::rng::test_normal(101, &[k, 7, 1]);
                 let g_acts = g.network().forward_cached(&zs);
                 let d_acts = d.network().forward_cached(&g_acts.output());
                 let grad_points =
@@ -438,13 +438,11 @@ mod tests {
 
     #[test]
     fn discriminator_parameter_gradients_match_autograd() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(2);
         for cfg in every_activation() {
             for k in [1, 2] {
                 let (_, d) = models_of(&cfg, k as u64);
-                let points = Tensor::randn([k, 9, 2], (Kind::Float, Device::Cpu));
-                let upstream = Tensor::randn([k, 9, 1], (Kind::Float, Device::Cpu));
+                let points = crate::rng::test_normal(200, &[k, 9, 2]);
+                let upstream = crate::rng::test_normal(201, &[k, 9, 1]);
                 let acts = d.network().forward_cached(&points);
                 assert!(d.network().backward(&acts, upstream.shallow_clone(), Need::Params).is_none());
                 for run in 0..k {
@@ -467,7 +465,7 @@ mod tests {
         let cfg = ModelConfig::default();
         let (g3, _) = models_of(&cfg, 3);
         let g1 = Generator::new(&cfg, g3.network().params().narrow(0, 0, 1).copy());
-        let zs = Tensor::randn([3, 11, 5], (Kind::Float, Device::Cpu));
+        let zs = crate::rng::test_normal(202, &[3, 11, 5]);
         let all = g3.generate(&zs);
         let alone = g1.generate(&zs.narrow(0, 0, 1));
         assert!(alone.allclose(&all.narrow(0, 0, 1), 1e-6, 1e-6, false));

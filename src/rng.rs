@@ -42,6 +42,16 @@ pub enum Tag {
     EvalLatent = 7,
     /// The fixed latent batch the metrics measure (counter 0).
     MetricLatent = 8,
+    /// `sample` and `evaluate`: the latent points of chunk `c` (counter `c`).
+    Sample = 9,
+    /// `explore real`: the real points' x (counter 0).
+    ExploreReal = 10,
+    /// `explore untrained`: the latent points (counter 0).
+    ExploreLatent = 11,
+    /// `explore discriminator`: batch `i`'s real points' x (counter `i`).
+    AloneReal = 12,
+    /// `explore discriminator`: batch `i`'s uniform fakes (counter `i`).
+    AloneFake = 13,
 }
 
 /// Philox4x32-10 of one counter block under one key, on the host: the reference that the
@@ -271,6 +281,15 @@ pub fn normal(numbers: &Tensor) -> Tensor {
 /// `count` normals per counter, from `words` drawn for `count` rounded up to even.
 pub fn even(count: i64) -> i64 {
     count + count % 2
+}
+
+/// `shape`'s worth of `N(0, 1)` numbers from `seed`'s stream, for tests that need arbitrary
+/// inputs without a global generator.
+#[cfg(test)]
+pub(crate) fn test_normal(seed: u64, shape: &[i64]) -> Tensor {
+    let n: i64 = shape.iter().product();
+    let numbers = Keys::new(&[seed], Device::Cpu).draw(Tag::Sample, 0, 1, even(n)).view([-1]);
+    normal(&numbers.unsqueeze(0)).view([-1]).narrow(0, 0, n).view(shape)
 }
 
 #[cfg(test)]

@@ -240,6 +240,11 @@ pub struct Reopened<R> {
 }
 
 impl<R: Serialize + DeserializeOwned> Reopened<R> {
+    /// The rows kept.
+    pub fn rows(&self) -> &[R] {
+        &self.rows
+    }
+
     /// Rewrites the log atomically with the kept rows (dropping any staged copy) and opens it
     /// for appending. A missing log starts empty, with a warning.
     pub fn open(self) -> Result<CsvLog<R>> {

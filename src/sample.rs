@@ -9,6 +9,7 @@ use tch::Device;
 
 use crate::data::{latent_points, to_pairs};
 use crate::model::Generator;
+use crate::rng::{Keys, Tag};
 use crate::target::Scaling;
 
 /// Latent points generated per chunk: large enough that per-call overhead vanishes, small
@@ -21,19 +22,23 @@ pub struct Sampler<'a> {
     pub generator: &'a Generator,
     pub latent_dim: i64,
     pub scaling: Scaling,
+    /// The command's `--seed`: chunk `c` of the points is the stream's draw at counter `c`.
+    pub seed: u64,
 }
 
-/// Generates `n` points on the CPU from libtorch's current random stream and hands them to
-/// `each` chunk by chunk, in order.
+/// Generates `n` points on the CPU from the seed's stream and hands them to `each` chunk by
+/// chunk, in order.
 pub fn for_each_chunk(
     sampler: &Sampler,
     n: u64,
     mut each: impl FnMut(&[(f32, f32)]) -> Result<()>,
 ) -> Result<()> {
-    let mut remaining = n;
+    let keys = Keys::new(&[sampler.seed], Device::Cpu);
+    let (mut remaining, mut chunk) = (n, 0);
     while remaining > 0 {
         let rows = remaining.min(CHUNK);
-        let latent = latent_points(rows as i64, sampler.latent_dim, Device::Cpu);
+        let latent = latent_points(&keys, Tag::Sample, chunk, rows as i64, sampler.latent_dim).get(0);
+        chunk += 1;
         let points = sampler.scaling.to_data(&sampler.generator.generate(&latent.unsqueeze(0)).get(0));
         each(&to_pairs(&points))?;
         remaining -= rows;

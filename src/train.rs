@@ -1,41 +1,50 @@
-//! The training loop: [`Trainer`] owns a run's engine (the two networks, each in its own
-//! VarStore with its own optimiser), draws each iteration's random batches and hands them to
-//! the engine in [`Trainer::step`], evaluates, and runs the schedule in [`Trainer::fit`].
+//! The training loop, for K ≥ 1 runs of one configuration, one per seed: [`Trainer`] owns
+//! their engine, draws each iteration's random batches for all of them and hands them to the
+//! engine in [`Trainer::step`], evaluates each member, and runs the one schedule in
+//! [`Trainer::fit`]. A single run is K = 1; an ensemble is the same loop with more members.
 //!
-//! The random draws are made here, not in an engine, so that both engines see the same
-//! numbers. Every one is a pure function of the run's seed, the iteration and its place
-//! (`rng`), so a resumed run draws what an uninterrupted one does, and a member of an ensemble
-//! what the same seed draws alone. This module never parses arguments, plots or names files.
+//! The random draws are made here, not in an engine, so that every engine sees the same
+//! numbers. Every one is a pure function of a member's seed, the iteration and its place
+//! (`rng`), so a resumed run draws what an uninterrupted one does, and member S of an ensemble
+//! what seed S draws alone.
+//!
+//! A member whose losses stop being finite is frozen: it is no longer evaluated or saved, and
+//! the others go on in their own rows, which it cannot affect. When none is left, training
+//! fails with [`Diverged`]. This module never parses arguments, plots or names files.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
-use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig};
+use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::data::{self, TrainingDraws};
 use crate::engine::{self, Batches, Engine, Net, NetState, fused};
 use crate::evaluate::{self, EvalReport};
 use crate::loss::Label;
 use crate::metrics;
-use crate::model::Discriminator;
-use crate::rng::Keys;
+use crate::model::{Discriminator, Generator};
+use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 pub use crate::engine::StepLosses;
 
 /// Something that wants to hear about training as it goes: the command layer's progress bar,
-/// history, animation frames, printing, plotting and checkpointing.
+/// logs, animation frames, printing, plotting and checkpointing.
 pub trait Observer {
-    /// Called after every iteration; `trainer.iteration` counts the iterations done. Must be
-    /// cheap: it runs 10 000 times.
-    fn stepped(&mut self, trainer: &Trainer, losses: &StepLosses) -> Result<()>;
-    /// Called every [`PROGRESS_EVERY`] iterations and after the last one, with that iteration's
-    /// losses `(d_real, d_fake, g)`; `completed` counts finished iterations.
-    fn progress(&mut self, completed: u64, losses: (f64, f64, f64)) -> Result<()>;
-    /// Called after each evaluation.
-    fn evaluated(&mut self, trainer: &Trainer, report: &EvalReport) -> Result<()>;
+    /// Called after every iteration, with every member's logits; `trainer.iteration()` counts
+    /// the iterations done. Must be cheap: it runs 10 000 times.
+    fn stepped(&mut self, trainer: &mut Trainer, losses: &StepLosses) -> Result<()>;
+    /// Called every [`PROGRESS_EVERY`] iterations and after the last one, with each member's
+    /// losses `(d_real, d_fake, g)` of that iteration.
+    fn progress(&mut self, trainer: &Trainer, losses: &[(f64, f64, f64)]) -> Result<()>;
+    /// Called when `member` is frozen because its losses stopped being finite after the
+    /// 0-based `iteration`, while other members go on.
+    fn diverged(&mut self, trainer: &Trainer, member: usize, iteration: u64, what: &str) -> Result<()>;
+    /// Called after each evaluation; `reports` has one entry per member, `None` for those that
+    /// do not train.
+    fn evaluated(&mut self, trainer: &mut Trainer, reports: &[Option<EvalReport>]) -> Result<()>;
     /// Asked after every iteration but the last: `true` stops training there.
     fn stop_requested(&mut self) -> bool {
         false
@@ -108,10 +117,55 @@ impl HistoryRecorder {
 /// rarely enough that reading the losses (a host synchronisation on CUDA) costs nothing.
 pub const PROGRESS_EVERY: u64 = 100;
 
-/// A run: its configuration, its engine, where it is, and the loop's reusable buffers.
+/// Whether a member trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It trains, is evaluated and saved.
+    Live,
+    /// Its losses or weights stopped being finite after this 0-based iteration: frozen.
+    Diverged(u64),
+    /// It only holds its place, in any state: the others' arithmetic depends on their rows and
+    /// on K, so a resume that trains some members alone keeps the rest riding along.
+    Passenger,
+}
+
+/// What a member has of its own besides its rows of the engine: its seed, its stream and the
+/// fixed batches its evaluations measure.
+struct Member {
+    /// The shared configuration with this member's seed.
+    cfg: TrainConfig,
+    keys: Keys,
+    /// The latent points whose images every evaluation measures, fixed for the whole run so
+    /// that the metrics follow the generator, not the draw: `[1, metric_samples, latent_dim]`.
+    metric_latent: Tensor,
+    /// The real points the metrics compare against, drawn once per run from a host-side stream
+    /// of their own, so that an evaluation's metrics depend on the generator alone.
+    reference: Vec<(f32, f32)>,
+    status: Status,
+}
+
+/// Where K members start from: their seeds, and either the first weights those seeds draw or
+/// saved states.
+#[derive(Debug)]
+pub struct Start {
+    pub seeds: Vec<u64>,
+    /// Iterations already done and both networks' states (`[K, n]` each), or `None` for new
+    /// runs.
+    pub saved: Option<(u64, [NetState; 2])>,
+    /// Each member's status; empty means every member is live.
+    pub statuses: Vec<Status>,
+}
+
+impl Start {
+    /// New runs, one per seed.
+    pub fn fresh(seeds: &[u64]) -> Start {
+        Start { seeds: seeds.to_vec(), saved: None, statuses: Vec::new() }
+    }
+}
+
+/// K runs: their configuration, their engine, where they are, and each member's own data.
 pub struct Trainer {
     model_cfg: ModelConfig,
-    cfg: TrainConfig,
     /// `cfg.target`, parsed.
     target: Target,
     /// How real points are mapped onto the networks' axes, and generated ones back.
@@ -119,95 +173,95 @@ pub struct Trainer {
     /// Which engine computes the updates; a run may change it when resumed.
     engine_kind: EngineKind,
     engine: Box<dyn Engine>,
-    /// Iterations completed so far.
+    /// Iterations completed so far by every member that trains.
     iteration: u64,
-    /// The latent points whose images every evaluation measures, fixed for the whole run so
-    /// that the metrics follow the generator, not the draw: `[metric_samples, latent_dim]`.
-    metric_latent: Tensor,
-    /// The real points the metrics compare against, drawn once per run from a host-side stream
-    /// of their own, so that an evaluation's metrics depend on the generator alone.
-    reference: Vec<(f32, f32)>,
-    /// The run's stream, for the evaluations' draws.
-    keys: Keys,
+    members: Vec<Member>,
     /// The iterations' batches.
     draws: TrainingDraws,
+    /// The engine's state as exported since the last step, when K > 1, for reading members.
+    exported: std::cell::RefCell<Option<[NetState; 2]>>,
 }
 
 impl Trainer {
-    /// Builds both networks on `device` with `engine_kind`'s engine, with the first weights
-    /// `cfg.seed` draws.
+    /// K = `start.seeds.len()` runs of `model_cfg` and `cfg` (whose own seed is not used) on
+    /// `device` with `engine_kind`'s engine, data scaled by `scaling` (a resumed run's, as
+    /// recorded, or [`scaling_for`] the target), from `start`.
     pub fn new(
         model_cfg: &ModelConfig,
         cfg: &TrainConfig,
         engine_kind: EngineKind,
         device: Device,
-    ) -> Result<Self> {
-        let target = Target::new(&cfg.target)?;
-        let scaling = scaling_for(model_cfg, &target);
-        Trainer::with_scaling(model_cfg, cfg, engine_kind, device, scaling)
-    }
-
-    /// [`Trainer::new`] with the data scaled by `scaling` (a resumed run's, as recorded).
-    pub fn with_scaling(
-        model_cfg: &ModelConfig,
-        cfg: &TrainConfig,
-        engine_kind: EngineKind,
-        device: Device,
-        scaling: Scaling,
-    ) -> Result<Self> {
-        let target = Target::new(&cfg.target)?;
-        Trainer::for_target(model_cfg, cfg, engine_kind, device, &target, scaling)
-    }
-
-    /// [`Trainer::with_scaling`] with `cfg.target` already parsed as `target`: an ensemble's
-    /// members share one, since parsing evaluates it over the whole domain.
-    pub fn for_target(
-        model_cfg: &ModelConfig,
-        cfg: &TrainConfig,
-        engine_kind: EngineKind,
-        device: Device,
-        target: &Target,
-        scaling: Scaling,
+        scaling: Option<Scaling>,
+        start: Start,
     ) -> Result<Self> {
         model_cfg.validate()?;
         cfg.validate_numbers()?;
-        scaling.validate()?;
-        if target.config() != &cfg.target {
-            anyhow::bail!("the target given is not the configuration's");
+        let k = start.seeds.len();
+        if k == 0 || k > limits::MAX_MEMBERS {
+            bail!("a run has 1 to {} members, not {k}", limits::MAX_MEMBERS);
         }
-        let target = target.clone();
-        let keys = Keys::new(&[cfg.seed], device);
-        let metric_latent = data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim).get(0);
-        let engine = engine::build(
-            engine_kind,
-            model_cfg,
-            cfg.adam,
-            &engine::initial_state(model_cfg, Net::Generator, &keys),
-            &engine::initial_state(model_cfg, Net::Discriminator, &keys),
-            device,
-        )?;
+        // Parsing the target evaluates it over the whole domain: once for all members.
+        let target = Target::new(&cfg.target)?;
+        let scaling = scaling.unwrap_or_else(|| scaling_for(model_cfg, &target));
+        scaling.validate()?;
+        let statuses = if start.statuses.is_empty() { vec![Status::Live; k] } else { start.statuses };
+        if statuses.len() != k {
+            bail!("{} statuses for {k} members", statuses.len());
+        }
+        if !statuses.contains(&Status::Live) {
+            bail!("a run needs a member that trains");
+        }
+        let all_keys = Keys::new(&start.seeds, device);
+        let (iteration, [generator, discriminator]) = match start.saved {
+            Some(saved) => saved,
+            None => (0, Net::BOTH.map(|net| engine::initial_state(model_cfg, net, &all_keys))),
+        };
+        let engine = engine::build(engine_kind, model_cfg, cfg.adam, &generator, &discriminator, device)?;
+        let members = start
+            .seeds
+            .iter()
+            .zip(statuses)
+            .map(|(&seed, status)| {
+                let keys = Keys::new(&[seed], device);
+                Member {
+                    cfg: TrainConfig { seed, ..cfg.clone() },
+                    metric_latent: data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim),
+                    reference: target
+                        .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(seed)),
+                    keys,
+                    status,
+                }
+            })
+            .collect();
         let draws =
-            TrainingDraws::new(&[cfg.seed], &target, scaling, cfg.batch, model_cfg.latent_dim, device);
+            TrainingDraws::new(&start.seeds, &target, scaling, cfg.batch, model_cfg.latent_dim, device);
         Ok(Trainer {
             model_cfg: model_cfg.clone(),
-            cfg: cfg.clone(),
-            engine_kind,
-            engine,
-            iteration: 0,
-            metric_latent,
-            reference: target
-                .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(cfg.seed)),
             target,
             scaling,
-            keys,
+            engine_kind,
+            engine,
+            iteration,
+            members,
             draws,
+            exported: Default::default(),
         })
     }
 
-    /// The run saved in `dir` under `manifest`, rebuilt on `device` with `engine_kind`'s engine
-    /// (any engine continues any engine's checkpoint) to continue under `cfg` (the saved
-    /// configuration, possibly with more epochs). Every file is checked before anything is
-    /// built.
+    /// One new run of `cfg.seed` (K = 1), its data scaled as its target needs.
+    pub fn single(
+        model_cfg: &ModelConfig,
+        cfg: &TrainConfig,
+        engine_kind: EngineKind,
+        device: Device,
+    ) -> Result<Self> {
+        Trainer::new(model_cfg, cfg, engine_kind, device, None, Start::fresh(&[cfg.seed]))
+    }
+
+    /// The one-member run saved in `dir` under `manifest`, rebuilt on `device` with
+    /// `engine_kind`'s engine (any engine continues any engine's checkpoint) to continue under
+    /// `cfg` (the saved configuration, possibly with more epochs). Every file is checked before
+    /// anything is built.
     pub fn resumed(
         dir: &std::path::Path,
         manifest: &crate::checkpoint::Manifest,
@@ -215,22 +269,54 @@ impl Trainer {
         engine_kind: EngineKind,
         device: Device,
     ) -> Result<Self> {
-        let [generator, discriminator] = crate::checkpoint::load_state(dir, manifest, device)?;
-        let mut trainer = Trainer::with_scaling(&manifest.model, cfg, engine_kind, device, manifest.scaling)?;
-        trainer.continue_from(manifest.iteration, &generator, &discriminator)?;
-        Ok(trainer)
+        let state = crate::checkpoint::load_state(dir, manifest, device)?;
+        let start =
+            Start { seeds: vec![cfg.seed], saved: Some((manifest.iteration, state)), statuses: Vec::new() };
+        Trainer::new(&manifest.model, cfg, engine_kind, device, Some(manifest.scaling), start)
     }
 
     pub fn device(&self) -> Device {
-        self.metric_latent.device()
+        self.members[0].metric_latent.device()
     }
 
     pub fn model_cfg(&self) -> &ModelConfig {
         &self.model_cfg
     }
 
+    /// The configuration, with the first member's seed.
     pub fn cfg(&self) -> &TrainConfig {
-        &self.cfg
+        &self.members[0].cfg
+    }
+
+    /// Member `k`'s configuration: the shared one with its seed.
+    pub fn member_cfg(&self, k: usize) -> &TrainConfig {
+        &self.members[k].cfg
+    }
+
+    /// K, the number of members.
+    pub fn members(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn seeds(&self) -> Vec<u64> {
+        self.members.iter().map(|m| m.cfg.seed).collect()
+    }
+
+    pub fn status(&self, k: usize) -> Status {
+        self.members[k].status
+    }
+
+    /// Whether member `k` trains: neither diverged nor a passenger.
+    pub fn live(&self, k: usize) -> bool {
+        self.members[k].status == Status::Live
+    }
+
+    /// Marks member `k` as diverged after the 0-based `iteration` (a checkpoint found a weight
+    /// that is not finite).
+    pub fn freeze(&mut self, k: usize, iteration: u64) {
+        if self.members[k].status == Status::Live {
+            self.members[k].status = Status::Diverged(iteration);
+        }
     }
 
     /// The function the run learns, with its domain and range.
@@ -252,9 +338,9 @@ impl Trainer {
         self.iteration
     }
 
-    /// The latent points whose images every evaluation measures: `[metric_samples, latent_dim]`.
-    pub fn metric_latent(&self) -> &Tensor {
-        &self.metric_latent
+    /// Member `k`'s fixed metric batch: `[metric_samples, latent_dim]`.
+    pub fn metric_latent(&self, k: usize) -> Tensor {
+        self.members[k].metric_latent.get(0)
     }
 
     /// The engine, for reading the networks and optimiser state.
@@ -262,65 +348,104 @@ impl Trainer {
         self.engine.as_ref()
     }
 
-    /// Makes this freshly built run continue a saved one: its networks and Adams take the
-    /// saved states (one run each) and it counts `iteration` iterations done.
-    pub fn continue_from(
-        &mut self,
-        iteration: u64,
-        generator: &NetState,
-        discriminator: &NetState,
-    ) -> Result<()> {
-        self.engine.import(Net::Generator, generator)?;
-        self.engine.import(Net::Discriminator, discriminator)?;
-        self.iteration = iteration;
-        Ok(())
+    /// Member `k`'s state of both networks, one run each (copies).
+    pub fn member_state(&self, k: usize) -> [NetState; 2] {
+        if self.members() == 1 {
+            return Net::BOTH.map(|net| self.engine.export(net));
+        }
+        let mut exported = self.exported.borrow_mut();
+        let both = exported.get_or_insert_with(|| Net::BOTH.map(|net| self.engine.export(net)));
+        [both[0].member(k as i64), both[1].member(k as i64)]
     }
 
-    /// What a checkpoint of the run now holds.
-    pub fn snapshot(&self) -> crate::checkpoint::Snapshot<'_> {
+    /// What a checkpoint of member `k` now holds.
+    pub fn snapshot(&self, k: usize) -> crate::checkpoint::Snapshot<'_> {
+        let [generator, discriminator] = self.member_state(k);
         crate::checkpoint::Snapshot {
             model: &self.model_cfg,
-            train: &self.cfg,
+            train: &self.members[k].cfg,
             scaling: self.scaling,
             iteration: self.iteration,
             device: self.device(),
-            generator: self.engine.export(Net::Generator),
-            discriminator: self.engine.export(Net::Discriminator),
+            generator,
+            discriminator,
         }
     }
 
-    /// Makes this run's networks, optimisers and iteration those of `other` (which may use the
-    /// other engine): the next [`Trainer::step`]s of both then start from the same state.
+    /// Makes this run's networks, optimisers and iteration those of `other` (K members alike,
+    /// which may use another engine): the next [`Trainer::step`]s of both then start from the
+    /// same state.
     pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {
-        let (generator, discriminator) =
-            (other.engine.export(Net::Generator), other.engine.export(Net::Discriminator));
-        self.continue_from(other.iteration, &generator, &discriminator)
+        for net in Net::BOTH {
+            self.engine.import(net, &other.engine.export(net))?;
+        }
+        self.iteration = other.iteration;
+        self.exported.take();
+        Ok(())
     }
 
-    /// One iteration of the tutorial: a discriminator update on real points, a separate one on
-    /// fake points, then a generator update through the (unchanged) discriminator.
-    ///
-    /// What an iteration draws depends on the run's seed and the iteration alone.
+    /// One iteration of the tutorial for every member: a discriminator update on real points,
+    /// a separate one on fake points, then a generator update through the (unchanged)
+    /// discriminator. What an iteration draws depends on each seed and the iteration alone.
     pub fn step(&mut self) -> StepLosses {
         let drawn = self.draws.at(self.iteration);
         let batches =
             Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
+        self.exported.take();
         losses
     }
 
-    /// The tutorial's evaluation: the discriminator's accuracy on `eval_samples` fresh real and
-    /// generated points, which the report also carries (on the data's axes) for plotting, and
-    /// the quality metrics of the generator's images of the fixed metric batch. The report
-    /// names the last iteration done (0 before any).
-    pub fn evaluate(&mut self) -> EvalReport {
-        let (n, dim) = (self.cfg.eval_samples, self.model_cfg.latent_dim);
-        let (real, latent) = data::eval_draws(&self.keys, &self.target, self.scaling, n, dim, self.iteration);
-        let fake = self.engine.forward(Net::Generator, &latent);
-        let measured = self.generate(&self.metric_latent);
-        let metrics = metrics::measure(&measured, &self.reference, &self.target);
-        let score = |points: &Tensor| self.engine.forward(Net::Discriminator, points);
+    /// Member `k`'s networks as networks of their own when K > 1, so that its numbers are
+    /// those of the same state trained alone; `None` at K = 1, where the engine's are its own.
+    fn own_networks(&self, k: usize) -> Option<(Generator, Discriminator)> {
+        if self.members() == 1 {
+            return None;
+        }
+        let [generator, discriminator] = self.member_state(k);
+        Some((
+            Generator::new(&self.model_cfg, generator.params),
+            Discriminator::new(&self.model_cfg, discriminator.params),
+        ))
+    }
+
+    /// `net` of the member whose [`Trainer::own_networks`] are `own` applied to `xs`
+    /// (`[1, n, in]`) without gradients.
+    fn forward(&self, own: &Option<(Generator, Discriminator)>, net: Net, xs: &Tensor) -> Tensor {
+        match (own, net) {
+            (None, net) => self.engine.forward(net, xs),
+            (Some((generator, _)), Net::Generator) => generator.generate(xs),
+            (Some((_, discriminator)), Net::Discriminator) => discriminator.score(xs),
+        }
+    }
+
+    /// The points of the member whose networks are `own` for `latent` (`[n, latent_dim]`), on
+    /// the host, on the data's axes.
+    fn generate_with(&self, own: &Option<(Generator, Discriminator)>, latent: &Tensor) -> Vec<(f32, f32)> {
+        let points = self.forward(own, Net::Generator, &latent.unsqueeze(0)).get(0);
+        data::to_pairs(&self.scaling.to_data(&points))
+    }
+
+    /// Member `k`'s generator's points for `latent` (`[n, latent_dim]`), on the host, on the
+    /// data's axes.
+    pub fn generate(&self, k: usize, latent: &Tensor) -> Vec<(f32, f32)> {
+        self.generate_with(&self.own_networks(k), latent)
+    }
+
+    /// The tutorial's evaluation of member `k`: the discriminator's accuracy on
+    /// `eval_samples` fresh real and generated points, which the report also carries (on the
+    /// data's axes) for plotting, and the quality metrics of the generator's images of the
+    /// member's fixed metric batch. The report names the last iteration done (0 before any).
+    pub fn evaluate_member(&self, k: usize) -> EvalReport {
+        let (member, own) = (&self.members[k], self.own_networks(k));
+        let (n, dim) = (member.cfg.eval_samples, self.model_cfg.latent_dim);
+        let (real, latent) =
+            data::eval_draws(&member.keys, &self.target, self.scaling, n, dim, self.iteration);
+        let fake = self.forward(&own, Net::Generator, &latent);
+        let measured = self.generate_with(&own, &member.metric_latent.get(0));
+        let metrics = metrics::measure(&measured, &member.reference, &self.target);
+        let score = |points: &Tensor| self.forward(&own, Net::Discriminator, points);
         let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
         EvalReport {
             iteration: self.iteration.saturating_sub(1),
@@ -332,43 +457,70 @@ impl Trainer {
         }
     }
 
-    /// The generator's points for `latent` (`[n, latent_dim]`), on the host, on the data's axes.
-    pub fn generate(&self, latent: &Tensor) -> Vec<(f32, f32)> {
-        let points = self.engine.forward(Net::Generator, &latent.unsqueeze(0)).get(0);
-        data::to_pairs(&self.scaling.to_data(&points))
+    /// Every live member's evaluation, `None` for the others.
+    pub fn evaluate(&self) -> Vec<Option<EvalReport>> {
+        (0..self.members()).map(|k| self.live(k).then(|| self.evaluate_member(k))).collect()
     }
 
     /// Whether the iteration just completed is followed by an evaluation: every
     /// `cfg.eval_every` iterations, and after the last.
     pub fn evaluation_due(&self) -> bool {
-        self.iteration.is_multiple_of(self.cfg.eval_every) || self.iteration == self.cfg.epochs
+        let cfg = self.cfg();
+        self.iteration.is_multiple_of(cfg.eval_every) || self.iteration == cfg.epochs
+    }
+
+    /// Freezes the live members whose `losses` are not finite, telling `observer` while others
+    /// go on; fails with [`Diverged`] when none is left.
+    fn check_divergence(&mut self, losses: &[(f64, f64, f64)], observer: &mut dyn Observer) -> Result<()> {
+        let at = self.iteration - 1;
+        for (k, &(d_real, d_fake, g)) in losses.iter().enumerate() {
+            if !self.live(k) || [d_real, d_fake, g].iter().all(|l| l.is_finite()) {
+                continue;
+            }
+            let what = format!("the losses are not finite (d_real {d_real}, d_fake {d_fake}, g {g})");
+            self.members[k].status = Status::Diverged(at);
+            if !(0..self.members()).any(|k| self.live(k)) {
+                let what = if self.members() == 1 {
+                    what
+                } else {
+                    format!(
+                        "every member of the ensemble has diverged (the last, seed {}: {what})",
+                        self.members[k].cfg.seed
+                    )
+                };
+                return Err(Diverged { iteration: at, what }.into());
+            }
+            observer.diverged(self, k, at, &what)?;
+        }
+        Ok(())
     }
 
     /// Runs iterations until `cfg.epochs` are complete, evaluating when
     /// [`Trainer::evaluation_due`], and telling `observer` as it goes. Stops early, after a
-    /// whole iteration, when the observer asks to; stops with a [`Diverged`] error if a loss
-    /// stops being finite (checked every [`PROGRESS_EVERY`] iterations and before each
-    /// evaluation).
+    /// whole iteration, when the observer asks to; freezes a member whose losses stop being
+    /// finite (checked every [`PROGRESS_EVERY`] iterations and before each evaluation), and
+    /// stops with a [`Diverged`] error when every member has.
     pub fn fit(&mut self, observer: &mut dyn Observer) -> Result<FitEnd> {
-        while self.iteration < self.cfg.epochs {
+        self.fit_to(self.cfg().epochs, observer)
+    }
+
+    /// [`Trainer::fit`], stopping after `until` iterations (at most `cfg.epochs`): what a run
+    /// to `cfg.epochs` does up to there.
+    pub fn fit_to(&mut self, until: u64, observer: &mut dyn Observer) -> Result<FitEnd> {
+        let epochs = self.cfg().epochs;
+        while self.iteration < until.min(epochs) {
             let losses = self.step();
             observer.stepped(self, &losses)?;
-            let done = self.iteration == self.cfg.epochs;
+            let done = self.iteration == epochs;
             let evaluate = self.evaluation_due();
             if self.iteration.is_multiple_of(PROGRESS_EVERY) || done || evaluate {
-                let (d_real, d_fake, g) = losses.values()[0];
-                if ![d_real, d_fake, g].iter().all(|l| l.is_finite()) {
-                    return Err(Diverged {
-                        iteration: self.iteration - 1,
-                        what: format!("the losses are not finite (d_real {d_real}, d_fake {d_fake}, g {g})"),
-                    }
-                    .into());
-                }
-                observer.progress(self.iteration, (d_real, d_fake, g))?;
+                let values = losses.values();
+                self.check_divergence(&values, observer)?;
+                observer.progress(self, &values)?;
             }
             if evaluate {
-                let report = self.evaluate();
-                observer.evaluated(self, &report)?;
+                let reports = self.evaluate();
+                observer.evaluated(self, &reports)?;
             }
             if !done && observer.stop_requested() {
                 return Ok(FitEnd::Stopped);
@@ -387,7 +539,7 @@ pub enum FitEnd {
     Stopped,
 }
 
-/// Training produced a NaN or infinite loss or weight.
+/// Training produced a NaN or infinite loss or weight in every member.
 #[derive(Debug)]
 pub struct Diverged {
     /// The 0-based iteration after which it was found.
@@ -407,7 +559,8 @@ impl std::error::Error for Diverged {}
 /// The tutorial's first experiment: a fresh discriminator trained alone for `batches`
 /// batches, each `half_batch` real points then `half_batch` fakes uniform in `[-1, 1]²`, each
 /// its own update. `each` receives the 0-based batch index and the accuracies on that batch's
-/// real and fake points, measured after its updates as the tutorial does.
+/// real and fake points, measured after its updates as the tutorial does. Every draw comes
+/// from the seed's stream, batch `i` at counter `i`.
 pub fn discriminator_alone(
     model_cfg: &ModelConfig,
     cfg: &TrainConfig,
@@ -417,21 +570,20 @@ pub fn discriminator_alone(
 ) -> Result<()> {
     model_cfg.validate()?;
     cfg.validate()?;
-    seed_everything(cfg.seed, device);
     let keys = Keys::new(&[cfg.seed], device);
     let first = engine::initial_state(model_cfg, Net::Discriminator, &keys);
     let discriminator = Discriminator::new(model_cfg, first.params);
     let mut opt = Adam::new(discriminator.network().params(), cfg.adam);
     let target = Target::new(&cfg.target)?;
     let scaling = scaling_for(model_cfg, &target);
-    let mut fake = Tensor::zeros([1, cfg.half_batch(), 2], (Kind::Float, device));
+    let half = cfg.half_batch();
     for i in 0..batches {
-        let real_points = data::real_points(&target, scaling, cfg.half_batch(), device).unsqueeze(0);
-        let _ = fused::update_discriminator(&discriminator, &mut opt, &real_points, Label::Real);
-        let _ = fake.uniform_(-1.0, 1.0);
+        let real = data::real_points(&keys, Tag::AloneReal, i, &target, scaling, half);
+        let _ = fused::update_discriminator(&discriminator, &mut opt, &real, Label::Real);
+        let fake = data::uniform_points(&keys, Tag::AloneFake, i, half, -1.0, 1.0);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
         let (acc_real, acc_fake) =
-            evaluate::accuracies(&discriminator.score(&real_points), &discriminator.score(&fake))[0];
+            evaluate::accuracies(&discriminator.score(&real), &discriminator.score(&fake))[0];
         each(i, acc_real, acc_fake)?;
     }
     Ok(())
@@ -446,29 +598,50 @@ pub fn scaling_for(model_cfg: &ModelConfig, target: &Target) -> Scaling {
     }
 }
 
-/// Seeds libtorch's CPU generator, and the CUDA ones when used: the stream of the commands'
-/// own draws (sample, evaluate, explore), which are not part of a run.
-pub fn seed_everything(seed: u64, device: Device) {
-    tch::manual_seed(seed as i64);
-    if device.is_cuda() {
-        tch::Cuda::manual_seed_all(seed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_step_advances_the_iteration_and_both_optimisers() {
-        let _rng = crate::rng_lock();
         let cfg = TrainConfig { epochs: 3, eval_every: 1, ..TrainConfig::default() };
-        for kind in [EngineKind::Fused, EngineKind::Autograd] {
-            let mut t = Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap();
-            let losses = t.step().values()[0];
-            assert!(losses.0.is_finite() && losses.1.is_finite() && losses.2.is_finite(), "{kind}");
+        for (kind, seeds) in [
+            (EngineKind::Fused, vec![7]),
+            (EngineKind::Autograd, vec![7]),
+            (EngineKind::Fused, vec![1, 2, 3]),
+        ] {
+            let mut t =
+                Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu, None, Start::fresh(&seeds))
+                    .unwrap();
+            let losses = t.step().values();
+            assert_eq!(losses.len(), seeds.len());
+            assert!(losses.iter().all(|l| l.0.is_finite() && l.1.is_finite() && l.2.is_finite()), "{kind}");
             let steps = |net| t.engine().export(net).steps;
             assert_eq!((steps(Net::Discriminator), steps(Net::Generator), t.iteration), (2, 1, 1), "{kind}");
         }
+    }
+
+    #[test]
+    fn a_member_evaluates_as_its_seed_alone() {
+        let cfg = TrainConfig { epochs: 5, ..TrainConfig::default() };
+        let model = ModelConfig::default();
+        let new = |seeds: &[u64]| {
+            Trainer::new(&model, &cfg, EngineKind::Fused, Device::Cpu, None, Start::fresh(seeds)).unwrap()
+        };
+        let (alone, three) = (new(&[5]), new(&[4, 5, 6]));
+        let (a, b) = (alone.evaluate_member(0), three.evaluate_member(1));
+        assert_eq!((a.acc_real, a.acc_fake, &a.real, &a.fake), (b.acc_real, b.acc_fake, &b.real, &b.fake));
+        assert_eq!(a.metrics.energy_distance, b.metrics.energy_distance);
+        let other = three.evaluate_member(0);
+        assert_ne!(a.fake, other.fake, "another member draws other points");
+    }
+
+    #[test]
+    fn a_run_without_a_live_member_is_refused() {
+        let start =
+            Start { seeds: vec![1, 2], saved: None, statuses: vec![Status::Passenger, Status::Diverged(3)] };
+        let cfg = TrainConfig::default();
+        let made = Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu, None, start);
+        assert!(made.is_err());
     }
 }

@@ -13,7 +13,7 @@ use tch::Device;
 /// A tutorial-sized trainer seeded with `seed`, planned for `epochs`, after `steps` iterations.
 fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu).unwrap();
+    let mut trainer = Trainer::single(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu).unwrap();
     for _ in 0..steps {
         let _ = trainer.step();
     }
@@ -22,17 +22,16 @@ fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
 
 #[test]
 fn a_saved_then_loaded_generator_samples_identically() {
-    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, trainer) = trained(11, 50, 50);
-    checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
 
     let (manifest, params) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
     assert_eq!(manifest.iteration, 50);
     assert_eq!(manifest.train, cfg);
     assert_eq!((manifest.generator_adam_steps, manifest.discriminator_adam_steps), (50, 100));
     let loaded = gan1d::model::Generator::new(&manifest.model, params);
-    let zs = latent_points(500, 5, Device::Cpu).unsqueeze(0);
+    let zs = latent_points(&gan1d::rng::Keys::new(&[1], Device::Cpu), gan1d::rng::Tag::Sample, 0, 500, 5);
     let original = trainer.engine().forward(Net::Generator, &zs);
     assert!(original.abs().sum(tch::Kind::Float).double_value(&[]) > 1.0, "a trained generator gives zeros");
     assert!(original.equal(&loaded.generate(&zs)));
@@ -77,39 +76,37 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
-    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(4, 20, 1);
-    checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001.ot", "generator-000001.ot", "optimizer-000001.ot"]
     );
     // Saving again at the same iteration (a new run in the same folder) takes other names,
     // then removes the old files.
-    checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001-b.ot", "generator-000001-b.ot", "optimizer-000001-b.ot"]
     );
     let _ = trainer.step();
-    checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     assert_eq!(checkpoint::read_manifest(dir.path()).unwrap().iteration, 2);
     assert_eq!(names_in(dir.path()).len(), 4);
 }
 
 #[test]
 fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
-    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(5, 20, 1);
-    checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     let before = names_in(dir.path());
     let _ = trainer.step();
     // A folder where the optimiser's new file would be renamed to: its write fails.
     std::fs::create_dir(dir.path().join("optimizer-000002.ot")).unwrap();
-    let err =
-        checkpoint::save(dir.path(), &trainer.snapshot(), None, checkpoint::LogRecords::empty()).unwrap_err();
+    let err = checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty())
+        .unwrap_err();
     assert!(format!("{err:#}").contains("cannot write checkpoint file"), "{err:#}");
     std::fs::remove_dir(dir.path().join("optimizer-000002.ot")).unwrap();
     assert_eq!(names_in(dir.path()), before);
@@ -119,11 +116,10 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
 
 #[test]
 fn resuming_in_process_continues_exactly() {
-    let _rng = common::rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let (cfg, straight) = trained(12, 60, 60);
     let (_, first) = trained(12, 60, 25);
-    checkpoint::save(dir.path(), &first.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &first.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
     let mut resumed = Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();

@@ -28,7 +28,7 @@ fn trainer_of(model: &ModelConfig, seed: u64, kind: EngineKind) -> Trainer {
 fn trainer_for(model: &ModelConfig, target: &TargetConfig, seed: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
     let cfg = TrainConfig { seed, epochs: 10_000, target: target.clone(), ..TrainConfig::default() };
-    Trainer::new(model, &cfg, kind, Device::Cpu).unwrap()
+    Trainer::single(model, &cfg, kind, Device::Cpu).unwrap()
 }
 
 /// A deeper architecture than the tutorial's, to check that nothing assumes one hidden layer.
@@ -105,7 +105,6 @@ const STATES: [u64; 14] = [0, 1, 2, 3, 5, 8, 13, 30, 100, 250, 500, 1000, 1500, 
 
 #[test]
 fn one_iteration_of_each_engine_agrees_at_many_states_of_real_runs() {
-    let _rng = common::rng_lock();
     let mut worst = (0.0f64, String::new());
     for seed in [1, 2, 3] {
         let found = compare_along_a_run(seed, EngineKind::Fused, &STATES);
@@ -124,7 +123,6 @@ fn one_iteration_of_each_engine_agrees_at_many_states_of_real_runs() {
 
 #[test]
 fn they_also_agree_along_a_run_of_the_autograd_engine() {
-    let _rng = common::rng_lock();
     let (ratio, what) = compare_along_a_run(4, EngineKind::Autograd, &[0, 7, 150, 600]);
     assert!(
         ratio <= 1.0,
@@ -134,7 +132,6 @@ fn they_also_agree_along_a_run_of_the_autograd_engine() {
 
 #[test]
 fn they_agree_on_a_deeper_architecture_too() {
-    let _rng = common::rng_lock();
     let (ratio, what) = compare_along_a_run_of(&deeper(), 5, EngineKind::Fused, &[0, 3, 200, 800]);
     assert!(
         ratio <= 1.0,
@@ -157,7 +154,6 @@ fn they_agree_on_a_deeper_architecture_too() {
 
 #[test]
 fn they_agree_with_every_activation_target_and_scaling() {
-    let _rng = common::rng_lock();
     for (activation, generator_output, expression, domain) in [
         (Activation::LeakyRelu(0.3), Activation::Linear, "sine", "-0.5,0.5"),
         (Activation::LeakyRelu(0.0), Activation::Tanh, "x^2", "-0.5,0.5"),
@@ -184,7 +180,6 @@ fn they_agree_with_every_activation_target_and_scaling() {
 
 #[test]
 fn both_engines_start_from_the_same_weights() {
-    let _rng = common::rng_lock();
     for seed in [0, 42] {
         let (fused, reference) = (trainer(seed, EngineKind::Fused), trainer(seed, EngineKind::Autograd));
         for net in Net::BOTH {
@@ -203,7 +198,6 @@ fn both_engines_start_from_the_same_weights() {
 
 #[test]
 fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
-    let _rng = common::rng_lock();
     for (first, then) in
         [(EngineKind::Autograd, EngineKind::Fused), (EngineKind::Fused, EngineKind::Autograd)]
     {
@@ -212,7 +206,7 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
         for _ in 0..40 {
             let _ = run.step();
         }
-        checkpoint::save(dir.path(), &run.snapshot(), None, checkpoint::LogRecords::empty()).unwrap();
+        checkpoint::save(dir.path(), &run.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
         let manifest = checkpoint::read_manifest(dir.path()).unwrap();
         let resumed = Trainer::resumed(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
         assert_eq!(resumed.engine_kind(), then);

@@ -9,28 +9,41 @@ use std::path::Path;
 use std::thread::sleep;
 use std::time::Duration;
 
-use common::step::{disagreement, state};
+use common::step::{disagreement, member, state};
 use common::{
     assert_no_panic, assert_refused, finish, gan1d, read_manifest, send, spawn_train, stderr, stdout,
     wait_for,
 };
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
-use gan1d::engine::Net;
-use gan1d::engine::StepLosses;
-use gan1d::ensemble::{Ensemble, EnsembleObserver};
+use gan1d::engine::{Net, NetState, StepLosses};
 use gan1d::evaluate::EvalReport;
-use gan1d::train::{FitEnd, Trainer};
+use gan1d::train::{FitEnd, Observer, Start, Status, Trainer};
 use tch::Device;
 
 fn single(seed: u64, cfg: &TrainConfig) -> Trainer {
     tch::set_num_threads(1);
-    Trainer::new(
+    Trainer::single(
         &ModelConfig::default(),
         &TrainConfig { seed, ..cfg.clone() },
         EngineKind::Fused,
         Device::Cpu,
     )
     .unwrap()
+}
+
+/// The run whose members are `runs` (one member each, all at one iteration), in their states.
+fn together(runs: &[Trainer], cfg: &TrainConfig) -> Trainer {
+    let seeds: Vec<u64> = runs.iter().map(|r| r.cfg().seed).collect();
+    let stack = |net: Net| {
+        let rows: Vec<NetState> = runs.iter().map(|r| r.engine().export(net)).collect();
+        NetState::stack(&rows.iter().collect::<Vec<_>>(), rows[0].steps)
+    };
+    let start = Start {
+        seeds,
+        saved: Some((runs[0].iteration(), [stack(Net::Generator), stack(Net::Discriminator)])),
+        statuses: Vec::new(),
+    };
+    Trainer::new(&ModelConfig::default(), cfg, EngineKind::Fused, Device::Cpu, None, start).unwrap()
 }
 
 #[test]
@@ -47,23 +60,13 @@ fn a_member_takes_the_step_its_seed_takes_alone() {
         }
         let before: Vec<_> =
             alone.iter().map(|t| [state(t, Net::Generator), state(t, Net::Discriminator)]).collect();
-        let copies = alone
-            .iter()
-            .map(|run| {
-                let mut copy = single(run.cfg().seed, &cfg);
-                copy.load_state_of(run).unwrap();
-                copy
-            })
-            .collect();
-        let mut ensemble = Ensemble::from_members(copies).unwrap();
+        let mut ensemble = together(&alone, &cfg);
         let _ = ensemble.step();
         for (k, run) in alone.iter_mut().enumerate() {
             let _ = run.step();
-            ensemble.sync(k).unwrap();
-            let member = ensemble.member(k);
-            assert_eq!(member.iteration(), run.iteration());
+            assert_eq!(ensemble.iteration(), run.iteration());
             for (i, net) in Net::BOTH.into_iter().enumerate() {
-                let (ours, theirs) = (state(member, net), state(run, net));
+                let (ours, theirs) = (member(&ensemble, k, net), state(run, net));
                 let (ratio, what) = disagreement(&before[k][i], &ours, &theirs);
                 assert!(
                     ratio <= 1.0,
@@ -92,18 +95,18 @@ struct Record {
     evaluations: Vec<Vec<Option<f64>>>,
 }
 
-impl EnsembleObserver for Record {
-    fn stepped(&mut self, _: &mut Ensemble, _: &StepLosses) -> anyhow::Result<()> {
+impl Observer for Record {
+    fn stepped(&mut self, _: &mut Trainer, _: &StepLosses) -> anyhow::Result<()> {
         Ok(())
     }
-    fn progress(&mut self, _: &Ensemble, _: u64) -> anyhow::Result<()> {
+    fn progress(&mut self, _: &Trainer, _: &[(f64, f64, f64)]) -> anyhow::Result<()> {
         Ok(())
     }
-    fn diverged(&mut self, _: &Ensemble, member: usize, iteration: u64, _: &str) -> anyhow::Result<()> {
+    fn diverged(&mut self, _: &Trainer, member: usize, iteration: u64, _: &str) -> anyhow::Result<()> {
         self.diverged.push((member, iteration));
         Ok(())
     }
-    fn evaluated(&mut self, _: &mut Ensemble, reports: &[Option<EvalReport>]) -> anyhow::Result<()> {
+    fn evaluated(&mut self, _: &mut Trainer, reports: &[Option<EvalReport>]) -> anyhow::Result<()> {
         self.evaluations.push(reports.iter().map(|r| r.as_ref().map(|r| r.metrics.residual_mean)).collect());
         Ok(())
     }
@@ -112,17 +115,22 @@ impl EnsembleObserver for Record {
 #[test]
 fn a_diverging_member_is_frozen_and_the_others_go_on() {
     let cfg = TrainConfig { epochs: 300, eval_every: 100, ..TrainConfig::default() };
-    let mut members: Vec<Trainer> = [1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect();
+    let members: Vec<Trainer> = [1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect();
+    let healthy_start = together(&members, &cfg);
     // Member 1's generator gets an infinite weight: its losses stop being finite at once.
-    let poisoned = members[1].engine().export(Net::Generator);
-    let _ = poisoned.params.narrow(1, 0, 1).fill_(f64::INFINITY);
-    let discriminator = members[1].engine().export(Net::Discriminator);
-    members[1].continue_from(0, &poisoned, &discriminator).unwrap();
-    let mut ensemble = Ensemble::from_members(members).unwrap();
+    let mut poisoned = healthy_start.engine().export(Net::Generator);
+    let _ = poisoned.params.narrow(0, 1, 1).narrow(1, 0, 1).fill_(f64::INFINITY);
+    let start = Start {
+        seeds: vec![1, 2, 3],
+        saved: Some((0, [poisoned, healthy_start.engine().export(Net::Discriminator)])),
+        statuses: Vec::new(),
+    };
+    let mut ensemble =
+        Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu, None, start).unwrap();
     let mut record = Record::default();
     assert_eq!(ensemble.fit(&mut record).unwrap(), FitEnd::Completed);
     assert_eq!(record.diverged, [(1, 99)]);
-    assert_eq!(ensemble.diverged(1), Some(99));
+    assert_eq!(ensemble.status(1), Status::Diverged(99));
     assert_eq!(record.evaluations.len(), 3);
     for evaluation in &record.evaluations {
         assert!(evaluation[1].is_none(), "a frozen member was evaluated");
@@ -130,8 +138,7 @@ fn a_diverging_member_is_frozen_and_the_others_go_on() {
     }
     // The others trained exactly as they do beside a healthy member: its numbers stay in its
     // own rows.
-    let mut healthy =
-        Ensemble::from_members([1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect()).unwrap();
+    let mut healthy = together(&members, &cfg);
     let mut healthy_record = Record::default();
     healthy.fit(&mut healthy_record).unwrap();
     for (poisoned, healthy) in record.evaluations.iter().zip(&healthy_record.evaluations) {
@@ -230,7 +237,15 @@ fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
         &gan1d(&["sample", "--checkpoint", path(&dir), "--member", "6"]),
         "no member with that seed",
     );
-    assert_refused(&gan1d(&["sample", "--checkpoint", path(&member), "--member", "3"]), "not an ensemble");
+    // A member's folder is a run of one member: it names its own seed and no other.
+    assert_refused(
+        &gan1d(&["sample", "--checkpoint", path(&member), "--member", "6"]),
+        "no member with that seed",
+    );
+    let own =
+        gan1d(&["sample", "--checkpoint", path(&member), "--member", &best_seed.to_string(), "-n", "5"]);
+    assert_eq!(stdout(&own), stdout(&direct));
+    assert!(own.status.success(), "{}", stderr(&own));
 
     // A member folder is an ordinary run: it resumes alone.
     let o = train(&["--resume", path(&dir.join("members/seed-4")), "--epochs", "450"]);
@@ -445,7 +460,13 @@ fn leaderboard_merges_the_parts_of_a_split_sweep() {
     let table = gan1d(&["leaderboard", path(&a), path(&b)]);
     assert!(table.status.success() && stdout(&table).lines().count() == 5, "{}", stdout(&table));
     assert_refused(&gan1d(&["leaderboard", path(&a), path(&a)]), "is in both");
-    assert_refused(&gan1d(&["leaderboard", path(&a.join("members/seed-1"))]), "not an ensemble folder");
+    // A single run's folder ranks as its one member.
+    let one = gan1d(&["leaderboard", path(&a.join("members/seed-1")), "--csv"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    let rows: Vec<String> = stdout(&one).lines().skip(1).map(String::from).collect();
+    assert_eq!(rows.len(), 1, "{}", stdout(&one));
+    assert!(rows[0].starts_with("1,1,trained,"), "{}", rows[0]);
+    assert_refused(&gan1d(&["leaderboard", path(&a.join("members"))]), "not a run folder");
 }
 
 /// Makes member `seed` of the ensemble in `dir` diverge on its next iteration: its generator's

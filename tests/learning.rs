@@ -6,20 +6,21 @@
 //! several seeds (a median, k of n), never for one run. Same-process comparisons of two runs
 //! (determinism, resumption) are exact: they share the kernels.
 //!
-//! libtorch's random stream is global to the process, so the tests take `rng_lock` in turn.
+//! Every draw comes from each run's own counter-based stream, so the tests run side by side.
 
 mod common;
 
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::data::latent_points;
 use gan1d::engine::Net;
+use gan1d::rng::{Keys, Tag};
 use gan1d::train::Trainer;
 use tch::{Device, Tensor};
 
 fn trainer_with(seed: u64, epochs: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    Trainer::new(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap()
+    Trainer::single(&ModelConfig::default(), &cfg, kind, Device::Cpu).unwrap()
 }
 
 fn trainer(seed: u64, epochs: u64) -> Trainer {
@@ -28,9 +29,9 @@ fn trainer(seed: u64, epochs: u64) -> Trainer {
 
 /// Mean |y − x²| of 1 000 generated points, on a latent batch fixed by its own seed.
 fn residual(trainer: &Trainer) -> f64 {
-    tch::manual_seed(1234);
-    let zs = latent_points(1000, trainer.model_cfg().latent_dim, Device::Cpu);
-    let points = trainer.generate(&zs);
+    let keys = Keys::new(&[1234], Device::Cpu);
+    let zs = latent_points(&keys, Tag::Sample, 0, 1000, trainer.model_cfg().latent_dim).get(0);
+    let points = trainer.generate(0, &zs);
     points.iter().map(|&(x, y)| (y as f64 - (x as f64).powi(2)).abs()).sum::<f64>() / points.len() as f64
 }
 
@@ -52,7 +53,6 @@ const ITERATIONS: u64 = 4000;
 
 #[test]
 fn short_seeded_runs_learn_the_parabola() {
-    let _rng = common::rng_lock();
     // Measured under libtorch's scalar kernels, seeds 1–40 after 4 000 iterations: median
     // 0.013, 90th percentile 0.043, 3 runs of 40 above 0.05 (a GAN's unstable tail). If each
     // run ends above 0.04 with a chance of 1 in 10, 8 of 16 do so with a chance of 1 in 16 000,
@@ -80,19 +80,18 @@ fn flat_weights(t: &Trainer) -> (Tensor, Tensor) {
 
 #[test]
 fn evaluating_does_not_change_the_training_stream() {
-    let _rng = common::rng_lock();
-    // libtorch's stream is global: each run goes from seed to end before the next starts.
     let mut plain = trainer(9, 150);
     run(&mut plain, 150);
 
     let mut evaluated = trainer(9, 150);
     run(&mut evaluated, 100);
-    // The tutorial's evaluation draws from libtorch's stream, and so may anything else between
-    // two iterations: each iteration reseeds, so none of it reaches the training run.
-    let first = evaluated.evaluate();
+    // An evaluation draws from the run's stream at counters of its own, and anything else
+    // may draw from libtorch's global generator between two iterations: none of it reaches the
+    // training run.
+    let first = evaluated.evaluate_member(0);
     let _ = Tensor::randn([77], (tch::Kind::Float, Device::Cpu));
     // The metrics depend on the generator alone: a second evaluation measures the same.
-    assert_eq!(evaluated.evaluate().metrics, first.metrics);
+    assert_eq!(evaluated.evaluate_member(0).metrics, first.metrics);
     run(&mut evaluated, 50);
     assert!(flat_weights(&plain).0.equal(&flat_weights(&evaluated).0));
     assert!(flat_weights(&plain).1.equal(&flat_weights(&evaluated).1));
@@ -100,7 +99,6 @@ fn evaluating_does_not_change_the_training_stream() {
 
 #[test]
 fn history_rows_hold_the_losses_and_batch_accuracies() {
-    let _rng = common::rng_lock();
     let mut t = trainer(4, 30);
     let mut recorder = gan1d::train::HistoryRecorder::default();
     let mut expected = Vec::new();
@@ -125,7 +123,6 @@ fn history_rows_hold_the_losses_and_batch_accuracies() {
 
 #[test]
 fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
-    let _rng = common::rng_lock();
     let mut runs = Vec::new();
     for seed in [7, 7, 8] {
         let mut t = trainer(seed, 300);
@@ -138,13 +135,12 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
 
 #[test]
 fn losses_stay_finite_and_accuracies_are_shares() {
-    let _rng = common::rng_lock();
     let mut t = trainer(5, 200);
     for _ in 0..200 {
         let (d_real, d_fake, g) = t.step().values()[0];
         assert!(d_real.is_finite() && d_fake.is_finite() && g.is_finite());
     }
-    let report = t.evaluate();
+    let report = t.evaluate_member(0);
     assert_eq!(report.iteration, 199);
     assert_eq!(report.metrics.n, 1000);
     assert!(report.metrics.residual_mean.is_finite() && report.metrics.energy_distance.is_finite());

@@ -22,10 +22,13 @@ pub fn staged_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.staged"))
 }
 
-/// What in `dir` shows that it holds a run (a manifest, a log or a tensor file), if anything.
+/// What in `dir` shows that it holds a run of either layout (a manifest, a log, a tensor file or
+/// a members' folder), if anything.
 pub fn run_evidence(dir: &Path) -> Option<PathBuf> {
     let logs = [metrics_csv_path(dir), history_csv_path(dir), frames_csv_path(dir)];
-    if let Some(found) = [manifest_path(dir)].into_iter().chain(logs).find(|p| p.symlink_metadata().is_ok()) {
+    let members = [ensemble_manifest_path(dir), members_dir(dir)];
+    let named = [manifest_path(dir)].into_iter().chain(logs).chain(members);
+    if let Some(found) = named.into_iter().find(|p| p.symlink_metadata().is_ok()) {
         return Some(found);
     }
     let entries = fs::read_dir(dir).ok()?;

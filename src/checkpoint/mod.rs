@@ -46,13 +46,13 @@ use crate::runlog::LogRecord;
 use crate::state::{Net, NetState};
 use crate::target::{Scaling, Target};
 
-mod ensemble;
+mod folder;
 mod layout;
 mod load;
 mod manifest;
 mod save;
 
-pub use ensemble::*;
+pub use folder::*;
 pub use layout::*;
 pub use load::*;
 pub use manifest::*;

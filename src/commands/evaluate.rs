@@ -8,7 +8,7 @@ use tch::Device;
 
 use crate::cli::EvaluateArgs;
 use crate::metrics::{self, ENERGY_MAX_POINTS, Metrics};
-use crate::{checkpoint, sample, train};
+use crate::{checkpoint, sample};
 
 /// What `evaluate --json` prints.
 #[derive(Serialize)]
@@ -36,11 +36,11 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         crate::output::note(&note);
     }
     let target = manifest.target()?;
-    train::seed_everything(args.seed, Device::Cpu);
     let sampler = sample::Sampler {
         generator: &generator,
         latent_dim: manifest.model.latent_dim,
         scaling: manifest.scaling,
+        seed: args.seed,
     };
     let points = sample::generate(&sampler, args.n);
 

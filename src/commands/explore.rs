@@ -10,7 +10,7 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::engine::{self, Net};
 use crate::model::Generator;
 use crate::plot::{self, Panel, Series, Style};
-use crate::rng::Keys;
+use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target, TargetConfig};
 use crate::{data, train};
 
@@ -31,11 +31,11 @@ pub fn explore(command: &ExploreCommand) -> Result<()> {
     }
 }
 
-/// Checks the flags and the folder, then seeds the draws; returns the PNG's path and the target.
+/// Checks the flags and the folder; returns the PNG's path and the target. Every draw comes
+/// from `--seed`'s stream.
 fn start(args: &ExploreArgs, file: &str) -> Result<(std::path::PathBuf, Target)> {
     let target = Target::new(&args.target.target_config())?;
     super::writable_dir(&args.out, "--out")?;
-    train::seed_everything(args.seed, Device::Cpu);
     Ok((args.out.join(file), target))
 }
 
@@ -78,7 +78,9 @@ fn function(args: &ExploreArgs) -> Result<()> {
 /// 100 real samples, as a scatter plot.
 fn real(args: &ExploreArgs) -> Result<()> {
     let (path, target) = start(args, "real.png")?;
-    let real = data::to_pairs(&data::real_points(&target, Scaling::IDENTITY, SCATTER_POINTS, Device::Cpu));
+    let keys = Keys::new(&[args.seed], Device::Cpu);
+    let points = data::real_points(&keys, Tag::ExploreReal, 0, &target, Scaling::IDENTITY, SCATTER_POINTS);
+    let real = data::to_pairs(&points.get(0));
     let title = format!("{SCATTER_POINTS} real samples");
     let scatter = plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "" };
     plot::scatter(&path, &scatter)?;
@@ -147,12 +149,12 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
 }
 
 /// `n` points of the generator of `cfg` as the run seeded `seed` starts it, before any update,
-/// from latent points of libtorch's stream (seeded by the command).
+/// from latent points of the same seed's stream.
 fn untrained_points(cfg: &ModelConfig, seed: u64, n: i64) -> Vec<(f32, f32)> {
     let keys = Keys::new(&[seed], Device::Cpu);
     let generator = Generator::new(cfg, engine::initial_state(cfg, Net::Generator, &keys).params);
-    let latent = data::latent_points(n, cfg.latent_dim, Device::Cpu);
-    data::to_pairs(&generator.generate(&latent.unsqueeze(0)).get(0))
+    let latent = data::latent_points(&keys, Tag::ExploreLatent, 0, n, cfg.latent_dim);
+    data::to_pairs(&generator.generate(&latent).get(0))
 }
 
 #[cfg(test)]
@@ -161,8 +163,6 @@ mod tests {
 
     #[test]
     fn the_untrained_generator_spreads_its_points() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(1);
         let points = untrained_points(&ModelConfig::default(), 1, SCATTER_POINTS);
         assert_eq!(points.len(), SCATTER_POINTS as usize);
         let mut distinct: Vec<(u32, u32)> = points.iter().map(|&(x, y)| (x.to_bits(), y.to_bits())).collect();

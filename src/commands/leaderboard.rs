@@ -1,29 +1,52 @@
-//! `gan1d leaderboard`: the merged ranking of one or several ensemble folders, so that a sweep
-//! split across processes or machines ranks as one.
+//! `gan1d leaderboard`: the merged ranking of the members of one or several run folders, so
+//! that a sweep split across processes or machines ranks as one. A folder of members brings
+//! its `leaderboard.csv`; a flat run brings its one member, ranked by energy distance at its
+//! best evaluation.
 
-use anyhow::{Result, bail};
+use std::path::Path;
 
-use crate::checkpoint;
+use anyhow::{Context, Result};
+
+use crate::checkpoint::{self, Layout};
 use crate::cli::LeaderboardArgs;
-use crate::ensemble::leaderboard::{self, Standing};
+use crate::ranking::{self, Select, Standing};
+use crate::runlog::{CsvLog, MetricsRow};
 
 pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
     let mut rankings = Vec::new();
     for dir in &args.dirs {
-        if !checkpoint::is_ensemble(dir) {
-            bail!(
-                "{}: not an ensemble folder (it has no ensemble.json); `gan1d train --seeds LIST --out DIR` writes one",
-                dir.display()
-            );
-        }
-        checkpoint::read_ensemble_manifest(dir)?;
-        let rows = leaderboard::read(&checkpoint::leaderboard_path(dir))?;
+        let rows = match Layout::of(dir) {
+            Layout::Members => {
+                checkpoint::read_ensemble_manifest(dir)?;
+                checkpoint::read_leaderboard(dir)?
+            }
+            Layout::Flat => vec![flat_standing(dir)?],
+        };
         rankings.push((dir.display().to_string(), rows));
     }
-    let merged = leaderboard::merge(rankings)?;
+    let merged = ranking::merge(rankings)?;
     let text = if args.csv { csv(&merged)? } else { table(&merged) };
     let _ = crate::output::Stdout::default().text(&text)?;
     Ok(())
+}
+
+/// The standing of the flat run in `dir`: its best evaluation by energy distance, among those
+/// its checkpoint covers.
+fn flat_standing(dir: &Path) -> Result<Standing> {
+    let context = || {
+        format!(
+            "{}: not a run folder; `gan1d train --out DIR` or `gan1d train --seeds LIST --out DIR` writes one",
+            dir.display()
+        )
+    };
+    let manifest = checkpoint::read_manifest(dir).with_context(context)?;
+    let path = checkpoint::metrics_csv_path(dir);
+    let record = manifest.logs.as_ref().map(|r| &r.metrics);
+    let log = CsvLog::<MetricsRow>::check(&path, &checkpoint::staged_path(&path), record, |row| {
+        row.iteration < manifest.iteration
+    })?;
+    let best = ranking::best(log.rows(), Select::Energy);
+    Ok(Standing::new(manifest.seed, Select::Energy, best, None))
 }
 
 /// The rows as `leaderboard.csv` writes them, with the folder of each as a last column.

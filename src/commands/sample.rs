@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use tch::Device;
 
 use crate::cli::SampleArgs;
-use crate::{checkpoint, plot, sample as sampling, train};
+use crate::{checkpoint, plot, sample as sampling};
 
 /// Most points drawn in a `sample --plot`: beyond this a scatter shows nothing new.
 const PLOT_LIMIT: usize = 10_000;
@@ -34,11 +34,11 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         crate::output::note(&note);
     }
     let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
-    train::seed_everything(args.seed, Device::Cpu);
     let sampler = sampling::Sampler {
         generator: &generator,
         latent_dim: manifest.model.latent_dim,
         scaling: manifest.scaling,
+        seed: args.seed,
     };
     let kept = match &args.out {
         None => {

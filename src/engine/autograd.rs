@@ -275,10 +275,8 @@ mod tests {
 
     #[test]
     fn the_composite_update_leaves_the_discriminator_and_its_adam_alone() {
-        let _rng = crate::rng_lock();
-        tch::manual_seed(0);
         let mut e = AutogradEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
-        let latent = Tensor::randn([128, 5], (Kind::Float, Device::Cpu));
+        let latent = crate::rng::test_normal(0, &[128, 5]);
         let d_before: Vec<Tensor> = e.discriminator.parameters().iter().map(Tensor::copy).collect();
         let g_before: Vec<Tensor> = e.generator.parameters().iter().map(Tensor::copy).collect();
         e.discriminator_vs.freeze();

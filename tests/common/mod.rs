@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gan1d");
 
-/// Serialises the tests of one test binary that seed or draw from libtorch's random stream,
-/// which is global to the process. A test that failed while holding it does not poison it.
-pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 pub fn gan1d(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("the gan1d binary runs")
 }

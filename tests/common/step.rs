@@ -13,8 +13,15 @@ pub struct NetState {
     pub steps: u64,
 }
 
+/// `net`'s state in a one-member run.
 pub fn state(t: &Trainer, net: Net) -> NetState {
-    let exported = t.engine().export(net);
+    member(t, 0, net)
+}
+
+/// `net`'s state of member `k`.
+pub fn member(t: &Trainer, k: usize, net: Net) -> NetState {
+    let [generator, discriminator] = t.member_state(k);
+    let exported = if net == Net::Generator { generator } else { discriminator };
     let layers = match net {
         Net::Generator => t.model_cfg().generator_layers(),
         Net::Discriminator => t.model_cfg().discriminator_layers(),

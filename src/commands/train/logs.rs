@@ -10,7 +10,7 @@ use tch::Tensor;
 use crate::checkpoint::{self, LogRecords, Manifest};
 use crate::config::TrainConfig;
 use crate::plot::Frame;
-use crate::runlog::{CsvLog, FrameRow, MetricsRow};
+use crate::runlog::{CsvLog, FrameRow, MetricsRow, Reopened};
 use crate::train::{HistoryRow, Trainer};
 
 /// Frames in the training animation (plus one of the untrained generator).
@@ -29,9 +29,9 @@ pub(super) struct Logs {
 }
 
 impl Logs {
-    /// New, empty logs under staged names (the folder's earlier logs, if any, stay until the
-    /// first checkpoint), with the untrained generator's frame.
-    pub(super) fn create(dir: &Path, trainer: &Trainer) -> Result<Logs> {
+    /// New, empty logs of member `k` in `dir` under staged names (the folder's earlier logs, if
+    /// any, stay until the first checkpoint), with the untrained generator's frame.
+    pub(super) fn create(dir: &Path, trainer: &Trainer, k: usize) -> Result<Logs> {
         let staged = |path: &Path| checkpoint::staged_path(path);
         let mut logs = Logs {
             history: CsvLog::create(&staged(&checkpoint::history_csv_path(dir)))?,
@@ -40,17 +40,18 @@ impl Logs {
             frames: Vec::new(),
             staged: true,
         };
-        logs.add_frame(0, trainer.generate(&frame_latent(trainer)))?;
+        logs.add_frame(0, trainer.generate(k, &frame_latent(trainer, k)))?;
         Ok(logs)
     }
 
-    /// The logs of the run being resumed from `manifest`, keeping what its checkpoint covers.
-    /// The animation keeps the earlier frames that fall on the new frame spacing, which are
-    /// those an uninterrupted run to the new total would have drawn. All three are read and
-    /// checked before any is rewritten, so a refused resume changes none.
-    pub(super) fn reopen(dir: &Path, manifest: &Manifest, trainer: &Trainer) -> Result<Logs> {
-        let reached = trainer.iteration();
-        let spacing = frame_every(trainer.cfg());
+    /// Checks the logs in `dir` of the run being resumed from `manifest` to continue under
+    /// `cfg`, keeping what its checkpoint covers; changes nothing. The animation keeps the
+    /// earlier frames that fall on the new frame spacing, which are those an uninterrupted run
+    /// to the new total would have drawn. A resume checks every member's logs before it opens
+    /// any, so a refused resume changes none.
+    pub(super) fn check(dir: &Path, manifest: &Manifest, cfg: &TrainConfig) -> Result<CheckedLogs> {
+        let reached = manifest.iteration;
+        let spacing = frame_every(cfg);
         let records = manifest.logs.as_ref();
         let reopen = |path: std::path::PathBuf| (checkpoint::staged_path(&path), path);
         let (staged, path) = reopen(checkpoint::history_csv_path(dir));
@@ -65,15 +66,7 @@ impl Logs {
         let frames_log = CsvLog::check(&path, &staged, records.map(|r| &r.frames), |row: &FrameRow| {
             row.iterations_done <= reached && row.iterations_done.is_multiple_of(spacing)
         })?;
-        let (history, metrics, frames_log) = (history.open()?, metrics.open()?, frames_log.open()?);
-        let mut frames: Vec<Frame> = Vec::new();
-        for row in frames_log.rows() {
-            if frames.last().is_none_or(|f: &Frame| f.iterations_done != row.iterations_done) {
-                frames.push(Frame::new(row.iterations_done, Vec::new()));
-            }
-            frames.last_mut().expect("a frame was just pushed").generated.push((row.x, row.y));
-        }
-        Ok(Logs { history, metrics, frames_log, frames, staged: false })
+        Ok(CheckedLogs { history, metrics, frames_log })
     }
 
     pub(super) fn add_frame(&mut self, iterations_done: u64, generated: Vec<(f32, f32)>) -> Result<()> {
@@ -119,12 +112,40 @@ impl Logs {
     }
 }
 
+/// A resumed member's logs, checked and not yet changed.
+pub(super) struct CheckedLogs {
+    history: Reopened<HistoryRow>,
+    metrics: Reopened<MetricsRow>,
+    frames_log: Reopened<FrameRow>,
+}
+
+impl CheckedLogs {
+    /// The metrics rows the checkpoint covers.
+    pub(super) fn metrics(&self) -> &[MetricsRow] {
+        self.metrics.rows()
+    }
+
+    /// Opens the logs for appending, cut to what the checkpoint covers.
+    pub(super) fn open(self) -> Result<Logs> {
+        let (history, metrics, frames_log) =
+            (self.history.open()?, self.metrics.open()?, self.frames_log.open()?);
+        let mut frames: Vec<Frame> = Vec::new();
+        for row in frames_log.rows() {
+            if frames.last().is_none_or(|f: &Frame| f.iterations_done != row.iterations_done) {
+                frames.push(Frame::new(row.iterations_done, Vec::new()));
+            }
+            frames.last_mut().expect("a frame was just pushed").generated.push((row.x, row.y));
+        }
+        Ok(Logs { history, metrics, frames_log, frames, staged: false })
+    }
+}
+
 /// Iterations between two animation frames.
 pub(super) fn frame_every(cfg: &TrainConfig) -> u64 {
     (cfg.epochs / FRAMES).max(1)
 }
 
-/// The latent points the animation follows: the first of the run's fixed metric batch.
-pub(super) fn frame_latent(trainer: &Trainer) -> Tensor {
-    trainer.metric_latent().narrow(0, 0, FRAME_POINTS.min(trainer.cfg().metric_samples))
+/// The latent points member `k`'s animation follows: the first of its fixed metric batch.
+pub(super) fn frame_latent(trainer: &Trainer, k: usize) -> Tensor {
+    trainer.metric_latent(k).narrow(0, 0, FRAME_POINTS.min(trainer.cfg().metric_samples))
 }

@@ -1,12 +1,13 @@
-//! `gan1d train`: runs the tutorial's training, or resumes it, and writes everything a run
-//! leaves behind: the evaluation lines on stdout, checkpoints, plots, logs, learning curves and
-//! animation. Stops cleanly, with a checkpoint, on SIGINT or SIGTERM.
+//! `gan1d train`: trains a run of K ≥ 1 members (one per seed), fresh or resumed, and writes
+//! everything it leaves behind: the evaluation lines on stdout, checkpoints, plots, logs,
+//! learning curves, animation and, for members, the leaderboard. Stops cleanly, with a
+//! checkpoint, on SIGINT or SIGTERM.
 //!
-//! This file sets a run up (fresh or resumed, locked) and says how it ended; `observer.rs`
-//! reacts to training as it goes, `logs.rs` keeps the CSV logs, `signals.rs` catches the stop
-//! signals.
+//! This file sets a run up (fresh or resumed, every input checked before anything is written,
+//! the folder locked) and says how it ended; `observer.rs` reacts to training as it goes,
+//! `logs.rs` keeps the CSV logs, `signals.rs` catches the stop signals. One path serves a
+//! single run and an ensemble: the folder's [`Layout`] says where each member's files are.
 
-mod ensemble;
 mod logs;
 mod observer;
 mod signals;
@@ -19,68 +20,23 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use tch::Device;
 
-use crate::checkpoint::{self, Manifest};
+use crate::checkpoint::{self, EnsembleManifest, Layout, Manifest};
 use crate::cli::TrainArgs;
-use crate::config::TrainConfig;
+use crate::config::{EngineKind, TrainConfig};
 use crate::device::DeviceChoice;
-use crate::train::{Diverged, FitEnd, Trainer};
-use logs::Logs;
-use observer::TrainObserver;
+use crate::engine::{self, Net, NetState};
+use crate::ranking::{self, Standing};
+use crate::runlog::MetricsRow;
+use crate::train::{Diverged, FitEnd, Start, Status, Trainer};
+use logs::{CheckedLogs, Logs};
+use observer::{MemberLog, RunObserver};
 
 pub fn train(args: &TrainArgs) -> Result<()> {
-    if let Some(seeds) = &args.seeds {
-        return ensemble::train_fresh(args, &seeds.0);
-    }
-    if let Some(dir) = args.resume.as_deref().filter(|dir| checkpoint::is_ensemble(dir)) {
-        return ensemble::train_resumed(args, dir);
-    }
     let run = match &args.resume {
         None => Run::fresh(args)?,
         Some(dir) => Run::resumed(args, dir)?,
     };
-    let Run { dir, mut trainer, mut observer, first_iteration, _lock } = run;
-    let total = trainer.cfg().epochs;
-    let started = Instant::now();
-    let result = trainer.fit(&mut observer);
-    observer.bar.finish_and_clear();
-    let end = result.and_then(|end| {
-        if end == FitEnd::Stopped {
-            observer.checkpoint(&trainer)?;
-        }
-        Ok(end)
-    });
-    let end = match end {
-        Ok(end) => end,
-        Err(e) => {
-            if observer.saved_at.is_none() {
-                observer.logs.discard_staged();
-            }
-            let notes = observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
-            return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
-        }
-    };
-    if end == FitEnd::Stopped {
-        let signal = observer.signals.received().expect("training stops only on a signal");
-        let notes = vec![
-            format!(
-                "stopped by {} after {} of {total} iterations; checkpoint written to {}",
-                signal.name,
-                trainer.iteration(),
-                dir.display()
-            ),
-            format!("resume with: {}", resume_command(args, &dir)),
-        ];
-        return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    observer.finish()?;
-    let ran = total - first_iteration;
-    crate::output::note(&format!(
-        "gan1d: {ran} iterations in {seconds:.2} s ({:.0} it/s, evaluations and checkpoints included); results in {}",
-        ran as f64 / seconds,
-        dir.display()
-    ));
-    Ok(())
+    run.go(args)
 }
 
 /// How `train` ended when it did not complete: stopped by a signal (exit code 128 + the
@@ -106,8 +62,9 @@ impl std::error::Error for Ending {}
 /// A run ready to train: its folder (locked), trainer and observer.
 struct Run {
     dir: PathBuf,
+    layout: Layout,
     trainer: Trainer,
-    observer: TrainObserver,
+    observer: RunObserver,
     /// The iteration the run starts from: 0, or the checkpoint's.
     first_iteration: u64,
     /// Held while the run writes into `dir`.
@@ -115,25 +72,52 @@ struct Run {
 }
 
 impl Run {
-    /// A new run into `--out`, from the flags.
+    /// A new run into `--out`, from the flags: one member of `--seed` in the flat layout, or
+    /// the members of `--seeds` in the members layout.
     fn fresh(args: &TrainArgs) -> Result<Run> {
         let (model_cfg, cfg) = args.configs();
         model_cfg.validate()?;
         cfg.validate()?;
+        let (layout, seeds) = match &args.seeds {
+            Some(list) => (Layout::Members, list.0.clone()),
+            None => (Layout::Flat, vec![cfg.seed]),
+        };
+        check_engine(args.engine, seeds.len())?;
         let dir = args.out.clone();
+        if layout == Layout::Members && args.overwrite {
+            bail!(
+                "--overwrite: an ensemble never replaces a folder; remove {} yourself, or train into another --out",
+                dir.display()
+            );
+        }
         // Everything is checked before anything in the folder changes.
         let device = start_device(args)?;
         let refuse_an_earlier_run = || -> Result<()> {
-            match checkpoint::run_evidence(&dir) {
-                Some(found) if !args.overwrite => bail!(
-                    "--out {}: the folder already holds a run ({} exists); continue it with `gan1d train --resume {}`, \
-                     or replace it with `--overwrite`",
+            let Some(found) = checkpoint::run_evidence(&dir) else { return Ok(()) };
+            let quoted = shell_quote(&dir.display().to_string());
+            let holds_members = Layout::of(&dir) == Layout::Members || checkpoint::members_dir(&dir).exists();
+            if !args.overwrite {
+                let instead = if layout == Layout::Flat {
+                    "replace it with `--overwrite`"
+                } else {
+                    "train into another --out"
+                };
+                bail!(
+                    "--out {}: the folder already holds a run ({} exists); continue it with `gan1d train --resume {quoted}`, \
+                     or {instead}",
                     dir.display(),
                     found.display(),
-                    shell_quote(&dir.display().to_string())
-                ),
-                _ => Ok(()),
+                );
             }
+            if holds_members {
+                bail!(
+                    "--out {}: --overwrite replaces a single run, and the folder holds an ensemble ({} exists); remove \
+                     it yourself, or train into another --out",
+                    dir.display(),
+                    found.display()
+                );
+            }
+            Ok(())
         };
         refuse_an_earlier_run()?;
         super::writable_dir(&checkpoint::plots_dir(&dir), "--out")?;
@@ -141,43 +125,377 @@ impl Run {
         // Another process may have written a run in between; under the lock, nothing can.
         refuse_an_earlier_run()?;
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
-        let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device)?;
-        let observer = TrainObserver::new(&dir, &trainer, args, Logs::create(&dir, &trainer)?)?;
-        Ok(Run { dir, trainer, observer, first_iteration: 0, _lock: lock })
+        let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device, None, Start::fresh(&seeds))?;
+        let manifest =
+            (layout == Layout::Members).then(|| EnsembleManifest::new(seeds.clone(), args.select, 0));
+        let set_up = || -> Result<Vec<MemberLog>> {
+            let mut members = Vec::with_capacity(seeds.len());
+            for (k, &seed) in seeds.iter().enumerate() {
+                let member_dir = layout.member_dir(&dir, seed);
+                if layout == Layout::Members {
+                    super::writable_dir(&checkpoint::best_dir(&member_dir), "--out")?;
+                }
+                let logs = Logs::create(&member_dir, &trainer, k)?;
+                members.push(MemberLog::new(member_dir, &trainer, k, logs, None, None));
+            }
+            if let Some(manifest) = &manifest {
+                checkpoint::write_ensemble_manifest(&dir, manifest)?;
+            }
+            Ok(members)
+        };
+        let members = match set_up() {
+            Ok(members) => members,
+            Err(e) => {
+                // Nothing of this run is worth keeping: what it wrote goes (see discard_unsaved).
+                if layout == Layout::Members {
+                    let _ = fs::remove_dir_all(checkpoint::members_dir(&dir));
+                    let _ = fs::remove_file(checkpoint::ensemble_manifest_path(&dir));
+                }
+                return Err(e);
+            }
+        };
+        let observer = RunObserver::new(&dir, layout, args, &trainer, members, manifest, None)?;
+        if layout == Layout::Members {
+            crate::output::note(&format!(
+                "gan1d: training {} members (seeds {}) at once into {}",
+                seeds.len(),
+                crate::cli::SeedList(seeds.clone()),
+                dir.display()
+            ));
+        }
+        Ok(Run { dir, layout, trainer, observer, first_iteration: 0, _lock: lock })
     }
 
-    /// The run whose checkpoint is in `dir`, continued to `--epochs` or its own total.
+    /// The run in `dir`, every member continued to `--epochs` or the run's own total. Every
+    /// member's checkpoint and logs are read and checked before anything is written.
     fn resumed(args: &TrainArgs, dir: &Path) -> Result<Run> {
-        let read = || checkpoint::read_manifest(dir).with_context(|| format!("--resume {}", dir.display()));
+        let context = || format!("--resume {}", dir.display());
         // Checked once before anything is written into the folder, and read again under the
         // lock, which no other run can then change.
-        resumed_config(args, dir, &read()?)?;
+        let first_look = checkpoint::members_of(dir).with_context(context)?;
+        if first_look.0 == Layout::Flat {
+            resumed_config(args, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
+        }
         super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
         let lock = lock_run_dir(dir, "--resume")?;
-        let manifest = read()?;
-        let cfg = resumed_config(args, dir, &manifest)?;
+        let (layout, seeds, manifest) = checkpoint::members_of(dir).with_context(context)?;
+        check_engine(args.engine, seeds.len())?;
         let device = start_device(args)?;
-        let trainer = Trainer::resumed(dir, &manifest, &cfg, args.engine, device)?;
-        let logs = Logs::reopen(dir, &manifest, &trainer)?;
-        remove_plots(dir, manifest.iteration, false)?;
-        let mut observer = TrainObserver::new(dir, &trainer, args, logs)?;
-        observer.saved_at = Some(manifest.iteration);
-        observer.last_evaluation = manifest.last_evaluation;
-        crate::progress::resume_at(&observer.bar, manifest.iteration);
+        let select = manifest.as_ref().map(|m| m.select).unwrap_or_default();
+        let earlier = match layout {
+            Layout::Members => checkpoint::read_leaderboard(dir).unwrap_or_default(),
+            Layout::Flat => Vec::new(),
+        };
+        let diverged = manifest.as_ref().map(|m| m.diverged.clone()).unwrap_or_default();
+        let mut loaded: Vec<Option<Loaded>> = Vec::new();
+        for &seed in &seeds {
+            if diverged.contains_key(&seed) {
+                loaded.push(None);
+                continue;
+            }
+            let member_dir = layout.member_dir(dir, seed);
+            let context = || match layout {
+                Layout::Flat => format!("--resume {}", dir.display()),
+                Layout::Members => format!("--resume {}: member {seed}", dir.display()),
+            };
+            let member_manifest = checkpoint::read_manifest(&member_dir).with_context(context)?;
+            if member_manifest.seed != seed {
+                bail!("{}: it holds seed {}, not {seed}", context(), member_manifest.seed);
+            }
+            let cfg = resumed_config(args, &member_dir, &member_manifest)?;
+            let state =
+                checkpoint::load_state(&member_dir, &member_manifest, device).with_context(context)?;
+            let logs = Logs::check(&member_dir, &member_manifest, &cfg).with_context(context)?;
+            loaded.push(Some(Loaded { dir: member_dir, manifest: member_manifest, cfg, state, logs }));
+        }
+        let Some(first) = loaded.iter().flatten().next() else {
+            bail!("--resume {}: every member has diverged; there is nothing to train", dir.display());
+        };
+        let (model_cfg, cfg, scaling) =
+            (first.manifest.model.clone(), first.cfg.clone(), first.manifest.scaling);
+        for member in loaded.iter().flatten() {
+            let same = member.manifest.model == model_cfg
+                && member.manifest.scaling == scaling
+                && TrainConfig { seed: 0, ..member.cfg.clone() } == TrainConfig { seed: 0, ..cfg.clone() };
+            if !same {
+                bail!(
+                    "--resume {}: member {} differs from member {} in more than its seed; the folder mixes runs",
+                    dir.display(),
+                    member.manifest.seed,
+                    first.manifest.seed
+                );
+            }
+        }
+        // Nothing was written so far; from here on the logs are rewritten.
+        let mut states = Vec::with_capacity(seeds.len());
+        let mut members = Vec::with_capacity(seeds.len());
+        let mut statuses = Vec::with_capacity(seeds.len());
+        for (entry, &seed) in loaded.into_iter().zip(&seeds) {
+            match entry {
+                Some(member) => {
+                    let best = ranking::best(member.logs.metrics(), select).cloned();
+                    let logs = member.logs.open()?;
+                    members.push(Pending::Live {
+                        dir: member.dir,
+                        logs,
+                        best,
+                        last_evaluation: member.manifest.last_evaluation,
+                    });
+                    statuses.push(Status::Live);
+                    states.push((member.manifest.iteration, member.state));
+                }
+                // A member that diverged keeps its place, so that the others' arithmetic is the
+                // same as before: a fresh run of its seed stands in, and its row of the
+                // leaderboard stays.
+                None => {
+                    let at = diverged[&seed];
+                    let standing = earlier.iter().find(|s| s.seed == seed).cloned();
+                    let standing = standing.unwrap_or_else(|| Standing::new(seed, select, None, Some(at)));
+                    members.push(Pending::Frozen { dir: layout.member_dir(dir, seed), standing });
+                    statuses.push(Status::Diverged(at));
+                    let keys = crate::rng::Keys::new(&[seed], device);
+                    states.push((0, Net::BOTH.map(|net| engine::initial_state(&model_cfg, net, &keys))));
+                }
+            }
+        }
+        let level = Level { model_cfg, cfg, scaling, engine: args.engine, device, seeds };
+        let (trainer, observer) =
+            level.bring_level(args, dir, layout, manifest, members, states, statuses)?;
+        remove_plots(dir, trainer.iteration(), false)?;
+        let first_iteration = trainer.iteration();
+        progress_resumed(&observer, first_iteration);
+        let what = match layout {
+            Layout::Flat => dir.display().to_string(),
+            Layout::Members => format!("the ensemble in {} ({} members)", dir.display(), trainer.members()),
+        };
         crate::output::note(&format!(
-            "gan1d: resuming {} after {} iterations, to {}",
-            dir.display(),
-            manifest.iteration,
-            cfg.epochs
+            "gan1d: resuming {what} after {first_iteration} iterations, to {}",
+            trainer.cfg().epochs
         ));
-        Ok(Run {
-            dir: dir.to_path_buf(),
-            trainer,
-            observer,
-            first_iteration: manifest.iteration,
-            _lock: lock,
-        })
+        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, _lock: lock })
     }
+
+    /// Trains the run to its end and says how it ended.
+    fn go(self, args: &TrainArgs) -> Result<()> {
+        let Run { dir, layout, mut trainer, mut observer, first_iteration, _lock } = self;
+        let total = trainer.cfg().epochs;
+        let started = Instant::now();
+        let result = trainer.fit(&mut observer);
+        observer.bar.finish_and_clear();
+        let end = result.and_then(|end| {
+            if end == FitEnd::Stopped {
+                observer.checkpoint_round(&mut trainer)?;
+            }
+            Ok(end)
+        });
+        let end = match end {
+            Ok(end) => end,
+            Err(e) => {
+                if observer.saved_at.is_none() {
+                    observer.discard_unsaved();
+                }
+                let notes =
+                    observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
+                return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
+            }
+        };
+        if end == FitEnd::Stopped {
+            let signal = observer.signals.received().expect("training stops only on a signal");
+            let whose = if layout == Layout::Members { "every member's checkpoint" } else { "checkpoint" };
+            let notes = vec![
+                format!(
+                    "stopped by {} after {} of {total} iterations; {whose} written to {}",
+                    signal.name,
+                    trainer.iteration(),
+                    dir.display()
+                ),
+                format!("resume with: {}", resume_command(args, &dir)),
+            ];
+            return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
+        }
+        observer.finish()?;
+        let seconds = started.elapsed().as_secs_f64();
+        let ran = total - first_iteration;
+        let line = match layout {
+            Layout::Flat => format!(
+                "gan1d: {ran} iterations in {seconds:.2} s ({:.0} it/s, evaluations and checkpoints included); results \
+                 in {}",
+                ran as f64 / seconds,
+                dir.display()
+            ),
+            Layout::Members => format!(
+                "gan1d: {} members × {ran} iterations in {seconds:.2} s ({:.4} ms per member-iteration, evaluations and \
+                 checkpoints included){}; results in {}",
+                trainer.members(),
+                seconds * 1e3 / (ran as f64 * trainer.members() as f64),
+                observer.best_line(&trainer),
+                dir.display()
+            ),
+        };
+        crate::output::note(&line);
+        Ok(())
+    }
+}
+
+/// A member read and checked for a resume, nothing of it written yet.
+struct Loaded {
+    dir: PathBuf,
+    manifest: Manifest,
+    cfg: TrainConfig,
+    state: [NetState; 2],
+    logs: CheckedLogs,
+}
+
+/// A resumed member before the run's observer takes it.
+enum Pending {
+    Live {
+        dir: PathBuf,
+        logs: Logs,
+        best: Option<MetricsRow>,
+        last_evaluation: Option<checkpoint::LastEvaluation>,
+    },
+    Frozen {
+        dir: PathBuf,
+        standing: Standing,
+    },
+}
+
+/// What every trainer of a resumed run is built from.
+struct Level {
+    model_cfg: crate::config::ModelConfig,
+    cfg: TrainConfig,
+    scaling: crate::target::Scaling,
+    engine: EngineKind,
+    device: Device,
+    seeds: Vec<u64>,
+}
+
+impl Level {
+    /// The trainer of the members in `states` (each member's iteration and state, one run
+    /// each), all those that train at one iteration, and its observer. Members saved at
+    /// different iterations (the run was stopped while it saved them) are brought level
+    /// first: those behind train to where the others are, with the others riding along in
+    /// their places, which is exactly what they do in the whole run, and are saved there.
+    #[allow(clippy::too_many_arguments)]
+    fn bring_level(
+        &self,
+        args: &TrainArgs,
+        dir: &Path,
+        layout: Layout,
+        manifest: Option<EnsembleManifest>,
+        pending: Vec<Pending>,
+        mut states: Vec<(u64, [NetState; 2])>,
+        mut statuses: Vec<Status>,
+    ) -> Result<(Trainer, RunObserver)> {
+        let trainer_at =
+            |iteration: u64, states: &[(u64, [NetState; 2])], statuses: &[Status]| -> Result<Trainer> {
+                let mut steps = [None, None];
+                for ((_, state), status) in states.iter().zip(statuses) {
+                    if *status == Status::Live {
+                        for (net, s) in state.iter().enumerate() {
+                            if steps[net].is_some_and(|steps| steps != s.steps) {
+                                bail!(
+                                    "--resume {}: the members' optimisers are at different steps",
+                                    dir.display()
+                                );
+                            }
+                            steps[net] = Some(s.steps);
+                        }
+                    }
+                }
+                let stack = |net: usize| {
+                    let rows: Vec<&NetState> = states.iter().map(|(_, s)| &s[net]).collect();
+                    NetState::stack(&rows, steps[net].unwrap_or(0))
+                };
+                let start = Start {
+                    seeds: self.seeds.clone(),
+                    saved: Some((iteration, [stack(0), stack(1)])),
+                    statuses: statuses.to_vec(),
+                };
+                Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
+            };
+        let live_at = |states: &[(u64, [NetState; 2])], statuses: &[Status]| -> Vec<u64> {
+            states.iter().zip(statuses).filter(|(_, s)| **s == Status::Live).map(|((i, _), _)| *i).collect()
+        };
+        let lowest = *live_at(&states, &statuses).iter().min().expect("a member trains");
+        // The members' logs are made beside the members at that iteration; the others ride.
+        let at_lowest: Vec<Status> = statuses
+            .iter()
+            .zip(&states)
+            .map(|(s, (i, _))| if *s == Status::Live && *i != lowest { Status::Passenger } else { *s })
+            .collect();
+        let trainer = trainer_at(lowest, &states, &at_lowest)?;
+        let members: Vec<MemberLog> = pending
+            .into_iter()
+            .enumerate()
+            .map(|(k, member)| match member {
+                Pending::Live { dir, logs, best, last_evaluation } => {
+                    let mut member = MemberLog::new(dir, &trainer, k, logs, best, last_evaluation);
+                    member.saved_at = Some(states[k].0);
+                    member
+                }
+                Pending::Frozen { dir, standing } => MemberLog::frozen(dir, &trainer, k, standing),
+            })
+            .collect();
+        let saved_at = manifest.as_ref().map_or(Some(lowest), |m| Some(m.iteration));
+        let mut observer = RunObserver::new(dir, layout, args, &trainer, members, manifest, saved_at)?;
+        loop {
+            let at = live_at(&states, &statuses);
+            let lowest = *at.iter().min().expect("a member trains");
+            let Some(next) = at.iter().copied().filter(|&i| i > lowest).min() else {
+                let trainer = trainer_at(lowest, &states, &statuses)?;
+                observer.bar = crate::progress::training_bar(trainer.cfg().epochs, verbosity(args));
+                return Ok((trainer, observer));
+            };
+            let behind: Vec<bool> =
+                states.iter().zip(&statuses).map(|((i, _), s)| *s == Status::Live && *i == lowest).collect();
+            crate::output::note(&format!(
+                "gan1d: {} of the members were saved after {lowest} iterations and the rest after {next} (the run was \
+                 stopped while it saved); training those behind to {next} first",
+                behind.iter().filter(|&&b| b).count()
+            ));
+            let riding: Vec<Status> =
+                statuses.iter().zip(&behind).map(|(s, &b)| if b { *s } else { Status::Passenger }).collect();
+            let mut sub = trainer_at(lowest, &states, &riding)?;
+            observer.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            let end = sub.fit_to(next, &mut observer)?;
+            observer.checkpoint_round(&mut sub)?;
+            if end == FitEnd::Stopped {
+                let signal = observer.signals.received().expect("training stops only on a signal");
+                let notes = vec![format!("resume with: {}", resume_command(args, dir))];
+                return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
+            }
+            for k in 0..sub.members() {
+                if behind[k] {
+                    match sub.status(k) {
+                        Status::Live => states[k] = (next, sub.member_state(k)),
+                        diverged => statuses[k] = diverged,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The bar's verbosity for `args`.
+fn verbosity(args: &TrainArgs) -> crate::progress::Verbosity {
+    if args.quiet { crate::progress::Verbosity::Quiet } else { crate::progress::Verbosity::Normal }
+}
+
+/// Starts the observer's bar at the resumed run's iteration.
+fn progress_resumed(observer: &RunObserver, iteration: u64) {
+    crate::progress::resume_at(&observer.bar, iteration);
+}
+
+/// Refuses an engine that cannot train `members` members at once, before anything is written.
+fn check_engine(engine: EngineKind, members: usize) -> Result<()> {
+    if engine == EngineKind::Autograd && members > 1 {
+        bail!(
+            "--engine autograd trains one member at a time, and this run has {members}; leave --engine out to \
+             train them together"
+        );
+    }
+    Ok(())
 }
 
 /// The configuration to continue `manifest`'s run under: its own, with the new total if

@@ -1,5 +1,12 @@
-//! What `gan1d train` does as training goes: progress, history, animation frames, the printed
-//! evaluations, plots, checkpoints, and at the end the learning curves and the animation.
+//! What `gan1d train` does as training goes, for every member of the run: progress, history,
+//! animation frames, the printed evaluations, plots, checkpoint rounds, the leaderboard, and
+//! at the end the learning curves and the animation.
+//!
+//! A checkpoint round saves every live member, then, in the members layout, the leaderboard,
+//! then `ensemble.json`, which names the iteration the round reached: each member's save is
+//! atomic, and a resume checks that all members reached one iteration. What is shown follows
+//! the layout: a flat run prints the tutorial's lines and draws its own plots; a run of members
+//! prints one line per evaluation about them all and draws them side by side.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +20,12 @@ use tch::Tensor;
 use super::logs::{Logs, frame_every, frame_latent};
 use super::resume_command;
 use super::signals::StopSignals;
-use crate::checkpoint::{self, LastEvaluation};
+use crate::checkpoint::{self, EnsembleManifest, LastEvaluation, Layout, LogRecords};
 use crate::cli::TrainArgs;
 use crate::evaluate::EvalReport;
-use crate::plot::{self, Panel, Series, Style};
+use crate::plot::{self, MemberPanel, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
+use crate::ranking::{self, Select, Standing};
 use crate::runlog::MetricsRow;
 use crate::train::{Diverged, HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
 
@@ -25,114 +33,374 @@ use crate::train::{Diverged, HistoryRecorder, HistoryRow, Observer, StepLosses, 
 const HISTORY_FLUSH: usize = 100;
 /// History rows averaged in the learning curves, which are otherwise too noisy to read.
 const SMOOTHING_ROWS: usize = 20;
+/// Panels in the small multiples, at most: the best-ranked members.
+const MAX_PANELS: usize = 64;
+
+/// What the command keeps of one member: its folder, logs and best evaluation.
+pub(super) struct MemberLog {
+    pub(super) dir: PathBuf,
+    pub(super) seed: u64,
+    /// `None` for a member that diverged in an earlier session: it only holds its place.
+    pub(super) logs: Option<Logs>,
+    /// Its row of the leaderboard, for a member that diverged in an earlier session.
+    pub(super) frozen: Option<Standing>,
+    recorder: HistoryRecorder,
+    frame_latent: Tensor,
+    /// The iteration of its last checkpoint, if any.
+    pub(super) saved_at: Option<u64>,
+    pub(super) last_evaluation: Option<LastEvaluation>,
+    best: Option<MetricsRow>,
+    /// The ranking metric at its last evaluation.
+    latest_score: Option<f64>,
+}
+
+/// How saving a member's checkpoint went.
+enum Saved {
+    /// Saved; `true` when it was the member's first, which published its logs.
+    Yes(bool),
+    /// Refused: a weight is not finite, so the last good checkpoint stays.
+    NotFinite(String),
+}
+
+impl MemberLog {
+    /// Member `k` of `trainer`, whose files are in `dir`, with its `logs`, its best
+    /// evaluation so far and its last one.
+    pub(super) fn new(
+        dir: PathBuf,
+        trainer: &Trainer,
+        k: usize,
+        logs: Logs,
+        best: Option<MetricsRow>,
+        last_evaluation: Option<LastEvaluation>,
+    ) -> MemberLog {
+        MemberLog {
+            dir,
+            seed: trainer.member_cfg(k).seed,
+            logs: Some(logs),
+            frozen: None,
+            recorder: HistoryRecorder::default(),
+            frame_latent: frame_latent(trainer, k),
+            saved_at: None,
+            last_evaluation,
+            best,
+            latest_score: None,
+        }
+    }
+
+    /// A member that diverged in an earlier session, holding its place as member `k`.
+    pub(super) fn frozen(dir: PathBuf, trainer: &Trainer, k: usize, standing: Standing) -> MemberLog {
+        MemberLog {
+            dir,
+            seed: standing.seed,
+            logs: None,
+            frozen: Some(standing),
+            recorder: HistoryRecorder::default(),
+            frame_latent: frame_latent(trainer, k),
+            saved_at: None,
+            last_evaluation: None,
+            best: None,
+            latest_score: None,
+        }
+    }
+
+    /// Its logs: every member that trains has them.
+    fn logs(&mut self) -> &mut Logs {
+        self.logs.as_mut().expect("a member that trains has its logs")
+    }
+
+    fn flush_history(&mut self) -> Result<()> {
+        let Some(logs) = self.logs.as_mut() else { return Ok(()) };
+        for row in self.recorder.drain() {
+            logs.history.append(row)?;
+        }
+        logs.history.flush()
+    }
+
+    /// Saves member `k`'s latest checkpoint, after the logs it covers.
+    fn checkpoint(&mut self, trainer: &Trainer, k: usize) -> Result<Saved> {
+        if self.saved_at == Some(trainer.iteration()) {
+            return Ok(Saved::Yes(false));
+        }
+        self.flush_history()?;
+        let records = self.logs().records()?;
+        match checkpoint::save(&self.dir, &trainer.snapshot(k), self.last_evaluation, records) {
+            Ok(()) => {}
+            Err(e) => match e.downcast::<checkpoint::NotFinite>() {
+                Ok(not_finite) => return Ok(Saved::NotFinite(not_finite.to_string())),
+                Err(e) => return Err(e),
+            },
+        }
+        self.saved_at = Some(trainer.iteration());
+        let dir = self.dir.clone();
+        Ok(Saved::Yes(self.logs().publish(&dir)?))
+    }
+}
 
 /// Reacts to training as it goes; see the module documentation for what it writes.
-pub(super) struct TrainObserver {
-    out: PathBuf,
+pub(super) struct RunObserver {
+    dir: PathBuf,
+    layout: Layout,
+    /// The members' manifest, in the members layout.
+    pub(super) manifest: Option<EnsembleManifest>,
+    select: Select,
+    /// One per member of the run, in its order.
+    pub(super) members: Vec<MemberLog>,
     pub(super) bar: ProgressBar,
     verbosity: Verbosity,
     curve: Vec<(f64, f64)>,
     curve_label: String,
     history_every: u64,
-    recorder: HistoryRecorder,
-    pub(super) logs: Logs,
     frame_every: u64,
-    frame_latent: Tensor,
+    /// Real points drawn under the animation of a flat run.
     frame_real: Vec<(f32, f32)>,
     checkpoint_every: Option<u64>,
-    /// The iteration of the last checkpoint written, if any.
+    /// The iteration of the last complete checkpoint round, if any.
     pub(super) saved_at: Option<u64>,
-    pub(super) last_evaluation: Option<LastEvaluation>,
     pub(super) signals: StopSignals,
     stdout: crate::output::Stdout,
 }
 
-impl TrainObserver {
-    pub(super) fn new(out: &Path, trainer: &Trainer, args: &TrainArgs, logs: Logs) -> Result<Self> {
-        let frame_latent = frame_latent(trainer);
-        let mut rng = ChaCha8Rng::seed_from_u64(trainer.cfg().seed.wrapping_add(1));
+impl RunObserver {
+    pub(super) fn new(
+        dir: &Path,
+        layout: Layout,
+        args: &TrainArgs,
+        trainer: &Trainer,
+        members: Vec<MemberLog>,
+        manifest: Option<EnsembleManifest>,
+        saved_at: Option<u64>,
+    ) -> Result<Self> {
         let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
-        Ok(TrainObserver {
-            out: out.to_path_buf(),
-            bar: progress::training_bar(trainer.cfg().epochs, verbosity),
+        let cfg = trainer.cfg();
+        let frame_points = frame_latent(trainer, 0).size()[0] as usize;
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
+        Ok(RunObserver {
+            dir: dir.to_path_buf(),
+            layout,
+            select: manifest.as_ref().map(|m| m.select).unwrap_or_default(),
+            manifest,
+            members,
+            bar: progress::training_bar(cfg.epochs, verbosity),
             verbosity,
             curve: trainer.target().curve(plot::CURVE_POINTS),
             curve_label: trainer.target().legend_label(),
-            history_every: trainer.cfg().history_every,
-            recorder: HistoryRecorder::default(),
-            logs,
-            frame_every: frame_every(trainer.cfg()),
-            frame_real: trainer.target().real_pairs(frame_latent.size()[0] as usize, &mut rng),
-            frame_latent,
+            history_every: cfg.history_every,
+            frame_every: frame_every(cfg),
+            frame_real: trainer.target().real_pairs(frame_points, &mut rng),
             checkpoint_every: args.checkpoint_every,
-            saved_at: None,
-            last_evaluation: None,
+            saved_at,
             signals: StopSignals::install()?,
             stdout: crate::output::Stdout::default(),
         })
     }
 
-    /// Writes a checkpoint of the trainer as it is now, after the logs it covers. A new run's
-    /// first checkpoint also publishes its logs and clears the plots of the folder's earlier
-    /// run: until then, that run's files are untouched.
-    pub(super) fn checkpoint(&mut self, trainer: &Trainer) -> Result<()> {
-        if self.saved_at == Some(trainer.iteration()) {
-            return Ok(());
-        }
-        self.flush_history()?;
-        let records = self.logs.records()?;
-        checkpoint::save(&self.out, &trainer.snapshot(), self.last_evaluation, records).map_err(|e| {
-            match e.downcast::<checkpoint::NotFinite>() {
-                Ok(not_finite) => {
-                    let iteration = trainer.iteration().saturating_sub(1);
-                    anyhow::Error::from(Diverged { iteration, what: not_finite.to_string() })
-                }
-                Err(e) => e,
+    /// Says something on stderr, above the progress bar; `--quiet` does not silence it.
+    fn note(&self, text: &str) {
+        self.bar.suspend(|| crate::output::note(text));
+    }
+
+    /// Every member's standing, ranked.
+    pub(super) fn standings(&self, trainer: &Trainer) -> Vec<Standing> {
+        let mut rows: Vec<Standing> = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let diverged = match trainer.status(k) {
+                    crate::train::Status::Diverged(at) => Some(at),
+                    _ => None,
+                };
+                m.frozen
+                    .clone()
+                    .unwrap_or_else(|| Standing::new(m.seed, self.select, m.best.as_ref(), diverged))
+            })
+            .collect();
+        ranking::rank(&mut rows);
+        rows
+    }
+
+    /// Saves every live member, then in the members layout the leaderboard and the manifest
+    /// naming the iteration. A member whose weights are no longer finite is frozen, its last
+    /// good checkpoint kept; when none is left, training has diverged.
+    pub(super) fn checkpoint_round(&mut self, trainer: &mut Trainer) -> Result<()> {
+        let iteration = trainer.iteration();
+        let at = iteration.saturating_sub(1);
+        for k in 0..trainer.members() {
+            if !trainer.live(k) {
+                continue;
             }
-        })?;
-        self.saved_at = Some(trainer.iteration());
-        if self.logs.publish(&self.out)? {
-            super::remove_plots(&self.out, 0, true)?;
+            match self.members[k].checkpoint(trainer, k)? {
+                // A new flat run's first checkpoint clears the plots of the folder's earlier run.
+                Saved::Yes(true) if self.layout == Layout::Flat => super::remove_plots(&self.dir, 0, true)?,
+                Saved::Yes(_) => {}
+                Saved::NotFinite(what) => {
+                    trainer.freeze(k, at);
+                    if !(0..trainer.members()).any(|k| trainer.live(k)) {
+                        let what = if trainer.members() == 1 {
+                            what
+                        } else {
+                            format!(
+                                "every member of the ensemble has diverged (the last, seed {}: {what})",
+                                self.members[k].seed
+                            )
+                        };
+                        return Err(Diverged { iteration: at, what }.into());
+                    }
+                    self.note(&format!(
+                        "gan1d: seed {} diverged after iteration {at} ({what}); frozen, its last checkpoint and its \
+                         best are kept",
+                        self.members[k].seed
+                    ));
+                }
+            }
         }
+        if let Some(mut manifest) = self.manifest.take() {
+            for (k, member) in self.members.iter().enumerate() {
+                if let crate::train::Status::Diverged(at) = trainer.status(k) {
+                    manifest.diverged.insert(member.seed, at);
+                }
+            }
+            let written = checkpoint::write_leaderboard(&self.dir, &self.standings(trainer)).and_then(|()| {
+                manifest.iteration = iteration;
+                checkpoint::write_ensemble_manifest(&self.dir, &manifest)
+            });
+            self.manifest = Some(manifest);
+            written?;
+        }
+        self.saved_at = Some(iteration);
         Ok(())
     }
 
     /// After a failure: where the last complete checkpoint is, and how to go on from it.
     pub(super) fn where_the_last_checkpoint_is(&self, args: &TrainArgs, diverged: bool) -> Vec<String> {
-        let dir = self.out.display();
+        let dir = self.dir.display();
+        let every = if self.layout == Layout::Members { " of every member" } else { "" };
         match self.saved_at {
-            None => vec!["no checkpoint of this run was written before the error".to_string()],
+            None => {
+                vec![format!("no checkpoint of this run was written before the error; {dir} is as it was")]
+            }
             Some(iteration) if diverged => {
                 vec![format!("the last good checkpoint, after {iteration} iterations, is kept in {dir}")]
             }
             Some(iteration) => vec![
-                format!("the last complete checkpoint, after {iteration} iterations, is in {dir}"),
-                format!("resume with: {}", resume_command(args, &self.out)),
+                format!("the last complete checkpoint{every}, after {iteration} iterations, is in {dir}"),
+                format!("resume with: {}", resume_command(args, &self.dir)),
             ],
         }
     }
 
-    fn flush_history(&mut self) -> Result<()> {
-        for row in self.recorder.drain() {
-            self.logs.history.append(row)?;
+    /// After a run that never committed a checkpoint round: removes what it wrote, leaving the
+    /// folder as it found it. A new run of members refuses a folder that holds either its
+    /// manifest or `members/`, so both are its own.
+    pub(super) fn discard_unsaved(&self) {
+        for member in &self.members {
+            if let Some(logs) = &member.logs {
+                logs.discard_staged();
+            }
         }
-        self.logs.history.flush()
+        if self.layout == Layout::Members {
+            let _ = std::fs::remove_dir_all(checkpoint::members_dir(&self.dir));
+            let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(&self.dir));
+        }
     }
 
-    /// Writes what needs the whole run: the learning curves and the animation.
+    /// Writes what needs the whole run: every member's history, and for a flat run the
+    /// learning curves and the animation.
     pub(super) fn finish(&mut self) -> Result<()> {
-        self.flush_history()?;
-        plot::panels(&checkpoint::curves_plot_path(&self.out), &self.curve_panels())?;
-        plot::animation(
-            &checkpoint::animation_path(&self.out),
-            &self.logs.frames,
-            &self.frame_real,
-            &self.curve,
+        for member in &mut self.members {
+            member.flush_history()?;
+        }
+        if self.layout == Layout::Flat {
+            let logs = self.members[0].logs.as_ref().expect("a flat run's member trains");
+            plot::panels(&checkpoint::curves_plot_path(&self.dir), &self.curve_panels(logs))?;
+            plot::animation(
+                &checkpoint::animation_path(&self.dir),
+                &logs.frames,
+                &self.frame_real,
+                &self.curve,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The best and the median of the members' latest ranking metric, and how many have one.
+    fn best_and_median(&self) -> Option<(f64, f64, usize)> {
+        let mut scores: Vec<f64> =
+            self.members.iter().filter_map(|m| m.latest_score).filter(|s| !s.is_nan()).collect();
+        if scores.is_empty() {
+            return None;
+        }
+        scores.sort_by(f64::total_cmp);
+        Some((scores[0], scores[scores.len() / 2], scores.len()))
+    }
+
+    /// The one-line summary of a run of members that ended.
+    pub(super) fn best_line(&self, trainer: &Trainer) -> String {
+        let best = self.standings(trainer).into_iter().next();
+        best.filter(|b| b.score.is_some())
+            .map(|b| {
+                format!("; best: seed {} ({} {:.5})", b.seed, b.select.label(), b.score.unwrap_or(f64::NAN))
+            })
+            .unwrap_or_default()
+    }
+
+    /// The small multiples of an evaluation's `reports`, best first.
+    fn members_plot(&self, reports: &[Option<EvalReport>], iteration: u64) -> Result<()> {
+        let select = self.select;
+        let mut shown: Vec<(f64, usize)> = reports
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| r.as_ref().map(|r| (select.of(&MetricsRow::new(r)), k)))
+            .collect();
+        shown.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total = shown.len();
+        shown.truncate(MAX_PANELS);
+        let panels: Vec<MemberPanel> = shown
+            .iter()
+            .map(|&(score, k)| MemberPanel {
+                title: format!("seed {}: {score:.4}", self.members[k].seed),
+                generated: reports[k].as_ref().map(|r| r.fake.clone()).unwrap_or_default(),
+            })
+            .collect();
+        let title = format!(
+            "after {} iterations: {}{} members by {} (lower is better)",
+            iteration + 1,
+            if total > MAX_PANELS { format!("the best {MAX_PANELS} of ") } else { String::new() },
+            total,
+            select.label()
+        );
+        plot::members(&checkpoint::members_plot_path(&self.dir, iteration), &title, &panels, &self.curve)
+    }
+
+    /// A flat run's evaluation as the tutorial prints it, with the metrics.
+    fn print_flat(&mut self, report: &EvalReport) -> Result<()> {
+        // A closed stdout ends the printing, not the run.
+        self.bar.suspend(|| -> Result<()> {
+            self.stdout.line(&report.line())?;
+            if self.verbosity == Verbosity::Normal {
+                crate::output::note(&format!("  {}: {}", report.iteration, report.metrics.summary_line()));
+            }
+            Ok(())
+        })
+    }
+
+    /// A flat run's evaluation as a scatter plot.
+    fn plot_flat(&self, report: &EvalReport) -> Result<()> {
+        let title = format!("after {} iterations", report.iteration + 1);
+        plot::scatter(
+            &checkpoint::eval_plot_path(&self.dir, report.iteration),
+            &plot::Scatter {
+                title: &title,
+                real: &report.real,
+                generated: &report.fake,
+                curve: &self.curve,
+                curve_label: &self.curve_label,
+            },
         )
     }
 
-    fn curve_panels(&self) -> Vec<Panel> {
-        let history = self.logs.history.rows();
+    fn curve_panels(&self, logs: &Logs) -> Vec<Panel> {
+        let history = logs.history.rows();
         // A short run still gets a curve: at most a fifth of its rows are averaged.
         let rows = SMOOTHING_ROWS.min(history.len() / 5).max(1);
         let smoothed = |value: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
@@ -149,7 +417,7 @@ impl TrainObserver {
         let dotted = |label: &str, points, color| series(label, points, color, Style::LineAndDots);
         let dots = |label: &str, points, color| series(label, points, color, Style::Dots);
         let per_eval = |value: fn(&MetricsRow) -> f64| -> Vec<(f64, f64)> {
-            self.logs.metrics.rows().iter().map(|e| (e.iteration as f64, value(e))).collect()
+            logs.metrics.rows().iter().map(|e| (e.iteration as f64, value(e))).collect()
         };
         let (red, blue, orange, green) =
             (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
@@ -196,60 +464,118 @@ impl TrainObserver {
     }
 }
 
-impl Observer for TrainObserver {
-    fn stepped(&mut self, trainer: &Trainer, losses: &StepLosses) -> Result<()> {
+impl Observer for RunObserver {
+    fn stepped(&mut self, trainer: &mut Trainer, losses: &StepLosses) -> Result<()> {
         let done = trainer.iteration();
         if done.is_multiple_of(self.history_every) {
-            self.recorder.record_stats(done - 1, losses.stats().get(0));
-            if self.recorder.len() >= HISTORY_FLUSH {
-                self.flush_history()?;
+            let stats = losses.stats();
+            for (k, member) in self.members.iter_mut().enumerate() {
+                if trainer.live(k) {
+                    member.recorder.record_stats(done - 1, stats.get(k as i64));
+                    if member.recorder.len() >= HISTORY_FLUSH {
+                        member.flush_history()?;
+                    }
+                }
             }
         }
         if done.is_multiple_of(self.frame_every) {
-            let generated = trainer.generate(&self.frame_latent);
-            self.logs.add_frame(done, generated)?;
+            for k in 0..trainer.members() {
+                if trainer.live(k) {
+                    let generated = trainer.generate(k, &self.members[k].frame_latent);
+                    self.members[k].logs().add_frame(done, generated)?;
+                }
+            }
         }
         // An evaluation writes its own checkpoint.
         if self.checkpoint_every.is_some_and(|n| done.is_multiple_of(n)) && !trainer.evaluation_due() {
-            self.checkpoint(trainer)?;
+            self.checkpoint_round(trainer)?;
         }
         Ok(())
     }
 
-    fn progress(&mut self, completed: u64, (d_real, d_fake, g): (f64, f64, f64)) -> Result<()> {
-        self.bar.set_position(completed);
-        self.bar.set_message(format!("loss D real {d_real:.3} fake {d_fake:.3}  G {g:.3}"));
+    fn progress(&mut self, trainer: &Trainer, losses: &[(f64, f64, f64)]) -> Result<()> {
+        self.bar.set_position(trainer.iteration());
+        match self.layout {
+            Layout::Flat => {
+                let (d_real, d_fake, g) = losses[0];
+                self.bar.set_message(format!("loss D real {d_real:.3} fake {d_fake:.3}  G {g:.3}"));
+            }
+            Layout::Members => {
+                if let Some((best, median, n)) = self.best_and_median() {
+                    let label = self.select.label();
+                    self.bar.set_message(format!("{label}: best {best:.4}, median {median:.4} of {n}"));
+                }
+            }
+        }
         Ok(())
     }
 
-    fn evaluated(&mut self, trainer: &Trainer, report: &EvalReport) -> Result<()> {
-        // A closed stdout ends the printing, not the run.
-        self.bar.suspend(|| -> Result<()> {
-            self.stdout.line(&report.line())?;
-            if self.verbosity == Verbosity::Normal {
-                crate::output::note(&format!("  {}: {}", report.iteration, report.metrics.summary_line()));
+    fn diverged(&mut self, _: &Trainer, member: usize, iteration: u64, what: &str) -> Result<()> {
+        self.note(&format!(
+            "gan1d: seed {} diverged after iteration {iteration}: {what}; frozen, the others go on",
+            self.members[member].seed
+        ));
+        Ok(())
+    }
+
+    fn evaluated(&mut self, trainer: &mut Trainer, reports: &[Option<EvalReport>]) -> Result<()> {
+        let select = self.select;
+        let flat_report = reports.first().and_then(Option::as_ref).filter(|_| self.layout == Layout::Flat);
+        if let Some(report) = flat_report {
+            self.print_flat(report)?;
+        }
+        let mut iteration = 0;
+        for (k, report) in reports.iter().enumerate() {
+            let Some(report) = report else { continue };
+            iteration = report.iteration;
+            let row = MetricsRow::new(report);
+            let member = &mut self.members[k];
+            member.logs().metrics.append(row.clone())?;
+            member.last_evaluation = Some(LastEvaluation {
+                iteration: report.iteration,
+                acc_real: report.acc_real,
+                acc_fake: report.acc_fake,
+            });
+            let score = select.of(&row);
+            member.latest_score = Some(score);
+            if ranking::improves(score, member.best.as_ref().map(|b| select.of(b))) {
+                // The members layout keeps each member's best checkpoint beside its latest.
+                if self.layout == Layout::Members {
+                    let best = checkpoint::best_dir(&member.dir);
+                    let saved = checkpoint::save(
+                        &best,
+                        &trainer.snapshot(k),
+                        member.last_evaluation,
+                        LogRecords::empty(),
+                    );
+                    match saved {
+                        Ok(()) => member.best = Some(row),
+                        Err(e) if e.downcast_ref::<checkpoint::NotFinite>().is_some() => {}
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    member.best = Some(row);
+                }
             }
-            Ok(())
-        })?;
-        self.logs.metrics.append(MetricsRow::new(report))?;
-        self.last_evaluation = Some(LastEvaluation {
-            iteration: report.iteration,
-            acc_real: report.acc_real,
-            acc_fake: report.acc_fake,
-        });
-        // The checkpoint first: a new run's first one clears the earlier run's plots.
-        self.checkpoint(trainer)?;
-        let title = format!("after {} iterations", report.iteration + 1);
-        plot::scatter(
-            &checkpoint::eval_plot_path(&self.out, report.iteration),
-            &plot::Scatter {
-                title: &title,
-                real: &report.real,
-                generated: &report.fake,
-                curve: &self.curve,
-                curve_label: &self.curve_label,
-            },
-        )
+        }
+        // The checkpoint first: a new flat run's first one clears the earlier run's plots.
+        self.checkpoint_round(trainer)?;
+        match self.layout {
+            Layout::Flat => flat_report.map_or(Ok(()), |report| self.plot_flat(report)),
+            Layout::Members => {
+                if let Some((best, median, n)) = self.best_and_median() {
+                    let leader =
+                        self.standings(trainer).into_iter().next().map(|s| s.seed).unwrap_or_default();
+                    let line = format!(
+                        "{iteration} {select}: best {best:.6} (best so far: seed {leader}), median {median:.6}, {n} of {} \
+                         members",
+                        self.members.len()
+                    );
+                    self.bar.suspend(|| self.stdout.line(&line))?;
+                }
+                self.members_plot(reports, iteration)
+            }
+        }
     }
 
     fn stop_requested(&mut self) -> bool {

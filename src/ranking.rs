@@ -1,12 +1,12 @@
-//! The ranking of an ensemble's members (`leaderboard.csv`): one row per member with its best
-//! evaluation's metrics, ranked by the metric chosen with `--select`, lowest first. Rankings of
-//! several ensembles merge into one, so a sweep split across processes ranks as one.
+//! The ranking of a run's members: one [`Standing`] per member with its best evaluation's
+//! metrics, ranked by the metric chosen with `--select`, lowest first. Rankings of several runs
+//! merge into one, so a sweep split across processes ranks as one. Pure: storage writes and
+//! reads the rows as `leaderboard.csv` (`checkpoint::write_leaderboard`).
 
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::runlog::MetricsRow;
@@ -130,6 +130,17 @@ pub fn improves(score: f64, best: Option<f64>) -> bool {
     !score.is_nan() && best.is_none_or(|b| b.is_nan() || score < b)
 }
 
+/// The best of a member's evaluations `rows` by `select`: the first with the lowest score.
+pub fn best(rows: &[MetricsRow], select: Select) -> Option<&MetricsRow> {
+    let mut best: Option<&MetricsRow> = None;
+    for row in rows {
+        if improves(select.of(row), best.map(|b| select.of(b))) {
+            best = Some(row);
+        }
+    }
+    best
+}
+
 /// Ranks `rows` in place by score, lowest first; members without one go last; ties by seed.
 pub fn rank(rows: &mut [Standing]) {
     let key = |s: &Standing| s.score.filter(|v| !v.is_nan());
@@ -142,32 +153,6 @@ pub fn rank(rows: &mut [Standing]) {
     for (i, row) in rows.iter_mut().enumerate() {
         row.rank = i + 1;
     }
-}
-
-/// Writes the ranking to `path` atomically.
-pub fn write(path: &Path, rows: &[Standing]) -> Result<()> {
-    crate::fsio::write_atomically(path, |out| {
-        let mut csv = csv::Writer::from_writer(Vec::new());
-        for row in rows {
-            csv.serialize(row)?;
-        }
-        out.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
-        Ok(())
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Reads a ranking written by [`write`].
-pub fn read(path: &Path) -> Result<Vec<Standing>> {
-    let bytes = crate::fsio::read_regular_file(path, 64 << 20)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (line, row) in csv::Reader::from_reader(bytes.as_slice()).deserialize::<Standing>().enumerate() {
-        rows.push(
-            row.with_context(|| format!("{}: row {} is not a leaderboard row", path.display(), line + 1))?,
-        );
-    }
-    Ok(rows)
 }
 
 /// The merged ranking of several rankings, each with the folder it came from. They must rank
@@ -249,15 +234,5 @@ mod tests {
             format!("{:#}", merge(vec![("a".into(), a), ("k".into(), vec![ks])]).unwrap_err())
                 .contains("--select")
         );
-    }
-
-    #[test]
-    fn a_written_ranking_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("leaderboard.csv");
-        let mut rows = vec![standing(7, Some(0.5)), Standing::new(9, Select::Energy, None, Some(123))];
-        rank(&mut rows);
-        write(&path, &rows).unwrap();
-        assert_eq!(read(&path).unwrap(), rows);
     }
 }

@@ -1,18 +1,63 @@
-//! An ensemble's folder: every path in it, its manifest, and which checkpoint a command given
-//! the folder reads.
+//! A run folder and its members: where each member keeps its checkpoint and logs, the
+//! members' manifest and ranking, and which checkpoint a command given the folder reads.
+//!
+//! A run has K ≥ 1 members, one per seed, and its folder takes one of two layouts, told apart
+//! by `ensemble.json`; [`Layout`] is the only code that knows both, and every command asks it:
 //!
 //! ```text
-//! DIR/ensemble.json              the manifest: seeds, ranking metric, iterations done; written
-//!                                after every member's checkpoint of a round
-//! DIR/leaderboard.csv            one row per member, ranked (`ensemble::leaderboard`)
-//! DIR/members/seed-S/            member S: an ordinary run folder (its latest checkpoint, logs)
+//! flat (one member: `train --seed S`, models/)
+//! DIR/config.json, *.ot, *.csv     the member's checkpoint and logs (see the module above)
+//! DIR/plots/                       iter_NNNNN.png per evaluation, curves.png, training.gif
+//!
+//! members (`train --seeds LIST`)
+//! DIR/ensemble.json              the members' manifest: seeds, ranking metric, iterations done;
+//!                                written after every member's checkpoint of a round
+//! DIR/leaderboard.csv            one row per member, ranked (`ranking`)
+//! DIR/members/seed-S/            member S's checkpoint and logs, as a flat folder holds them
 //! DIR/members/seed-S/best/       member S's checkpoint at its best evaluation
 //! DIR/plots/members_NNNNN.png    small multiples of the members at each evaluation
-//! DIR/.gan1d.lock                held while `gan1d train` writes into DIR
 //! ```
+//!
+//! Either way `DIR/.gan1d.lock` is held while `gan1d train` writes into DIR.
 
 use super::*;
-use crate::ensemble::leaderboard::{self, Select, Standing};
+use crate::ranking::{Select, Standing};
+
+/// How a run folder keeps its members' files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One member, whose checkpoint and logs are the folder's own.
+    Flat,
+    /// Each member in `members/seed-S/`, beside `ensemble.json` and `leaderboard.csv`.
+    Members,
+}
+
+impl Layout {
+    /// The layout of the run in `dir`: [`Layout::Members`] when it holds `ensemble.json`.
+    pub fn of(dir: &Path) -> Layout {
+        if is_ensemble(dir) { Layout::Members } else { Layout::Flat }
+    }
+
+    /// Member `seed`'s folder in the run folder `dir`.
+    pub fn member_dir(self, dir: &Path, seed: u64) -> PathBuf {
+        match self {
+            Layout::Flat => dir.to_path_buf(),
+            Layout::Members => member_dir(dir, seed),
+        }
+    }
+}
+
+/// The members of the run in `dir`: its layout and its seeds, in training order, with the
+/// members' manifest for [`Layout::Members`].
+pub fn members_of(dir: &Path) -> Result<(Layout, Vec<u64>, Option<EnsembleManifest>)> {
+    match Layout::of(dir) {
+        Layout::Members => {
+            let manifest = read_ensemble_manifest(dir)?;
+            Ok((Layout::Members, manifest.seeds.clone(), Some(manifest)))
+        }
+        Layout::Flat => Ok((Layout::Flat, vec![read_manifest_but_target(dir)?.seed], None)),
+    }
+}
 
 /// The ensemble manifest's file name.
 const ENSEMBLE_MANIFEST: &str = "ensemble.json";
@@ -103,10 +148,14 @@ pub fn read_ensemble_manifest(dir: &Path) -> Result<EnsembleManifest> {
     }
     let unique: std::collections::HashSet<u64> = manifest.seeds.iter().copied().collect();
     if manifest.seeds.is_empty()
-        || manifest.seeds.len() > crate::ensemble::MAX_MEMBERS
+        || manifest.seeds.len() > crate::config::limits::MAX_MEMBERS
         || unique.len() != manifest.seeds.len()
     {
-        bail!("{}: the seeds must be 1 to {} distinct numbers", path.display(), crate::ensemble::MAX_MEMBERS);
+        bail!(
+            "{}: the seeds must be 1 to {} distinct numbers",
+            path.display(),
+            crate::config::limits::MAX_MEMBERS
+        );
     }
     if let Some(stranger) = manifest.diverged.keys().find(|s| !unique.contains(s)) {
         bail!("{}: diverged member {stranger} is not one of its seeds", path.display());
@@ -114,17 +163,49 @@ pub fn read_ensemble_manifest(dir: &Path) -> Result<EnsembleManifest> {
     Ok(manifest)
 }
 
-/// The run folder a command given `dir` reads: `dir` itself for a run; for an ensemble, the
-/// best checkpoint of member `member`, or of the best-ranked member, with a note saying which.
+/// Writes the ranking `rows` to `dir`'s `leaderboard.csv` atomically.
+pub fn write_leaderboard(dir: &Path, rows: &[Standing]) -> Result<()> {
+    let path = leaderboard_path(dir);
+    fsio::write_atomically(&path, |out| {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            csv.serialize(row)?;
+        }
+        out.write_all(&csv.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The ranking in `dir`'s `leaderboard.csv`, as [`write_leaderboard`] wrote it.
+pub fn read_leaderboard(dir: &Path) -> Result<Vec<Standing>> {
+    let path = leaderboard_path(dir);
+    let bytes = fsio::read_regular_file(&path, 64 << 20)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (line, row) in csv::Reader::from_reader(bytes.as_slice()).deserialize::<Standing>().enumerate() {
+        rows.push(
+            row.with_context(|| format!("{}: row {} is not a leaderboard row", path.display(), line + 1))?,
+        );
+    }
+    Ok(rows)
+}
+
+/// The checkpoint folder a command given the run folder `dir` reads. A flat run's own, which
+/// `member`, if given, must name. For members, the best checkpoint of member `member`, or of
+/// the best-ranked member, with a note saying which.
 pub fn resolve(dir: &Path, member: Option<u64>) -> Result<(PathBuf, Option<String>)> {
-    if !is_ensemble(dir) {
+    if Layout::of(dir) == Layout::Flat {
         if let Some(seed) = member {
-            bail!("--member {seed}: {} is a single run, not an ensemble; leave --member out", dir.display());
+            let own = read_manifest_but_target(dir)?.seed;
+            if seed != own {
+                bail!("--member {seed}: {} has no member with that seed (its seeds: {own})", dir.display());
+            }
         }
         return Ok((dir.to_path_buf(), None));
     }
     let manifest = read_ensemble_manifest(dir)?;
-    let standings = leaderboard::read(&leaderboard_path(dir)).unwrap_or_default();
+    let standings = read_leaderboard(dir).unwrap_or_default();
     let seed = match member {
         Some(seed) if manifest.seeds.contains(&seed) => seed,
         Some(seed) => bail!(
@@ -170,4 +251,27 @@ fn seed_list(seeds: &[u64]) -> String {
     let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
     let more = if seeds.len() > 12 { format!(", … ({} in all)", seeds.len()) } else { String::new() };
     shown.join(", ") + &more
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_ranking_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut best = Standing::new(7, Select::Energy, None, None);
+        best.score = Some(0.5);
+        let mut rows = vec![best, Standing::new(9, Select::Energy, None, Some(123))];
+        crate::ranking::rank(&mut rows);
+        write_leaderboard(dir.path(), &rows).unwrap();
+        assert_eq!(read_leaderboard(dir.path()).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_flat_folder_is_its_own_member() {
+        let dir = Path::new("runs/a");
+        assert_eq!(Layout::Flat.member_dir(dir, 42), dir);
+        assert_eq!(Layout::Members.member_dir(dir, 42), Path::new("runs/a/members/seed-42"));
+    }
 }
