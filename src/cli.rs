@@ -99,7 +99,7 @@ pub enum Command {
     Explore(ExploreCommand),
     /// Print Keras-style summaries of the discriminator, the generator and the composite model
     Summary(SummaryArgs),
-    /// Print the merged ranking of the members of one or several ensembles (`train --seeds`)
+    /// Print the merged ranking of the members of one or several run folders
     Leaderboard(LeaderboardArgs),
 }
 
@@ -336,7 +336,7 @@ pub struct SummaryArgs {
 
 #[derive(Debug, Args)]
 pub struct LeaderboardArgs {
-    /// Ensemble folders written by `gan1d train --seeds`
+    /// Run folders written by `gan1d train`: an ensemble's (`--seeds`) or a single run's
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Print CSV (with a `folder` column) instead of a table

@@ -113,6 +113,53 @@ pub fn parameter_count(layers: &[LayerSpec]) -> i64 {
 /// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.
 pub const POINT_DIM: i64 = 2;
 
+/// The metric that ranks the members (`--select`), lowest first; `ranking` reads it off an
+/// evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    /// The energy distance to real points: shape and spread of the whole distribution.
+    #[default]
+    Energy,
+    /// The mean distance of the generated points from the curve.
+    Residual,
+    /// The Kolmogorov–Smirnov statistic of the generated `x`: coverage of the domain.
+    Ks,
+}
+
+impl Select {
+    pub const ALL: [Select; 3] = [Select::Energy, Select::Residual, Select::Ks];
+
+    /// How a table heads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Select::Energy => "energy distance",
+            Select::Residual => "residual mean",
+            Select::Ks => "KS",
+        }
+    }
+}
+
+impl std::fmt::Display for Select {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Select::Energy => "energy",
+            Select::Residual => "residual",
+            Select::Ks => "ks",
+        })
+    }
+}
+
+impl std::str::FromStr for Select {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Select::ALL
+            .into_iter()
+            .find(|m| m.to_string() == s)
+            .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual or ks"))
+    }
+}
+
 /// The ranges every setting must fall in, whether it comes from a flag or a checkpoint's
 /// `config.json`. They bound the memory and time a run can ask for to what a small GAN
 /// playground can use, far beyond what it needs, so that a typo fails at once with a message

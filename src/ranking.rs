@@ -3,30 +3,14 @@
 //! merge into one, so a sweep split across processes ranks as one. Pure: storage writes and
 //! reads the rows as `leaderboard.csv` (`checkpoint::write_leaderboard`).
 
-use std::fmt;
-use std::str::FromStr;
-
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::runlog::MetricsRow;
 
-/// The metric that ranks the members; lower is better for each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Select {
-    /// The energy distance to real points: shape and spread of the whole distribution.
-    #[default]
-    Energy,
-    /// The mean distance of the generated points from the curve.
-    Residual,
-    /// The Kolmogorov–Smirnov statistic of the generated `x`: coverage of the domain.
-    Ks,
-}
+pub use crate::config::Select;
 
 impl Select {
-    pub const ALL: [Select; 3] = [Select::Energy, Select::Residual, Select::Ks];
-
     /// Its value in an evaluation's metrics.
     pub fn of(self, row: &MetricsRow) -> f64 {
         match self {
@@ -34,35 +18,6 @@ impl Select {
             Select::Residual => row.residual_mean,
             Select::Ks => row.ks,
         }
-    }
-
-    /// How a table heads it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Select::Energy => "energy distance",
-            Select::Residual => "residual mean",
-            Select::Ks => "KS",
-        }
-    }
-}
-
-impl fmt::Display for Select {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Select::Energy => "energy",
-            Select::Residual => "residual",
-            Select::Ks => "ks",
-        })
-    }
-}
-
-impl FromStr for Select {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Select::ALL
-            .into_iter()
-            .find(|m| m.to_string() == s)
-            .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual or ks"))
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a run's networks are at one moment, as plain values: each network's parameters and
-//! Adam moments for K runs, and the Adam's step count. Engines export and import it, the
-//! ensemble stacks and splits it, storage saves and loads it; none of them needs another's
-//! types to do so.
+//! Adam moments for K members, and the Adam's step count. Engines export and import it, the
+//! loop splits it into members and a resume stacks members into it, storage saves and loads
+//! it; none of them needs another's types to do so.
 
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};

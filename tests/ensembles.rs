@@ -83,6 +83,7 @@ fn a_member_takes_the_step_its_seed_takes_alone() {
             }
         }
     }
+    assert_eq!(compared, 3 * seeds.len() * 2, "every member's two networks at every state were compared");
     println!(
         "member against single run: worst {worst:.4} of the allowance; {bitwise} of {compared} states bit-identical"
     );
@@ -118,7 +119,7 @@ fn a_diverging_member_is_frozen_and_the_others_go_on() {
     let members: Vec<Trainer> = [1u64, 2, 3].iter().map(|&s| single(s, &cfg)).collect();
     let healthy_start = together(&members, &cfg);
     // Member 1's generator gets an infinite weight: its losses stop being finite at once.
-    let mut poisoned = healthy_start.engine().export(Net::Generator);
+    let poisoned = healthy_start.engine().export(Net::Generator);
     let _ = poisoned.params.narrow(0, 1, 1).narrow(1, 0, 1).fill_(f64::INFINITY);
     let start = Start {
         seeds: vec![1, 2, 3],
@@ -256,6 +257,8 @@ fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
     let before = common::snapshot(&dir);
     assert_refused(&train(&["--seeds", "1..2", "--out", path(&dir)]), "already holds a run");
     assert_refused(&train(&["--seeds", "1..2", "--overwrite", "--out", path(&dir)]), "never replaces");
+    // Nor does a single run's --overwrite replace an ensemble's folder.
+    assert_refused(&train(&["--epochs", "20", "--overwrite", "--out", path(&dir)]), "holds an ensemble");
     assert_eq!(common::snapshot(&dir), before);
 }
 
@@ -282,6 +285,21 @@ fn bad_seed_lists_are_refused_in_one_line_before_anything_is_written() {
         "not a ranking metric",
     );
     assert!(!out.exists());
+    // The reference engine trains a run of one member, whichever flag names its seed.
+    let o = train(&[
+        "--seeds",
+        "5",
+        "--engine",
+        "autograd",
+        "--epochs",
+        "20",
+        "--eval-every",
+        "10",
+        "--out",
+        path(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_manifest(&out.join("members/seed-5"))["iteration"], 20);
 }
 
 #[test]
@@ -365,7 +383,6 @@ fn sigint_stops_every_member_with_a_checkpoint_and_the_resume_is_exact() {
 #[test]
 fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut levelled = 0;
     for (round, delay) in [350u64, 500, 650].into_iter().enumerate() {
         let dir = tmp.path().join(format!("ens{round}"));
         let child = spawn_train(&[
@@ -394,13 +411,62 @@ fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
         let total = (ensemble_manifest(&dir)["iteration"].as_u64().unwrap() + 20).to_string();
         let o = train(&["--resume", path(&dir), "--epochs", &total]);
         assert!(o.status.success(), "{}", stderr(&o));
-        levelled += stderr(&o).contains("training those behind") as usize;
         let straight = tmp.path().join(format!("straight{round}"));
         let o = train(&["--seeds", "1..4", "--epochs", &total, "--out", path(&straight)]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_same_members(&straight, &dir, &[1, 2, 3, 4]);
     }
-    eprintln!("kill -9: {levelled} of 3 ensembles had members left behind by the kill");
+}
+
+/// Copies `from` (files and folders) into a new folder `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn members_saved_at_different_iterations_are_brought_level_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, kept, straight) =
+        (tmp.path().join("ens"), tmp.path().join("kept"), tmp.path().join("straight"));
+    let o = train(&["--seeds", "1..3", "--epochs", "20", "--eval-every", "10", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    copy_tree(&dir.join("members/seed-2"), &kept);
+    let o = train(&["--resume", path(&dir), "--epochs", "30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // As a stop in the middle of a checkpoint round leaves it: member 2 still after 20
+    // iterations, the others and the manifest after 30.
+    fs::remove_dir_all(dir.join("members/seed-2")).unwrap();
+    copy_tree(&kept, &dir.join("members/seed-2"));
+    let o = train(&["--resume", path(&dir), "--epochs", "40"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("training those behind to 30 first"), "{}", stderr(&o));
+    let o = train(&["--seeds", "1..3", "--epochs", "40", "--eval-every", "10", "--out", path(&straight)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_members(&straight, &dir, &[1, 2, 3]);
+}
+
+#[test]
+fn a_refused_resume_of_an_ensemble_changes_no_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ens");
+    let o = train(&["--seeds", "1..3", "--epochs", "40", "--eval-every", "20", "--out", path(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Member 3's manifest is damaged; members 1 and 2 come first and are fine.
+    let manifest = dir.join("members/seed-3/config.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(&manifest, text.replacen("\"iteration\": 40", "\"iteration\": 41", 1)).unwrap();
+    let before = common::snapshot(&dir);
+    // A new total rewrites the animation's frames of every member it resumes.
+    assert_refused(&train(&["--resume", path(&dir), "--epochs", "100"]), "member 3");
+    assert!(common::snapshot(&dir) == before, "a refused resume changed the folder");
 }
 
 #[test]

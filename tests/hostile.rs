@@ -329,6 +329,9 @@ fn every_hostile_checkpoint_is_refused_in_process_by_both_loaders() {
         "hostile files: {} cases: {refused} refused, {valid} resealed bit flips left a valid file and loaded",
         cases.len()
     );
+    // Every case was judged, and only the bit flips that may load did.
+    assert_eq!(refused + valid, cases.len());
+    assert!(valid <= cases.iter().filter(|(what, _)| what.ends_with(MAY_LOAD)).count());
 }
 
 #[test]
@@ -337,11 +340,12 @@ fn hostile_checkpoints_make_the_binary_exit_2_and_change_nothing() {
     let cases = cases();
     // Each process costs most of a second: every third case through `sample`, every ninth also
     // through `train --resume`.
-    let mut tried = 0;
+    let (mut tried, mut considered) = (0, 0);
     for (index, (what, damage)) in cases.iter().enumerate().step_by(3) {
         if what.ends_with(MAY_LOAD) {
             continue;
         }
+        considered += 1;
         let dir = damaged(tmp.path(), index, damage);
         let before = snapshot(&dir);
         let d = dir.to_str().unwrap();
@@ -361,4 +365,6 @@ fn hostile_checkpoints_make_the_binary_exit_2_and_change_nothing() {
         assert!(snapshot(&dir) == before, "case {what}: a refused command changed the folder");
     }
     eprintln!("hostile files: {tried} refusals through the binary");
+    // Each case considered went through at least one command.
+    assert!(considered > 40 && tried >= considered, "{tried} refusals of {considered} cases");
 }

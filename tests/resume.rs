@@ -183,6 +183,8 @@ fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
     let reached = read_manifest(&dir)["iteration"].as_u64().unwrap();
     let o = train(&["--resume", d, "--epochs", &(reached + 20).to_string()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Every round's folder loaded; how many kills landed inside a save is a figure, not a check.
+    assert_eq!(loaded, 14);
     eprintln!("kill -9: {loaded} folders loaded after a kill, {mid_save} of them killed inside a save");
 }
 

@@ -1,5 +1,5 @@
-//! A run folder and its members: where each member keeps its checkpoint and logs, the
-//! members' manifest and ranking, and which checkpoint a command given the folder reads.
+//! A run folder and its members: where each member keeps its checkpoint and logs, and the
+//! members' manifest and `leaderboard.csv` (whose rows `ranking` defines).
 //!
 //! A run has K ≥ 1 members, one per seed, and its folder takes one of two layouts, told apart
 //! by `ensemble.json`; [`Layout`] is the only code that knows both, and every command asks it:
@@ -21,7 +21,7 @@
 //! Either way `DIR/.gan1d.lock` is held while `gan1d train` writes into DIR.
 
 use super::*;
-use crate::ranking::{Select, Standing};
+use crate::config::Select;
 
 /// How a run folder keeps its members' files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +163,8 @@ pub fn read_ensemble_manifest(dir: &Path) -> Result<EnsembleManifest> {
     Ok(manifest)
 }
 
-/// Writes the ranking `rows` to `dir`'s `leaderboard.csv` atomically.
-pub fn write_leaderboard(dir: &Path, rows: &[Standing]) -> Result<()> {
+/// Writes the ranking `rows` (`ranking::Standing`) to `dir`'s `leaderboard.csv` atomically.
+pub fn write_leaderboard<R: Serialize>(dir: &Path, rows: &[R]) -> Result<()> {
     let path = leaderboard_path(dir);
     fsio::write_atomically(&path, |out| {
         let mut csv = csv::Writer::from_writer(Vec::new());
@@ -178,79 +178,17 @@ pub fn write_leaderboard(dir: &Path, rows: &[Standing]) -> Result<()> {
 }
 
 /// The ranking in `dir`'s `leaderboard.csv`, as [`write_leaderboard`] wrote it.
-pub fn read_leaderboard(dir: &Path) -> Result<Vec<Standing>> {
+pub fn read_leaderboard<R: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<R>> {
     let path = leaderboard_path(dir);
     let bytes = fsio::read_regular_file(&path, 64 << 20)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let mut rows = Vec::new();
-    for (line, row) in csv::Reader::from_reader(bytes.as_slice()).deserialize::<Standing>().enumerate() {
+    for (line, row) in csv::Reader::from_reader(bytes.as_slice()).deserialize::<R>().enumerate() {
         rows.push(
             row.with_context(|| format!("{}: row {} is not a leaderboard row", path.display(), line + 1))?,
         );
     }
     Ok(rows)
-}
-
-/// The checkpoint folder a command given the run folder `dir` reads. A flat run's own, which
-/// `member`, if given, must name. For members, the best checkpoint of member `member`, or of
-/// the best-ranked member, with a note saying which.
-pub fn resolve(dir: &Path, member: Option<u64>) -> Result<(PathBuf, Option<String>)> {
-    if Layout::of(dir) == Layout::Flat {
-        if let Some(seed) = member {
-            let own = read_manifest_but_target(dir)?.seed;
-            if seed != own {
-                bail!("--member {seed}: {} has no member with that seed (its seeds: {own})", dir.display());
-            }
-        }
-        return Ok((dir.to_path_buf(), None));
-    }
-    let manifest = read_ensemble_manifest(dir)?;
-    let standings = read_leaderboard(dir).unwrap_or_default();
-    let seed = match member {
-        Some(seed) if manifest.seeds.contains(&seed) => seed,
-        Some(seed) => bail!(
-            "--member {seed}: {} has no member with that seed (its seeds: {})",
-            dir.display(),
-            seed_list(&manifest.seeds)
-        ),
-        None => match standings.iter().find(|s| s.rank == 1 && s.best_iteration.is_some()) {
-            Some(best) => best.seed,
-            None => bail!(
-                "{}: no member has been evaluated yet, so none is best; pick one with --member (seeds {})",
-                dir.display(),
-                seed_list(&manifest.seeds)
-            ),
-        },
-    };
-    let run = member_dir(dir, seed);
-    let best = best_dir(&run);
-    let standing: Option<&Standing> = standings.iter().find(|s| s.seed == seed);
-    let (path, which) = if manifest_path(&best).is_file() {
-        let at = standing
-            .and_then(|s| s.best_iteration)
-            .map(|i| format!(", after iteration {i}"))
-            .unwrap_or_default();
-        let rank = match (member, standing) {
-            (None, Some(s)) => format!(
-                "the best member by {} ({})",
-                s.select.label(),
-                s.score.map(|v| format!("{v:.4}")).unwrap_or_default()
-            ),
-            _ => "the member asked for".to_string(),
-        };
-        (best, format!("seed {seed}'s best checkpoint{at}: {rank}"))
-    } else {
-        (run, format!("seed {seed}'s latest checkpoint (it has no best checkpoint yet)"))
-    };
-    let note = format!("gan1d: {} is an ensemble; using {which}, in {}", dir.display(), path.display());
-    Ok((path, Some(note)))
-}
-
-/// Seeds as `3, 7, 11`, shortened after a dozen.
-fn seed_list(seeds: &[u64]) -> String {
-    let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
-    let more = if seeds.len() > 12 { format!(", … ({} in all)", seeds.len()) } else { String::new() };
-    shown.join(", ") + &more
 }
 
 #[cfg(test)]
@@ -259,13 +197,15 @@ mod tests {
 
     #[test]
     fn a_written_ranking_reads_back() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Row {
+            seed: u64,
+            score: Option<f64>,
+        }
         let dir = tempfile::tempdir().unwrap();
-        let mut best = Standing::new(7, Select::Energy, None, None);
-        best.score = Some(0.5);
-        let mut rows = vec![best, Standing::new(9, Select::Energy, None, Some(123))];
-        crate::ranking::rank(&mut rows);
+        let rows = vec![Row { seed: 7, score: Some(0.5) }, Row { seed: 9, score: None }];
         write_leaderboard(dir.path(), &rows).unwrap();
-        assert_eq!(read_leaderboard(dir.path()).unwrap(), rows);
+        assert_eq!(read_leaderboard::<Row>(dir.path()).unwrap(), rows);
     }
 
     #[test]

@@ -29,7 +29,7 @@ struct Report<'a> {
 pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     // One thread, as `sample`: the same seed and -n give the same points.
     tch::set_num_threads(1);
-    let (dir, note) = checkpoint::resolve(&args.checkpoint, args.member)?;
+    let (dir, note) = super::resolve_checkpoint(&args.checkpoint, args.member)?;
     let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
     let generator = crate::model::Generator::new(&manifest.model, params);
     if let Some(note) = note {

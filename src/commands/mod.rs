@@ -10,9 +10,12 @@ mod train;
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+use crate::checkpoint::{self, Layout};
+use crate::ranking::Standing;
 
 pub use evaluate::evaluate;
 pub use explore::explore;
@@ -20,6 +23,68 @@ pub use leaderboard::leaderboard;
 pub use sample::sample;
 pub use summary::summary;
 pub use train::{Ending, train};
+
+/// The checkpoint folder a command given the run folder `dir` reads. A flat run's own, which
+/// `member`, if given, must name. For members, the best checkpoint of member `member`, or of
+/// the best-ranked member, with a note saying which.
+pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(PathBuf, Option<String>)> {
+    if Layout::of(dir) == Layout::Flat {
+        if let Some(seed) = member {
+            let own = checkpoint::members_of(dir)?.1[0];
+            if seed != own {
+                bail!("--member {seed}: {} has no member with that seed (its seeds: {own})", dir.display());
+            }
+        }
+        return Ok((dir.to_path_buf(), None));
+    }
+    let manifest = checkpoint::read_ensemble_manifest(dir)?;
+    let standings: Vec<Standing> = checkpoint::read_leaderboard(dir).unwrap_or_default();
+    let seed = match member {
+        Some(seed) if manifest.seeds.contains(&seed) => seed,
+        Some(seed) => bail!(
+            "--member {seed}: {} has no member with that seed (its seeds: {})",
+            dir.display(),
+            seed_list(&manifest.seeds)
+        ),
+        None => match standings.iter().find(|s| s.rank == 1 && s.best_iteration.is_some()) {
+            Some(best) => best.seed,
+            None => bail!(
+                "{}: no member has been evaluated yet, so none is best; pick one with --member (seeds {})",
+                dir.display(),
+                seed_list(&manifest.seeds)
+            ),
+        },
+    };
+    let run = checkpoint::member_dir(dir, seed);
+    let best = checkpoint::best_dir(&run);
+    let standing: Option<&Standing> = standings.iter().find(|s| s.seed == seed);
+    let (path, which) = if checkpoint::manifest_path(&best).is_file() {
+        let at = standing
+            .and_then(|s| s.best_iteration)
+            .map(|i| format!(", after iteration {i}"))
+            .unwrap_or_default();
+        let rank = match (member, standing) {
+            (None, Some(s)) => format!(
+                "the best member by {} ({})",
+                s.select.label(),
+                s.score.map(|v| format!("{v:.4}")).unwrap_or_default()
+            ),
+            _ => "the member asked for".to_string(),
+        };
+        (best, format!("seed {seed}'s best checkpoint{at}: {rank}"))
+    } else {
+        (run, format!("seed {seed}'s latest checkpoint (it has no best checkpoint yet)"))
+    };
+    let note = format!("gan1d: {} is an ensemble; using {which}, in {}", dir.display(), path.display());
+    Ok((path, Some(note)))
+}
+
+/// Seeds as `3, 7, 11`, shortened after a dozen.
+fn seed_list(seeds: &[u64]) -> String {
+    let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
+    let more = if seeds.len() > 12 { format!(", … ({} in all)", seeds.len()) } else { String::new() };
+    shown.join(", ") + &more
+}
 
 /// Writes a user's output file atomically (see [`crate::fsio`]). `flag` names the option in
 /// errors.

@@ -14,7 +14,7 @@ const PLOT_LIMIT: usize = 10_000;
 pub fn sample(args: &SampleArgs) -> Result<()> {
     // One thread: the same seed must give byte-identical output on any machine load.
     tch::set_num_threads(1);
-    let (dir, note) = checkpoint::resolve(&args.checkpoint, args.member)?;
+    let (dir, note) = super::resolve_checkpoint(&args.checkpoint, args.member)?;
     for reading in [&args.checkpoint, &dir] {
         if let Some(path) = &args.out {
             super::check_output(path, "--out", false, reading)?;

@@ -11,7 +11,7 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     }
     let model_cfg = match &args.checkpoint {
         Some(dir) => {
-            let (dir, note) = checkpoint::resolve(dir, args.member)?;
+            let (dir, note) = super::resolve_checkpoint(dir, args.member)?;
             let model = checkpoint::read_manifest(&dir)?.model;
             if let Some(note) = note {
                 crate::output::note(&note);

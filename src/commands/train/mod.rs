@@ -182,7 +182,7 @@ impl Run {
         check_engine(args.engine, seeds.len())?;
         let device = start_device(args)?;
         let select = manifest.as_ref().map(|m| m.select).unwrap_or_default();
-        let earlier = match layout {
+        let earlier: Vec<Standing> = match layout {
             Layout::Members => checkpoint::read_leaderboard(dir).unwrap_or_default(),
             Layout::Flat => Vec::new(),
         };
@@ -263,7 +263,7 @@ impl Run {
             level.bring_level(args, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
         let first_iteration = trainer.iteration();
-        progress_resumed(&observer, first_iteration);
+        crate::progress::resume_at(&observer.bar, first_iteration);
         let what = match layout {
             Layout::Flat => dir.display().to_string(),
             Layout::Members => format!("the ensemble in {} ({} members)", dir.display(), trainer.members()),
@@ -347,6 +347,7 @@ struct Loaded {
 }
 
 /// A resumed member before the run's observer takes it.
+#[allow(clippy::large_enum_variant)] // One per member, built once per resume.
 enum Pending {
     Live {
         dir: PathBuf,
@@ -480,11 +481,6 @@ impl Level {
 /// The bar's verbosity for `args`.
 fn verbosity(args: &TrainArgs) -> crate::progress::Verbosity {
     if args.quiet { crate::progress::Verbosity::Quiet } else { crate::progress::Verbosity::Normal }
-}
-
-/// Starts the observer's bar at the resumed run's iteration.
-fn progress_resumed(observer: &RunObserver, iteration: u64) {
-    crate::progress::resume_at(&observer.bar, iteration);
 }
 
 /// Refuses an engine that cannot train `members` members at once, before anything is written.
