@@ -59,8 +59,6 @@ pub fn members_of(dir: &Path) -> Result<(Layout, Vec<u64>, Option<EnsembleManife
     }
 }
 
-/// The ensemble manifest's file name.
-const ENSEMBLE_MANIFEST: &str = "ensemble.json";
 /// The version of the ensemble manifest's layout.
 pub const ENSEMBLE_FORMAT_VERSION: u32 = 1;
 
@@ -88,7 +86,7 @@ pub fn best_dir(member_dir: &Path) -> PathBuf {
 }
 
 pub fn leaderboard_path(dir: &Path) -> PathBuf {
-    dir.join("leaderboard.csv")
+    dir.join(LEADERBOARD)
 }
 
 /// The small multiples after the 0-based `iteration`.

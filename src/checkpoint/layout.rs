@@ -4,6 +4,16 @@ use super::*;
 
 /// The manifest's file name.
 pub(super) const MANIFEST: &str = "config.json";
+/// The logs' file names: metrics, history, animation frames.
+const METRICS: &str = "metrics.csv";
+const HISTORY: &str = "history.csv";
+const FRAMES: &str = "frames.csv";
+const LOGS: [&str; 3] = [METRICS, HISTORY, FRAMES];
+/// The lock's file name.
+const LOCK: &str = ".gan1d.lock";
+/// The members' manifest and ranking, in the members layout.
+pub(super) const ENSEMBLE_MANIFEST: &str = "ensemble.json";
+pub(super) const LEADERBOARD: &str = "leaderboard.csv";
 
 /// The manifest, `DIR/config.json`.
 pub fn manifest_path(dir: &Path) -> PathBuf {
@@ -41,7 +51,7 @@ pub fn run_evidence(dir: &Path) -> Option<PathBuf> {
 
 /// The file that holds a run's lock while `gan1d train` writes into `dir`.
 pub fn lock_path(dir: &Path) -> PathBuf {
-    dir.join(".gan1d.lock")
+    dir.join(LOCK)
 }
 
 /// The folder for plots inside the checkpoint folder `dir`.
@@ -56,18 +66,18 @@ pub fn eval_plot_path(dir: &Path, iteration: u64) -> PathBuf {
 
 /// The run's log of quality metrics, one row per evaluation.
 pub fn metrics_csv_path(dir: &Path) -> PathBuf {
-    dir.join("metrics.csv")
+    dir.join(METRICS)
 }
 
 /// The run's log of losses and accuracies, one row every `history_every` iterations.
 pub fn history_csv_path(dir: &Path) -> PathBuf {
-    dir.join("history.csv")
+    dir.join(HISTORY)
 }
 
 /// The points of each frame of the training animation, kept so that a resumed run can still
 /// draw the frames of the iterations before it.
 pub fn frames_csv_path(dir: &Path) -> PathBuf {
-    dir.join("frames.csv")
+    dir.join(FRAMES)
 }
 
 /// Learning curves drawn at the end of a run.
@@ -96,13 +106,12 @@ pub(super) fn committed_names(dir: &Path) -> Vec<String> {
 /// Whether `name` is one of the files `gan1d train` keeps in a run's folder (besides plots):
 /// the manifest, a tensor file, a log, the lock, or a temporary or staged file of one.
 pub fn is_run_file(name: &str) -> bool {
-    let logs = ["metrics.csv", "history.csv", "frames.csv"];
     name == MANIFEST
-        || name == "ensemble.json"
-        || name == "leaderboard.csv"
-        || name == ".gan1d.lock"
-        || logs.contains(&name)
-        || logs.iter().any(|log| name == format!(".{log}.staged"))
+        || name == ENSEMBLE_MANIFEST
+        || name == LEADERBOARD
+        || name == LOCK
+        || LOGS.contains(&name)
+        || LOGS.iter().any(|log| name == format!(".{log}.staged"))
         || is_checkpoint_file(name)
 }
 
@@ -120,10 +129,10 @@ pub(super) fn is_checkpoint_file(name: &str) -> bool {
         Some(inner) => {
             // `.<target>.<random>.tmp`, or `.<target>.tmp` from earlier versions.
             let targets = [Some(inner), inner.rsplit_once('.').map(|(target, _)| target)];
-            targets.into_iter().flatten().any(|written| {
-                tensor_file(written)
-                    || [MANIFEST, "history.csv", "metrics.csv", "frames.csv"].contains(&written)
-            })
+            targets
+                .into_iter()
+                .flatten()
+                .any(|written| tensor_file(written) || written == MANIFEST || LOGS.contains(&written))
         }
         None => tensor_file(name),
     }
