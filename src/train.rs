@@ -311,12 +311,25 @@ impl Trainer {
         self.members[k].status == Status::Live
     }
 
-    /// Marks member `k` as diverged after the 0-based `iteration` (a checkpoint found a weight
-    /// that is not finite).
-    pub fn freeze(&mut self, k: usize, iteration: u64) {
+    /// Marks member `k` as diverged after the 0-based `iteration` because of `what` (its losses,
+    /// or a weight a checkpoint found, are not finite). Fails with [`Diverged`] when no member is
+    /// left to train.
+    pub fn freeze(&mut self, k: usize, iteration: u64, what: &str) -> Result<(), Diverged> {
         if self.members[k].status == Status::Live {
             self.members[k].status = Status::Diverged(iteration);
         }
+        if (0..self.members()).any(|k| self.live(k)) {
+            return Ok(());
+        }
+        let what = if self.members() == 1 {
+            what.to_string()
+        } else {
+            format!(
+                "every member of the ensemble has diverged (the last, seed {}: {what})",
+                self.members[k].cfg.seed
+            )
+        };
+        Err(Diverged { iteration, what })
     }
 
     /// The function the run learns, with its domain and range.
@@ -478,18 +491,7 @@ impl Trainer {
                 continue;
             }
             let what = format!("the losses are not finite (d_real {d_real}, d_fake {d_fake}, g {g})");
-            self.members[k].status = Status::Diverged(at);
-            if !(0..self.members()).any(|k| self.live(k)) {
-                let what = if self.members() == 1 {
-                    what
-                } else {
-                    format!(
-                        "every member of the ensemble has diverged (the last, seed {}: {what})",
-                        self.members[k].cfg.seed
-                    )
-                };
-                return Err(Diverged { iteration: at, what }.into());
-            }
+            self.freeze(k, at, &what)?;
             observer.diverged(self, k, at, &what)?;
         }
         Ok(())

@@ -27,7 +27,7 @@ use crate::plot::{self, MemberPanel, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
 use crate::runlog::MetricsRow;
-use crate::train::{Diverged, HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
+use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
 
 /// History rows collected on the device before one copy to the host and the CSV file.
 const HISTORY_FLUSH: usize = 100;
@@ -234,18 +234,7 @@ impl RunObserver {
                 Saved::Yes(true) if self.layout == Layout::Flat => super::remove_plots(&self.dir, 0, true)?,
                 Saved::Yes(_) => {}
                 Saved::NotFinite(what) => {
-                    trainer.freeze(k, at);
-                    if !(0..trainer.members()).any(|k| trainer.live(k)) {
-                        let what = if trainer.members() == 1 {
-                            what
-                        } else {
-                            format!(
-                                "every member of the ensemble has diverged (the last, seed {}: {what})",
-                                self.members[k].seed
-                            )
-                        };
-                        return Err(Diverged { iteration: at, what }.into());
-                    }
+                    trainer.freeze(k, at, &what)?;
                     self.note(&format!(
                         "gan1d: seed {} diverged after iteration {at} ({what}); frozen, its last checkpoint and its \
                          best are kept",
