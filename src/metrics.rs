@@ -92,6 +92,18 @@ pub fn table(generated: &Metrics, floor: &Metrics) -> String {
     out
 }
 
+/// The curve's height that a point at `x` is measured against: `f(x)`, or, where `f` is not
+/// a number there (a point outside the domain, `sqrt(x)` at x < 0), `f` at the nearest end of
+/// the domain, so that every residual is a number.
+fn curve_at(target: &Target, x: f64) -> f64 {
+    let y = target.f(x);
+    if y.is_finite() {
+        return y;
+    }
+    let domain = target.domain();
+    target.f(x.clamp(domain.low(), domain.high()))
+}
+
 /// Measures `points` against `target` and its domain, using `reference` (real points of the
 /// target) for the energy distance. Both sets must be non-empty; the energy distance needs two
 /// points in each.
@@ -101,7 +113,7 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
     let (low, high, middle) = (domain.low(), domain.high(), domain.middle());
     let tolerance = on_curve_tolerance(target);
     let mut residuals: Vec<f64> =
-        points.iter().map(|&(x, y)| (y as f64 - target.f(x as f64)).abs()).collect();
+        points.iter().map(|&(x, y)| (y as f64 - curve_at(target, x as f64)).abs()).collect();
     residuals.sort_by(f64::total_cmp);
     let xs: Vec<f64> = points.iter().map(|&(x, _)| x as f64).collect();
     let share = |pred: &dyn Fn(f64) -> bool, values: &[f64]| {
@@ -271,6 +283,17 @@ mod tests {
         // A point off by 0.07 is on sine's curve (height 2, tolerance 0.08), not on x²'s (0.01).
         assert_eq!(on_curve_tolerance(&sine), 0.08);
         assert_eq!(on_curve_tolerance(&Target::default()), 0.01);
+    }
+
+    #[test]
+    fn points_where_the_target_is_undefined_count_at_the_nearest_end() {
+        let config =
+            crate::target::TargetConfig { expression: "sqrt(x)".into(), domain: "0,1".parse().unwrap() };
+        let sqrt = Target::new(&config).unwrap();
+        // x = -0.5 is measured against sqrt(0) = 0, x = 4 (defined) against sqrt(4) = 2.
+        let m = measure(&[(-0.5, 0.25), (4.0, 2.0), (0.25, 0.5)], &[(0.0, 0.0), (1.0, 1.0)], &sqrt);
+        assert!((m.residual_mean - 0.25 / 3.0).abs() < 1e-9, "{m:?}");
+        assert!((m.share_in_domain - 1.0 / 3.0).abs() < 1e-9, "{m:?}");
     }
 
     #[test]

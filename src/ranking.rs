@@ -110,6 +110,48 @@ pub fn rank(rows: &mut [Standing]) {
     }
 }
 
+/// Checks a ranking read back from a run whose members are `seeds`, ranked by `select`, with
+/// the members `diverged` frozen: one row per member, ranks 1 to n in order of score, those
+/// members marked diverged. The error says what is wrong.
+pub fn check(rows: &[Standing], seeds: &[u64], select: Select, diverged: &[u64]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        if !seeds.contains(&row.seed) {
+            bail!("it ranks seed {}, which is not a member of the run", row.seed);
+        }
+        if !seen.insert(row.seed) {
+            bail!("it ranks seed {} twice", row.seed);
+        }
+        if row.select != select {
+            bail!("seed {} is ranked by {}, but the run ranks by {select}", row.seed, row.select);
+        }
+        // A member that diverged in the round a kill interrupted is marked so here first.
+        let marked_diverged = match row.status.as_str() {
+            "trained" => false,
+            "diverged" => true,
+            other => bail!("seed {} has the status {other:?}, neither trained nor diverged", row.seed),
+        };
+        if marked_diverged != row.diverged_after.is_some() || (diverged.contains(&row.seed) && !marked_diverged) {
+            bail!("seed {} is marked {}, but the run says it diverged", row.seed, row.status);
+        }
+        if row.score.is_some() != row.best_iteration.is_some() {
+            bail!("seed {}'s score and best iteration do not go together", row.seed);
+        }
+    }
+    if let Some(missing) = seeds.iter().find(|s| !seen.contains(s)) {
+        bail!("it has no row for seed {missing}");
+    }
+    let mut ranked = rows.to_vec();
+    rank(&mut ranked);
+    let order = |rows: &[Standing]| rows.iter().map(|r| (r.rank, r.seed)).collect::<Vec<_>>();
+    let mut given = order(rows);
+    given.sort();
+    if given != order(&ranked) {
+        bail!("its ranks are not 1 to {} in order of score", rows.len());
+    }
+    Ok(())
+}
+
 /// The merged ranking of several rankings, each with the folder it came from. They must rank
 /// by one metric, and no seed may appear twice.
 pub fn merge(rankings: Vec<(String, Vec<Standing>)>) -> Result<Vec<(String, Standing)>> {
@@ -162,6 +204,33 @@ mod tests {
         rank(&mut rows);
         let order: Vec<(u64, usize)> = rows.iter().map(|r| (r.seed, r.rank)).collect();
         assert_eq!(order, [(3, 1), (1, 2), (2, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn a_ranking_read_back_must_be_the_runs() {
+        let mut rows = vec![standing(1, Some(0.3)), standing(2, None), standing(3, Some(0.1))];
+        for row in &mut rows {
+            row.best_iteration = row.score.map(|_| 99);
+        }
+        rank(&mut rows);
+        let seeds = [1, 2, 3];
+        assert!(check(&rows, &seeds, Select::Energy, &[]).is_ok());
+        let fails = |rows: &[Standing], seeds: &[u64], select, diverged: &[u64], needle: &str| {
+            let err = check(rows, seeds, select, diverged).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        };
+        fails(&rows, &[1, 2], Select::Energy, &[], "seed 3, which is not a member");
+        fails(&rows, &[1, 2, 3, 4], Select::Energy, &[], "no row for seed 4");
+        fails(&rows, &seeds, Select::Ks, &[], "ranked by energy");
+        fails(&rows, &seeds, Select::Energy, &[2], "marked trained");
+        fails(&[rows.clone(), vec![rows[0].clone()]].concat(), &seeds, Select::Energy, &[], "twice");
+        let mut swapped = rows.clone();
+        swapped[0].rank = 2;
+        swapped[1].rank = 1;
+        fails(&swapped, &seeds, Select::Energy, &[], "not 1 to 3 in order");
+        let mut torn = rows.clone();
+        torn[0].best_iteration = None;
+        fails(&torn, &seeds, Select::Energy, &[], "do not go together");
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! A log counts and hashes every byte it writes, so a checkpoint can record exactly how much
 //! of each log belongs to it ([`LogRecord`]). A resumed run keeps that much, and only if those
 //! bytes are the ones recorded: rows of two runs never mix, and rows written after the
-//! checkpoint are dropped. A new run writes its logs under a staged name beside the final one
-//! until its first checkpoint commits them (see `commands/train`).
+//! checkpoint are dropped. A log whose rows the last checkpoint does not record as they will
+//! stand (a new run's, or a resumed one cut to other rows, as the animation's frames are when
+//! `--epochs` changes) is written under a staged name beside the final one until the next
+//! checkpoint commits it, so that a process killed before then leaves the folder as the last
+//! checkpoint describes it (see `commands/train`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -105,12 +108,15 @@ pub struct CsvLog<R> {
     path: PathBuf,
     writer: csv::Writer<Hashing>,
     rows: Vec<R>,
+    /// The log's own name while it is written under a staged one.
+    publish_to: Option<PathBuf>,
 }
 
 impl<R: Serialize + DeserializeOwned> CsvLog<R> {
-    /// Creates (or empties) the log at `path`. Its header is written with its first row.
-    pub fn create(path: &Path) -> Result<Self> {
-        Self::start(path, Vec::new(), Vec::new())
+    /// Creates (or empties) the log `staged`, to be moved to `path` by [`CsvLog::publish`]
+    /// after the checkpoint that records it. Its header is written with its first row.
+    pub fn create_staged(staged: &Path, path: &Path) -> Result<Self> {
+        Self::start(staged, Vec::new(), Vec::new(), Some(path.to_path_buf()))
     }
 
     /// Reads the log at `path` to continue a run whose checkpoint recorded `record` for it,
@@ -155,6 +161,7 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
             text,
             rows,
             missing,
+            record: record.cloned(),
         };
         let Some(bytes) = bytes else {
             return Ok(reopened(Vec::new(), Vec::new(), true));
@@ -181,15 +188,16 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
         Ok(reopened(text, rows, false))
     }
 
-    /// Opens `path`, which holds exactly `written`, for appending rows after `rows`.
-    fn start(path: &Path, written: Vec<u8>, rows: Vec<R>) -> Result<Self> {
+    /// Opens `path`, which holds exactly `written`, for appending rows after `rows`; it is
+    /// staged for `publish_to` if given.
+    fn start(path: &Path, written: Vec<u8>, rows: Vec<R>, publish_to: Option<PathBuf>) -> Result<Self> {
         let file =
             if written.is_empty() { File::create(path) } else { OpenOptions::new().append(true).open(path) }
                 .with_context(|| format!("cannot open {} to write", path.display()))?;
         let hashing =
             Hashing { file, hasher: Sha256::new_with_prefix(&written), bytes: written.len() as u64 };
         let writer = csv::WriterBuilder::new().has_headers(written.is_empty()).from_writer(hashing);
-        Ok(CsvLog { path: path.to_path_buf(), writer, rows })
+        Ok(CsvLog { path: path.to_path_buf(), writer, rows, publish_to })
     }
 
     /// Adds `row` (buffered: [`CsvLog::flush`] writes it out).
@@ -216,12 +224,20 @@ impl<R: Serialize + DeserializeOwned> CsvLog<R> {
         Ok(LogRecord { bytes: inner.bytes, sha256: hex(&inner.hasher.clone().finalize()) })
     }
 
-    /// Renames the file to `path` (the open file keeps being written at its new name).
-    pub fn move_to(&mut self, path: &Path) -> Result<()> {
-        std::fs::rename(&self.path, path)
+    /// After the checkpoint that records it: moves a staged log to its own name, replacing
+    /// what was there (the open file keeps being written at its new name). Returns whether it
+    /// was staged.
+    pub fn publish(&mut self) -> Result<bool> {
+        let Some(path) = self.publish_to.take() else { return Ok(false) };
+        std::fs::rename(&self.path, &path)
             .with_context(|| format!("cannot move {} to {}", self.path.display(), path.display()))?;
-        self.path = path.to_path_buf();
-        Ok(())
+        self.path = path;
+        Ok(true)
+    }
+
+    /// Whether it is written under a staged name.
+    pub fn is_staged(&self) -> bool {
+        self.publish_to.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -237,6 +253,8 @@ pub struct Reopened<R> {
     text: Vec<u8>,
     rows: Vec<R>,
     missing: bool,
+    /// What the checkpoint records of the log.
+    record: Option<LogRecord>,
 }
 
 impl<R: Serialize + DeserializeOwned> Reopened<R> {
@@ -245,8 +263,11 @@ impl<R: Serialize + DeserializeOwned> Reopened<R> {
         &self.rows
     }
 
-    /// Rewrites the log atomically with the kept rows (dropping any staged copy) and opens it
-    /// for appending. A missing log starts empty, with a warning.
+    /// Opens the log for appending after the kept rows. When they are the bytes the
+    /// checkpoint records, the log is rewritten with them atomically (dropping any staged
+    /// copy); otherwise (other rows kept, or a missing log, which starts empty with a warning)
+    /// they go to the staged copy and the log stays as the checkpoint describes it until the
+    /// next checkpoint publishes the copy.
     pub fn open(self) -> Result<CsvLog<R>> {
         if self.missing {
             crate::output::note(&format!(
@@ -254,9 +275,16 @@ impl<R: Serialize + DeserializeOwned> Reopened<R> {
                 self.path.display()
             ));
         }
-        fsio::write_atomically(&self.path, |out| Ok(out.write_all(&self.text)?))?;
-        let _ = std::fs::remove_file(&self.staged);
-        CsvLog::start(&self.path, self.text, self.rows)
+        let as_recorded = self.record.as_ref().is_none_or(|r| {
+            self.text.len() as u64 == r.bytes && fsio::sha256_hex(&self.text) == r.sha256
+        });
+        let (to, publish_to) =
+            if as_recorded { (&self.path, None) } else { (&self.staged, Some(self.path.clone())) };
+        fsio::write_atomically(to, |out| Ok(out.write_all(&self.text)?))?;
+        if as_recorded {
+            let _ = std::fs::remove_file(&self.staged);
+        }
+        CsvLog::start(to, self.text, self.rows, publish_to)
     }
 }
 
@@ -286,7 +314,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
         let staged = dir.path().join(".log.csv.staged");
-        let mut log = CsvLog::create(&path).unwrap();
+        let mut log = CsvLog::start(&path, Vec::new(), Vec::new(), None).unwrap();
         log.append(Pair { i: 1, v: 0.5 }).unwrap();
         log.append(Pair { i: 2, v: 0.25 }).unwrap();
         let record = log.record().unwrap();
@@ -310,7 +338,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
         let staged = dir.path().join(".log.csv.staged");
-        let mut log = CsvLog::create(&path).unwrap();
+        let mut log = CsvLog::start(&path, Vec::new(), Vec::new(), None).unwrap();
         log.append(Pair { i: 1, v: 0.5 }).unwrap();
         let record = log.record().unwrap();
         drop(log);
@@ -327,6 +355,37 @@ mod tests {
             CsvLog::<Pair>::check(&path, &staged, Some(&record), |_| true).and_then(Reopened::open).unwrap();
         assert_eq!(log.rows(), pairs(&[(1, 0.5)]));
         assert!(!staged.exists());
+    }
+
+    #[test]
+    fn rows_cut_to_other_than_the_record_are_staged_until_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let staged = dir.path().join(".log.csv.staged");
+        let mut log = CsvLog::start(&path, Vec::new(), Vec::new(), None).unwrap();
+        for i in 1..=4 {
+            log.append(Pair { i, v: 0.5 }).unwrap();
+        }
+        let record = log.record().unwrap();
+        drop(log);
+        let before = std::fs::read(&path).unwrap();
+        let mut log = CsvLog::<Pair>::check(&path, &staged, Some(&record), |p| p.i % 2 == 0)
+            .and_then(Reopened::open)
+            .unwrap();
+        assert!(log.is_staged());
+        log.append(Pair { i: 6, v: 1.0 }).unwrap();
+        log.flush().unwrap();
+        // Killed now, the folder is as its checkpoint describes it.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::read_to_string(&staged).unwrap(), "i,v\n2,0.5\n4,0.5\n6,1.0\n");
+        let next = log.record().unwrap();
+        assert!(log.publish().unwrap() && !log.is_staged() && !staged.exists());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i,v\n2,0.5\n4,0.5\n6,1.0\n");
+        assert!(!log.publish().unwrap());
+        // A missing log is staged too, so the folder keeps saying it is missing until then.
+        std::fs::remove_file(&path).unwrap();
+        let log = CsvLog::<Pair>::check(&path, &staged, Some(&next), |_| true).and_then(Reopened::open).unwrap();
+        assert!(log.is_staged() && !path.exists() && staged.exists());
     }
 
     #[test]

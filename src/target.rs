@@ -74,10 +74,16 @@ impl Domain {
         if !(low.is_finite() && high.is_finite()) || low.abs() > max || high.abs() > max {
             return Err(format!("must have both ends from -{max:e} to {max:e}, got {low},{high}"));
         }
-        if high - low < limits::MIN_DOMAIN_WIDTH {
+        let min = limits::MIN_DOMAIN_WIDTH;
+        if high - low < min {
+            return Err(format!("must be LO,HI with LO < HI, at least {min:e} apart, got {low},{high}"));
+        }
+        // Points are float32: the ends must stay apart once rounded to it.
+        let (low32, high32) = (low as f32, high as f32);
+        if f64::from(high32) - f64::from(low32) < min {
             return Err(format!(
-                "must be LO,HI with LO < HI, at least {:e} apart, got {low},{high}",
-                limits::MIN_DOMAIN_WIDTH
+                "must be LO,HI at least {min:e} apart as float32 numbers, in which gan1d computes; {low},{high} \
+                 rounds to {low32},{high32}"
             ));
         }
         Ok(Domain { low, high })
@@ -813,7 +819,8 @@ mod tests {
     fn domains_parse_and_refuse_nonsense() {
         assert_eq!("-1,1".parse::<Domain>().unwrap(), Domain::new(-1.0, 1.0).unwrap());
         assert_eq!(" -1 , 2.5 ".parse::<Domain>().unwrap().to_string(), "-1,2.5");
-        for bad in ["1,1", "2,1", "1", "a,b", "nan,1", "-inf,0", "0,1e9"] {
+        // The last: apart in float64, one number in float32.
+        for bad in ["1,1", "2,1", "1", "a,b", "nan,1", "-inf,0", "0,1e9", "100,100.0000011"] {
             assert!(bad.parse::<Domain>().is_err(), "{bad}");
         }
         let json = serde_json::to_string(&Domain::DEFAULT).unwrap();

@@ -17,8 +17,8 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
     for dir in &args.dirs {
         let rows = match Layout::of(dir) {
             Layout::Members => {
-                checkpoint::read_ensemble_manifest(dir)?;
-                checkpoint::read_leaderboard(dir)?
+                let manifest = checkpoint::read_ensemble_manifest(dir)?;
+                super::read_standings(dir, &manifest)?
             }
             Layout::Flat => vec![flat_standing(dir)?],
         };

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::checkpoint::{self, Layout};
+use crate::checkpoint::{self, EnsembleManifest, Layout};
 use crate::ranking::Standing;
 
 pub use evaluate::evaluate;
@@ -38,7 +38,13 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
         return Ok((dir.to_path_buf(), None));
     }
     let manifest = checkpoint::read_ensemble_manifest(dir)?;
-    let standings: Vec<Standing> = checkpoint::read_leaderboard(dir).unwrap_or_default();
+    let pick = || format!("pick a member with --member (seeds {})", seed_list(&manifest.seeds));
+    let standings: Vec<Standing> = match member {
+        // The ranking only names the best; a member asked for is read without it.
+        Some(_) => read_standings(dir, &manifest).unwrap_or_default(),
+        None => read_standings(dir, &manifest)
+            .map_err(|e| anyhow::anyhow!("{e:#}; so no member is known to be best: {}", pick()))?,
+    };
     let seed = match member {
         Some(seed) if manifest.seeds.contains(&seed) => seed,
         Some(seed) => bail!(
@@ -48,10 +54,18 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
         ),
         None => match standings.iter().find(|s| s.rank == 1 && s.best_iteration.is_some()) {
             Some(best) => best.seed,
-            None => bail!(
-                "{}: no member has been evaluated yet, so none is best; pick one with --member (seeds {})",
+            None if standings.iter().all(|s| s.best_iteration.is_none()) && manifest.diverged.is_empty() => bail!(
+                "{}: no member has been evaluated yet, so none is best; {}",
                 dir.display(),
-                seed_list(&manifest.seeds)
+                pick()
+            ),
+            None => bail!(
+                "{}: after {} iterations no member has a score by {} (each diverged before its first \
+                 evaluation), so none is best; {}",
+                dir.display(),
+                manifest.iteration,
+                manifest.select.label(),
+                pick()
             ),
         },
     };
@@ -77,6 +91,20 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
     };
     let note = format!("gan1d: {} is an ensemble; using {which}, in {}", dir.display(), path.display());
     Ok((path, Some(note)))
+}
+
+/// The ranking in the ensemble `dir`'s `leaderboard.csv`, checked against its manifest: empty
+/// before its first checkpoint round, which writes it.
+pub(crate) fn read_standings(dir: &Path, manifest: &EnsembleManifest) -> Result<Vec<Standing>> {
+    let path = checkpoint::leaderboard_path(dir);
+    if manifest.iteration == 0 && path.symlink_metadata().is_err() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Standing> = checkpoint::read_leaderboard(dir)?;
+    let diverged: Vec<u64> = manifest.diverged.keys().copied().collect();
+    crate::ranking::check(&rows, &manifest.seeds, manifest.select, &diverged)
+        .with_context(|| format!("{} is not the ranking of this ensemble's members", path.display()))?;
+    Ok(rows)
 }
 
 /// Seeds as `3, 7, 11`, shortened after a dozen.

@@ -24,21 +24,25 @@ pub(super) struct Logs {
     pub(super) metrics: CsvLog<MetricsRow>,
     frames_log: CsvLog<FrameRow>,
     pub(super) frames: Vec<Frame>,
-    /// Written under staged names until the run's first checkpoint publishes them.
-    staged: bool,
+    /// A new run's, not yet published by its first checkpoint.
+    new_run: bool,
 }
 
 impl Logs {
     /// New, empty logs of member `k` in `dir` under staged names (the folder's earlier logs, if
     /// any, stay until the first checkpoint), with the untrained generator's frame.
     pub(super) fn create(dir: &Path, trainer: &Trainer, k: usize) -> Result<Logs> {
-        let staged = |path: &Path| checkpoint::staged_path(path);
+        let (history, metrics, frames) = (
+            checkpoint::history_csv_path(dir),
+            checkpoint::metrics_csv_path(dir),
+            checkpoint::frames_csv_path(dir),
+        );
         let mut logs = Logs {
-            history: CsvLog::create(&staged(&checkpoint::history_csv_path(dir)))?,
-            metrics: CsvLog::create(&staged(&checkpoint::metrics_csv_path(dir)))?,
-            frames_log: CsvLog::create(&staged(&checkpoint::frames_csv_path(dir)))?,
+            history: CsvLog::create_staged(&checkpoint::staged_path(&history), &history)?,
+            metrics: CsvLog::create_staged(&checkpoint::staged_path(&metrics), &metrics)?,
+            frames_log: CsvLog::create_staged(&checkpoint::staged_path(&frames), &frames)?,
             frames: Vec::new(),
-            staged: true,
+            new_run: true,
         };
         logs.add_frame(0, trainer.generate(k, &frame_latent(trainer, k)))?;
         Ok(logs)
@@ -87,27 +91,29 @@ impl Logs {
         })
     }
 
-    /// After the run's first checkpoint is committed: moves the staged logs to their names,
-    /// replacing the folder's earlier logs. Returns whether there was anything to publish.
+    /// After a checkpoint is committed: moves the staged logs to their names, replacing the
+    /// folder's earlier logs (a new run's, or a resumed log cut to other rows than its
+    /// checkpoint recorded). Returns whether this was a new run's first checkpoint.
     pub(super) fn publish(&mut self, dir: &Path) -> Result<bool> {
-        if !self.staged {
-            return Ok(false);
+        let mut moved = false;
+        for published in [self.history.publish()?, self.metrics.publish()?, self.frames_log.publish()?] {
+            moved |= published;
         }
-        self.history.move_to(&checkpoint::history_csv_path(dir))?;
-        self.metrics.move_to(&checkpoint::metrics_csv_path(dir))?;
-        self.frames_log.move_to(&checkpoint::frames_csv_path(dir))?;
-        crate::fsio::sync_dir(dir)?;
-        self.staged = false;
-        Ok(true)
+        if moved {
+            crate::fsio::sync_dir(dir)?;
+        }
+        Ok(std::mem::take(&mut self.new_run))
     }
 
-    /// After a run that never committed a checkpoint: removes its staged logs, leaving the
-    /// folder as it found it.
+    /// After a run that failed before its next checkpoint: removes its staged logs, leaving
+    /// the folder as its last checkpoint describes it.
     pub(super) fn discard_staged(&self) {
-        if self.staged {
-            for path in [self.history.path(), self.metrics.path(), self.frames_log.path()] {
-                let _ = std::fs::remove_file(path);
-            }
+        for log in [self.history.path(), self.metrics.path(), self.frames_log.path()]
+            .into_iter()
+            .zip([self.history.is_staged(), self.metrics.is_staged(), self.frames_log.is_staged()])
+            .filter_map(|(path, staged)| staged.then_some(path))
+        {
+            let _ = std::fs::remove_file(log);
         }
     }
 }
@@ -136,7 +142,7 @@ impl CheckedLogs {
             }
             frames.last_mut().expect("a frame was just pushed").generated.push((row.x, row.y));
         }
-        Ok(Logs { history, metrics, frames_log, frames, staged: false })
+        Ok(Logs { history, metrics, frames_log, frames, new_run: false })
     }
 }
 

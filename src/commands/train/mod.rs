@@ -67,8 +67,9 @@ struct Run {
     observer: RunObserver,
     /// The iteration the run starts from: 0, or the checkpoint's.
     first_iteration: u64,
-    /// Held while the run writes into `dir`.
-    _lock: File,
+    /// Held while the run writes into `dir`: its own lock, and in the members layout each
+    /// member's, so that no run of a member alone writes beside it.
+    _locks: Vec<File>,
 }
 
 impl Run {
@@ -121,19 +122,20 @@ impl Run {
         };
         refuse_an_earlier_run()?;
         super::writable_dir(&checkpoint::plots_dir(&dir), "--out")?;
-        let lock = lock_run_dir(&dir, "--out")?;
+        let mut locks = vec![lock_run_dir(&dir, &format!("--out {}", dir.display()))?];
         // Another process may have written a run in between; under the lock, nothing can.
         refuse_an_earlier_run()?;
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
         let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device, None, Start::fresh(&seeds))?;
         let manifest =
             (layout == Layout::Members).then(|| EnsembleManifest::new(seeds.clone(), args.select, 0));
-        let set_up = || -> Result<Vec<MemberLog>> {
+        let mut set_up = || -> Result<Vec<MemberLog>> {
             let mut members = Vec::with_capacity(seeds.len());
             for (k, &seed) in seeds.iter().enumerate() {
                 let member_dir = layout.member_dir(&dir, seed);
                 if layout == Layout::Members {
                     super::writable_dir(&checkpoint::best_dir(&member_dir), "--out")?;
+                    locks.push(lock_run_dir(&member_dir, &format!("--out {}", dir.display()))?);
                 }
                 let logs = Logs::create(&member_dir, &trainer, k)?;
                 members.push(MemberLog::new(member_dir, &trainer, k, logs, None, None));
@@ -163,7 +165,7 @@ impl Run {
                 dir.display()
             ));
         }
-        Ok(Run { dir, layout, trainer, observer, first_iteration: 0, _lock: lock })
+        Ok(Run { dir, layout, trainer, observer, first_iteration: 0, _locks: locks })
     }
 
     /// The run in `dir`, every member continued to `--epochs` or the run's own total. Every
@@ -177,13 +179,24 @@ impl Run {
             resumed_config(args, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
         }
         super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
-        let lock = lock_run_dir(dir, "--resume")?;
+        let mut locks = vec![lock_run_dir(dir, &context())?];
         let (layout, seeds, manifest) = checkpoint::members_of(dir).with_context(context)?;
         check_engine(args.engine, seeds.len())?;
         let device = start_device(args)?;
         let select = manifest.as_ref().map(|m| m.select).unwrap_or_default();
         let earlier: Vec<Standing> = match layout {
-            Layout::Members => checkpoint::read_leaderboard(dir).unwrap_or_default(),
+            // Rewritten by every checkpoint round; a missing one is rebuilt (diverged members
+            // then without their best evaluations), a damaged one refused.
+            Layout::Members if !checkpoint::leaderboard_path(dir).exists() => Vec::new(),
+            Layout::Members => {
+                let manifest = manifest.as_ref().expect("the members layout has its manifest");
+                super::read_standings(dir, manifest).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--resume {}: {e:#}; move it away and the resume rebuilds it",
+                        dir.display()
+                    )
+                })?
+            }
             Layout::Flat => Vec::new(),
         };
         let diverged = manifest.as_ref().map(|m| m.diverged.clone()).unwrap_or_default();
@@ -198,6 +211,10 @@ impl Run {
                 Layout::Flat => format!("--resume {}", dir.display()),
                 Layout::Members => format!("--resume {}: member {seed}", dir.display()),
             };
+            // A member's lock, once its folder holds a checkpoint (if not, reading it says so).
+            if layout == Layout::Members && checkpoint::manifest_path(&member_dir).is_file() {
+                locks.push(lock_run_dir(&member_dir, &context())?);
+            }
             let member_manifest = checkpoint::read_manifest(&member_dir).with_context(context)?;
             if member_manifest.seed != seed {
                 bail!("{}: it holds seed {}, not {seed}", context(), member_manifest.seed);
@@ -272,12 +289,12 @@ impl Run {
             "gan1d: resuming {what} after {first_iteration} iterations, to {}",
             trainer.cfg().epochs
         ));
-        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, _lock: lock })
+        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, _locks: locks })
     }
 
     /// Trains the run to its end and says how it ended.
     fn go(self, args: &TrainArgs) -> Result<()> {
-        let Run { dir, layout, mut trainer, mut observer, first_iteration, _lock } = self;
+        let Run { dir, layout, mut trainer, mut observer, first_iteration, _locks } = self;
         let total = trainer.cfg().epochs;
         let started = Instant::now();
         let result = trainer.fit(&mut observer);
@@ -291,9 +308,7 @@ impl Run {
         let end = match end {
             Ok(end) => end,
             Err(e) => {
-                if observer.saved_at.is_none() {
-                    observer.discard_unsaved();
-                }
+                observer.discard_unsaved();
                 let notes =
                     observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
                 return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
@@ -574,10 +589,11 @@ fn start_device(args: &TrainArgs) -> Result<Device> {
     Ok(device)
 }
 
-/// Takes the folder's lock, so that two runs never write into one folder at once.
-fn lock_run_dir(dir: &Path, flag: &str) -> Result<File> {
+/// Takes the folder's lock, so that two runs never write into one folder at once. `what`
+/// begins each error: the flag and folder the user gave.
+fn lock_run_dir(dir: &Path, what: &str) -> Result<File> {
     let path = checkpoint::lock_path(dir);
-    let fail = || format!("{flag} {}: cannot create the lock file {}", dir.display(), path.display());
+    let fail = || format!("{what}: cannot create the lock file {}", path.display());
     if path.symlink_metadata().is_ok_and(|m| !m.file_type().is_file()) {
         return Err(anyhow::anyhow!("it is not a regular file; remove it")).with_context(fail);
     }
@@ -592,12 +608,10 @@ fn lock_run_dir(dir: &Path, flag: &str) -> Result<File> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => bail!(
-            "{flag} {}: another `gan1d train` is writing into this folder; wait for it to finish or use another folder",
+            "{what}: another `gan1d train` is writing into {}; wait for it to finish or use another folder",
             dir.display()
         ),
-        Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("{flag} {}: cannot lock {}", dir.display(), path.display()))
-        }
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("{what}: cannot lock {}", path.display())),
     }
 }
 

@@ -278,16 +278,17 @@ impl RunObserver {
         }
     }
 
-    /// After a run that never committed a checkpoint round: removes what it wrote, leaving the
-    /// folder as it found it. A new run of members refuses a folder that holds either its
-    /// manifest or `members/`, so both are its own.
+    /// After a failure: removes what no checkpoint commits, leaving the folder as its last
+    /// checkpoint round describes it, or, for a run that never committed one, as it found it.
+    /// A new run of members refuses a folder that holds either its manifest or `members/`, so
+    /// both are its own.
     pub(super) fn discard_unsaved(&self) {
         for member in &self.members {
             if let Some(logs) = &member.logs {
                 logs.discard_staged();
             }
         }
-        if self.layout == Layout::Members {
+        if self.saved_at.is_none() && self.layout == Layout::Members {
             let _ = std::fs::remove_dir_all(checkpoint::members_dir(&self.dir));
             let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(&self.dir));
         }
