@@ -150,3 +150,100 @@ pub(super) fn remove_stale_files(dir: &Path, manifest: &Manifest) {
         }
     }
 }
+
+/// The first field names of the header of each CSV file gan1d keeps in a run folder: history,
+/// metrics, frames, leaderboard (`commands` checks them against the rows' own headers).
+pub const LOG_HEADER_STARTS: [&str; 4] =
+    ["iteration,d_loss_real,", "iteration,acc_real,", "iterations_done,x,y", "rank,seed,status,"];
+
+/// Whether `name` is a plot gan1d draws in a run's `plots/`: `iter_NNNNN.png`,
+/// `members_NNNNN.png`, `curves.png` or `training.gif`.
+fn is_plot_file(name: &str) -> bool {
+    let numbered = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(".png"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    numbered("iter_") || numbered("members_") || name == "curves.png" || name == "training.gif"
+}
+
+/// What makes the file at `path` (links resolved) part of a run, if anything: by name and place,
+/// a file `gan1d train` keeps in a run folder, or a plot it draws in a run's `plots/`; by
+/// content, wherever it is, a manifest, a log, a leaderboard or a tensor file gan1d wrote. The
+/// answer finishes the sentence "that file is …".
+pub fn part_of_a_run(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if is_run_file(&name) && run_evidence(parent).is_some() {
+        return Some(format!("{name} of the run in {}", parent.display()));
+    }
+    if parent.file_name().is_some_and(|n| n == "plots")
+        && let Some(run) = parent.parent().filter(|run| run_evidence(run).is_some())
+        && is_plot_file(&name)
+    {
+        return Some(format!("a plot of the run in {}", run.display()));
+    }
+    let head = file_head(path, 64 << 10)?;
+    let text = String::from_utf8_lossy(&head);
+    let first_line = text.lines().next().unwrap_or_default();
+    if text.trim_start().starts_with('{') && text.contains("\"format_version\"") {
+        if text.contains("\"manifest_sha256\"") {
+            return Some("a gan1d checkpoint's manifest".to_string());
+        }
+        if text.contains("\"seeds\"") && text.contains("\"select\"") {
+            return Some("a gan1d ensemble's manifest".to_string());
+        }
+    }
+    if LOG_HEADER_STARTS.iter().any(|start| first_line.starts_with(start)) {
+        return Some("a log or leaderboard of a gan1d run".to_string());
+    }
+    // A tensor file is a zip archive whose first entry is under `archive/`.
+    let entry_name = head.get(26..28).map(|n| u16::from_le_bytes([n[0], n[1]]) as usize);
+    let tensors = head.starts_with(b"PK\x03\x04")
+        && entry_name.and_then(|len| head.get(30..30 + len)).is_some_and(|n| n.starts_with(b"archive/"));
+    if tensors {
+        return Some("a tensor file of a gan1d checkpoint".to_string());
+    }
+    None
+}
+
+/// The first `n` bytes of the regular file at `path`, or `None` for anything else.
+fn file_head(path: &Path, n: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok()?;
+    let mut head = Vec::new();
+    file.take(n).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
+/// What makes the folder `dir` a part of another run's folder, if anything: a member's folder
+/// or the members' folder of an ensemble, a best checkpoint's folder, or a run's plots. The
+/// answer finishes the sentence "that folder is …".
+pub fn folder_within_a_run(dir: &Path) -> Option<String> {
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let parent = match dir.parent()? {
+        p if p.as_os_str().is_empty() => Path::new("."),
+        p => p,
+    };
+    let is_run = |d: &Path| run_evidence(d).is_some();
+    if parent.file_name().is_some_and(|n| n == "members")
+        && let Some(ensemble) = parent.parent().filter(|e| super::is_ensemble(e))
+    {
+        return Some(format!("a member's folder in the ensemble {}", ensemble.display()));
+    }
+    match name.as_str() {
+        "members" if super::is_ensemble(parent) => {
+            Some(format!("the members' folder of the ensemble {}", parent.display()))
+        }
+        "best" if is_run(parent) => Some(format!("the best checkpoint of the run in {}", parent.display())),
+        "plots" if is_run(parent) => Some(format!("the plots of the run in {}", parent.display())),
+        _ => None,
+    }
+}

@@ -5,6 +5,7 @@ use anyhow::Result;
 use plotters::style::RGBColor;
 use tch::Device;
 
+use super::Destination;
 use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::engine::{self, Net};
@@ -33,21 +34,37 @@ pub fn explore(command: &ExploreCommand) -> Result<()> {
 
 /// Checks the flags and the folder; returns the PNG's path and the target. Every draw comes
 /// from `--seed`'s stream.
-fn start(args: &ExploreArgs, file: &str) -> Result<(std::path::PathBuf, Target)> {
+fn start(args: &ExploreArgs, file: &str) -> Result<(Output, Target)> {
     let target = Target::new(&args.target.target_config())?;
+    let path = args.out.join(file);
+    // A folder that does not exist yet is made, and holds no file to check.
+    if !args.out.is_dir() {
+        super::writable_dir(&args.out, "--out")?;
+    }
+    let destination = Destination::check(&path, "--out", true)?;
     super::writable_dir(&args.out, "--out")?;
-    Ok((args.out.join(file), target))
+    Ok((Output { destination, path }, target))
 }
 
-fn wrote(path: &std::path::Path) {
-    crate::output::note(&format!("gan1d: wrote {}", path.display()));
+/// An explore command's PNG: where it goes, and its path as shown.
+struct Output {
+    destination: Destination,
+    path: std::path::PathBuf,
+}
+
+impl Output {
+    fn draw(&self, draw: impl FnOnce(&std::path::Path) -> Result<()>) -> Result<()> {
+        self.destination.draw("--out", &self.path, draw)?;
+        crate::output::note(&format!("gan1d: wrote {}", self.path.display()));
+        Ok(())
+    }
 }
 
 /// The target at 11 evenly spaced inputs across the domain (the tutorial's -0.5, -0.4 … 0.5),
 /// as a line plot. The tutorial's x² is drawn as the tutorial drew it, a line through those
 /// points; any other target also gets its smooth curve, which 11 points can misrepresent.
 fn function(args: &ExploreArgs) -> Result<()> {
-    let (path, target) = start(args, "function.png")?;
+    let (out, target) = start(args, "function.png")?;
     let blue = RGBColor(30, 60, 200);
     let points = target.curve(FUNCTION_POINTS);
     let series = if *target.config() == TargetConfig::default() {
@@ -70,28 +87,26 @@ fn function(args: &ExploreArgs) -> Result<()> {
         series,
         log_y: false,
     };
-    plot::panels(&path, &[panel])?;
-    wrote(&path);
+    out.draw(|path| plot::panels(path, &[panel]))?;
     Ok(())
 }
 
 /// 100 real samples, as a scatter plot.
 fn real(args: &ExploreArgs) -> Result<()> {
-    let (path, target) = start(args, "real.png")?;
+    let (out, target) = start(args, "real.png")?;
     let keys = Keys::new(&[args.seed], Device::Cpu);
     let points = data::real_points(&keys, Tag::ExploreReal, 0, &target, Scaling::IDENTITY, SCATTER_POINTS);
     let real = data::to_pairs(&points.get(0));
     let title = format!("{SCATTER_POINTS} real samples");
     let scatter = plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "" };
-    plot::scatter(&path, &scatter)?;
-    wrote(&path);
+    out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }
 
 /// The discriminator trained alone on real points and uniform fakes, printing the tutorial's
 /// `i acc_real acc_fake` per batch and plotting the two accuracies.
 fn discriminator(args: &ExploreArgs) -> Result<()> {
-    let (path, target) = start(args, "discriminator.png")?;
+    let (out, target) = start(args, "discriminator.png")?;
     let cfg = TrainConfig { seed: args.seed, target: target.config().clone(), ..TrainConfig::default() };
     let (mut real, mut fake) = (Vec::new(), Vec::new());
     // A closed stdout stops the printing, not the training: the plot is still drawn.
@@ -129,22 +144,20 @@ fn discriminator(args: &ExploreArgs) -> Result<()> {
         series,
         log_y: false,
     };
-    plot::panels(&path, &[panel])?;
-    wrote(&path);
+    out.draw(|path| plot::panels(path, &[panel]))?;
     Ok(())
 }
 
 /// 100 samples of an untrained generator, as a scatter plot over the target.
 fn untrained(args: &ExploreArgs) -> Result<()> {
-    let (path, target) = start(args, "untrained.png")?;
+    let (out, target) = start(args, "untrained.png")?;
     let generated = untrained_points(&ModelConfig::default(), args.seed, SCATTER_POINTS);
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
     let curve = target.curve(plot::CURVE_POINTS);
     let label = target.legend_label();
     let scatter =
         plot::Scatter { title: &title, real: &[], generated: &generated, curve: &curve, curve_label: &label };
-    plot::scatter(&path, &scatter)?;
-    wrote(&path);
+    out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }
 

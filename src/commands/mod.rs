@@ -1,6 +1,7 @@
 //! One file per subcommand. Each connects the library's modules for its command and owns
 //! nothing else: no math, no file layout.
 
+mod destination;
 mod evaluate;
 mod explore;
 mod leaderboard;
@@ -8,9 +9,9 @@ mod sample;
 mod summary;
 mod train;
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+pub(crate) use destination::{Destination, writable_dir};
 
 use anyhow::{Context, Result, bail};
 
@@ -112,66 +113,4 @@ fn seed_list(seeds: &[u64]) -> String {
     let shown: Vec<String> = seeds.iter().take(12).map(u64::to_string).collect();
     let more = if seeds.len() > 12 { format!(", … ({} in all)", seeds.len()) } else { String::new() };
     shown.join(", ") + &more
-}
-
-/// Writes a user's output file atomically (see [`crate::fsio`]). `flag` names the option in
-/// errors.
-fn write_file_atomically<T>(
-    path: &Path,
-    flag: &str,
-    write: impl FnOnce(&mut dyn Write) -> Result<T>,
-) -> Result<T> {
-    crate::fsio::write_atomically(path, write).with_context(|| format!("{flag} {}", path.display()))
-}
-
-/// Creates `dir` if needed and proves it writable, naming `flag` if it is not.
-fn writable_dir(dir: &Path, flag: &str) -> Result<()> {
-    let fail = || format!("{flag} {}: the folder cannot be written", dir.display());
-    fs::create_dir_all(dir).with_context(fail)?;
-    let probe = dir.join(".gan1d-write-test");
-    fs::write(&probe, b"").with_context(fail)?;
-    fs::remove_file(&probe).with_context(fail)
-}
-
-/// Checks an output file's path before anything is written: `flag` names the option. The file
-/// must go into an existing folder, be a PNG if `png` (the one image format gan1d writes), and
-/// must not be one of the files of the checkpoint folder `reading`, which the command reads.
-fn check_output(path: &Path, flag: &str, png: bool, reading: &Path) -> Result<()> {
-    let shown = path.display();
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        bail!("{flag} {shown}: not a file name");
-    };
-    if png && !name.to_ascii_lowercase().ends_with(".png") {
-        bail!("{flag} {shown}: gan1d draws PNG images only; give the file a .png extension");
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        bail!("{flag} {shown}: the folder {} does not exist; create it first", parent.display());
-    }
-    if path.is_dir() {
-        bail!("{flag} {shown}: that is a folder; name a file");
-    }
-    let same_folder = match (fs::canonicalize(parent), fs::canonicalize(reading)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    // A symlink that leads into the checkpoint counts as its target.
-    let target = fs::canonicalize(path).ok();
-    let into_checkpoint = target
-        .as_deref()
-        .and_then(Path::parent)
-        .zip(fs::canonicalize(reading).ok())
-        .is_some_and(|(a, b)| a == b);
-    let target_name = target.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
-    let owned = |name: &str| crate::checkpoint::is_run_file(name);
-    if (same_folder && owned(&name)) || (into_checkpoint && target_name.as_deref().is_some_and(owned)) {
-        bail!(
-            "{flag} {shown}: that file belongs to the checkpoint in {} being read; write the output elsewhere",
-            reading.display()
-        );
-    }
-    Ok(())
 }

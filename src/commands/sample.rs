@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use tch::Device;
 
 use crate::cli::SampleArgs;
+use super::Destination;
 use crate::{checkpoint, plot, sample as sampling};
 
 /// Most points drawn in a `sample --plot`: beyond this a scatter shows nothing new.
@@ -15,18 +16,16 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     // One thread: the same seed must give byte-identical output on any machine load.
     tch::set_num_threads(1);
     let (dir, note) = super::resolve_checkpoint(&args.checkpoint, args.member)?;
-    for reading in [&args.checkpoint, &dir] {
-        if let Some(path) = &args.out {
-            super::check_output(path, "--out", false, reading)?;
-        }
-        if let Some(path) = &args.plot {
-            super::check_output(path, "--plot", true, reading)?;
-        }
-    }
-    if let Some(path) = &args.plot
-        && args.out.as_ref().is_some_and(|out| out == path)
-    {
-        anyhow::bail!("--plot {}: --out names the same file; give each its own", path.display());
+    let out = match &args.out {
+        Some(path) => Destination::check(path, "--out", false)?,
+        None => Destination::Stdout,
+    };
+    let plot = match &args.plot {
+        Some(path) => Some((Destination::check(path, "--plot", true)?, path)),
+        None => None,
+    };
+    if let Some((plot, shown)) = &plot {
+        super::destination::distinct(&out, plot, ("--out", "--plot"), shown)?;
     }
     let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
     let generator = crate::model::Generator::new(&manifest.model, params);
@@ -40,8 +39,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         scaling: manifest.scaling,
         seed: args.seed,
     };
-    let kept = match &args.out {
-        None => {
+    let kept = match (&out, &args.out) {
+        (Destination::Stdout, _) => {
             let stdout = io::stdout();
             let mut writer = BufWriter::new(stdout.lock());
             match sampling::write_csv(&sampler, args.n, keep, &mut writer) {
@@ -51,11 +50,11 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
                 Err(e) => return Err(e.context("cannot write the samples to stdout")),
             }
         }
-        Some(path) => {
-            super::write_file_atomically(path, "--out", |w| sampling::write_csv(&sampler, args.n, keep, w))?
-        }
+        (out, path) => out.write("--out", path.as_deref().unwrap_or("-".as_ref()), |w| {
+            sampling::write_csv(&sampler, args.n, keep, w)
+        })?,
     };
-    if let Some(plot_path) = &args.plot {
+    if let Some((plot, shown)) = &plot {
         let title = if kept.len() as u64 == args.n {
             format!("{} samples, seed {}", args.n, args.seed)
         } else {
@@ -64,11 +63,9 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         let target = manifest.target()?;
         let curve = target.curve(plot::CURVE_POINTS);
         let label = target.label();
-        plot::scatter(
-            plot_path,
-            &plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label },
-        )
-        .with_context(|| format!("--plot {}", plot_path.display()))?;
+        let scatter = plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label };
+        plot.draw("--plot", shown, |path| plot::scatter(path, &scatter))
+            .with_context(|| format!("--plot {}", shown.display()))?;
     }
     Ok(())
 }

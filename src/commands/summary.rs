@@ -2,35 +2,43 @@
 
 use anyhow::Result;
 
+use super::Destination;
 use crate::cli::SummaryArgs;
 use crate::{checkpoint, diagram, summary as tables};
 
 pub fn summary(args: &SummaryArgs) -> Result<()> {
-    if let Some(dir) = &args.diagram {
-        super::writable_dir(dir, "--diagram")?;
-    }
-    let model_cfg = match &args.checkpoint {
+    let (model_cfg, note) = match &args.checkpoint {
         Some(dir) => {
             let (dir, note) = super::resolve_checkpoint(dir, args.member)?;
-            let model = checkpoint::read_manifest(&dir)?.model;
-            if let Some(note) = note {
-                crate::output::note(&note);
-            }
-            model
+            (checkpoint::read_manifest(&dir)?.model, note)
         }
         None => {
             let model_cfg = args.architecture.model_config();
             model_cfg.validate()?;
-            model_cfg
+            (model_cfg, None)
         }
     };
-    let _ = crate::output::Stdout::default().text(&tables::render(&model_cfg))?;
+    let diagrams = tables::diagrams(&model_cfg);
+    // Every diagram's file is checked before anything is written; a folder that does not exist
+    // yet is made, and holds none of them.
+    let mut outputs = Vec::new();
     if let Some(dir) = &args.diagram {
-        for (stem, blocks) in tables::diagrams(&model_cfg) {
-            let path = dir.join(format!("{stem}.png"));
-            diagram::draw(&path, &blocks)?;
-            crate::output::note(&format!("gan1d: wrote {}", path.display()));
+        if !dir.is_dir() {
+            super::writable_dir(dir, "--diagram")?;
         }
+        for (stem, _) in &diagrams {
+            let path = dir.join(format!("{stem}.png"));
+            outputs.push((Destination::check(&path, "--diagram", true)?, path));
+        }
+        super::writable_dir(dir, "--diagram")?;
+    }
+    if let Some(note) = note {
+        crate::output::note(&note);
+    }
+    let _ = crate::output::Stdout::default().text(&tables::render(&model_cfg))?;
+    for ((destination, path), (_, blocks)) in outputs.iter().zip(&diagrams) {
+        destination.draw("--diagram", path, |path| diagram::draw(path, blocks))?;
+        crate::output::note(&format!("gan1d: wrote {}", path.display()));
     }
     Ok(())
 }

@@ -94,6 +94,12 @@ impl Run {
         // Everything is checked before anything in the folder changes.
         let device = start_device(args)?;
         let refuse_an_earlier_run = || -> Result<()> {
+            if let Some(what) = checkpoint::folder_within_a_run(&dir) {
+                bail!(
+                    "--out {}: that folder is {what}, which only that run writes; train into another --out",
+                    dir.display()
+                );
+            }
             let Some(found) = checkpoint::run_evidence(&dir) else { return Ok(()) };
             let quoted = shell_quote(&dir.display().to_string());
             let holds_members = Layout::of(&dir) == Layout::Members || checkpoint::members_dir(&dir).exists();
@@ -175,6 +181,7 @@ impl Run {
         // Checked once before anything is written into the folder, and read again under the
         // lock, which no other run can then change.
         let first_look = checkpoint::members_of(dir).with_context(context)?;
+        check_resume_flags(args, dir, first_look.2.as_ref())?;
         if first_look.0 == Layout::Flat {
             resumed_config(args, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
         }
@@ -285,8 +292,14 @@ impl Run {
             Layout::Flat => dir.display().to_string(),
             Layout::Members => format!("the ensemble in {} ({} members)", dir.display(), trainer.members()),
         };
+        let session = session_flags(args);
+        let session = if session.is_empty() {
+            String::new()
+        } else {
+            format!(", with {} for this session", session.join(" "))
+        };
         crate::output::note(&format!(
-            "gan1d: resuming {what} after {first_iteration} iterations, to {}",
+            "gan1d: resuming {what} after {first_iteration} iterations, to {}{session}",
             trainer.cfg().epochs
         ));
         Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, _locks: locks })
@@ -509,6 +522,40 @@ fn check_engine(engine: EngineKind, members: usize) -> Result<()> {
     Ok(())
 }
 
+/// Refuses the flags that no resume of the run in `dir` (with `manifest` in the members
+/// layout) can apply: a ranking metric other than the ensemble's, or for a single run any; a
+/// seed for an ensemble, whose members keep theirs. The flags of the run's settings are
+/// checked against each member's checkpoint by [`resumed_config`].
+fn check_resume_flags(args: &TrainArgs, dir: &Path, manifest: Option<&EnsembleManifest>) -> Result<()> {
+    let dir = dir.display();
+    if args.was_given("select") {
+        match manifest {
+            None => bail!(
+                "--resume {dir}: --select ranks the members of an ensemble, and this is a single run; leave \
+                 --select out"
+            ),
+            Some(m) if m.select != args.select => bail!(
+                "--resume {dir}: --select {} contradicts the ensemble's ranking by {}; leave --select out to \
+                 continue it, or start a new ensemble with --out",
+                args.select,
+                m.select
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(m) = manifest
+        && args.was_given("seed")
+    {
+        bail!(
+            "--resume {dir}: --seed {} names one seed, and the ensemble's members keep their own ({}); leave \
+             --seed out",
+            args.seed,
+            crate::cli::SeedList(m.seeds.clone())
+        );
+    }
+    Ok(())
+}
+
 /// The configuration to continue `manifest`'s run under: its own, with the new total if
 /// `--epochs` is given. A flag that would change the run is refused, naming both values.
 fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<TrainConfig> {
@@ -643,22 +690,32 @@ pub(super) fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()>
 /// repeated.
 fn resume_command(args: &TrainArgs, dir: &Path) -> String {
     let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
-    if args.was_given("device") {
-        command += &format!(" --device {}", args.device);
-    }
-    if args.was_given("engine") {
-        command += &format!(" --engine {}", args.engine);
-    }
-    if args.was_given("threads") {
-        command += &format!(" --threads {}", args.threads);
-    }
-    if let Some(n) = args.checkpoint_every {
-        command += &format!(" --checkpoint-every {n}");
+    for flag in session_flags(args) {
+        command += &format!(" {flag}");
     }
     if args.quiet {
         command += " --quiet";
     }
     command
+}
+
+/// The flags given for this session only, which no checkpoint keeps: device, engine, threads
+/// and checkpoint spacing.
+fn session_flags(args: &TrainArgs) -> Vec<String> {
+    let mut flags = Vec::new();
+    if args.was_given("device") {
+        flags.push(format!("--device {}", args.device));
+    }
+    if args.was_given("engine") {
+        flags.push(format!("--engine {}", args.engine));
+    }
+    if args.was_given("threads") {
+        flags.push(format!("--threads {}", args.threads));
+    }
+    if let Some(n) = args.checkpoint_every {
+        flags.push(format!("--checkpoint-every {n}"));
+    }
+    flags
 }
 
 /// `text` as one word for a POSIX shell.
