@@ -16,6 +16,7 @@ pub mod device;
 pub mod diagram;
 pub mod engine;
 pub mod evaluate;
+pub mod failure;
 pub mod fsio;
 pub mod loss;
 pub mod metrics;
@@ -52,16 +53,22 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 
 /// Sets up the process before any command: a write past a file-size limit (`ulimit -f`) then
 /// fails with an error that gan1d reports like a full disk, instead of killing the process by
-/// SIGXFSZ with no message.
+/// SIGXFSZ with no message; and libtorch's errors are reported as errors (see `failure`).
 pub fn prepare_process() {
     // SAFETY: ignoring a signal installs no handler and touches no Rust state.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    failure::quiet_libtorch_panics();
 }
 
-/// Runs one parsed command line.
+/// Runs one parsed command line. An error inside libtorch that no command caught is an error
+/// too, of one line.
 pub fn run(cli: Cli) -> Result<()> {
+    failure::catch_libtorch(|| run_command(cli))
+}
+
+fn run_command(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => commands::train(&args),
         Command::Sample(args) => commands::sample(&args),

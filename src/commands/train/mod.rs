@@ -67,6 +67,8 @@ struct Run {
     observer: RunObserver,
     /// The iteration the run starts from: 0, or the checkpoint's.
     first_iteration: u64,
+    /// What a new run made before its first checkpoint, to be undone if it fails.
+    created: Option<Created>,
     /// Held while the run writes into `dir`: its own lock, and in the members layout each
     /// member's, so that no run of a member alone writes beside it.
     _locks: Vec<File>,
@@ -76,6 +78,18 @@ impl Run {
     /// A new run into `--out`, from the flags: one member of `--seed` in the flat layout, or
     /// the members of `--seeds` in the members layout.
     fn fresh(args: &TrainArgs) -> Result<Run> {
+        let created = Created::note(&args.out);
+        let run = Run::fresh_unguarded(args);
+        match run {
+            Ok(run) => Ok(Run { created: Some(created), ..run }),
+            Err(e) => {
+                created.undo();
+                Err(e)
+            }
+        }
+    }
+
+    fn fresh_unguarded(args: &TrainArgs) -> Result<Run> {
         let (model_cfg, cfg) = args.configs();
         model_cfg.validate()?;
         cfg.validate()?;
@@ -132,7 +146,10 @@ impl Run {
         // Another process may have written a run in between; under the lock, nothing can.
         refuse_an_earlier_run()?;
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
-        let trainer = Trainer::new(&model_cfg, &cfg, args.engine, device, None, Start::fresh(&seeds))?;
+        let trainer = crate::failure::catch_libtorch(|| {
+            Trainer::new(&model_cfg, &cfg, args.engine, device, None, Start::fresh(&seeds))
+        })
+        .map_err(|e| too_large(e, &model_cfg, &cfg, seeds.len()))?;
         let manifest =
             (layout == Layout::Members).then(|| EnsembleManifest::new(seeds.clone(), args.select, 0));
         let mut set_up = || -> Result<Vec<MemberLog>> {
@@ -171,7 +188,7 @@ impl Run {
                 dir.display()
             ));
         }
-        Ok(Run { dir, layout, trainer, observer, first_iteration: 0, _locks: locks })
+        Ok(Run { dir, layout, trainer, observer, first_iteration: 0, created: None, _locks: locks })
     }
 
     /// The run in `dir`, every member continued to `--epochs` or the run's own total. Every
@@ -302,15 +319,16 @@ impl Run {
             "gan1d: resuming {what} after {first_iteration} iterations, to {}{session}",
             trainer.cfg().epochs
         ));
-        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, _locks: locks })
+        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, created: None, _locks: locks })
     }
 
     /// Trains the run to its end and says how it ended.
     fn go(self, args: &TrainArgs) -> Result<()> {
-        let Run { dir, layout, mut trainer, mut observer, first_iteration, _locks } = self;
+        let Run { dir, layout, mut trainer, mut observer, first_iteration, created, _locks } = self;
         let total = trainer.cfg().epochs;
         let started = Instant::now();
-        let result = trainer.fit(&mut observer);
+        let result = crate::failure::catch_libtorch(|| trainer.fit(&mut observer))
+            .map_err(|e| too_large(e, trainer.model_cfg(), trainer.cfg(), trainer.members()));
         observer.bar.finish_and_clear();
         let end = result.and_then(|end| {
             if end == FitEnd::Stopped {
@@ -322,6 +340,12 @@ impl Run {
             Ok(end) => end,
             Err(e) => {
                 observer.discard_unsaved();
+                if observer.saved_at.is_none()
+                    && let Some(created) = &created
+                {
+                    drop(_locks);
+                    created.undo();
+                }
                 let notes =
                     observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
                 return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
@@ -362,6 +386,40 @@ impl Run {
         };
         crate::output::note(&line);
         Ok(())
+    }
+}
+
+/// What a new run's folder lacked before the run began: the folder itself, its plots folder,
+/// its lock file. A run that fails before its first checkpoint removes those it made, so the
+/// folder is as it was.
+struct Created {
+    dir: Option<PathBuf>,
+    plots: Option<PathBuf>,
+    lock: Option<PathBuf>,
+}
+
+impl Created {
+    fn note(dir: &Path) -> Created {
+        let absent = |path: PathBuf| path.symlink_metadata().is_err().then_some(path);
+        Created {
+            dir: absent(dir.to_path_buf()),
+            plots: absent(checkpoint::plots_dir(dir)),
+            lock: absent(checkpoint::lock_path(dir)),
+        }
+    }
+
+    /// Removes what was made: the lock file unless another run holds it, and the folders if
+    /// they are empty.
+    fn undo(&self) {
+        if let Some(lock) = &self.lock
+            && let Ok(file) = File::open(lock)
+            && file.try_lock().is_ok()
+        {
+            let _ = fs::remove_file(lock);
+        }
+        for dir in [&self.plots, &self.dir].into_iter().flatten() {
+            let _ = fs::remove_dir(dir);
+        }
     }
 }
 
@@ -441,7 +499,10 @@ impl Level {
                     saved: Some((iteration, [stack(0), stack(1)])),
                     statuses: statuses.to_vec(),
                 };
-                Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
+                crate::failure::catch_libtorch(|| {
+                    Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
+                })
+                .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))
             };
         let live_at = |states: &[(u64, [NetState; 2])], statuses: &[Status]| -> Vec<u64> {
             states.iter().zip(statuses).filter(|(_, s)| **s == Status::Live).map(|((i, _), _)| *i).collect()
@@ -487,7 +548,8 @@ impl Level {
                 statuses.iter().zip(&behind).map(|(s, &b)| if b { *s } else { Status::Passenger }).collect();
             let mut sub = trainer_at(lowest, &states, &riding)?;
             observer.bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-            let end = sub.fit_to(next, &mut observer)?;
+            let end = crate::failure::catch_libtorch(|| sub.fit_to(next, &mut observer))
+                .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))?;
             observer.checkpoint_round(&mut sub)?;
             if end == FitEnd::Stopped {
                 let signal = observer.signals.received().expect("training stops only on a signal");
@@ -504,6 +566,36 @@ impl Level {
             }
         }
     }
+}
+
+/// `error`, with what made the run too large when it is an allocation that failed: the widest
+/// layer's activations over a batch, which training holds several of.
+fn too_large(
+    error: anyhow::Error,
+    model_cfg: &crate::config::ModelConfig,
+    cfg: &TrainConfig,
+    members: usize,
+) -> anyhow::Error {
+    if !error.is::<crate::failure::OutOfMemory>() {
+        return error;
+    }
+    let widest = model_cfg
+        .generator_hidden
+        .iter()
+        .chain(&model_cfg.discriminator_hidden)
+        .chain([&model_cfg.latent_dim])
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1) as u64;
+    let bytes = (members as u64).saturating_mul(cfg.batch as u64).saturating_mul(widest).saturating_mul(4);
+    let many = if members > 1 { format!("{members} members × ") } else { String::new() };
+    error.context(format!(
+        "the run is too large for memory: one layer's activations take {many}--batch {} × {widest} units × 4 bytes \
+         = {}, and training keeps several; use a smaller --batch or narrower layers",
+        cfg.batch,
+        crate::failure::human_bytes(bytes)
+    ))
 }
 
 /// The bar's verbosity for `args`.
