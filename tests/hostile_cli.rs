@@ -36,6 +36,35 @@ fn run() -> &'static PathBuf {
     })
 }
 
+/// A small trained ensemble of seeds 1 and 2, made once; cases work on copies of it.
+fn ensemble() -> &'static PathBuf {
+    static ENSEMBLE: OnceLock<PathBuf> = OnceLock::new();
+    ENSEMBLE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cli-ensemble");
+        let _ = fs::remove_dir_all(&dir);
+        let o = gan1d(&[
+            "train", "--seeds", "1,2", "--epochs", "40", "--eval-every", "20", "--device", "cpu", "--quiet", "--out",
+            p(&dir),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir
+    })
+}
+
+/// Copies the folder tree `from` to `to`, files and folders alike.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -214,13 +243,13 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "sample over its manifest",
             vec!["sample", "--checkpoint", "R", "--out", "R/config.json"],
             none(),
-            "belongs to the checkpoint",
+            "belongs to a run",
         ),
         (
             "sample over its metrics log",
             vec!["sample", "--checkpoint", "R", "--out", "R/metrics.csv"],
             none(),
-            "belongs to the checkpoint",
+            "belongs to a run",
         ),
         (
             "sample through a symlink into the checkpoint",
@@ -228,7 +257,7 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             Box::new(|root: &Path| {
                 std::os::unix::fs::symlink(generator_file(&root.join("R")), root.join("link.csv")).unwrap()
             }),
-            "belongs to the checkpoint",
+            "belongs to a run",
         ),
         (
             "sample, plot over its output",
@@ -332,7 +361,216 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             Box::new(|root: &Path| fs::write(root.join("R/metrics.csv"), "iteration\n1\n").unwrap()),
             "belongs to another run",
         ),
+        // Domains whose ends are apart in float64 and one number in float32.
+        ("a domain one float32 wide", train(&["--domain", "100,100.0000011"]), none(), "as float32 numbers"),
+        (
+            "explore, a domain one float32 wide",
+            vec!["explore", "real", "--out", "T/x", "--domain", "100,100.0000011"],
+            none(),
+            "as float32 numbers",
+        ),
+        (
+            "a sealed manifest whose domain is one float32 wide",
+            vec!["evaluate", "--checkpoint", "R"],
+            sealed(|m| m["train"]["target"]["domain"] = serde_json::json!([100.0, 100.0000011])),
+            "as float32 numbers",
+        ),
+        (
+            "a resume of a manifest whose domain is one float32 wide",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            sealed(|m| m["train"]["target"]["domain"] = serde_json::json!([100.0, 100.0000011])),
+            "as float32 numbers",
+        ),
+        // No output lands on a file of any run, by name and place or by content.
+        (
+            "sample over another run's member manifest",
+            vec!["sample", "--checkpoint", "R", "--out", "E/members/seed-1/config.json"],
+            none(),
+            "belongs to a run (config.json of the run in",
+        ),
+        (
+            "sample over an ensemble's manifest",
+            vec!["sample", "--checkpoint", "E", "--out", "E/ensemble.json"],
+            none(),
+            "belongs to a run",
+        ),
+        (
+            "sample over an ensemble's leaderboard",
+            vec!["sample", "--checkpoint", "E", "--member", "2", "--out", "E/leaderboard.csv"],
+            none(),
+            "belongs to a run",
+        ),
+        (
+            "sample over a member's best checkpoint manifest",
+            vec!["sample", "--checkpoint", "R", "--out", "E/members/seed-2/best/config.json"],
+            none(),
+            "belongs to a run",
+        ),
+        (
+            "a sample plot over a run's evaluation plot",
+            vec!["sample", "--checkpoint", "R", "--plot", "R/plots/iter_00019.png"],
+            none(),
+            "a plot of the run in",
+        ),
+        (
+            "sample over a copy of a run's log",
+            vec!["sample", "--checkpoint", "R", "--out", "T/kept.csv"],
+            Box::new(|root: &Path| {
+                fs::copy(root.join("R/metrics.csv"), root.join("kept.csv")).unwrap();
+            }),
+            "a log or leaderboard of a gan1d run",
+        ),
+        (
+            "sample over a copy of a manifest",
+            vec!["sample", "--checkpoint", "R", "--out", "T/kept.json"],
+            Box::new(|root: &Path| {
+                fs::copy(root.join("R/config.json"), root.join("kept.json")).unwrap();
+            }),
+            "checkpoint's manifest",
+        ),
+        (
+            "sample over a copy of a tensor file",
+            vec!["sample", "--checkpoint", "R", "--out", "T/kept.bin"],
+            Box::new(|root: &Path| {
+                fs::copy(generator_file(&root.join("R")), root.join("kept.bin")).unwrap();
+            }),
+            "a tensor file",
+        ),
+        (
+            "sample through a link to nowhere",
+            vec!["sample", "--checkpoint", "R", "--out", "T/gone.csv"],
+            Box::new(|root: &Path| std::os::unix::fs::symlink(root.join("nowhere"), root.join("gone.csv")).unwrap()),
+            "which does not exist",
+        ),
+        (
+            "sample, plot and output one file through a link",
+            vec!["sample", "--checkpoint", "R", "--out", "T/a.png", "--plot", "T/b.png"],
+            Box::new(|root: &Path| {
+                fs::write(root.join("a.png"), "mine").unwrap();
+                std::os::unix::fs::symlink(root.join("a.png"), root.join("b.png")).unwrap()
+            }),
+            "the same file",
+        ),
+        (
+            "explore's plot linked to a run's plot",
+            vec!["explore", "real", "--out", "T"],
+            Box::new(|root: &Path| {
+                std::os::unix::fs::symlink(root.join("R/plots/iter_00019.png"), root.join("real.png")).unwrap()
+            }),
+            "a plot of the run in",
+        ),
+        (
+            "a diagram linked to a run's manifest",
+            vec!["summary", "--diagram", "T"],
+            Box::new(|root: &Path| {
+                std::os::unix::fs::symlink(root.join("R/config.json"), root.join("generator_plot.png")).unwrap()
+            }),
+            "belongs to a run",
+        ),
+        // A new run never lands inside another run's folder.
+        (
+            "a single run over an ensemble",
+            vec!["train", "--out", "E", "--epochs", "5"],
+            none(),
+            "already holds a run",
+        ),
+        (
+            "a single run over an ensemble's member",
+            vec!["train", "--out", "E/members/seed-1", "--overwrite", "--epochs", "5"],
+            none(),
+            "a member's folder in the ensemble",
+        ),
+        (
+            "a single run into an ensemble's members' folder",
+            vec!["train", "--out", "E/members/seed-9", "--epochs", "5"],
+            none(),
+            "a member's folder in the ensemble",
+        ),
+        (
+            "a single run over a best checkpoint",
+            vec!["train", "--out", "E/members/seed-2/best", "--overwrite", "--epochs", "5"],
+            none(),
+            "the best checkpoint of the run",
+        ),
+        ("a single run into a run's plots", vec!["train", "--out", "R/plots", "--epochs", "5"], none(), "the plots of the run"),
+        // The leaderboard is checked like a checkpoint file.
+        (
+            "a leaderboard of garbage",
+            vec!["leaderboard", "E"],
+            Box::new(|root: &Path| fs::write(root.join("E/leaderboard.csv"), "garbage\n\u{0}\u{1}\n").unwrap()),
+            "leaderboard.csv",
+        ),
+        (
+            "a leaderboard ranking a stranger",
+            vec!["leaderboard", "E"],
+            Box::new(|root: &Path| edit_leaderboard(root, |text| text.replace(",1,trained", ",7,trained"))),
+            "seed 7, which is not a member",
+        ),
+        (
+            "sample from an ensemble whose leaderboard is damaged",
+            vec!["sample", "--checkpoint", "E"],
+            Box::new(|root: &Path| edit_leaderboard(root, |text| text.replacen("\n1,", "\n2,", 1))),
+            "pick a member with --member",
+        ),
+        (
+            "sample from an ensemble whose leaderboard is gone",
+            vec!["sample", "--checkpoint", "E"],
+            Box::new(|root: &Path| fs::remove_file(root.join("E/leaderboard.csv")).unwrap()),
+            "pick a member with --member",
+        ),
+        (
+            "a resume of an ensemble whose leaderboard is damaged",
+            vec!["train", "--resume", "E", "--epochs", "60"],
+            Box::new(|root: &Path| edit_leaderboard(root, |text| text.replace("trained", "diverged"))),
+            "move it away and the resume rebuilds it",
+        ),
+        // Every flag given with --resume is applied or refused.
+        (
+            "a resume of an ensemble with another ranking",
+            vec!["train", "--resume", "E", "--select", "ks", "--epochs", "60"],
+            none(),
+            "--select ks contradicts the ensemble's ranking by energy",
+        ),
+        (
+            "a resume of a single run with a ranking",
+            vec!["train", "--resume", "R", "--select", "energy", "--epochs", "60"],
+            none(),
+            "this is a single run",
+        ),
+        (
+            "a resume of an ensemble with one seed",
+            vec!["train", "--resume", "E", "--seed", "1", "--epochs", "60"],
+            none(),
+            "members keep their own",
+        ),
+        (
+            "a resume of an ensemble on the autograd engine",
+            vec!["train", "--resume", "E", "--engine", "autograd", "--epochs", "60"],
+            none(),
+            "--engine autograd trains one member at a time",
+        ),
+        (
+            "a resume of an ensemble with a member missing",
+            vec!["train", "--resume", "E", "--epochs", "60"],
+            Box::new(|root: &Path| fs::remove_file(root.join("E/members/seed-2/config.json")).unwrap()),
+            "member 2",
+        ),
+        (
+            "a resume of an ensemble with a member damaged",
+            vec!["train", "--resume", "E", "--epochs", "60"],
+            Box::new(|root: &Path| fs::write(common::part_file(&root.join("E/members/seed-2"), "generator"), b"PK").unwrap()),
+            "member 2",
+        ),
     ]
+}
+
+/// Rewrites the copied ensemble's leaderboard with `edit`.
+fn edit_leaderboard(root: &Path, edit: impl Fn(&str) -> String) {
+    let path = root.join("E/leaderboard.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit changed nothing");
+    fs::write(&path, edited).unwrap();
 }
 
 #[test]
@@ -343,13 +581,14 @@ fn every_hostile_command_line_is_refused_in_one_line_and_changes_nothing() {
         let root = scratch.path();
         common::copy_run(run(), &root.join("R"));
         common::copy_run(&run().join("plots"), &root.join("R/plots"));
+        copy_tree(ensemble(), &root.join("E"));
         setup(root);
         let args: Vec<String> = args
             .iter()
             .map(|a| match *a {
-                "R" => p(&root.join("R")).to_string(),
+                "R" | "E" => p(&root.join(*a)).to_string(),
                 "T" => p(root).to_string(),
-                a if a.starts_with("R/") => p(&root.join(a)).to_string(),
+                a if a.starts_with("R/") || a.starts_with("E/") => p(&root.join(a)).to_string(),
                 a if a.starts_with("T/") => p(&root.join(&a[2..])).to_string(),
                 a => a.to_string(),
             })
