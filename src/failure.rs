@@ -100,7 +100,8 @@ mod tests {
         let err = error_of(text);
         assert_eq!(err.downcast_ref::<OutOfMemory>(), Some(&OutOfMemory { bytes: 8 << 30 }));
         assert!(err.to_string().contains("8.0 GiB (8589934592 bytes)"), "{err}");
-        let other = error_of("called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch\\nframe #0: x\")");
+        let other =
+            error_of("called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch\\nframe #0: x\")");
         assert_eq!(other.to_string(), "libtorch failed: shape mismatch");
         assert_eq!(human_bytes(512), "512 bytes");
         assert_eq!(human_bytes(3 << 20), "3.0 MiB");

@@ -132,7 +132,11 @@ pub fn check(rows: &[Standing], seeds: &[u64], select: Select, diverged: &[u64])
             other => bail!("seed {} has the status {other:?}, neither trained nor diverged", row.seed),
         };
         if marked_diverged != row.diverged_after.is_some() {
-            bail!("seed {} is marked {} with no iteration it diverged after, or the other way round", row.seed, row.status);
+            bail!(
+                "seed {} is marked {} with no iteration it diverged after, or the other way round",
+                row.seed,
+                row.status
+            );
         }
         if diverged.contains(&row.seed) && !marked_diverged {
             bail!("seed {} is marked trained, but the run says it diverged", row.seed);

@@ -275,9 +275,10 @@ impl<R: Serialize + DeserializeOwned> Reopened<R> {
                 self.path.display()
             ));
         }
-        let as_recorded = self.record.as_ref().is_none_or(|r| {
-            self.text.len() as u64 == r.bytes && fsio::sha256_hex(&self.text) == r.sha256
-        });
+        let as_recorded = self
+            .record
+            .as_ref()
+            .is_none_or(|r| self.text.len() as u64 == r.bytes && fsio::sha256_hex(&self.text) == r.sha256);
         let (to, publish_to) =
             if as_recorded { (&self.path, None) } else { (&self.staged, Some(self.path.clone())) };
         fsio::write_atomically(to, |out| Ok(out.write_all(&self.text)?))?;
@@ -384,7 +385,8 @@ mod tests {
         assert!(!log.publish().unwrap());
         // A missing log is staged too, so the folder keeps saying it is missing until then.
         std::fs::remove_file(&path).unwrap();
-        let log = CsvLog::<Pair>::check(&path, &staged, Some(&next), |_| true).and_then(Reopened::open).unwrap();
+        let log =
+            CsvLog::<Pair>::check(&path, &staged, Some(&next), |_| true).and_then(Reopened::open).unwrap();
         assert!(log.is_staged() && !path.exists() && staged.exists());
     }
 

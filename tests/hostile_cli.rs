@@ -43,7 +43,17 @@ fn ensemble() -> &'static PathBuf {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cli-ensemble");
         let _ = fs::remove_dir_all(&dir);
         let o = gan1d(&[
-            "train", "--seeds", "1,2", "--epochs", "40", "--eval-every", "20", "--device", "cpu", "--quiet", "--out",
+            "train",
+            "--seeds",
+            "1,2",
+            "--epochs",
+            "40",
+            "--eval-every",
+            "20",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--out",
             p(&dir),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -439,7 +449,9 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
         (
             "sample through a link to nowhere",
             vec!["sample", "--checkpoint", "R", "--out", "T/gone.csv"],
-            Box::new(|root: &Path| std::os::unix::fs::symlink(root.join("nowhere"), root.join("gone.csv")).unwrap()),
+            Box::new(|root: &Path| {
+                std::os::unix::fs::symlink(root.join("nowhere"), root.join("gone.csv")).unwrap()
+            }),
             "which does not exist",
         ),
         (
@@ -455,7 +467,8 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "explore's plot linked to a run's plot",
             vec!["explore", "real", "--out", "T"],
             Box::new(|root: &Path| {
-                std::os::unix::fs::symlink(root.join("R/plots/iter_00019.png"), root.join("real.png")).unwrap()
+                std::os::unix::fs::symlink(root.join("R/plots/iter_00019.png"), root.join("real.png"))
+                    .unwrap()
             }),
             "a plot of the run in",
         ),
@@ -463,7 +476,8 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "a diagram linked to a run's manifest",
             vec!["summary", "--diagram", "T"],
             Box::new(|root: &Path| {
-                std::os::unix::fs::symlink(root.join("R/config.json"), root.join("generator_plot.png")).unwrap()
+                std::os::unix::fs::symlink(root.join("R/config.json"), root.join("generator_plot.png"))
+                    .unwrap()
             }),
             "belongs to a run",
         ),
@@ -492,12 +506,19 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             none(),
             "the best checkpoint of the run",
         ),
-        ("a single run into a run's plots", vec!["train", "--out", "R/plots", "--epochs", "5"], none(), "the plots of the run"),
+        (
+            "a single run into a run's plots",
+            vec!["train", "--out", "R/plots", "--epochs", "5"],
+            none(),
+            "the plots of the run",
+        ),
         // The leaderboard is checked like a checkpoint file.
         (
             "a leaderboard of garbage",
             vec!["leaderboard", "E"],
-            Box::new(|root: &Path| fs::write(root.join("E/leaderboard.csv"), "garbage\n\u{0}\u{1}\n").unwrap()),
+            Box::new(|root: &Path| {
+                fs::write(root.join("E/leaderboard.csv"), "garbage\n\u{0}\u{1}\n").unwrap()
+            }),
             "leaderboard.csv",
         ),
         (
@@ -558,7 +579,9 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
         (
             "a resume of an ensemble with a member damaged",
             vec!["train", "--resume", "E", "--epochs", "60"],
-            Box::new(|root: &Path| fs::write(common::part_file(&root.join("E/members/seed-2"), "generator"), b"PK").unwrap()),
+            Box::new(|root: &Path| {
+                fs::write(common::part_file(&root.join("E/members/seed-2"), "generator"), b"PK").unwrap()
+            }),
             "member 2",
         ),
     ]

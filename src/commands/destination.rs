@@ -121,7 +121,12 @@ impl Destination {
 
     /// Draws a PNG with `draw`, which writes the file at the path it is given: the file itself,
     /// or, for a stream, a temporary file whose bytes are then copied to it.
-    pub(crate) fn draw(&self, flag: &str, shown: &Path, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    pub(crate) fn draw(
+        &self,
+        flag: &str,
+        shown: &Path,
+        draw: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
         match self {
             Destination::File(path) => draw(path),
             Destination::Stdout => bail!("{flag} {}: a PNG cannot go to stdout", shown.display()),
@@ -146,7 +151,9 @@ impl Destination {
 
 /// Refuses two outputs that name one file.
 pub(crate) fn distinct(a: &Destination, b: &Destination, flags: (&str, &str), shown: &Path) -> Result<()> {
-    let same = |x: &Path, y: &Path| x == y || fs::canonicalize(x).ok().zip(fs::canonicalize(y).ok()).is_some_and(|(x, y)| x == y);
+    let same = |x: &Path, y: &Path| {
+        x == y || fs::canonicalize(x).ok().zip(fs::canonicalize(y).ok()).is_some_and(|(x, y)| x == y)
+    };
     if let (Some(x), Some(y)) = (a.target(), b.target())
         && same(x, y)
     {

@@ -55,11 +55,9 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
         ),
         None => match standings.iter().find(|s| s.rank == 1 && s.best_iteration.is_some()) {
             Some(best) => best.seed,
-            None if standings.iter().all(|s| s.best_iteration.is_none()) && manifest.diverged.is_empty() => bail!(
-                "{}: no member has been evaluated yet, so none is best; {}",
-                dir.display(),
-                pick()
-            ),
+            None if standings.iter().all(|s| s.best_iteration.is_none()) && manifest.diverged.is_empty() => {
+                bail!("{}: no member has been evaluated yet, so none is best; {}", dir.display(), pick())
+            }
             None => bail!(
                 "{}: after {} iterations no member has a score by {} (each diverged before its first \
                  evaluation), so none is best; {}",

@@ -5,8 +5,8 @@ use std::io::{self, BufWriter};
 use anyhow::{Context, Result};
 use tch::Device;
 
-use crate::cli::SampleArgs;
 use super::Destination;
+use crate::cli::SampleArgs;
 use crate::{checkpoint, plot, sample as sampling};
 
 /// Most points drawn in a `sample --plot`: beyond this a scatter shows nothing new.
@@ -63,7 +63,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         let target = manifest.target()?;
         let curve = target.curve(plot::CURVE_POINTS);
         let label = target.label();
-        let scatter = plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label };
+        let scatter =
+            plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label };
         plot.draw("--plot", shown, |path| plot::scatter(path, &scatter))
             .with_context(|| format!("--plot {}", shown.display()))?;
     }

@@ -319,7 +319,15 @@ impl Run {
             "gan1d: resuming {what} after {first_iteration} iterations, to {}{session}",
             trainer.cfg().epochs
         ));
-        Ok(Run { dir: dir.to_path_buf(), layout, trainer, observer, first_iteration, created: None, _locks: locks })
+        Ok(Run {
+            dir: dir.to_path_buf(),
+            layout,
+            trainer,
+            observer,
+            first_iteration,
+            created: None,
+            _locks: locks,
+        })
     }
 
     /// Trains the run to its end and says how it ended.
@@ -474,36 +482,38 @@ impl Level {
         mut states: Vec<(u64, [NetState; 2])>,
         mut statuses: Vec<Status>,
     ) -> Result<(Trainer, RunObserver)> {
-        let trainer_at =
-            |iteration: u64, states: &[(u64, [NetState; 2])], statuses: &[Status]| -> Result<Trainer> {
-                let mut steps = [None, None];
-                for ((_, state), status) in states.iter().zip(statuses) {
-                    if *status == Status::Live {
-                        for (net, s) in state.iter().enumerate() {
-                            if steps[net].is_some_and(|steps| steps != s.steps) {
-                                bail!(
-                                    "--resume {}: the members' optimisers are at different steps",
-                                    dir.display()
-                                );
-                            }
-                            steps[net] = Some(s.steps);
+        let trainer_at = |iteration: u64,
+                          states: &[(u64, [NetState; 2])],
+                          statuses: &[Status]|
+         -> Result<Trainer> {
+            let mut steps = [None, None];
+            for ((_, state), status) in states.iter().zip(statuses) {
+                if *status == Status::Live {
+                    for (net, s) in state.iter().enumerate() {
+                        if steps[net].is_some_and(|steps| steps != s.steps) {
+                            bail!(
+                                "--resume {}: the members' optimisers are at different steps",
+                                dir.display()
+                            );
                         }
+                        steps[net] = Some(s.steps);
                     }
                 }
-                let stack = |net: usize| {
-                    let rows: Vec<&NetState> = states.iter().map(|(_, s)| &s[net]).collect();
-                    NetState::stack(&rows, steps[net].unwrap_or(0))
-                };
-                let start = Start {
-                    seeds: self.seeds.clone(),
-                    saved: Some((iteration, [stack(0), stack(1)])),
-                    statuses: statuses.to_vec(),
-                };
-                crate::failure::catch_libtorch(|| {
-                    Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
-                })
-                .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))
+            }
+            let stack = |net: usize| {
+                let rows: Vec<&NetState> = states.iter().map(|(_, s)| &s[net]).collect();
+                NetState::stack(&rows, steps[net].unwrap_or(0))
             };
+            let start = Start {
+                seeds: self.seeds.clone(),
+                saved: Some((iteration, [stack(0), stack(1)])),
+                statuses: statuses.to_vec(),
+            };
+            crate::failure::catch_libtorch(|| {
+                Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
+            })
+            .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))
+        };
         let live_at = |states: &[(u64, [NetState; 2])], statuses: &[Status]| -> Vec<u64> {
             states.iter().zip(statuses).filter(|(_, s)| **s == Status::Live).map(|((i, _), _)| *i).collect()
         };
@@ -750,7 +760,9 @@ fn lock_run_dir(dir: &Path, what: &str) -> Result<File> {
             "{what}: another `gan1d train` is writing into {}; wait for it to finish or use another folder",
             dir.display()
         ),
-        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("{what}: cannot lock {}", path.display())),
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("{what}: cannot lock {}", path.display()))
+        }
     }
 }
 
