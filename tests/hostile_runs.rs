@@ -31,6 +31,15 @@ fn mkfifo(at: &Path) {
     assert!(Command::new("mkfifo").arg(at).status().unwrap().success());
 }
 
+/// Runs `read` on a thread; the returned function waits at most 30 s for its bytes.
+fn bounded(read: impl FnOnce() -> Vec<u8> + Send + 'static) -> impl FnOnce() -> Vec<u8> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || send.send(read()));
+    move || {
+        receive.recv_timeout(Duration::from_secs(30)).expect("nothing was written to the reader within 30 s")
+    }
+}
+
 #[test]
 fn outputs_to_streams_and_links_are_written_and_never_replaced() {
     let tmp = tempfile::tempdir().unwrap();
@@ -50,22 +59,22 @@ fn outputs_to_streams_and_links_are_written_and_never_replaced() {
     };
     let expected = stdout(&sample(&[]));
     assert!(expected.starts_with("x,y\n") && expected.lines().count() == 51, "{expected}");
+    // Each reader gives up after 30 s: a FIFO replaced by a file is never written to.
     let reader = |fifo: &Path| {
         let fifo = fifo.to_path_buf();
-        std::thread::spawn(move || {
+        bounded(move || {
             let mut bytes = Vec::new();
             fs::File::open(&fifo).unwrap().read_to_end(&mut bytes).unwrap();
             bytes
         })
     };
-
     // A FIFO is written to, and stays a FIFO.
     let fifo = tmp.path().join("points");
     mkfifo(&fifo);
     let read = reader(&fifo);
     let o = sample(&["--out", path(&fifo)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(String::from_utf8(read.join().unwrap()).unwrap(), expected);
+    assert_eq!(String::from_utf8(read()).unwrap(), expected);
     assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
 
     // A plot to a FIFO is a whole PNG.
@@ -74,14 +83,14 @@ fn outputs_to_streams_and_links_are_written_and_never_replaced() {
     let read = reader(&fifo_png);
     let o = sample(&["--out", path(&tmp.path().join("p.csv")), "--plot", path(&fifo_png)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let png = read.join().unwrap();
+    let png = read();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "{} bytes", png.len());
     assert!(fs::symlink_metadata(&fifo_png).unwrap().file_type().is_fifo());
 
     // A socket is connected to, and stays a socket.
     let socket = tmp.path().join("socket");
     let listener = UnixListener::bind(&socket).unwrap();
-    let accept = std::thread::spawn(move || {
+    let accept = bounded(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut bytes = Vec::new();
         stream.read_to_end(&mut bytes).unwrap();
@@ -89,7 +98,7 @@ fn outputs_to_streams_and_links_are_written_and_never_replaced() {
     });
     let o = sample(&["--out", path(&socket)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(String::from_utf8(accept.join().unwrap()).unwrap(), expected);
+    assert_eq!(String::from_utf8(accept()).unwrap(), expected);
     assert!(fs::symlink_metadata(&socket).unwrap().file_type().is_socket());
 
     // A link is followed: its target gets the points, and the link stays.
