@@ -418,19 +418,6 @@ fn kill_9_during_an_ensemble_leaves_every_member_loadable() {
     }
 }
 
-/// Copies `from` (files and folders) into a new folder `to`.
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
-}
-
 #[test]
 fn members_saved_at_different_iterations_are_brought_level_exactly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -438,13 +425,13 @@ fn members_saved_at_different_iterations_are_brought_level_exactly() {
         (tmp.path().join("ens"), tmp.path().join("kept"), tmp.path().join("straight"));
     let o = train(&["--seeds", "1..3", "--epochs", "20", "--eval-every", "10", "--out", path(&dir)]);
     assert!(o.status.success(), "{}", stderr(&o));
-    copy_tree(&dir.join("members/seed-2"), &kept);
+    common::copy_tree(&dir.join("members/seed-2"), &kept);
     let o = train(&["--resume", path(&dir), "--epochs", "30"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // As a stop in the middle of a checkpoint round leaves it: member 2 still after 20
     // iterations, the others and the manifest after 30.
     fs::remove_dir_all(dir.join("members/seed-2")).unwrap();
-    copy_tree(&kept, &dir.join("members/seed-2"));
+    common::copy_tree(&kept, &dir.join("members/seed-2"));
     let o = train(&["--resume", path(&dir), "--epochs", "40"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("training those behind to 30 first"), "{}", stderr(&o));

@@ -61,20 +61,6 @@ fn ensemble() -> &'static PathBuf {
     })
 }
 
-/// Copies the folder tree `from` to `to`, files and folders alike.
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -604,7 +590,7 @@ fn every_hostile_command_line_is_refused_in_one_line_and_changes_nothing() {
         let root = scratch.path();
         common::copy_run(run(), &root.join("R"));
         common::copy_run(&run().join("plots"), &root.join("R/plots"));
-        copy_tree(ensemble(), &root.join("E"));
+        common::copy_tree(ensemble(), &root.join("E"));
         setup(root);
         let args: Vec<String> = args
             .iter()
