@@ -133,12 +133,14 @@ pub struct TrainArgs {
     /// auto (CUDA if present, else CPU), cpu, cuda or cuda:N
     #[arg(long, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// fused (flat parameters, hand-written gradients: fast; any number of members) or autograd
-    /// (nn::Linear layers and autograd: the readable reference; one member). Same algorithm,
-    /// draws and checkpoints; a resumed run may switch
-    #[arg(long, default_value_t = EngineKind::default())]
-    pub engine: EngineKind,
-    /// CPU threads for libtorch; for these tiny tensors one is fastest
+    /// native (plain Rust loops, the same bits on every CPU; the CPU's default), fused (libtorch
+    /// tensors, hand-written gradients; CUDA's default) or autograd (nn::Linear layers and
+    /// autograd: the readable reference; one member). Same algorithm, draws and checkpoints; a
+    /// resumed run may switch
+    #[arg(long, value_name = "native|fused|autograd")]
+    pub engine: Option<EngineKind>,
+    /// CPU threads: the native engine spreads an ensemble's members over them (the numbers do
+    /// not change); libtorch uses them too
     #[arg(long, default_value_t = 1, value_parser = whole(1, limits::MAX_THREADS), allow_negative_numbers = true)]
     pub threads: u64,
     /// Folder for the checkpoint and plots (created if missing); one that holds a run needs
@@ -573,14 +575,15 @@ mod tests {
     }
 
     #[test]
-    fn engine_defaults_to_fused_and_takes_autograd() {
+    fn engine_is_chosen_by_the_device_unless_named() {
         let parse = |extra: &[&str]| {
             let cli = Cli::parse_from([&["gan1d", "train"], extra].concat());
             let Command::Train(args) = cli.command else { panic!("not train") };
             args.engine
         };
-        assert_eq!(parse(&[]), EngineKind::Fused);
-        assert_eq!(parse(&["--engine", "autograd"]), EngineKind::Autograd);
+        assert_eq!(parse(&[]), None);
+        assert_eq!(parse(&["--engine", "autograd"]), Some(EngineKind::Autograd));
+        assert_eq!(parse(&["--engine", "native"]), Some(EngineKind::Native));
         assert!(Cli::try_parse_from(["gan1d", "train", "--engine", "keras"]).is_err());
     }
 }

@@ -303,33 +303,44 @@ impl Default for AdamConfig {
     }
 }
 
-/// How an iteration's gradients and updates are computed. Both engines run the same
-/// algorithm on the same random draws and save the same checkpoints, so a run may be resumed
-/// with either; they differ in speed, and in float rounding only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How an iteration's gradients and updates are computed. The engines run the same algorithm
+/// on the same random draws and save the same checkpoints, so a run may be resumed with any;
+/// they differ in speed, in where they run, and in float rounding only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
-    /// Flat parameters, hand-written backward pass, one Adam update per network: the fast one.
-    #[default]
+    /// Plain Rust loops over flat parameters, the same bits on every CPU: the CPU's default.
+    Native,
+    /// Flat libtorch tensors, hand-written backward pass, one Adam update per network: the
+    /// engine for CUDA.
     Fused,
     /// `nn::Linear` layers, autograd and a plainly written Keras Adam: the readable reference.
     Autograd,
+}
+
+impl EngineKind {
+    pub const ALL: [EngineKind; 3] = [EngineKind::Native, EngineKind::Fused, EngineKind::Autograd];
+
+    /// The engine a run on `device` gets when none is named: native on the CPU, fused on CUDA.
+    pub fn for_device(device: tch::Device) -> EngineKind {
+        if device == tch::Device::Cpu { EngineKind::Native } else { EngineKind::Fused }
+    }
 }
 
 impl std::str::FromStr for EngineKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "fused" => Ok(EngineKind::Fused),
-            "autograd" => Ok(EngineKind::Autograd),
-            _ => Err(format!("must be fused or autograd, got `{s}`")),
-        }
+        EngineKind::ALL
+            .into_iter()
+            .find(|kind| kind.to_string() == s)
+            .ok_or_else(|| format!("must be native, fused or autograd, got `{s}`"))
     }
 }
 
 impl std::fmt::Display for EngineKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            EngineKind::Native => "native",
             EngineKind::Fused => "fused",
             EngineKind::Autograd => "autograd",
         })
@@ -498,11 +509,12 @@ mod tests {
 
     #[test]
     fn engine_names_round_trip() {
-        for kind in [EngineKind::Fused, EngineKind::Autograd] {
+        for kind in EngineKind::ALL {
             assert_eq!(kind.to_string().parse::<EngineKind>(), Ok(kind));
         }
-        assert_eq!(EngineKind::default(), EngineKind::Fused);
-        assert!("keras".parse::<EngineKind>().unwrap_err().contains("must be fused or autograd"));
+        assert_eq!(EngineKind::for_device(tch::Device::Cpu), EngineKind::Native);
+        assert_eq!(EngineKind::for_device(tch::Device::Cuda(0)), EngineKind::Fused);
+        assert!("keras".parse::<EngineKind>().unwrap_err().contains("must be native, fused or autograd"));
     }
 
     #[test]

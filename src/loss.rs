@@ -55,6 +55,27 @@ fn per_run_mean(t: &Tensor, kind: Kind) -> Tensor {
     }
 }
 
+/// [`value`] of one run's logits on the host, in float64 over a fixed order, each point's
+/// softplus in float32 from `libm`: the same bits on every CPU.
+pub fn host_value(logits: &[f32], label: Label) -> f64 {
+    let total: f64 = logits
+        .iter()
+        .map(|&z| {
+            let z = if label == Label::Real { -z } else { z };
+            // softplus(z) = max(z, 0) + log(1 + e^−|z|), finite for any finite z.
+            let positive = if z > 0.0 { z } else { 0.0 };
+            f64::from(positive + libm::log1pf(libm::expf(-z.abs())))
+        })
+        .sum();
+    total / logits.len() as f64
+}
+
+/// [`accuracy`] of one run's logits on the host.
+pub fn host_accuracy(logits: &[f32], label: Label) -> f64 {
+    let scored = logits.iter().filter(|&&z| if label == Label::Real { z > 0.0 } else { z <= 0.0 }).count();
+    scored as f64 / logits.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +109,23 @@ mod tests {
         assert_eq!((acc.double_value(&[0]), acc.double_value(&[1])), (0.0, 2.0 / 3.0));
         let acc = accuracy(&logits(), Label::Fake, Kind::Double);
         assert_eq!((acc.double_value(&[0]), acc.double_value(&[1])), (1.0, 1.0 / 3.0));
+    }
+
+    #[test]
+    fn the_host_forms_agree_with_the_tensor_forms() {
+        let t = logits();
+        let rows: Vec<f32> = Vec::try_from(t.view([-1])).unwrap();
+        for label in [Label::Real, Label::Fake] {
+            for k in 0..2 {
+                let own = &rows[3 * k..3 * k + 3];
+                let tensor = value(&t, label).double_value(&[k as i64]);
+                assert!((host_value(own, label) - tensor).abs() < 1e-6, "{label:?} run {k}");
+                let acc = accuracy(&t, label, Kind::Double).double_value(&[k as i64]);
+                assert_eq!(host_accuracy(own, label), acc, "{label:?} run {k}");
+            }
+        }
+        assert!(host_value(&[f32::NAN, 0.0], Label::Real).is_nan(), "a NaN logit gives a NaN loss");
+        assert!((host_value(&[-200.0, 200.0], Label::Fake) - 100.0).abs() < 1e-3);
     }
 
     #[test]

@@ -261,9 +261,15 @@ pub fn uniform(numbers: &Tensor, low: f64, high: f64) -> Tensor {
 /// A draw's numbers as float32 normal `N(0, 1)`, by Box–Muller: with `h` half the last
 /// dimension, numbers `i` and `h + i` give normals `i` and `h + i`. The last dimension must be
 /// even.
+///
+/// On the CPU the logarithm, sine and cosine come from the `libm` crate, so the normals have
+/// the same bits on every CPU whatever libtorch's kernels are; on CUDA, from libtorch.
 pub fn normal(numbers: &Tensor) -> Tensor {
     let n = *numbers.size().last().expect("numbers have a last dimension");
     assert!(n % 2 == 0, "Box–Muller needs an even count of numbers, got {n}");
+    if numbers.device() == Device::Cpu {
+        return normal_on_host(numbers);
+    }
     let half = n / 2;
     // u₁ in (0, 1], so that its logarithm is finite; the angle 2π·u₂ with u₂ in [0, 1).
     let mut radius = numbers.narrow(-1, 0, half).g_add_scalar(1.0);
@@ -276,6 +282,27 @@ pub fn normal(numbers: &Tensor) -> Tensor {
     let _ = angle.sin_out(&sin);
     let _ = sin.g_mul_(&radius);
     normals
+}
+
+/// [`normal`] on the host, in float32: the same operations in the same order.
+fn normal_on_host(numbers: &Tensor) -> Tensor {
+    let size = numbers.size();
+    let n = size[size.len() - 1] as usize;
+    let half = n / 2;
+    let words: Vec<f32> = Vec::try_from(numbers.to_kind(Kind::Float).contiguous().view([-1]))
+        .expect("numbers convert to Vec<f32>");
+    let mut out = vec![0f32; words.len()];
+    let (unit, turn) = (UNIT as f32, (UNIT * std::f64::consts::TAU) as f32);
+    for (row, normals) in words.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let (first, second) = row.split_at(half);
+        let (cos, sin) = normals.split_at_mut(half);
+        for i in 0..half {
+            let radius = (libm::logf((first[i] + 1.0) * unit) * -2.0).sqrt();
+            let (s, c) = libm::sincosf(second[i] * turn);
+            (cos[i], sin[i]) = (c * radius, s * radius);
+        }
+    }
+    Tensor::from_slice(&out).view(size.as_slice())
 }
 
 /// `count` normals per counter, from `words` drawn for `count` rounded up to even.
@@ -384,5 +411,20 @@ mod tests {
         assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean}, variance {var}");
         assert!((tail - 0.05).abs() < 0.003, "share beyond 1.96: {tail}");
         assert_eq!(z.isfinite().all().int64_value(&[]), 1);
+    }
+
+    #[test]
+    fn the_host_normals_agree_with_libtorchs() {
+        let words = Keys::new(&[9], Device::Cpu).draw(Tag::EvalLatent, 0, 3, 1000);
+        let host = normal(&words);
+        // The tensor form, as CUDA computes it, on the CPU.
+        let half = 500;
+        let radius =
+            words.narrow(-1, 0, half).g_add_scalar(1.0).g_mul_scalar(UNIT).log().g_mul_scalar(-2.0).sqrt();
+        let angle = words.narrow(-1, half, half).g_mul_scalar(UNIT * std::f64::consts::TAU);
+        let tensor = Tensor::cat(&[angle.cos() * &radius, angle.sin() * &radius], -1);
+        let diff = (&host - &tensor).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
+        assert_eq!(host.size(), [1, 3, 1000]);
     }
 }

@@ -281,14 +281,21 @@ impl Target {
         }
     }
 
-    /// Writes `f(xs)` into `out` (same shape). The tutorial's `x^2` is one multiplication, so
-    /// the default run's iteration costs what it always did.
+    /// Writes `f(xs)` into `out` (same shape). The tutorial's `x^2` is one multiplication.
+    /// Otherwise, on the CPU, `f` is evaluated on the host in double precision ([`Target::f`],
+    /// rounded to float32), which gives the same bits on every CPU; on CUDA, by tensor
+    /// operations there.
     pub fn write(&self, xs: &Tensor, out: &Tensor) {
         if let Node::Binary(Operator::Pow, base, exponent) = &self.root
             && **base == Node::X
             && **exponent == Node::Number(2.0)
         {
             let _ = xs.mul_out(out, xs);
+        } else if xs.device() == Device::Cpu {
+            let values: Vec<f32> = Vec::try_from(xs.to_kind(Kind::Float).contiguous().view([-1]))
+                .expect("points convert to Vec<f32>");
+            let ys: Vec<f32> = values.iter().map(|&x| self.f(f64::from(x)) as f32).collect();
+            out.shallow_clone().copy_(&Tensor::from_slice(&ys).view(xs.size().as_slice()));
         } else {
             out.shallow_clone().copy_(&self.tensor(xs));
         }
@@ -372,16 +379,18 @@ enum Function {
 }
 
 impl Function {
+    /// In double precision from the `libm` crate, not the platform's: the same bits on every
+    /// CPU, so that the real points a CPU run trains on are too.
     fn eval(self, v: f64) -> f64 {
         match self {
-            Function::Sin => v.sin(),
-            Function::Cos => v.cos(),
-            Function::Tan => v.tan(),
-            Function::Exp => v.exp(),
-            Function::Log => v.ln(),
+            Function::Sin => libm::sin(v),
+            Function::Cos => libm::cos(v),
+            Function::Tan => libm::tan(v),
+            Function::Exp => libm::exp(v),
+            Function::Log => libm::log(v),
             Function::Sqrt => v.sqrt(),
             Function::Abs => v.abs(),
-            Function::Tanh => v.tanh(),
+            Function::Tanh => libm::tanh(v),
         }
     }
 
@@ -421,7 +430,7 @@ impl Node {
                     Operator::Div => a / b,
                     // Squares as products, as on tensors: exact where x·x is.
                     Operator::Pow if b == 2.0 => a * a,
-                    Operator::Pow => a.powf(b),
+                    Operator::Pow => libm::pow(a, b),
                 }
             }
         }

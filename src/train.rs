@@ -24,7 +24,7 @@ use crate::engine::{self, Batches, Engine, Net, NetState, fused};
 use crate::evaluate::{self, EvalReport};
 use crate::loss::Label;
 use crate::metrics;
-use crate::model::{Discriminator, Generator};
+use crate::model::Discriminator;
 use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target};
 
@@ -346,6 +346,13 @@ impl Trainer {
         self.engine_kind
     }
 
+    /// Spreads the members over `threads` CPU threads where the engine can (the native one);
+    /// every member's numbers stay those of its seed alone.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.engine.set_threads(threads);
+        self
+    }
+
     /// Iterations completed so far.
     pub fn iteration(&self) -> u64 {
         self.iteration
@@ -410,40 +417,17 @@ impl Trainer {
         losses
     }
 
-    /// Member `k`'s networks as networks of their own when K > 1, so that its numbers are
-    /// those of the same state trained alone; `None` at K = 1, where the engine's are its own.
-    fn own_networks(&self, k: usize) -> Option<(Generator, Discriminator)> {
-        if self.members() == 1 {
-            return None;
-        }
-        let [generator, discriminator] = self.member_state(k);
-        Some((
-            Generator::new(&self.model_cfg, generator.params),
-            Discriminator::new(&self.model_cfg, discriminator.params),
-        ))
-    }
-
-    /// `net` of the member whose [`Trainer::own_networks`] are `own` applied to `xs`
-    /// (`[1, n, in]`) without gradients.
-    fn forward(&self, own: &Option<(Generator, Discriminator)>, net: Net, xs: &Tensor) -> Tensor {
-        match (own, net) {
-            (None, net) => self.engine.forward(net, xs),
-            (Some((generator, _)), Net::Generator) => generator.generate(xs),
-            (Some((_, discriminator)), Net::Discriminator) => discriminator.score(xs),
-        }
-    }
-
-    /// The points of the member whose networks are `own` for `latent` (`[n, latent_dim]`), on
-    /// the host, on the data's axes.
-    fn generate_with(&self, own: &Option<(Generator, Discriminator)>, latent: &Tensor) -> Vec<(f32, f32)> {
-        let points = self.forward(own, Net::Generator, &latent.unsqueeze(0)).get(0);
-        data::to_pairs(&self.scaling.to_data(&points))
+    /// Member `k`'s `net` applied to `xs` (`[1, n, in]`) without gradients, as the member
+    /// alone would compute it.
+    fn forward(&self, k: usize, net: Net, xs: &Tensor) -> Tensor {
+        self.engine.forward_member(k as i64, net, xs)
     }
 
     /// Member `k`'s generator's points for `latent` (`[n, latent_dim]`), on the host, on the
     /// data's axes.
     pub fn generate(&self, k: usize, latent: &Tensor) -> Vec<(f32, f32)> {
-        self.generate_with(&self.own_networks(k), latent)
+        let points = self.forward(k, Net::Generator, &latent.unsqueeze(0)).get(0);
+        data::to_pairs(&self.scaling.to_data(&points))
     }
 
     /// The tutorial's evaluation of member `k`: the discriminator's accuracy on
@@ -451,14 +435,14 @@ impl Trainer {
     /// data's axes) for plotting, and the quality metrics of the generator's images of the
     /// member's fixed metric batch. The report names the last iteration done (0 before any).
     pub fn evaluate_member(&self, k: usize) -> EvalReport {
-        let (member, own) = (&self.members[k], self.own_networks(k));
+        let member = &self.members[k];
         let (n, dim) = (member.cfg.eval_samples, self.model_cfg.latent_dim);
         let (real, latent) =
             data::eval_draws(&member.keys, &self.target, self.scaling, n, dim, self.iteration);
-        let fake = self.forward(&own, Net::Generator, &latent);
-        let measured = self.generate_with(&own, &member.metric_latent.get(0));
+        let fake = self.forward(k, Net::Generator, &latent);
+        let measured = self.generate(k, &member.metric_latent.get(0));
         let metrics = metrics::measure(&measured, &member.reference, &self.target);
-        let score = |points: &Tensor| self.forward(&own, Net::Discriminator, points);
+        let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
         let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
         EvalReport {
             iteration: self.iteration.saturating_sub(1),

@@ -1,4 +1,5 @@
-//! The fused engine against the autograd reference, in a way that float rounding cannot break:
+//! The native and fused engines against the autograd reference, in a way that float rounding
+//! cannot break:
 //! both start from the same state, take one iteration on the same draws, and must agree to
 //! float32 rounding. The states are taken all along real runs of several seeds, so the check
 //! covers trained networks and well-filled Adam moments, not only the initialisation. A GAN
@@ -41,8 +42,12 @@ fn deeper() -> ModelConfig {
     }
 }
 
-/// Runs `seed` with `run_with`'s engine and, at each iteration in `at`, steps both engines
-/// once from the run's state and compares them. Returns the worst disagreement seen.
+/// The engines tested against the reference.
+const CANDIDATES: [EngineKind; 2] = [EngineKind::Native, EngineKind::Fused];
+
+/// Runs `seed` with `run_with`'s engine and, at each iteration in `at`, steps each candidate
+/// engine and the reference once from the run's state and compares them. Returns the worst
+/// disagreement seen.
 fn compare_along_a_run(seed: u64, run_with: EngineKind, at: &[u64]) -> (f64, String) {
     compare_along_a_run_of(&ModelConfig::default(), seed, run_with, at)
 }
@@ -58,13 +63,31 @@ fn compare_along_a_run_for(
     run_with: EngineKind,
     at: &[u64],
 ) -> (f64, String) {
+    let mut worst = (0.0f64, String::new());
+    for candidate in CANDIDATES {
+        let found = compare_one(model, target, seed, run_with, candidate, at);
+        if found.0 > worst.0 || found.0.is_nan() {
+            worst = found;
+        }
+    }
+    worst
+}
+
+fn compare_one(
+    model: &ModelConfig,
+    target: &TargetConfig,
+    seed: u64,
+    run_with: EngineKind,
+    candidate: EngineKind,
+    at: &[u64],
+) -> (f64, String) {
     let trainer = |seed, kind| trainer_for(model, target, seed, kind);
     let mut run = trainer(seed, run_with);
     let mut worst = (0.0f64, String::new());
     let last = *at.iter().max().unwrap();
     while run.iteration() <= last {
         if at.contains(&run.iteration()) {
-            let mut fused = trainer(seed, EngineKind::Fused);
+            let mut fused = trainer(seed, candidate);
             let mut reference = trainer(seed, EngineKind::Autograd);
             fused.load_state_of(&run).unwrap();
             reference.load_state_of(&run).unwrap();
@@ -81,7 +104,11 @@ fn compare_along_a_run_for(
                 if ratio > worst.0 {
                     worst = (
                         ratio,
-                        format!("seed {seed}, iteration {}, {}: {what}", run.iteration(), net.name()),
+                        format!(
+                            "{candidate} engine, seed {seed}, iteration {}, {}: {what}",
+                            run.iteration(),
+                            net.name()
+                        ),
                     );
                 }
             }
@@ -128,6 +155,11 @@ fn they_also_agree_along_a_run_of_the_autograd_engine() {
         ratio <= 1.0,
         "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
     );
+    let (ratio, what) = compare_along_a_run(8, EngineKind::Native, &[0, 7, 150, 600]);
+    assert!(
+        ratio <= 1.0,
+        "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
+    );
 }
 
 #[test]
@@ -138,15 +170,18 @@ fn they_agree_on_a_deeper_architecture_too() {
         "the engines disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
     );
     // Same names, same shapes, same initial values.
-    let (fused, reference) =
-        (trainer_of(&deeper(), 1, EngineKind::Fused), trainer_of(&deeper(), 1, EngineKind::Autograd));
-    for net in Net::BOTH {
-        let (f, r) = (state(&fused, net), state(&reference, net));
-        for ((name, a), (other, b)) in f.vars.iter().zip(&r.vars) {
-            assert_eq!(name, other);
-            assert!(a.equal(b), "{} {name} differs at initialisation", net.name());
+    for kind in CANDIDATES {
+        let (fused, reference) =
+            (trainer_of(&deeper(), 1, kind), trainer_of(&deeper(), 1, EngineKind::Autograd));
+        for net in Net::BOTH {
+            let (f, r) = (state(&fused, net), state(&reference, net));
+            for ((name, a), (other, b)) in f.vars.iter().zip(&r.vars) {
+                assert_eq!(name, other);
+                assert!(a.equal(b), "{} {name} differs at initialisation", net.name());
+            }
         }
     }
+    let fused = trainer_of(&deeper(), 1, EngineKind::Native);
     let names: Vec<String> = state(&fused, Net::Discriminator).vars.into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.len(), 8, "{names:?}");
     assert!(names.contains(&"hidden3.weight".to_string()), "{names:?}");
@@ -180,8 +215,8 @@ fn they_agree_with_every_activation_target_and_scaling() {
 
 #[test]
 fn both_engines_start_from_the_same_weights() {
-    for seed in [0, 42] {
-        let (fused, reference) = (trainer(seed, EngineKind::Fused), trainer(seed, EngineKind::Autograd));
+    for (seed, kind) in [0, 42].into_iter().flat_map(|s| CANDIDATES.map(|k| (s, k))) {
+        let (fused, reference) = (trainer(seed, kind), trainer(seed, EngineKind::Autograd));
         for net in Net::BOTH {
             let (f, r) = (state(&fused, net), state(&reference, net));
             let names = |s: &NetState| s.vars.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
@@ -198,9 +233,14 @@ fn both_engines_start_from_the_same_weights() {
 
 #[test]
 fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
-    for (first, then) in
-        [(EngineKind::Autograd, EngineKind::Fused), (EngineKind::Fused, EngineKind::Autograd)]
-    {
+    for (first, then) in [
+        (EngineKind::Autograd, EngineKind::Fused),
+        (EngineKind::Fused, EngineKind::Autograd),
+        (EngineKind::Native, EngineKind::Autograd),
+        (EngineKind::Autograd, EngineKind::Native),
+        (EngineKind::Native, EngineKind::Fused),
+        (EngineKind::Fused, EngineKind::Native),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let mut run = trainer(6, first);
         for _ in 0..40 {

@@ -224,12 +224,16 @@ impl Engine for AutogradEngine {
         self.discriminator_vs.unfreeze();
 
         let run = |t: Tensor| t.detach().unsqueeze(0);
-        StepLosses { d_real: run(d_real), d_fake: run(d_fake), g: run(g) }
+        StepLosses::from_tensors(run(d_real), run(d_fake), run(g))
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
         let (network, _) = self.parts(net);
         tch::no_grad(|| network.forward(&xs.get(0)).unsqueeze(0))
+    }
+
+    fn forward_member(&self, _k: i64, net: Net, xs: &Tensor) -> Tensor {
+        self.forward(net, xs)
     }
 
     fn export(&self, net: Net) -> NetState {

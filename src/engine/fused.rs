@@ -15,6 +15,8 @@ use crate::model::{Discriminator, Generator, Need};
 /// The two networks of K runs over flat parameters, each with its own Adam.
 #[derive(Debug)]
 pub struct FusedEngine {
+    /// Each network's layers, generator first.
+    layers: [Vec<crate::config::LayerSpec>; 2],
     generator: Generator,
     discriminator: Discriminator,
     generator_opt: Adam,
@@ -30,6 +32,7 @@ impl FusedEngine {
         let generator = Generator::new(model_cfg, zeros(Net::Generator));
         let discriminator = Discriminator::new(model_cfg, zeros(Net::Discriminator));
         FusedEngine {
+            layers: Net::BOTH.map(|net| layers_of(model_cfg, net)),
             generator_opt: Adam::new(generator.network().params(), adam),
             discriminator_opt: Adam::new(discriminator.network().params(), adam),
             generator,
@@ -74,7 +77,7 @@ impl Engine for FusedEngine {
         let d_real = update_discriminator(discriminator, opt, batches.real, Label::Real);
         let d_fake = update_discriminator(discriminator, opt, &fake, Label::Fake);
         let g = self.generator_update(batches.latent_full);
-        StepLosses { d_real, d_fake, g }
+        StepLosses::from_tensors(d_real, d_fake, g)
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
@@ -82,6 +85,16 @@ impl Engine for FusedEngine {
             Net::Generator => self.generator.generate(xs),
             Net::Discriminator => self.discriminator.score(xs),
         }
+    }
+
+    fn forward_member(&self, k: i64, net: Net, xs: &Tensor) -> Tensor {
+        let (network, _) = self.parts(net);
+        if network.members() == 1 {
+            return self.forward(net, xs);
+        }
+        // The member's own network, so that its numbers are those of the same state alone.
+        let own = crate::model::Mlp::new(&self.layers[net as usize], network.params().narrow(0, k, 1).copy());
+        tch::no_grad(|| own.forward(xs))
     }
 
     fn export(&self, net: Net) -> NetState {

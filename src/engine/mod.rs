@@ -1,13 +1,15 @@
 //! The engines: what one iteration of the tutorial does to the two networks and their
 //! optimisers, for K runs at once, given the iteration's random draws.
 //!
-//! Two engines run the same algorithm and are interchangeable mid-run:
+//! Three engines run the same algorithm and are interchangeable mid-run:
+//! - [`native`]: the whole iteration in plain Rust over the flat layout, for K runs, with the
+//!   same bits on every CPU; members spread over threads. The default on the CPU.
 //! - [`fused`]: flat `[K, n]` parameters ([`crate::model::Mlp`]), a hand-written backward pass
 //!   and one Adam update per network for all runs, so an iteration is a few dozen libtorch
-//!   calls whatever K is. The default, the fast one, and the only one for K > 1.
+//!   calls whatever K is. The engine for CUDA.
 //! - [`autograd`]: `nn::Linear` layers, autograd for every gradient and Keras' Adam written out
 //!   one variable at a time, the way tch's own examples read. One run (K = 1). The readable
-//!   reference that the fused engine is tested against, step by step.
+//!   reference that the other two are tested against, step by step.
 //!
 //! Both export and import their state as [`NetState`] values in one flat layout, so every
 //! engine continues any engine's checkpoint. The caller ([`crate::train::Trainer`]) draws the
@@ -15,6 +17,7 @@
 
 pub mod autograd;
 pub mod fused;
+pub mod native;
 
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
@@ -41,37 +44,80 @@ pub struct Batches<'a> {
 /// accuracies are computed on demand, so that an iteration whose losses nobody reads costs
 /// nothing extra.
 #[derive(Debug)]
-pub struct StepLosses {
-    pub d_real: Tensor, // [K, half_batch, 1], labelled real
-    pub d_fake: Tensor, // [K, half_batch, 1], labelled fake
-    pub g: Tensor,      // [K, batch, 1], fakes labelled real
+pub struct StepLosses(Logits);
+
+#[derive(Debug)]
+enum Logits {
+    /// On the training device: `[K, half_batch, 1]` labelled real, the same labelled fake, and
+    /// `[K, batch, 1]` (the generator update's fakes, labelled real).
+    Tensors { d_real: Tensor, d_fake: Tensor, g: Tensor },
+    /// On the host, member by member: `half` logits labelled real, `half` labelled fake, then
+    /// `batch` of the generator update.
+    Host { half: usize, batch: usize, values: Vec<f32> },
 }
 
 impl StepLosses {
-    /// `[K, 3]`: each run's `d_loss_real, d_loss_fake, g_loss`, on the training device.
+    pub fn from_tensors(d_real: Tensor, d_fake: Tensor, g: Tensor) -> Self {
+        StepLosses(Logits::Tensors { d_real, d_fake, g })
+    }
+
+    pub fn from_host(half: usize, batch: usize, values: Vec<f32>) -> Self {
+        StepLosses(Logits::Host { half, batch, values })
+    }
+
+    /// `[K, 3]`: each run's `d_loss_real, d_loss_fake, g_loss`.
     pub fn losses(&self) -> Tensor {
-        Tensor::stack(
-            &[
-                loss::value(&self.d_real, Label::Real),
-                loss::value(&self.d_fake, Label::Fake),
-                loss::value(&self.g, Label::Real),
-            ],
-            1,
-        )
+        match &self.0 {
+            Logits::Tensors { d_real, d_fake, g } => Tensor::stack(
+                &[
+                    loss::value(d_real, Label::Real),
+                    loss::value(d_fake, Label::Fake),
+                    loss::value(g, Label::Real),
+                ],
+                1,
+            ),
+            Logits::Host { .. } => self.host_stats(3),
+        }
     }
 
     /// `[K, 5]`: the losses, then the discriminator's accuracy on the iteration's own real and
     /// fake batches.
     pub fn stats(&self) -> Tensor {
-        let kind = tch::Kind::Float;
-        Tensor::cat(
-            &[
-                self.losses(),
-                loss::accuracy(&self.d_real, Label::Real, kind).unsqueeze(1),
-                loss::accuracy(&self.d_fake, Label::Fake, kind).unsqueeze(1),
-            ],
-            1,
-        )
+        match &self.0 {
+            Logits::Tensors { d_real, d_fake, .. } => {
+                let kind = tch::Kind::Float;
+                Tensor::cat(
+                    &[
+                        self.losses(),
+                        loss::accuracy(d_real, Label::Real, kind).unsqueeze(1),
+                        loss::accuracy(d_fake, Label::Fake, kind).unsqueeze(1),
+                    ],
+                    1,
+                )
+            }
+            Logits::Host { .. } => self.host_stats(5),
+        }
+    }
+
+    /// The first `columns` of [`StepLosses::stats`] from host logits, as float64, computed in
+    /// a fixed order.
+    fn host_stats(&self, columns: usize) -> Tensor {
+        let Logits::Host { half, batch, values } = &self.0 else { unreachable!("host logits") };
+        let per_member = 2 * half + batch;
+        let mut out = Vec::with_capacity(values.len() / per_member * columns);
+        for member in values.chunks_exact(per_member) {
+            let (d_real, rest) = member.split_at(*half);
+            let (d_fake, g) = rest.split_at(*half);
+            let row = [
+                loss::host_value(d_real, Label::Real),
+                loss::host_value(d_fake, Label::Fake),
+                loss::host_value(g, Label::Real),
+                loss::host_accuracy(d_real, Label::Real),
+                loss::host_accuracy(d_fake, Label::Fake),
+            ];
+            out.extend_from_slice(&row[..columns]);
+        }
+        Tensor::from_slice(&out).view([-1, columns as i64])
     }
 
     /// Each run's three losses on the host: `(d_real, d_fake, g)`.
@@ -94,6 +140,12 @@ pub trait Engine {
     fn step(&mut self, batches: &Batches) -> StepLosses;
     /// `net` applied without gradients: `[K, n, in]` → `[K, n, out]`.
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor;
+    /// Member `k`'s `net` applied without gradients: `[1, n, in]` → `[1, n, out]`, the numbers
+    /// that member would give trained alone.
+    fn forward_member(&self, k: i64, net: Net, xs: &Tensor) -> Tensor;
+    /// Spreads the members over `threads` CPU threads where the engine can; the numbers do not
+    /// change.
+    fn set_threads(&mut self, _threads: usize) {}
     /// `net`'s parameters and optimiser state, as copies.
     fn export(&self, net: Net) -> NetState;
     /// Replaces `net`'s parameters and optimiser state with `state`, which must fit them.
@@ -111,6 +163,12 @@ pub fn build(
     device: Device,
 ) -> Result<Box<dyn Engine>> {
     let mut engine: Box<dyn Engine> = match kind {
+        EngineKind::Native => {
+            if device != Device::Cpu {
+                bail!("the native engine runs on the CPU; use --engine fused on CUDA");
+            }
+            Box::new(native::NativeEngine::new(model_cfg, adam, generator.members()))
+        }
         EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, generator.members(), device)),
         EngineKind::Autograd => {
             if generator.members() != 1 {

@@ -106,7 +106,7 @@ impl Run {
             );
         }
         // Everything is checked before anything in the folder changes.
-        let device = start_device(args)?;
+        let (device, engine) = start_device(args)?;
         let refuse_an_earlier_run = || -> Result<()> {
             if let Some(what) = checkpoint::folder_within_a_run(&dir) {
                 bail!(
@@ -147,7 +147,8 @@ impl Run {
         refuse_an_earlier_run()?;
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
         let trainer = crate::failure::catch_libtorch(|| {
-            Trainer::new(&model_cfg, &cfg, args.engine, device, None, Start::fresh(&seeds))
+            Trainer::new(&model_cfg, &cfg, engine, device, None, Start::fresh(&seeds))
+                .map(|t| t.with_threads(args.threads as usize))
         })
         .map_err(|e| too_large(e, &model_cfg, &cfg, seeds.len()))?;
         let manifest =
@@ -206,7 +207,7 @@ impl Run {
         let mut locks = vec![lock_run_dir(dir, &context())?];
         let (layout, seeds, manifest) = checkpoint::members_of(dir).with_context(context)?;
         check_engine(args.engine, seeds.len())?;
-        let device = start_device(args)?;
+        let (device, engine) = start_device(args)?;
         let select = manifest.as_ref().map(|m| m.select).unwrap_or_default();
         let earlier: Vec<Standing> = match layout {
             // Rewritten by every checkpoint round; a missing one is rebuilt (diverged members
@@ -299,7 +300,7 @@ impl Run {
                 }
             }
         }
-        let level = Level { model_cfg, cfg, scaling, engine: args.engine, device, seeds };
+        let level = Level { model_cfg, cfg, scaling, engine, threads: args.threads as usize, device, seeds };
         let (trainer, observer) =
             level.bring_level(args, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
@@ -461,6 +462,7 @@ struct Level {
     cfg: TrainConfig,
     scaling: crate::target::Scaling,
     engine: EngineKind,
+    threads: usize,
     device: Device,
     seeds: Vec<u64>,
 }
@@ -511,6 +513,7 @@ impl Level {
             };
             crate::failure::catch_libtorch(|| {
                 Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
+                    .map(|t| t.with_threads(self.threads))
             })
             .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))
         };
@@ -614,8 +617,8 @@ fn verbosity(args: &TrainArgs) -> crate::progress::Verbosity {
 }
 
 /// Refuses an engine that cannot train `members` members at once, before anything is written.
-fn check_engine(engine: EngineKind, members: usize) -> Result<()> {
-    if engine == EngineKind::Autograd && members > 1 {
+fn check_engine(engine: Option<EngineKind>, members: usize) -> Result<()> {
+    if engine == Some(EngineKind::Autograd) && members > 1 {
         bail!(
             "--engine autograd trains one member at a time, and this run has {members}; leave --engine out to \
              train them together"
@@ -728,14 +731,23 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     Ok(TrainConfig { epochs, ..saved.clone() })
 }
 
-/// Resolves `--device`, says what `auto` picked, and sets libtorch's CPU threads.
-fn start_device(args: &TrainArgs) -> Result<Device> {
+/// Resolves `--device` and `--engine` (native on the CPU, fused on CUDA, unless named), says
+/// what `auto` picked, and sets libtorch's CPU threads.
+fn start_device(args: &TrainArgs) -> Result<(Device, EngineKind)> {
     let device = args.device.resolve()?;
+    let engine = args.engine.unwrap_or(EngineKind::for_device(device));
+    if engine == EngineKind::Native && device != Device::Cpu {
+        bail!(
+            "--engine native runs on the CPU, and --device {} picked {}; use --engine fused there, or --device cpu",
+            args.device,
+            checkpoint::device_name(device)
+        );
+    }
     if args.device == DeviceChoice::Auto {
         crate::output::note(&format!("gan1d: --device auto picked {}", checkpoint::device_name(device)));
     }
     tch::set_num_threads(args.threads as i32);
-    Ok(device)
+    Ok((device, engine))
 }
 
 /// Takes the folder's lock, so that two runs never write into one folder at once. `what`
@@ -810,8 +822,8 @@ fn session_flags(args: &TrainArgs) -> Vec<String> {
     if args.was_given("device") {
         flags.push(format!("--device {}", args.device));
     }
-    if args.was_given("engine") {
-        flags.push(format!("--engine {}", args.engine));
+    if let Some(engine) = args.engine {
+        flags.push(format!("--engine {engine}"));
     }
     if args.was_given("threads") {
         flags.push(format!("--threads {}", args.threads));

@@ -1,0 +1,754 @@
+//! The native engine: the whole iteration in plain Rust over the flat parameter layout, for K
+//! members, without a libtorch call inside the loop. The default on the CPU.
+//!
+//! At this size (an iteration is about 0.2 MFLOP) libtorch's cost is its calls, not their
+//! arithmetic; here an iteration is a few loops over arrays that stay in the first-level cache.
+//! Activations are kept feature-major (`[features][points]`), so that every inner loop runs
+//! along the batch, which the compiler vectorises.
+//!
+//! **The same bits on every CPU.** Every number is computed in a fixed order of float32
+//! operations that are exactly rounded (add, multiply, divide, square root, compare):
+//! - a product sum over a layer's inputs runs in input order, one output at a time;
+//! - a sum over the batch (weight and bias gradients) uses [`LANES`] fixed partial sums,
+//!   added in a fixed tree at the end, whatever vector width the CPU has;
+//! - no fused multiply-add anywhere (Rust never contracts `a * b + c`);
+//! - exp, tanh and their relatives come from the `libm` crate, plain Rust, not the platform.
+//!
+//! The hot loops are compiled twice, for any x86-64 and with AVX2, and chosen at run time;
+//! both are the same operations in the same order, so they give the same bits (a test checks).
+//! Members are independent: `--threads N` splits them over N threads, and member S's numbers
+//! are those of `--seed S` alone, bit for bit, whatever K and N are.
+
+use anyhow::{Result, bail};
+use tch::{Device, Kind, Tensor};
+
+use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
+use crate::activation::Activation;
+use crate::config::{AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
+use crate::loss::Label;
+use crate::model::Need;
+
+/// Partial sums of a reduction over the batch: fixed, so that the order of additions does not
+/// depend on the CPU's vector width.
+const LANES: usize = 8;
+
+/// One dense layer's place in a network's flat row.
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    inputs: usize,
+    outputs: usize,
+    activation: Activation,
+    /// Offset of the weight, `[outputs, inputs]` row-major.
+    weight: usize,
+    /// Offset of the bias, `[outputs]`.
+    bias: usize,
+}
+
+/// A network's layers, as the loops read them.
+#[derive(Debug, Clone)]
+struct Shape {
+    layers: Vec<Layer>,
+    /// Parameters per member.
+    len: usize,
+}
+
+impl Shape {
+    fn of(specs: &[LayerSpec]) -> Shape {
+        let vars = variables(specs);
+        let layers = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Layer {
+                inputs: spec.inputs as usize,
+                outputs: spec.outputs as usize,
+                activation: spec.activation,
+                weight: vars[2 * i].offset as usize,
+                bias: vars[2 * i + 1].offset as usize,
+            })
+            .collect();
+        Shape { layers, len: parameter_count(specs) as usize }
+    }
+
+    fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    fn outputs(&self) -> usize {
+        self.layers.last().expect("a network has layers").outputs
+    }
+}
+
+/// One network of K members: parameters and Adam moments, `K × len` each, member by member in
+/// the flat layout, and the updates taken so far.
+#[derive(Debug)]
+struct Net32 {
+    params: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    steps: u64,
+}
+
+impl Net32 {
+    fn zeros(shape: &Shape, k: usize) -> Net32 {
+        let n = shape.len * k;
+        Net32 { params: vec![0.0; n], m: vec![0.0; n], v: vec![0.0; n], steps: 0 }
+    }
+}
+
+/// The constants of one Adam update, the same for every member and parameter.
+#[derive(Debug, Clone, Copy)]
+struct AdamStep {
+    one_minus_beta1: f32,
+    one_minus_beta2: f32,
+    epsilon: f32,
+    /// `−lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)`: Keras' step size at update `t`, negated.
+    neg_alpha: f32,
+}
+
+impl AdamStep {
+    fn new(cfg: AdamConfig, t: u64) -> AdamStep {
+        let t = t as f64;
+        let alpha =
+            cfg.learning_rate * (1.0 - libm::pow(cfg.beta2, t)).sqrt() / (1.0 - libm::pow(cfg.beta1, t));
+        AdamStep {
+            one_minus_beta1: (1.0 - cfg.beta1) as f32,
+            one_minus_beta2: (1.0 - cfg.beta2) as f32,
+            epsilon: cfg.epsilon as f32,
+            neg_alpha: -alpha as f32,
+        }
+    }
+}
+
+/// What one thread reuses from iteration to iteration: each network's activations, the
+/// gradients and the fakes.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The generator's input and each layer's output, feature-major.
+    g_pass: Vec<Vec<f32>>,
+    /// The discriminator's.
+    d_pass: Vec<Vec<f32>>,
+    grad: Vec<f32>,
+    spare: Vec<f32>,
+    g_grads: Vec<f32>,
+    d_grads: Vec<f32>,
+}
+
+/// One member's part of an iteration: its rows of both networks, its draws and where its
+/// logits go.
+struct Work<'a> {
+    g: [&'a mut [f32]; 3],
+    d: [&'a mut [f32]; 3],
+    real: &'a [f32],
+    latent_half: &'a [f32],
+    latent_full: &'a [f32],
+    /// `d_real` (half), `d_fake` (half), then `g` (batch).
+    logits: &'a mut [f32],
+}
+
+/// What every member's iteration shares: the shapes, the batch sizes, the Adam constants.
+#[derive(Debug, Clone, Copy)]
+struct Plan<'a> {
+    g: &'a Shape,
+    d: &'a Shape,
+    half: usize,
+    batch: usize,
+    d_first: AdamStep,
+    d_second: AdamStep,
+    g_step: AdamStep,
+}
+
+/// The two networks of K members and the threads that train them.
+#[derive(Debug)]
+pub struct NativeEngine {
+    g_shape: Shape,
+    d_shape: Shape,
+    generator: Net32,
+    discriminator: Net32,
+    adam: AdamConfig,
+    k: usize,
+    threads: usize,
+    scratch: Vec<Scratch>,
+}
+
+impl NativeEngine {
+    /// K members' networks of `model_cfg`, every parameter zero: [`Engine::import`] gives
+    /// them their state.
+    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64) -> Self {
+        let k = k as usize;
+        let g_shape = Shape::of(&layers_of(model_cfg, Net::Generator));
+        let d_shape = Shape::of(&layers_of(model_cfg, Net::Discriminator));
+        NativeEngine {
+            generator: Net32::zeros(&g_shape, k),
+            discriminator: Net32::zeros(&d_shape, k),
+            g_shape,
+            d_shape,
+            adam,
+            k,
+            threads: 1,
+            scratch: vec![Scratch::default()],
+        }
+    }
+
+    fn net(&self, net: Net) -> (&Shape, &Net32) {
+        match net {
+            Net::Generator => (&self.g_shape, &self.generator),
+            Net::Discriminator => (&self.d_shape, &self.discriminator),
+        }
+    }
+
+    /// `net` of member `k` applied to `points` (point-major `[n][in]`): `[n][out]`.
+    fn apply(&self, net: Net, k: usize, points: &[f32]) -> Vec<f32> {
+        let (shape, network) = self.net(net);
+        let n = points.len() / shape.inputs();
+        let params = &network.params[k * shape.len..(k + 1) * shape.len];
+        let mut pass = vec![Vec::new()];
+        to_feature_major(points, shape.inputs(), &mut pass[0]);
+        kernels::forward(shape, params, n, &mut pass);
+        let mut out = Vec::new();
+        to_point_major(pass.last().expect("a forward pass has an output"), shape.outputs(), &mut out);
+        out
+    }
+}
+
+/// A CPU float32 tensor's elements, in memory order, made contiguous first if need be.
+fn host(t: &Tensor) -> Vec<f32> {
+    assert_eq!((t.device(), t.kind()), (Device::Cpu, Kind::Float), "the native engine reads CPU float32");
+    Vec::<f32>::try_from(t.contiguous().view([-1])).expect("a float tensor converts to Vec<f32>")
+}
+
+/// Point-major `[n][d]` → feature-major `[d][n]`.
+fn to_feature_major(points: &[f32], d: usize, out: &mut Vec<f32>) {
+    let n = points.len() / d;
+    out.clear();
+    out.resize(points.len(), 0.0);
+    for (p, point) in points.chunks_exact(d).enumerate() {
+        for (j, &value) in point.iter().enumerate() {
+            out[j * n + p] = value;
+        }
+    }
+}
+
+/// Feature-major `[d][n]` → point-major `[n][d]`.
+fn to_point_major(features: &[f32], d: usize, out: &mut Vec<f32>) {
+    let n = features.len() / d;
+    out.clear();
+    out.resize(features.len(), 0.0);
+    for (j, row) in features.chunks_exact(n).enumerate() {
+        for (p, &value) in row.iter().enumerate() {
+            out[p * d + j] = value;
+        }
+    }
+}
+
+impl Engine for NativeEngine {
+    fn members(&self) -> i64 {
+        self.k as i64
+    }
+
+    fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.clamp(1, self.k);
+        self.scratch.resize_with(self.threads, Scratch::default);
+    }
+
+    fn step(&mut self, batches: &Batches) -> StepLosses {
+        let (real, latent_half, latent_full) =
+            (host(batches.real), host(batches.latent_half), host(batches.latent_full));
+        let k = self.k;
+        let (half, batch) = (real.len() / (2 * k), latent_full.len() / (k * self.g_shape.inputs()));
+        let (g_steps, d_steps) = (self.generator.steps, self.discriminator.steps);
+        let plan = Plan {
+            g: &self.g_shape,
+            d: &self.d_shape,
+            half,
+            batch,
+            d_first: AdamStep::new(self.adam, d_steps + 1),
+            d_second: AdamStep::new(self.adam, d_steps + 2),
+            g_step: AdamStep::new(self.adam, g_steps + 1),
+        };
+        let per_member = 2 * half + batch;
+        let mut logits = vec![0f32; k * per_member];
+        let (gl, dl) = (plan.g.len, plan.d.len);
+        let g = &mut self.generator;
+        let d = &mut self.discriminator;
+        let mut work: Vec<Work> = g
+            .params
+            .chunks_exact_mut(gl)
+            .zip(g.m.chunks_exact_mut(gl))
+            .zip(g.v.chunks_exact_mut(gl))
+            .zip(d.params.chunks_exact_mut(dl).zip(d.m.chunks_exact_mut(dl)).zip(d.v.chunks_exact_mut(dl)))
+            .zip(real.chunks_exact(2 * half))
+            .zip(latent_half.chunks_exact(latent_half.len() / k))
+            .zip(latent_full.chunks_exact(latent_full.len() / k))
+            .zip(logits.chunks_exact_mut(per_member))
+            .map(|(((((((gp, gm), gv), ((dp, dm), dv)), real), lh), lf), logits)| Work {
+                g: [gp, gm, gv],
+                d: [dp, dm, dv],
+                real,
+                latent_half: lh,
+                latent_full: lf,
+                logits,
+            })
+            .collect();
+        if self.threads <= 1 {
+            let scratch = &mut self.scratch[0];
+            for w in work.iter_mut() {
+                kernels::member_step(&plan, w, scratch);
+            }
+        } else {
+            let per_thread = k.div_ceil(self.threads);
+            std::thread::scope(|s| {
+                for (chunk, scratch) in work.chunks_mut(per_thread).zip(self.scratch.iter_mut()) {
+                    s.spawn(move || {
+                        for w in chunk.iter_mut() {
+                            kernels::member_step(&plan, w, scratch);
+                        }
+                    });
+                }
+            });
+        }
+        drop(work);
+        self.generator.steps += 1;
+        self.discriminator.steps += 2;
+        StepLosses::from_host(half, batch, logits)
+    }
+
+    fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
+        let size = xs.size();
+        let points = host(xs);
+        let per_member = points.len() / self.k;
+        let out: Vec<f32> =
+            points.chunks_exact(per_member).enumerate().flat_map(|(k, p)| self.apply(net, k, p)).collect();
+        let outputs = self.net(net).0.outputs() as i64;
+        Tensor::from_slice(&out).view([size[0], size[1], outputs])
+    }
+
+    fn forward_member(&self, k: i64, net: Net, xs: &Tensor) -> Tensor {
+        let n = xs.size()[1];
+        let out = self.apply(net, k as usize, &host(xs));
+        Tensor::from_slice(&out).view([1, n, self.net(net).0.outputs() as i64])
+    }
+
+    fn export(&self, net: Net) -> NetState {
+        let (shape, network) = self.net(net);
+        let shape = [self.k as i64, shape.len as i64];
+        let tensor = |v: &[f32]| Tensor::from_slice(v).view(shape);
+        NetState {
+            params: tensor(&network.params),
+            m: tensor(&network.m),
+            v: tensor(&network.v),
+            steps: network.steps,
+        }
+    }
+
+    fn import(&mut self, net: Net, state: &NetState) -> Result<()> {
+        let (k, n) = (self.k as i64, self.net(net).0.len as i64);
+        state.check(net, k, n)?;
+        let on_host = state.to_device(Device::Cpu);
+        let (params, m, v) = (host(&on_host.params), host(&on_host.m), host(&on_host.v));
+        if params.len() != (k * n) as usize {
+            bail!("the {} state holds {} numbers, expected {}", net.name(), params.len(), k * n);
+        }
+        let network = match net {
+            Net::Generator => &mut self.generator,
+            Net::Discriminator => &mut self.discriminator,
+        };
+        (network.params, network.m, network.v, network.steps) = (params, m, v, state.steps);
+        Ok(())
+    }
+}
+
+/// The loops. [`member_step`] is compiled twice: for any x86-64 CPU, and with AVX2 where the CPU
+/// has it; everything it calls is inlined into it, so both copies run the same operations in
+/// the same order.
+mod kernels {
+    use super::*;
+
+    /// Whether the AVX2 copy is used: `None` until first asked, then fixed for the process.
+    #[cfg(target_arch = "x86_64")]
+    fn avx2() -> bool {
+        static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            std::env::var_os("GAN1D_NATIVE_PORTABLE").is_none() && std::is_x86_feature_detected!("avx2")
+        })
+    }
+
+    /// One member's iteration, in the copy that suits the CPU.
+    pub(super) fn member_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // SAFETY: the CPU has AVX2, checked at run time.
+            unsafe { member_step_avx2(plan, w, s) };
+            return;
+        }
+        member_step_portable(plan, w, s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn member_step_avx2(plan: &Plan, w: &mut Work, s: &mut Scratch) {
+        step_body(plan, w, s)
+    }
+
+    fn member_step_portable(plan: &Plan, w: &mut Work, s: &mut Scratch) {
+        step_body(plan, w, s)
+    }
+
+    /// The tutorial's iteration for one member: the generator's fakes (no gradient), a
+    /// discriminator update on the real points, another on the fakes, then a generator update
+    /// through the unchanged discriminator.
+    #[inline(always)]
+    fn step_body(plan: &Plan, w: &mut Work, s: &mut Scratch) {
+        let (half, batch) = (plan.half, plan.batch);
+        let (g_in, d_in) = (plan.g.inputs(), plan.d.inputs());
+        // The fakes, from the generator before any update.
+        s.g_pass.resize_with(plan.g.layers.len() + 1, Vec::new);
+        s.d_pass.resize_with(plan.d.layers.len() + 1, Vec::new);
+        transpose(w.latent_half, g_in, &mut s.g_pass[0]);
+        forward(plan.g, &*w.g[0], half, &mut s.g_pass);
+
+        // The discriminator on the real points, labelled real.
+        transpose(w.real, d_in, &mut s.d_pass[0]);
+        discriminator_update(plan, w, s, Label::Real, plan.d_first, 0);
+        // And on the fakes, labelled fake.
+        let fakes = s.g_pass.last().expect("the generator has layers");
+        s.d_pass[0].clear();
+        s.d_pass[0].extend_from_slice(fakes);
+        discriminator_update(plan, w, s, Label::Fake, plan.d_second, half);
+
+        // The generator through the discriminator, its fakes labelled real.
+        transpose(w.latent_full, g_in, &mut s.g_pass[0]);
+        forward(plan.g, &*w.g[0], batch, &mut s.g_pass);
+        let points = s.g_pass.last().expect("the generator has layers");
+        s.d_pass[0].clear();
+        s.d_pass[0].extend_from_slice(points);
+        forward(plan.d, &*w.d[0], batch, &mut s.d_pass);
+        let logits = s.d_pass.last().expect("the discriminator has layers");
+        w.logits[2 * half..].copy_from_slice(logits);
+        bce_gradient(logits, Label::Real, &mut s.grad);
+        backward(plan.d, &*w.d[0], batch, &s.d_pass, &mut s.grad, &mut s.spare, Need::Input, &mut s.d_grads);
+        backward(plan.g, &*w.g[0], batch, &s.g_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.g_grads);
+        let [p, m, v] = &mut w.g;
+        adam(p, m, v, &s.g_grads, plan.g_step);
+    }
+
+    /// One discriminator update on the points in `s.d_pass[0]`, all labelled `label`; the
+    /// logits go to `w.logits[at..at + half]`.
+    #[inline(always)]
+    fn discriminator_update(
+        plan: &Plan,
+        w: &mut Work,
+        s: &mut Scratch,
+        label: Label,
+        step: AdamStep,
+        at: usize,
+    ) {
+        let n = plan.half;
+        forward(plan.d, &*w.d[0], n, &mut s.d_pass);
+        let logits = s.d_pass.last().expect("the discriminator has layers");
+        w.logits[at..at + n].copy_from_slice(logits);
+        bce_gradient(logits, label, &mut s.grad);
+        backward(plan.d, &*w.d[0], n, &s.d_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.d_grads);
+        let [p, m, v] = &mut w.d;
+        adam(p, m, v, &s.d_grads, step);
+    }
+
+    #[inline(always)]
+    fn transpose(points: &[f32], d: usize, out: &mut Vec<f32>) {
+        to_feature_major(points, d, out)
+    }
+
+    /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
+    /// output goes to `pass[l + 1]` (`[out][n]`).
+    #[inline(always)]
+    pub(super) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>) {
+        pass.resize_with(shape.layers.len() + 1, Vec::new);
+        for (l, layer) in shape.layers.iter().enumerate() {
+            let (before, after) = pass.split_at_mut(l + 1);
+            let (x, y) = (&before[l], &mut after[0]);
+            y.resize(layer.outputs * n, 0.0);
+            let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+            let bias = &params[layer.bias..layer.bias + layer.outputs];
+            for (o, row) in y.chunks_exact_mut(n).enumerate() {
+                row.fill(bias[o]);
+                let weights = &weight[o * layer.inputs..(o + 1) * layer.inputs];
+                for (&wi, xi) in weights.iter().zip(x.chunks_exact(n)) {
+                    for (r, &xv) in row.iter_mut().zip(xi) {
+                        *r += wi * xv;
+                    }
+                }
+                activate(layer.activation, row);
+            }
+        }
+    }
+
+    /// Back-propagates `grad` (∂loss/∂output, `[out][n]`) through the layers of `pass`. With
+    /// [`Need::Params`] the parameters' gradients go to `grads` (the flat layout); with
+    /// [`Need::Input`] `grad` ends as ∂loss/∂input (`[in][n]`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward(
+        shape: &Shape,
+        params: &[f32],
+        n: usize,
+        pass: &[Vec<f32>],
+        grad: &mut Vec<f32>,
+        spare: &mut Vec<f32>,
+        need: Need,
+        grads: &mut Vec<f32>,
+    ) {
+        if need == Need::Params {
+            grads.resize(shape.len, 0.0);
+        }
+        for (l, layer) in shape.layers.iter().enumerate().rev() {
+            let (input, output) = (&pass[l], &pass[l + 1]);
+            derive(layer.activation, grad, output);
+            if need == Need::Params {
+                let (weight_grads, rest) = grads[layer.weight..].split_at_mut(layer.outputs * layer.inputs);
+                let bias_grads = &mut rest[..layer.outputs];
+                for (o, g) in grad.chunks_exact(n).enumerate() {
+                    bias_grads[o] = sum(g);
+                    for (i, x) in input.chunks_exact(n).enumerate() {
+                        weight_grads[o * layer.inputs + i] = dot(g, x);
+                    }
+                }
+                if l == 0 {
+                    return;
+                }
+            }
+            // ∂loss/∂input[i] = Σ_o W[o][i] · grad[o], summed in output order.
+            let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+            spare.clear();
+            spare.resize(layer.inputs * n, 0.0);
+            for (i, row) in spare.chunks_exact_mut(n).enumerate() {
+                for (o, g) in grad.chunks_exact(n).enumerate() {
+                    let wi = weight[o * layer.inputs + i];
+                    for (r, &gv) in row.iter_mut().zip(g) {
+                        *r += wi * gv;
+                    }
+                }
+            }
+            std::mem::swap(grad, spare);
+        }
+    }
+
+    /// The activation, in place.
+    #[inline(always)]
+    fn activate(activation: Activation, row: &mut [f32]) {
+        match activation {
+            // `x < 0` rather than `max`, so that a NaN stays NaN and divergence is seen.
+            Activation::Relu => row.iter_mut().for_each(|y| *y = if *y < 0.0 { 0.0 } else { *y }),
+            Activation::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                row.iter_mut().for_each(|y| *y = if *y < 0.0 { slope * *y } else { *y })
+            }
+            Activation::Tanh => row.iter_mut().for_each(|y| *y = libm::tanhf(*y)),
+            Activation::Elu => row.iter_mut().for_each(|y| *y = if *y > 0.0 { *y } else { libm::expm1f(*y) }),
+            Activation::Linear => {}
+        }
+    }
+
+    /// ∂loss/∂(pre-activation) from ∂loss/∂(output) `grad` and the output, in place, as
+    /// [`Activation::derivative`] defines it.
+    #[inline(always)]
+    fn derive(activation: Activation, grad: &mut [f32], output: &[f32]) {
+        match activation {
+            Activation::Relu => {
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 })
+            }
+            Activation::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * slope })
+            }
+            Activation::Tanh => grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= 1.0 - y * y),
+            Activation::Elu => {
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * (y + 1.0) })
+            }
+            Activation::Linear => {}
+        }
+    }
+
+    /// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`.
+    #[inline(always)]
+    fn bce_gradient(logits: &[f32], label: Label, out: &mut Vec<f32>) {
+        let n = logits.len() as f32;
+        out.clear();
+        out.extend(logits.iter().map(|&z| {
+            let sigmoid = 1.0 / (1.0 + libm::expf(-z));
+            (if label == Label::Real { sigmoid - 1.0 } else { sigmoid }) / n
+        }));
+    }
+
+    /// Keras' Adam on one member's row: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
+    /// `p += −α·m / (√v + ε)`.
+    #[inline(always)]
+    fn adam(params: &mut [f32], m: &mut [f32], v: &mut [f32], grads: &[f32], c: AdamStep) {
+        for (((p, m), v), &g) in params.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(grads) {
+            *m += c.one_minus_beta1 * (g - *m);
+            *v += c.one_minus_beta2 * (g * g - *v);
+            *p += (c.neg_alpha * *m) / (v.sqrt() + c.epsilon);
+        }
+    }
+
+    /// `Σ a·b` over the batch, in [`LANES`] partial sums added in a fixed tree.
+    #[inline(always)]
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let tail: f32 =
+            chunks_a.remainder().iter().zip(chunks_b.remainder()).fold(0.0, |s, (x, y)| s + x * y);
+        for (ca, cb) in chunks_a.zip(chunks_b) {
+            for l in 0..LANES {
+                acc[l] += ca[l] * cb[l];
+            }
+        }
+        fold(acc) + tail
+    }
+
+    /// `Σ a` over the batch, as [`dot`] sums.
+    #[inline(always)]
+    fn sum(a: &[f32]) -> f32 {
+        let mut acc = [0f32; LANES];
+        let chunks = a.chunks_exact(LANES);
+        let tail: f32 = chunks.remainder().iter().fold(0.0, |s, x| s + x);
+        for c in chunks {
+            for l in 0..LANES {
+                acc[l] += c[l];
+            }
+        }
+        fold(acc) + tail
+    }
+
+    /// The partial sums added pairwise, always in the same tree.
+    #[inline(always)]
+    fn fold(acc: [f32; LANES]) -> f32 {
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    }
+
+    /// Runs `f` with the portable copy forced, for the test that both copies agree.
+    #[cfg(test)]
+    pub(super) fn portable_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
+        member_step_portable(plan, w, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::initial_state;
+    use crate::rng::Keys;
+
+    fn engine(cfg: &ModelConfig, seeds: &[u64]) -> NativeEngine {
+        let keys = Keys::new(seeds, Device::Cpu);
+        let mut e = NativeEngine::new(cfg, AdamConfig::default(), seeds.len() as i64);
+        for net in Net::BOTH {
+            e.import(net, &initial_state(cfg, net, &keys)).unwrap();
+        }
+        e
+    }
+
+    fn batches(k: i64, seed: u64) -> [Tensor; 3] {
+        [
+            crate::rng::test_normal(seed, &[k, 64, 2]),
+            crate::rng::test_normal(seed + 1, &[k, 64, 5]),
+            crate::rng::test_normal(seed + 2, &[k, 128, 5]),
+        ]
+    }
+
+    fn step(e: &mut NativeEngine, b: &[Tensor; 3]) -> StepLosses {
+        e.step(&Batches { real: &b[0], latent_half: &b[1], latent_full: &b[2] })
+    }
+
+    fn same(a: &NetState, b: &NetState) -> bool {
+        a.params.equal(&b.params) && a.m.equal(&b.m) && a.v.equal(&b.v) && a.steps == b.steps
+    }
+
+    /// A member of K on any number of threads steps exactly as it does alone.
+    #[test]
+    fn a_member_steps_bit_for_bit_as_it_does_alone_on_any_thread_count() {
+        let cfg = ModelConfig::default();
+        let seeds = [3u64, 9, 27, 81, 243];
+        for threads in [1, 2, 3] {
+            let mut all = engine(&cfg, &seeds);
+            all.set_threads(threads);
+            for i in 0..3 {
+                let _ = step(&mut all, &batches(5, 10 * i));
+            }
+            for (k, &seed) in seeds.iter().enumerate() {
+                let mut alone = engine(&cfg, &[seed]);
+                for i in 0..3 {
+                    let row = batches(5, 10 * i).map(|t| t.narrow(0, k as i64, 1));
+                    let _ = step(&mut alone, &row);
+                }
+                for net in Net::BOTH {
+                    let member = |s: NetState| NetState {
+                        params: s.params.narrow(0, k as i64, 1),
+                        m: s.m.narrow(0, k as i64, 1),
+                        v: s.v.narrow(0, k as i64, 1),
+                        steps: s.steps,
+                    };
+                    assert!(
+                        same(&alone.export(net), &member(all.export(net))),
+                        "{threads} threads, seed {seed}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The AVX2 copy of the loops and the portable one give the same bits.
+    #[test]
+    fn both_compiled_copies_give_the_same_bits() {
+        let cfg = ModelConfig {
+            generator_hidden: vec![15, 9],
+            activation: Activation::Elu,
+            generator_output: Activation::Tanh,
+            ..ModelConfig::default()
+        };
+        let mut fast = engine(&cfg, &[11]);
+        let mut portable = engine(&cfg, &[11]);
+        for i in 0..5 {
+            let b = batches(1, 100 + i);
+            let _ = step(&mut fast, &b);
+            // The same iteration through the portable copy, by hand.
+            let (real, half, full) = (host(&b[0]), host(&b[1]), host(&b[2]));
+            let plan = Plan {
+                g: &portable.g_shape,
+                d: &portable.d_shape,
+                half: 64,
+                batch: 128,
+                d_first: AdamStep::new(portable.adam, portable.discriminator.steps + 1),
+                d_second: AdamStep::new(portable.adam, portable.discriminator.steps + 2),
+                g_step: AdamStep::new(portable.adam, portable.generator.steps + 1),
+            };
+            let mut logits = vec![0.0; 256];
+            let (g, d) = (&mut portable.generator, &mut portable.discriminator);
+            let mut w = Work {
+                g: [&mut g.params, &mut g.m, &mut g.v],
+                d: [&mut d.params, &mut d.m, &mut d.v],
+                real: &real,
+                latent_half: &half,
+                latent_full: &full,
+                logits: &mut logits,
+            };
+            kernels::portable_step(&plan, &mut w, &mut Scratch::default());
+            g.steps += 1;
+            d.steps += 2;
+        }
+        for net in Net::BOTH {
+            assert!(same(&fast.export(net), &portable.export(net)), "{}", net.name());
+        }
+    }
+
+    #[test]
+    fn forward_agrees_with_the_fused_networks() {
+        let cfg = ModelConfig { generator_hidden: vec![7, 4], ..ModelConfig::default() };
+        let e = engine(&cfg, &[1, 2]);
+        let xs = crate::rng::test_normal(5, &[2, 33, 5]);
+        let mine = e.forward(Net::Generator, &xs);
+        let theirs = crate::model::Generator::new(&cfg, e.export(Net::Generator).params).generate(&xs);
+        let diff = (&mine - &theirs).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
+        let one = e.forward_member(1, Net::Generator, &xs.narrow(0, 1, 1));
+        assert!(one.equal(&mine.narrow(0, 1, 1)));
+    }
+}
