@@ -4,8 +4,9 @@
 //! `lib` folder is, as `DEP_TCH_LIBTORCH_LIB`. We use it to
 //! - give every binary (and test binary) an rpath to that folder, so `gan1d` starts without
 //!   `LD_LIBRARY_PATH`;
-//! - link `libtorch_cuda` with `--no-as-needed` when it exists: nothing in our code refers to
-//!   it by symbol, so the default `--as-needed` would drop it and CUDA would never be found;
+//! - tell the program where that folder is (`GAN1D_LIBTORCH_LIB`), so that it loads
+//!   `libtorch_cuda` from there only when a run asks for CUDA (`device`): nothing refers to it
+//!   by symbol, so `--as-needed` leaves it out of the link, and a CPU run never maps it;
 //! - record libtorch's version string for the checkpoint's JSON file.
 
 use std::{env, fs, path::Path};
@@ -16,13 +17,12 @@ fn main() {
     let Ok(lib_dir) = env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report libtorch's lib folder; no rpath set");
         println!("cargo:rustc-env=GAN1D_LIBTORCH_VERSION=unknown");
+        println!("cargo:rustc-env=GAN1D_LIBTORCH_LIB=");
         return;
     };
     let lib_dir = Path::new(&lib_dir);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
-    if lib_dir.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
-    }
+    println!("cargo:rustc-env=GAN1D_LIBTORCH_LIB={}", lib_dir.display());
     println!("cargo:rustc-env=GAN1D_LIBTORCH_VERSION={}", libtorch_version(lib_dir));
 }
 

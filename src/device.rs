@@ -1,6 +1,11 @@
 //! Which device a run uses: the `--device` choice and its resolution against what libtorch
 //! finds on this machine. Never falls back silently: asking for CUDA where there is none is
 //! an error.
+//!
+//! libtorch's CUDA half (`libtorch_cuda.so` and the CUDA libraries it pulls in, several hundred
+//! megabytes) is loaded only when a run asks for CUDA, or when `auto` finds a CUDA driver on
+//! the machine: a CPU run never maps it, which is most of a CPU run's start-up time and memory.
+//! Loaded later, it registers CUDA with libtorch as it does when linked in.
 
 use std::fmt;
 use std::str::FromStr;
@@ -45,13 +50,62 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
+/// The folder of the libtorch gan1d was built against.
+const LIBTORCH_LIB: &str = env!("GAN1D_LIBTORCH_LIB");
+
+/// Whether the machine has a CUDA driver, which `auto` needs before it loads libtorch's CUDA.
+fn cuda_driver_present() -> bool {
+    // SAFETY: dlopen with a constant, NUL-terminated name; the handle is kept (never closed).
+    !unsafe { libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) }.is_null()
+}
+
+/// Loads libtorch's CUDA library into the process, once; the error says why it could not be.
+pub fn load_cuda() -> Result<(), String> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let path = std::path::Path::new(LIBTORCH_LIB).join("libtorch_cuda.so");
+            if !path.exists() {
+                return Err(format!("this libtorch has no CUDA support ({} is missing)", path.display()));
+            }
+            let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| format!("{} holds a NUL byte", path.display()))?;
+            // SAFETY: dlopen with a NUL-terminated path; RTLD_GLOBAL lets the CUDA library's
+            // symbols serve libtorch's, as when it is linked in. The handle is never closed.
+            let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if handle.is_null() {
+                // SAFETY: dlerror returns NULL or a NUL-terminated message of the last failure.
+                let message = unsafe { libc::dlerror() };
+                let why = if message.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned()
+                };
+                return Err(format!("cannot load {}: {why}", path.display()));
+            }
+            Ok(())
+        })
+        .clone()
+}
+
+/// Whether libtorch's CUDA library is mapped into this process.
+pub fn cuda_loaded() -> bool {
+    std::fs::read_to_string("/proc/self/maps").is_ok_and(|maps| maps.contains("libtorch_cuda.so"))
+}
+
 impl DeviceChoice {
     /// The device to use, or an error saying why the requested one is not there.
     pub fn resolve(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => Ok(if Cuda::is_available() { Device::Cuda(0) } else { Device::Cpu }),
+            DeviceChoice::Auto => {
+                let cuda = cuda_driver_present() && load_cuda().is_ok() && Cuda::is_available();
+                Ok(if cuda { Device::Cuda(0) } else { Device::Cpu })
+            }
             DeviceChoice::Cuda(i) => {
+                if let Err(why) = load_cuda() {
+                    bail!("--device {self}: {why}; use --device cpu");
+                }
                 if !Cuda::is_available() {
                     bail!("--device {self}: libtorch finds no CUDA device on this machine; use --device cpu");
                 }

@@ -8,7 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use anyhow::{Result, anyhow};
 
-/// An allocation libtorch could not make.
+/// An allocation libtorch, or the native engine, could not make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory {
     pub bytes: u64,
@@ -18,7 +18,7 @@ impl std::fmt::Display for OutOfMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "out of memory: libtorch could not allocate {} ({} bytes), more than this machine lets gan1d have",
+            "out of memory: could not allocate {} ({} bytes), more than this machine lets gan1d have",
             human_bytes(self.bytes),
             self.bytes
         )

@@ -8,7 +8,7 @@ use anyhow::Result;
 use tch::Device;
 
 use crate::data::{latent_points, to_pairs};
-use crate::model::Generator;
+use crate::engine::native::HostNetwork;
 use crate::rng::{Keys, Tag};
 use crate::target::Scaling;
 
@@ -17,9 +17,10 @@ use crate::target::Scaling;
 const CHUNK: u64 = 1 << 16;
 
 /// A trained generator as `sample` and `evaluate` use it: its points leave it on the data's
-/// axes, scaled back as its run scaled the data.
+/// axes, scaled back as its run scaled the data. It runs on the native engine's loops, so the
+/// points have the same bits on every CPU.
 pub struct Sampler<'a> {
-    pub generator: &'a Generator,
+    pub generator: &'a HostNetwork,
     pub latent_dim: i64,
     pub scaling: Scaling,
     /// The command's `--seed`: chunk `c` of the points is the stream's draw at counter `c`.
@@ -39,7 +40,7 @@ pub fn for_each_chunk(
         let rows = remaining.min(CHUNK);
         let latent = latent_points(&keys, Tag::Sample, chunk, rows as i64, sampler.latent_dim).get(0);
         chunk += 1;
-        let points = sampler.scaling.to_data(&sampler.generator.generate(&latent.unsqueeze(0)).get(0));
+        let points = sampler.scaling.to_data(&sampler.generator.forward(&latent.unsqueeze(0)).get(0));
         each(&to_pairs(&points))?;
         remaining -= rows;
     }

@@ -216,7 +216,8 @@ impl Trainer {
             Some(saved) => saved,
             None => (0, Net::BOTH.map(|net| engine::initial_state(model_cfg, net, &all_keys))),
         };
-        let engine = engine::build(engine_kind, model_cfg, cfg.adam, &generator, &discriminator, device)?;
+        let engine =
+            engine::build(engine_kind, model_cfg, cfg.adam, cfg.batch, &generator, &discriminator, device)?;
         let members = start
             .seeds
             .iter()
@@ -348,9 +349,9 @@ impl Trainer {
 
     /// Spreads the members over `threads` CPU threads where the engine can (the native one);
     /// every member's numbers stay those of its seed alone.
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        self.engine.set_threads(threads);
-        self
+    pub fn with_threads(mut self, threads: usize) -> Result<Self> {
+        self.engine.set_threads(threads)?;
+        Ok(self)
     }
 
     /// Iterations completed so far.

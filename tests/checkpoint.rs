@@ -13,7 +13,8 @@ use tch::Device;
 /// A tutorial-sized trainer seeded with `seed`, planned for `epochs`, after `steps` iterations.
 fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    let mut trainer = Trainer::single(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu).unwrap();
+    let mut trainer =
+        Trainer::single(&ModelConfig::default(), &cfg, EngineKind::Native, Device::Cpu).unwrap();
     for _ in 0..steps {
         let _ = trainer.step();
     }
@@ -30,11 +31,12 @@ fn a_saved_then_loaded_generator_samples_identically() {
     assert_eq!(manifest.iteration, 50);
     assert_eq!(manifest.train, cfg);
     assert_eq!((manifest.generator_adam_steps, manifest.discriminator_adam_steps), (50, 100));
-    let loaded = gan1d::model::Generator::new(&manifest.model, params);
+    let loaded =
+        gan1d::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params).unwrap();
     let zs = latent_points(&gan1d::rng::Keys::new(&[1], Device::Cpu), gan1d::rng::Tag::Sample, 0, 500, 5);
     let original = trainer.engine().forward(Net::Generator, &zs);
     assert!(original.abs().sum(tch::Kind::Float).double_value(&[]) > 1.0, "a trained generator gives zeros");
-    assert!(original.equal(&loaded.generate(&zs)));
+    assert!(original.equal(&loaded.forward(&zs)));
 }
 
 #[test]
@@ -122,7 +124,7 @@ fn resuming_in_process_continues_exactly() {
     checkpoint::save(dir.path(), &first.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-    let mut resumed = Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Fused, Device::Cpu).unwrap();
+    let mut resumed = Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Native, Device::Cpu).unwrap();
     assert_eq!(resumed.iteration(), 25);
     for _ in 25..60 {
         let _ = resumed.step();

@@ -283,6 +283,7 @@ fn a_cuda_device_that_is_not_there_is_an_error_not_a_fallback() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().to_str().unwrap();
     // Without CUDA, any CUDA device is refused; with it, the first number past the last device.
+    let _ = gan1d::device::load_cuda();
     let (missing, needle) = if tch::Cuda::is_available() {
         (vec![format!("cuda:{}", tch::Cuda::device_count())], "CUDA device(s), numbered from 0")
     } else {

@@ -21,18 +21,20 @@ use gan1d::train::{FitEnd, Observer, Start, Status, Trainer};
 use tch::Device;
 
 fn single(seed: u64, cfg: &TrainConfig) -> Trainer {
+    single_with(EngineKind::Native, seed, cfg)
+}
+
+fn single_with(kind: EngineKind, seed: u64, cfg: &TrainConfig) -> Trainer {
     tch::set_num_threads(1);
-    Trainer::single(
-        &ModelConfig::default(),
-        &TrainConfig { seed, ..cfg.clone() },
-        EngineKind::Fused,
-        Device::Cpu,
-    )
-    .unwrap()
+    Trainer::single(&ModelConfig::default(), &TrainConfig { seed, ..cfg.clone() }, kind, Device::Cpu).unwrap()
 }
 
 /// The run whose members are `runs` (one member each, all at one iteration), in their states.
 fn together(runs: &[Trainer], cfg: &TrainConfig) -> Trainer {
+    together_with(EngineKind::Native, runs, cfg)
+}
+
+fn together_with(kind: EngineKind, runs: &[Trainer], cfg: &TrainConfig) -> Trainer {
     let seeds: Vec<u64> = runs.iter().map(|r| r.cfg().seed).collect();
     let stack = |net: Net| {
         let rows: Vec<NetState> = runs.iter().map(|r| r.engine().export(net)).collect();
@@ -43,16 +45,22 @@ fn together(runs: &[Trainer], cfg: &TrainConfig) -> Trainer {
         saved: Some((runs[0].iteration(), [stack(Net::Generator), stack(Net::Discriminator)])),
         statuses: Vec::new(),
     };
-    Trainer::new(&ModelConfig::default(), cfg, EngineKind::Fused, Device::Cpu, None, start).unwrap()
+    Trainer::new(&ModelConfig::default(), cfg, kind, Device::Cpu, None, start).unwrap()
 }
 
 #[test]
 fn a_member_takes_the_step_its_seed_takes_alone() {
+    for kind in [EngineKind::Native, EngineKind::Fused] {
+        members_step_as_alone(kind);
+    }
+}
+
+fn members_step_as_alone(kind: EngineKind) {
     let cfg = TrainConfig::default();
     let seeds = [3u64, 8, 21, 1 << 40];
     let (mut worst, mut bitwise, mut compared) = (0.0f64, 0, 0);
     for at in [0u64, 40, 300] {
-        let mut alone: Vec<Trainer> = seeds.iter().map(|&s| single(s, &cfg)).collect();
+        let mut alone: Vec<Trainer> = seeds.iter().map(|&s| single_with(kind, s, &cfg)).collect();
         for run in &mut alone {
             for _ in 0..at {
                 let _ = run.step();
@@ -60,7 +68,7 @@ fn a_member_takes_the_step_its_seed_takes_alone() {
         }
         let before: Vec<_> =
             alone.iter().map(|t| [state(t, Net::Generator), state(t, Net::Discriminator)]).collect();
-        let mut ensemble = together(&alone, &cfg);
+        let mut ensemble = together_with(kind, &alone, &cfg);
         let _ = ensemble.step();
         for (k, run) in alone.iter_mut().enumerate() {
             let _ = run.step();
@@ -85,8 +93,12 @@ fn a_member_takes_the_step_its_seed_takes_alone() {
     }
     assert_eq!(compared, 3 * seeds.len() * 2, "every member's two networks at every state were compared");
     println!(
-        "member against single run: worst {worst:.4} of the allowance; {bitwise} of {compared} states bit-identical"
+        "{kind}: member against single run: worst {worst:.4} of the allowance; {bitwise} of {compared} states \
+         bit-identical"
     );
+    if kind == EngineKind::Native {
+        assert_eq!(bitwise, compared, "the native engine's members step exactly as their seeds alone");
+    }
 }
 
 /// Counts what the ensemble reports.
@@ -127,7 +139,7 @@ fn a_diverging_member_is_frozen_and_the_others_go_on() {
         statuses: Vec::new(),
     };
     let mut ensemble =
-        Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu, None, start).unwrap();
+        Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Native, Device::Cpu, None, start).unwrap();
     let mut record = Record::default();
     assert_eq!(ensemble.fit(&mut record).unwrap(), FitEnd::Completed);
     assert_eq!(record.diverged, [(1, 99)]);

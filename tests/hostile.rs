@@ -296,7 +296,7 @@ fn every_hostile_checkpoint_is_refused_in_process_by_both_loaders() {
                 &dir,
                 &manifest,
                 &cfg,
-                gan1d::config::EngineKind::Fused,
+                gan1d::config::EngineKind::Native,
                 Device::Cpu,
             )
         });

@@ -176,7 +176,12 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             none(),
             "--epochs must be a whole number",
         ),
-        ("unknown engine", train(&["--engine", "keras"]), none(), "--engine must be fused or autograd"),
+        (
+            "unknown engine",
+            train(&["--engine", "keras"]),
+            none(),
+            "--engine must be native, fused or autograd",
+        ),
         ("unknown device", train(&["--device", "gpu"]), none(), "--device must be auto, cpu"),
         ("unknown flag", train(&["--bogus"]), none(), "unexpected argument '--bogus'"),
         ("missing value", vec!["train", "--epochs"], none(), "a value is required"),

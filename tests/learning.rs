@@ -24,7 +24,7 @@ fn trainer_with(seed: u64, epochs: u64, kind: EngineKind) -> Trainer {
 }
 
 fn trainer(seed: u64, epochs: u64) -> Trainer {
-    trainer_with(seed, epochs, EngineKind::Fused)
+    trainer_with(seed, epochs, EngineKind::Native)
 }
 
 /// Mean |y − x²| of 1 000 generated points, on a latent batch fixed by its own seed.

@@ -31,7 +31,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     tch::set_num_threads(1);
     let (dir, note) = super::resolve_checkpoint(&args.checkpoint, args.member)?;
     let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
-    let generator = crate::model::Generator::new(&manifest.model, params);
+    let generator = crate::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params)?;
     if let Some(note) = note {
         crate::output::note(&note);
     }

@@ -8,8 +8,8 @@ use tch::Device;
 use super::Destination;
 use crate::cli::{ExploreArgs, ExploreCommand};
 use crate::config::{ModelConfig, TrainConfig};
+use crate::engine::native::HostNetwork;
 use crate::engine::{self, Net};
-use crate::model::Generator;
 use crate::plot::{self, Panel, Series, Style};
 use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target, TargetConfig};
@@ -165,9 +165,11 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
 /// from latent points of the same seed's stream.
 fn untrained_points(cfg: &ModelConfig, seed: u64, n: i64) -> Vec<(f32, f32)> {
     let keys = Keys::new(&[seed], Device::Cpu);
-    let generator = Generator::new(cfg, engine::initial_state(cfg, Net::Generator, &keys).params);
+    let first = engine::initial_state(cfg, Net::Generator, &keys).params;
+    let generator =
+        HostNetwork::new(&cfg.generator_layers(), &first).expect("the initial weights fit their layers");
     let latent = data::latent_points(&keys, Tag::ExploreLatent, 0, n, cfg.latent_dim);
-    data::to_pairs(&generator.generate(&latent).get(0))
+    data::to_pairs(&generator.forward(&latent).get(0))
 }
 
 #[cfg(test)]

@@ -145,7 +145,9 @@ pub trait Engine {
     fn forward_member(&self, k: i64, net: Net, xs: &Tensor) -> Tensor;
     /// Spreads the members over `threads` CPU threads where the engine can; the numbers do not
     /// change.
-    fn set_threads(&mut self, _threads: usize) {}
+    fn set_threads(&mut self, _threads: usize) -> Result<()> {
+        Ok(())
+    }
     /// `net`'s parameters and optimiser state, as copies.
     fn export(&self, net: Net) -> NetState;
     /// Replaces `net`'s parameters and optimiser state with `state`, which must fit them.
@@ -158,6 +160,7 @@ pub fn build(
     kind: EngineKind,
     model_cfg: &ModelConfig,
     adam: AdamConfig,
+    batch: i64,
     generator: &NetState,
     discriminator: &NetState,
     device: Device,
@@ -167,7 +170,7 @@ pub fn build(
             if device != Device::Cpu {
                 bail!("the native engine runs on the CPU; use --engine fused on CUDA");
             }
-            Box::new(native::NativeEngine::new(model_cfg, adam, generator.members()))
+            Box::new(native::NativeEngine::new(model_cfg, adam, generator.members(), batch)?)
         }
         EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, generator.members(), device)),
         EngineKind::Autograd => {

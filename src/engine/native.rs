@@ -25,8 +25,28 @@ use tch::{Device, Kind, Tensor};
 use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
 use crate::activation::Activation;
 use crate::config::{AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
+use crate::failure::OutOfMemory;
 use crate::loss::Label;
 use crate::model::Need;
+
+/// Points one evaluation pass holds at once, so that its buffers stay small whatever the
+/// evaluation's size; the points are independent, so the numbers do not depend on it.
+const EVAL_CHUNK: usize = 4096;
+
+/// An empty buffer that can grow to `len` numbers without allocating again, or the allocation
+/// that failed: with limits on memory, a run too large fails in one line instead of aborting.
+fn buffer(len: usize) -> Result<Vec<f32>, OutOfMemory> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| OutOfMemory { bytes: len as u64 * 4 })?;
+    Ok(v)
+}
+
+/// `len` zeros, allocated as [`buffer`] does.
+fn zeros(len: usize) -> Result<Vec<f32>, OutOfMemory> {
+    let mut v = buffer(len)?;
+    v.resize(len, 0.0);
+    Ok(v)
+}
 
 /// Partial sums of a reduction over the batch: fixed, so that the order of additions does not
 /// depend on the CPU's vector width.
@@ -73,6 +93,17 @@ impl Shape {
         self.layers[0].inputs
     }
 
+    fn widest(&self) -> usize {
+        self.layers.iter().map(|l| l.inputs.max(l.outputs)).max().expect("a network has layers")
+    }
+
+    /// Buffers for a pass over `n` points: the input, then each layer's output.
+    fn pass(&self, n: usize) -> Result<Vec<Vec<f32>>, OutOfMemory> {
+        let mut widths = vec![self.inputs()];
+        widths.extend(self.layers.iter().map(|l| l.outputs));
+        widths.into_iter().map(|w| buffer(w * n)).collect()
+    }
+
     fn outputs(&self) -> usize {
         self.layers.last().expect("a network has layers").outputs
     }
@@ -89,9 +120,9 @@ struct Net32 {
 }
 
 impl Net32 {
-    fn zeros(shape: &Shape, k: usize) -> Net32 {
+    fn zeros(shape: &Shape, k: usize) -> Result<Net32, OutOfMemory> {
         let n = shape.len * k;
-        Net32 { params: vec![0.0; n], m: vec![0.0; n], v: vec![0.0; n], steps: 0 }
+        Ok(Net32 { params: zeros(n)?, m: zeros(n)?, v: zeros(n)?, steps: 0 })
     }
 }
 
@@ -119,8 +150,8 @@ impl AdamStep {
     }
 }
 
-/// What one thread reuses from iteration to iteration: each network's activations, the
-/// gradients and the fakes.
+/// What one thread reuses from iteration to iteration: each network's activations and the
+/// gradients, allocated once at their largest.
 #[derive(Debug, Default)]
 struct Scratch {
     /// The generator's input and each layer's output, feature-major.
@@ -131,6 +162,20 @@ struct Scratch {
     spare: Vec<f32>,
     g_grads: Vec<f32>,
     d_grads: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(g: &Shape, d: &Shape, batch: usize) -> Result<Scratch, OutOfMemory> {
+        let widest = g.widest().max(d.widest()) * batch;
+        Ok(Scratch {
+            g_pass: g.pass(batch)?,
+            d_pass: d.pass(batch)?,
+            grad: buffer(widest)?,
+            spare: buffer(widest)?,
+            g_grads: buffer(g.len)?,
+            d_grads: buffer(d.len)?,
+        })
+    }
 }
 
 /// One member's part of an iteration: its rows of both networks, its draws and where its
@@ -166,27 +211,33 @@ pub struct NativeEngine {
     discriminator: Net32,
     adam: AdamConfig,
     k: usize,
+    /// Points per generator update.
+    batch: usize,
     threads: usize,
     scratch: Vec<Scratch>,
 }
 
 impl NativeEngine {
-    /// K members' networks of `model_cfg`, every parameter zero: [`Engine::import`] gives
-    /// them their state.
-    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64) -> Self {
-        let k = k as usize;
+    /// K members' networks of `model_cfg` for updates of `batch` points, every parameter
+    /// zero: [`Engine::import`] gives them their state. Every buffer an iteration uses is
+    /// allocated here; one that does not fit in memory is an [`OutOfMemory`] error.
+    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64, batch: i64) -> Result<Self> {
+        let (k, batch) = (k as usize, batch as usize);
         let g_shape = Shape::of(&layers_of(model_cfg, Net::Generator));
         let d_shape = Shape::of(&layers_of(model_cfg, Net::Discriminator));
-        NativeEngine {
-            generator: Net32::zeros(&g_shape, k),
-            discriminator: Net32::zeros(&d_shape, k),
+        // An iteration's logits, made anew at each step: check once that they fit.
+        drop(buffer(k * 2 * batch)?);
+        Ok(NativeEngine {
+            generator: Net32::zeros(&g_shape, k)?,
+            discriminator: Net32::zeros(&d_shape, k)?,
+            scratch: vec![Scratch::new(&g_shape, &d_shape, batch)?],
             g_shape,
             d_shape,
             adam,
             k,
+            batch,
             threads: 1,
-            scratch: vec![Scratch::default()],
-        }
+        })
     }
 
     fn net(&self, net: Net) -> (&Shape, &Net32) {
@@ -199,21 +250,83 @@ impl NativeEngine {
     /// `net` of member `k` applied to `points` (point-major `[n][in]`): `[n][out]`.
     fn apply(&self, net: Net, k: usize, points: &[f32]) -> Vec<f32> {
         let (shape, network) = self.net(net);
-        let n = points.len() / shape.inputs();
-        let params = &network.params[k * shape.len..(k + 1) * shape.len];
-        let mut pass = vec![Vec::new()];
-        to_feature_major(points, shape.inputs(), &mut pass[0]);
-        kernels::forward(shape, params, n, &mut pass);
-        let mut out = Vec::new();
-        to_point_major(pass.last().expect("a forward pass has an output"), shape.outputs(), &mut out);
-        out
+        apply(shape, &network.params[k * shape.len..(k + 1) * shape.len], points)
     }
 }
 
-/// A CPU float32 tensor's elements, in memory order, made contiguous first if need be.
+/// `params` (one member's flat row) of a network of `shape` applied to `points` (point-major
+/// `[n][in]`), [`EVAL_CHUNK`] points at a time: `[n][out]`.
+fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(points.len() / shape.inputs() * shape.outputs());
+    let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
+    for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
+        to_feature_major(chunk, shape.inputs(), &mut pass[0]);
+        kernels::forward(shape, params, chunk.len() / shape.inputs(), &mut pass);
+        to_point_major(pass.last().expect("a forward pass has an output"), shape.outputs(), &mut chunk_out);
+        out.extend_from_slice(&chunk_out);
+    }
+    out
+}
+
+/// One network (a generator loaded from a checkpoint, say) applied by the native loops on the
+/// host: what `sample`, `evaluate` and `explore` use, so that their points have the same bits
+/// on every CPU, and are those the training run's own evaluations computed.
+#[derive(Debug)]
+pub struct HostNetwork {
+    shape: Shape,
+    params: Vec<f32>,
+}
+
+impl HostNetwork {
+    /// The network of `specs` with the flat parameters `params` (one row, `[1, n]` or `[n]`).
+    pub fn new(specs: &[LayerSpec], params: &Tensor) -> Result<HostNetwork> {
+        let shape = Shape::of(specs);
+        let params = host(&params.to_device(Device::Cpu));
+        if params.len() != shape.len {
+            bail!("a network of these layers has {} parameters, not {}", shape.len, params.len());
+        }
+        Ok(HostNetwork { shape, params })
+    }
+
+    /// `xs: [1, n, in]` (or `[n, in]`) → `[1, n, out]`, on the CPU.
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let points = host(&xs.to_device(Device::Cpu));
+        let n = (points.len() / self.shape.inputs()) as i64;
+        Tensor::from_slice(&apply(&self.shape, &self.params, &points)).view([
+            1,
+            n,
+            self.shape.outputs() as i64,
+        ])
+    }
+}
+
+/// A CPU float32 tensor's elements in memory order, read where they are (made contiguous
+/// first if need be).
+struct HostView {
+    tensor: Tensor,
+    len: usize,
+}
+
+impl HostView {
+    fn new(t: &Tensor) -> HostView {
+        assert_eq!((t.device(), t.kind()), (Device::Cpu, Kind::Float), "the native engine reads CPU float32");
+        let tensor = t.contiguous();
+        HostView { len: tensor.numel(), tensor }
+    }
+
+    fn slice(&self) -> &[f32] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: a contiguous CPU float32 tensor of `len` elements, alive as long as `self`,
+        // and only read.
+        unsafe { std::slice::from_raw_parts(self.tensor.data_ptr() as *const f32, self.len) }
+    }
+}
+
+/// A CPU float32 tensor's elements as a vector.
 fn host(t: &Tensor) -> Vec<f32> {
-    assert_eq!((t.device(), t.kind()), (Device::Cpu, Kind::Float), "the native engine reads CPU float32");
-    Vec::<f32>::try_from(t.contiguous().view([-1])).expect("a float tensor converts to Vec<f32>")
+    HostView::new(t).slice().to_vec()
 }
 
 /// Point-major `[n][d]` → feature-major `[d][n]`.
@@ -245,14 +358,18 @@ impl Engine for NativeEngine {
         self.k as i64
     }
 
-    fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.clamp(1, self.k);
-        self.scratch.resize_with(self.threads, Scratch::default);
+    fn set_threads(&mut self, threads: usize) -> Result<()> {
+        let threads = threads.clamp(1, self.k);
+        while self.scratch.len() < threads {
+            self.scratch.push(Scratch::new(&self.g_shape, &self.d_shape, self.batch)?);
+        }
+        self.threads = threads;
+        Ok(())
     }
 
     fn step(&mut self, batches: &Batches) -> StepLosses {
-        let (real, latent_half, latent_full) =
-            (host(batches.real), host(batches.latent_half), host(batches.latent_full));
+        let views = [batches.real, batches.latent_half, batches.latent_full].map(HostView::new);
+        let [real, latent_half, latent_full] = [&views[0], &views[1], &views[2]].map(HostView::slice);
         let k = self.k;
         let (half, batch) = (real.len() / (2 * k), latent_full.len() / (k * self.g_shape.inputs()));
         let (g_steps, d_steps) = (self.generator.steps, self.discriminator.steps);
@@ -639,7 +756,7 @@ mod tests {
 
     fn engine(cfg: &ModelConfig, seeds: &[u64]) -> NativeEngine {
         let keys = Keys::new(seeds, Device::Cpu);
-        let mut e = NativeEngine::new(cfg, AdamConfig::default(), seeds.len() as i64);
+        let mut e = NativeEngine::new(cfg, AdamConfig::default(), seeds.len() as i64, 128).unwrap();
         for net in Net::BOTH {
             e.import(net, &initial_state(cfg, net, &keys)).unwrap();
         }
@@ -669,7 +786,7 @@ mod tests {
         let seeds = [3u64, 9, 27, 81, 243];
         for threads in [1, 2, 3] {
             let mut all = engine(&cfg, &seeds);
-            all.set_threads(threads);
+            all.set_threads(threads).unwrap();
             for i in 0..3 {
                 let _ = step(&mut all, &batches(5, 10 * i));
             }
@@ -740,7 +857,7 @@ mod tests {
     }
 
     #[test]
-    fn forward_agrees_with_the_fused_networks() {
+    fn forward_agrees_with_the_fused_networks_and_a_host_network() {
         let cfg = ModelConfig { generator_hidden: vec![7, 4], ..ModelConfig::default() };
         let e = engine(&cfg, &[1, 2]);
         let xs = crate::rng::test_normal(5, &[2, 33, 5]);
@@ -750,5 +867,9 @@ mod tests {
         assert!(diff < 1e-5, "{diff}");
         let one = e.forward_member(1, Net::Generator, &xs.narrow(0, 1, 1));
         assert!(one.equal(&mine.narrow(0, 1, 1)));
+        let row = e.export(Net::Generator).params.narrow(0, 1, 1);
+        let alone = HostNetwork::new(&cfg.generator_layers(), &row).unwrap();
+        assert!(alone.forward(&xs.narrow(0, 1, 1)).equal(&one));
+        assert!(HostNetwork::new(&cfg.discriminator_layers(), &row).is_err());
     }
 }

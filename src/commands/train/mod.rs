@@ -148,7 +148,7 @@ impl Run {
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
         let trainer = crate::failure::catch_libtorch(|| {
             Trainer::new(&model_cfg, &cfg, engine, device, None, Start::fresh(&seeds))
-                .map(|t| t.with_threads(args.threads as usize))
+                .and_then(|t| t.with_threads(args.threads as usize))
         })
         .map_err(|e| too_large(e, &model_cfg, &cfg, seeds.len()))?;
         let manifest =
@@ -513,7 +513,7 @@ impl Level {
             };
             crate::failure::catch_libtorch(|| {
                 Trainer::new(&self.model_cfg, &self.cfg, self.engine, self.device, Some(self.scaling), start)
-                    .map(|t| t.with_threads(self.threads))
+                    .and_then(|t| t.with_threads(self.threads))
             })
             .map_err(|e| too_large(e, &self.model_cfg, &self.cfg, self.seeds.len()))
         };
