@@ -470,6 +470,52 @@ fn the_shipped_generator_loads_and_draws_the_parabola() {
     assert!(stdout(&o).contains("Total params: 223"));
 }
 
+/// `make train` (`train --seed 42 --out models`) rebuilds the shipped run byte for byte: the
+/// native engine gives the same bits on every CPU, and so do the logs, metrics and plots
+/// computed from them. Only the libtorch version in `config.json` may differ, where a user's
+/// own LIBTORCH is not the project's.
+#[test]
+fn the_shipped_run_is_rebuilt_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("models");
+    let o = gan1d(&["train", "--seed", "42", "--device", "cpu", "--quiet", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let mut files = Vec::new();
+    for entry in walk(&shipped) {
+        let name = entry.strip_prefix(&shipped).unwrap().to_path_buf();
+        files.push(name.clone());
+        let (ours, theirs) = (fs::read(out.join(&name)).unwrap(), fs::read(&entry).unwrap());
+        if name == Path::new("config.json") {
+            let version = |b: &[u8]| {
+                let text = String::from_utf8(b.to_vec()).unwrap();
+                let line = text.lines().find(|l| l.contains("\"libtorch_version\"")).unwrap().to_string();
+                text.replace(&line, "")
+            };
+            if version(&ours) == version(&theirs) && ours != theirs {
+                eprintln!("config.json differs only in libtorch's version");
+                continue;
+            }
+        }
+        assert!(ours == theirs, "{} differs from the shipped models/", name.display());
+    }
+    assert!(files.len() >= 13, "{files:?}");
+}
+
+/// Every file under `dir`, recursively, but the lock.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else if path.file_name().unwrap() != ".gan1d.lock" {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// The dimensions of a PNG file and how many distinct colours it uses.
 fn png_facts(path: &Path) -> ((u32, u32), usize) {
     let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()));
