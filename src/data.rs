@@ -43,6 +43,10 @@ pub struct TrainingDraws {
     latent_dim: i64,
     /// Iterations per chunk.
     chunk: i64,
+    /// Threads that draw a chunk's members on the CPU.
+    threads: usize,
+    /// The scaling, for the host's draws.
+    plain_scaling: Scaling,
     /// The first iteration of the chunk held, and the chunk: `[K, T, half_batch, 2]`,
     /// `[K, T, half_batch, latent_dim]`, `[K, T, batch, latent_dim]`.
     held: Option<(u64, IterationBatches)>,
@@ -67,8 +71,15 @@ impl TrainingDraws {
             batch,
             latent_dim,
             chunk: (CHUNK_NUMBERS / per_iteration).clamp(1, MAX_CHUNK),
+            threads: 1,
+            plain_scaling: scaling,
             held: None,
         }
+    }
+
+    /// Draws a chunk's members on `threads` CPU threads; the numbers do not change.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// The batches of the 0-based `iteration`: views into the chunk that holds it.
@@ -88,6 +99,14 @@ impl TrainingDraws {
     }
 
     fn draw_chunk(&self, first: u64) -> IterationBatches {
+        if self.keys.device() == Device::Cpu {
+            return self.draw_chunk_on_host(first);
+        }
+        self.draw_chunk_by_tensors(first)
+    }
+
+    /// [`TrainingDraws::draw_chunk`] by tensor operations on the keys' device.
+    fn draw_chunk_by_tensors(&self, first: u64) -> IterationBatches {
         let (half, full, dim) = (self.half_batch, self.batch, self.latent_dim);
         let numbers = self.keys.draws(
             &[
@@ -106,6 +125,114 @@ impl TrainingDraws {
             real: real.view([k, t, half, 2]),
             latent_half: latent(&numbers[1], half),
             latent_full: latent(&numbers[2], full),
+        }
+    }
+}
+
+impl TrainingDraws {
+    /// [`TrainingDraws::draw_chunk`] on the CPU: each member's numbers computed on the host, by
+    /// the same float32 operations in the same order as the tensor form, members spread over
+    /// the threads.
+    fn draw_chunk_on_host(&self, first: u64) -> IterationBatches {
+        let (half, full, dim) = (self.half_batch as usize, self.batch as usize, self.latent_dim as usize);
+        let (k, t) = (self.keys.len(), self.chunk);
+        let sizes = [half * 2, half * dim, full * dim].map(|n| n * t as usize);
+        let mut all = sizes.map(|n| vec![0f32; n * k as usize]);
+        let [real, latent_half, latent_full] = &mut all;
+        let mut members: Vec<(u64, [&mut [f32]; 3])> = self
+            .keys
+            .seeds()
+            .iter()
+            .copied()
+            .zip(
+                real.chunks_exact_mut(sizes[0])
+                    .zip(latent_half.chunks_exact_mut(sizes[1]))
+                    .zip(latent_full.chunks_exact_mut(sizes[2])),
+            )
+            .map(|(seed, ((a, b), c))| (seed, [a, b, c]))
+            .collect();
+        let plan = HostDraw {
+            target: &self.target,
+            scaling: self.plain_scaling,
+            half: self.half_batch,
+            full: self.batch,
+            dim: self.latent_dim,
+            chunk: self.chunk,
+        };
+        let draw = |(seed, out): &mut (u64, [&mut [f32]; 3])| plan.member(*seed, first, out);
+        let per_thread = members.len().div_ceil(self.threads.min(members.len()).max(1));
+        if self.threads <= 1 || members.len() == 1 {
+            members.iter_mut().for_each(draw);
+        } else {
+            std::thread::scope(|s| {
+                for chunk in members.chunks_mut(per_thread) {
+                    s.spawn(move || chunk.iter_mut().for_each(draw));
+                }
+            });
+        }
+        let [real, latent_half, latent_full] = all;
+        let (half, full, dim) = (half as i64, full as i64, dim as i64);
+        IterationBatches {
+            real: Tensor::from_slice(&real).view([k, t, half, 2]),
+            latent_half: Tensor::from_slice(&latent_half).view([k, t, half, dim]),
+            latent_full: Tensor::from_slice(&latent_full).view([k, t, full, dim]),
+        }
+    }
+}
+
+/// What a member's draws on the host need: plain values that threads can share.
+struct HostDraw<'a> {
+    target: &'a Target,
+    scaling: Scaling,
+    half: i64,
+    full: i64,
+    dim: i64,
+    chunk: i64,
+}
+
+impl HostDraw<'_> {
+    /// One member's chunk of batches, written into `out` (real points, latent halves, latent
+    /// fulls; the chunk's iterations one after another).
+    fn member(&self, seed: u64, first: u64, out: &mut [&mut [f32]; 3]) {
+        let (half, full, dim) = (self.half, self.full, self.dim);
+        let draws = [
+            (Tag::Real, half),
+            (Tag::LatentHalf, rng::even(half * dim)),
+            (Tag::LatentFull, rng::even(full * dim)),
+        ];
+        let words = rng::host_words(seed, &draws, first, self.chunk);
+        let offsets = rng::host_offsets(&draws);
+        let per_row = words.len() / self.chunk as usize;
+        let domain = self.target.domain();
+        let scaling = (!self.scaling.is_identity()).then_some(self.scaling);
+        let (center, half_width) = match scaling {
+            Some(s) => {
+                ([s.x.center as f32, s.y.center as f32], [s.x.half_width as f32, s.y.half_width as f32])
+            }
+            None => ([0.0; 2], [1.0; 2]),
+        };
+        let (half, dim) = (half as usize, dim as usize);
+        let mut normals = Vec::new();
+        for (t, row) in words.chunks_exact(per_row).enumerate() {
+            let numbers = &row[offsets[0]..offsets[0] + half];
+            let points = &mut out[0][t * half * 2..(t + 1) * half * 2];
+            for (point, &number) in points.chunks_exact_mut(2).zip(numbers) {
+                let x = rng::host_uniform(number, domain.low(), domain.high());
+                let mut p = [x, self.target.at_f32(x)];
+                if scaling.is_some() {
+                    for axis in 0..2 {
+                        p[axis] = (p[axis] - center[axis]) / half_width[axis];
+                    }
+                }
+                point.copy_from_slice(&p);
+            }
+            for (which, n) in [(1usize, half), (2, full as usize)] {
+                let count = rng::even((n * dim) as i64) as usize;
+                let numbers = &row[offsets[which]..offsets[which] + count];
+                normals.resize(count, 0.0);
+                rng::host_normals(numbers, &mut normals);
+                out[which][t * n * dim..(t + 1) * n * dim].copy_from_slice(&normals[..n * dim]);
+            }
         }
     }
 }
@@ -175,6 +302,35 @@ pub fn to_pairs(points: &Tensor) -> Vec<(f32, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The host's draws are the tensor form's, bit for bit, for any target, scaling, member
+    /// and thread count.
+    #[test]
+    fn the_hosts_training_draws_are_the_tensor_forms() {
+        for (expression, domain, tanh) in
+            [("x^2", "-0.5,0.5", false), ("sine", "-1,3", true), ("gaussian", "-2,2", false)]
+        {
+            let config = crate::target::TargetConfig {
+                expression: expression.into(),
+                domain: domain.parse().unwrap(),
+            };
+            let target = Target::new(&config).unwrap();
+            let scaling = if tanh { Scaling::onto_unit_square(&target) } else { Scaling::IDENTITY };
+            let mut draws = TrainingDraws::new(&[4, 1 << 33, 9], &target, scaling, 10, 3, Device::Cpu);
+            for threads in [1, 2] {
+                draws.set_threads(threads);
+                let (host, tensors) = (draws.draw_chunk_on_host(70), draws.draw_chunk_by_tensors(70));
+                for (a, b) in [
+                    (&host.real, &tensors.real),
+                    (&host.latent_half, &tensors.latent_half),
+                    (&host.latent_full, &tensors.latent_full),
+                ] {
+                    assert_eq!(a.size(), b.size());
+                    assert!(a.equal(b), "{expression}, {threads} threads");
+                }
+            }
+        }
+    }
 
     #[test]
     fn real_points_lie_on_the_parabola_inside_the_domain() {

@@ -86,6 +86,11 @@ impl Keys {
         Keys { seeds: seeds.to_vec(), k0: words(0), k1: words(32) }
     }
 
+    /// The seeds, one per run.
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+
     /// How many runs draw.
     pub fn len(&self) -> i64 {
         self.k0.size()[0]
@@ -164,22 +169,38 @@ impl Keys {
 
     /// The top 24 bits of the words of `draws`, computed on the host: `[K, T, 4B]`, float32.
     fn words_on_host(&self, draws: &[(Tag, i64)], first: u64, iterations: i64) -> Tensor {
-        let counters: Vec<(u32, u32)> = draws
-            .iter()
-            .flat_map(|&(tag, n)| (0..blocks_for(n) as u32).map(move |b| (b, tag as u32)))
-            .collect();
-        let per_row = 4 * counters.len();
-        let mut out = vec![0f32; self.seeds.len() * iterations as usize * per_row];
-        let mut rows = out.chunks_exact_mut(per_row);
-        for &seed in &self.seeds {
-            for t in 0..iterations as u64 {
-                let iteration = first + t;
-                let row = rows.next().expect("one row per run and counter");
-                philox_lanes(seed, iteration, &counters, row);
-            }
-        }
-        Tensor::from_slice(&out).view([self.len(), iterations, per_row as i64])
+        let per_member: Vec<f32> =
+            self.seeds.iter().flat_map(|&seed| host_words(seed, draws, first, iterations)).collect();
+        let per_row = per_member.len() as i64 / (self.len() * iterations).max(1);
+        Tensor::from_slice(&per_member).view([self.len(), iterations, per_row])
     }
+}
+
+/// What [`Keys::draws`] gives one seed, on the host: `iterations` rows of `4B` numbers (the
+/// words' top 24 bits as float32), draw after draw in each row, each draw starting at word
+/// `4 × (the blocks of the draws before it)`.
+pub fn host_words(seed: u64, draws: &[(Tag, i64)], first: u64, iterations: i64) -> Vec<f32> {
+    let counters: Vec<(u32, u32)> =
+        draws.iter().flat_map(|&(tag, n)| (0..blocks_for(n) as u32).map(move |b| (b, tag as u32))).collect();
+    let per_row = 4 * counters.len();
+    let mut out = vec![0f32; iterations as usize * per_row];
+    for (t, row) in out.chunks_exact_mut(per_row).enumerate() {
+        philox_lanes(seed, first + t as u64, &counters, row);
+    }
+    out
+}
+
+/// Where each of `draws` starts in a row of [`host_words`].
+pub fn host_offsets(draws: &[(Tag, i64)]) -> Vec<usize> {
+    let mut start = 0;
+    draws
+        .iter()
+        .map(|&(_, n)| {
+            let at = start;
+            start += 4 * blocks_for(n) as usize;
+            at
+        })
+        .collect()
 }
 
 /// Blocks of four words that `n` numbers take.
@@ -288,21 +309,98 @@ pub fn normal(numbers: &Tensor) -> Tensor {
 fn normal_on_host(numbers: &Tensor) -> Tensor {
     let size = numbers.size();
     let n = size[size.len() - 1] as usize;
-    let half = n / 2;
     let words: Vec<f32> = Vec::try_from(numbers.to_kind(Kind::Float).contiguous().view([-1]))
         .expect("numbers convert to Vec<f32>");
     let mut out = vec![0f32; words.len()];
-    let (unit, turn) = (UNIT as f32, (UNIT * std::f64::consts::TAU) as f32);
     for (row, normals) in words.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        let (first, second) = row.split_at(half);
-        let (cos, sin) = normals.split_at_mut(half);
-        for i in 0..half {
-            let radius = (libm::logf((first[i] + 1.0) * unit) * -2.0).sqrt();
-            let (s, c) = libm::sincosf(second[i] * turn);
-            (cos[i], sin[i]) = (c * radius, s * radius);
-        }
+        host_normals(row, normals);
     }
     Tensor::from_slice(&out).view(size.as_slice())
+}
+
+/// One row of a draw's numbers (an even count) as normals, by Box–Muller as [`normal`] makes
+/// them: `√(−2 ln u₁) · (cos, sin)(2π u₂)`. The logarithm, sine and cosine are written out
+/// here in float32 multiplies and adds, branch-free, so that the loop is vectorised and gives
+/// the same bits on every CPU; they are within a few float32 ulps of the true functions (a
+/// test checks against float64).
+pub fn host_normals(row: &[f32], normals: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::env::var_os("GAN1D_NATIVE_PORTABLE").is_none() {
+        // SAFETY: the CPU has AVX2, checked at run time.
+        unsafe { host_normals_avx2(row, normals) };
+        return;
+    }
+    host_normals_body(row, normals)
+}
+
+/// [`host_normals`] compiled with AVX2: the same operations, so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn host_normals_avx2(row: &[f32], normals: &mut [f32]) {
+    host_normals_body(row, normals)
+}
+
+#[inline(always)]
+fn host_normals_body(row: &[f32], normals: &mut [f32]) {
+    let half = row.len() / 2;
+    let (first, second) = row.split_at(half);
+    let (cos, sin) = normals.split_at_mut(half);
+    for (((&u, &v), c), s) in first.iter().zip(second).zip(cos.iter_mut()).zip(sin.iter_mut()) {
+        let radius = (ln_unit(u) * -2.0).sqrt();
+        let (sine, cosine) = sin_cos_turn(v);
+        (*c, *s) = (cosine * radius, sine * radius);
+    }
+}
+
+/// `ln((w + 1) / 2²⁴)` for a word's top 24 bits `w` (a float32 integer in `[0, 2²⁴)`): the
+/// logarithm of Box–Muller's `u₁ ∈ (0, 1]`.
+#[inline(always)]
+fn ln_unit(w: f32) -> f32 {
+    // ln 2 in two parts, so that e · ln 2 keeps its precision.
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    let v = w + 1.0; // exact: an integer of at most 24 bits
+    let bits = v.to_bits();
+    // v = m · 2^e with m in [√½, √2).
+    let mut e = ((bits >> 23) as i32) - 127;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let big = m > std::f32::consts::SQRT_2;
+    m = if big { m * 0.5 } else { m };
+    e += big as i32;
+    // ln m = 2 atanh(s), s = (m − 1)/(m + 1), |s| < 0.172: the series to s⁹.
+    let s = (m - 1.0) / (m + 1.0);
+    let z = s * s;
+    let series = z * (2.0 / 3.0 + z * (2.0 / 5.0 + z * (2.0 / 7.0 + z * (2.0 / 9.0))));
+    let ln_m = 2.0 * s + s * series;
+    let e = (e - 24) as f32;
+    e * LN2_HIGH + (e * LN2_LOW + ln_m)
+}
+
+/// `(sin, cos)(2π w / 2²⁴)` for a word's top 24 bits `w`. The turn is split exactly into a
+/// quarter `q` and a remainder `r ∈ [−⅛, ⅛]` of a turn, whose sine and cosine come from
+/// short polynomials (Cephes' single-precision coefficients), then rotated by `q` quarters.
+#[inline(always)]
+fn sin_cos_turn(w: f32) -> (f32, f32) {
+    let w = w as i32; // exact: an integer below 2²⁴
+    let quarter = (w + (1 << 21)) >> 22; // the nearest quarter turn, 0..=4
+    let rest = w - (quarter << 22); // in [−2²¹, 2²¹]
+    let x = rest as f32 * (std::f32::consts::FRAC_PI_2 / 4_194_304.0);
+    let z = x * x;
+    let sin = x + x * z * (-1.666_665_5e-1 + z * (8.332_161e-3 + z * -1.951_529_6e-4));
+    let cos = 1.0 - 0.5 * z + z * z * (4.166_664_6e-2 + z * (-1.388_731_6e-3 + z * 2.443_315_7e-5));
+    // Rotated by q quarters: (sin, cos), (cos, −sin), (−sin, −cos), (−cos, sin); as selects and
+    // sign flips, which vectorise.
+    let q = (quarter & 3) as u32;
+    let odd = q & 1 == 1;
+    let (a, b) = (if odd { cos } else { sin }, if odd { sin } else { cos });
+    let sin_sign = (q >> 1) << 31;
+    let cos_sign = ((q ^ (q >> 1)) & 1) << 31;
+    (f32::from_bits(a.to_bits() ^ sin_sign), f32::from_bits(b.to_bits() ^ cos_sign))
+}
+
+/// [`uniform`] of one number on the host, in float32 as libtorch computes it.
+pub fn host_uniform(number: f32, low: f64, high: f64) -> f32 {
+    number * UNIT as f32 * (high - low) as f32 + low as f32
 }
 
 /// `count` normals per counter, from `words` drawn for `count` rounded up to even.
@@ -411,6 +509,43 @@ mod tests {
         assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean}, variance {var}");
         assert!((tail - 0.05).abs() < 0.003, "share beyond 1.96: {tail}");
         assert_eq!(z.isfinite().all().int64_value(&[]), 1);
+    }
+
+    /// The written-out logarithm, sine and cosine against float64, over every exponent and
+    /// every quarter turn, and the ends.
+    #[test]
+    fn the_host_functions_are_within_a_few_ulps() {
+        let (mut worst_ln, mut worst_trig) = (0f64, 0f64);
+        let mut check = |w: u32| {
+            let u = (f64::from(w) + 1.0) / 16_777_216.0;
+            let ln = f64::from(ln_unit(w as f32));
+            worst_ln =
+                worst_ln.max((ln - u.ln()).abs() / (u.ln().abs().max(1e-30) * f64::from(f32::EPSILON)));
+            let angle = std::f64::consts::TAU * f64::from(w) / 16_777_216.0;
+            let (s, c) = sin_cos_turn(w as f32);
+            let err = (f64::from(s) - angle.sin()).abs().max((f64::from(c) - angle.cos()).abs());
+            worst_trig = worst_trig.max(err / f64::from(f32::EPSILON));
+        };
+        let mut w: u32 = 0;
+        while w < (1 << 24) {
+            check(w);
+            w += 997;
+        }
+        for w in [0, 1, 2, 3, (1 << 21) - 1, 1 << 21, (1 << 22) + 1, (1 << 24) - 2, (1 << 24) - 1] {
+            check(w);
+        }
+        // ln: relative error in ulps of ln u (u = 1 − 2⁻²⁴ has ln u ≈ −6e−8, where a relative
+        // measure is strict); sine and cosine: absolute, in ulps of 1.
+        eprintln!("ln within {worst_ln:.2} ulps, sin and cos within {worst_trig:.2}");
+        assert!(worst_ln < 4.0, "ln: {worst_ln} ulps");
+        assert!(worst_trig < 2.0, "sin/cos: {worst_trig} ulps");
+        // The copy compiled for this CPU gives the portable copy's bits.
+        let words = Keys::new(&[3], Device::Cpu).draw(Tag::Sample, 0, 1, 4096).view([-1]);
+        let row: Vec<f32> = Vec::try_from(words).unwrap();
+        let (mut fast, mut portable) = (vec![0f32; 4096], vec![0f32; 4096]);
+        host_normals(&row, &mut fast);
+        host_normals_body(&row, &mut portable);
+        assert!(fast.iter().zip(&portable).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

@@ -286,19 +286,28 @@ impl Target {
     /// rounded to float32), which gives the same bits on every CPU; on CUDA, by tensor
     /// operations there.
     pub fn write(&self, xs: &Tensor, out: &Tensor) {
-        if let Node::Binary(Operator::Pow, base, exponent) = &self.root
-            && **base == Node::X
-            && **exponent == Node::Number(2.0)
-        {
+        if self.is_square() {
             let _ = xs.mul_out(out, xs);
         } else if xs.device() == Device::Cpu {
             let values: Vec<f32> = Vec::try_from(xs.to_kind(Kind::Float).contiguous().view([-1]))
                 .expect("points convert to Vec<f32>");
-            let ys: Vec<f32> = values.iter().map(|&x| self.f(f64::from(x)) as f32).collect();
+            let ys: Vec<f32> = values.iter().map(|&x| self.at_f32(x)).collect();
             out.shallow_clone().copy_(&Tensor::from_slice(&ys).view(xs.size().as_slice()));
         } else {
             out.shallow_clone().copy_(&self.tensor(xs));
         }
+    }
+
+    /// Whether the target is the tutorial's `x^2`, one multiplication.
+    fn is_square(&self) -> bool {
+        matches!(&self.root, Node::Binary(Operator::Pow, base, exponent)
+            if **base == Node::X && **exponent == Node::Number(2.0))
+    }
+
+    /// `f(x)` as a CPU run's real points have it: `x·x` in float32 for `x^2`, otherwise
+    /// [`Target::f`] rounded to float32. What [`Target::write`] writes on the CPU.
+    pub fn at_f32(&self, x: f32) -> f32 {
+        if self.is_square() { x * x } else { self.f(f64::from(x)) as f32 }
     }
 
     /// `n` points of the curve at evenly spaced `x` across the domain, ends included.

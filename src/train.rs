@@ -351,6 +351,7 @@ impl Trainer {
     /// every member's numbers stay those of its seed alone.
     pub fn with_threads(mut self, threads: usize) -> Result<Self> {
         self.engine.set_threads(threads)?;
+        self.draws.set_threads(threads);
         Ok(self)
     }
 

@@ -746,7 +746,10 @@ fn start_device(args: &TrainArgs) -> Result<(Device, EngineKind)> {
     if args.device == DeviceChoice::Auto {
         crate::output::note(&format!("gan1d: --device auto picked {}", checkpoint::device_name(device)));
     }
-    tch::set_num_threads(args.threads as i32);
+    // The native engine spreads its members over --threads itself; libtorch, which then only
+    // draws and evaluates, keeps one thread, whose idle spinning would otherwise take a core.
+    let libtorch_threads = if engine == EngineKind::Native { 1 } else { args.threads as i32 };
+    tch::set_num_threads(libtorch_threads);
     Ok((device, engine))
 }
 
