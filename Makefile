@@ -49,7 +49,7 @@ test-kernels: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
 	@for k in $(KERNELS); do \
 	  echo "gan1d: kernel-sensitive tests under ATEN_CPU_CAPABILITY=$$k"; \
-	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint --test experiments --test ensembles || exit 1; \
+	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint --test experiments --test ensembles --test cli || exit 1; \
 	  if [ -z "$(LIBTORCH)" ]; then ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) ./bench/replica_check.sh || exit 1; fi; \
 	done
 
@@ -57,9 +57,9 @@ lint: $(TORCH_DEP)
 	cargo fmt --all -- --check
 	$(TORCH_ENV) cargo clippy --release --all-targets -- -D warnings
 
+# The engines side by side (bench/engines.sh; BASELINE=older/gan1d and JAX_PYTHON=… add those).
 bench: build
-	$(TORCH_ENV) ./bench/speed.sh
-	./bench/ensemble_speed.sh
+	$(TORCH_ENV) PYTHON=$(if $(LIBTORCH),,$(VENV)/bin/python) ./bench/engines.sh
 
 # Applies one-detail changes to the algorithm and shows that the tests catch each (slow).
 mutants: $(TORCH_DEP)

@@ -81,6 +81,17 @@ cp -r "$work/gpu-1" "$work/gpu-then-cpu"; cp -r "$work/cpu-1" "$work/cpu-then-gp
 check resume-on-cpu "$BIN" train --resume "$work/gpu-then-cpu" --device cpu --epochs $((EPOCHS + 200)) --quiet
 check resume-on-gpu "$BIN" train --resume "$work/cpu-then-gpu" --device "$DEVICE" --epochs $((EPOCHS + 200)) --quiet
 
+say "== 3b. lazy CUDA: is libtorch_cuda mapped by a CPU run, and by a run on $DEVICE?"
+for dev in cpu "$DEVICE"; do
+  rm -rf "$work/maps-$dev"
+  "$BIN" train --device "$dev" --epochs 1000000 --eval-every 1000000 --quiet --out "$work/maps-$dev" >/dev/null 2>&1 &
+  pid=$!
+  sleep 3
+  if grep -q libtorch_cuda "/proc/$pid/maps" 2>/dev/null; then mapped=yes; else mapped=no; fi
+  kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  say "[maps-$dev] libtorch_cuda mapped: $mapped"
+done
+
 say "== 4. SIGINT on $DEVICE, then resume"
 "$BIN" train --device "$DEVICE" --epochs 1000000 --eval-every 500 --quiet --out "$work/sigint" >/dev/null 2>"$work/sigint.err" &
 pid=$!
@@ -90,16 +101,17 @@ say "[sigint] exit $rc"; tail -2 "$work/sigint.err" | sed 's/^/    /' | tee -a "
 reached=$("$PYTHON" -c "import json; print(json.load(open('$work/sigint/config.json'))['iteration'])")
 check sigint-resume "$BIN" train --resume "$work/sigint" --device "$DEVICE" --epochs $((reached + 100)) --quiet
 
-say "== 5. speed: single run and ensembles, $DEVICE against cpu (one CPU thread)"
+CORES=$(nproc)
+say "== 5. speed: single run and ensembles, $DEVICE (fused engine) against the CPU (native engine, $CORES threads)"
 for dev in cpu "$DEVICE"; do
   t0=$(now); "$BIN" train --device "$dev" --seed 1 --epochs "$EPOCHS" --quiet --out "$work/speed-$dev" --overwrite >/dev/null 2>&1; t1=$(now)
   say "single run on $dev: $(secs "$t0" "$t1") s"
 done
 for k in $KS; do
   for dev in "$DEVICE" cpu; do
-    if [ "$dev" = cpu ] && [ "$k" -gt 64 ]; then continue; fi
+    if [ "$dev" = cpu ] && [ "$k" -gt 1024 ]; then continue; fi
     rm -rf "$work/ens-$dev-$k"
-    t0=$(now); "$BIN" train --device "$dev" --seeds "1..$k" --epochs "$EPOCHS" --quiet --out "$work/ens-$dev-$k" >/dev/null 2>"$work/ens-$dev-$k.err"; rc=$?; t1=$(now)
+    t0=$(now); "$BIN" train --device "$dev" --threads "$CORES" --seeds "1..$k" --epochs "$EPOCHS" --quiet --out "$work/ens-$dev-$k" >/dev/null 2>"$work/ens-$dev-$k.err"; rc=$?; t1=$(now)
     s=$(secs "$t0" "$t1")
     say "K=$k on $dev: exit $rc, $s s, $(awk "BEGIN {printf \"%.5f\", $s * 1000 / ($EPOCHS * $k)}") ms per member-iteration"
   done

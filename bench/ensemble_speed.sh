@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Wall time of ensembles against their size K: `gan1d train --seeds 1..K`, the whole
-# 10 000-iteration run with its evaluations, checkpoints and plots, on one CPU thread, beside a
-# single run (`--seed 1`) measured in the same session. Prints a table, and writes it to
+# 10 000-iteration run with its evaluations, checkpoints and plots, on THREADS CPU threads
+# (default 1) with ENGINE (default native), beside a single run (`--seed 1`) measured in the
+# same session. Prints a table, and writes it to
 # bench/ensemble_speed.csv with a plot, bench/ensemble_speed.svg.
 #
 #   bench/ensemble_speed.sh                 # K = 1 4 16 64 256 (about 5 minutes on 2 cores)
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gan1d}
 KS=${KS:-1 4 16 64 256}
 DEVICE=${DEVICE:-cpu}
+ENGINE=${ENGINE:-$([ "$DEVICE" = cpu ] && echo native || echo fused)}
+THREADS=${THREADS:-1}
 EPOCHS=${EPOCHS:-10000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -22,7 +25,7 @@ timed() {
   local start end
   rm -rf "$out/run"
   start=$(now)
-  "$BIN" train --device "$DEVICE" --threads 1 --epochs "$EPOCHS" --quiet --out "$out/run" "$@" >/dev/null 2>"$out/log" \
+  "$BIN" train --device "$DEVICE" --engine "$ENGINE" --threads "$THREADS" --epochs "$EPOCHS" --quiet --out "$out/run" "$@" >/dev/null 2>"$out/log" \
     || { cat "$out/log" >&2; exit 1; }
   end=$(now)
   awk "BEGIN {print $end - $start}"
@@ -40,7 +43,7 @@ for k in $KS; do
   printf '%6d  %9.2fs  %24.4f  %14.2f\n' "$k" "$s" "$per" "$ratio"
   echo "$k,$s,$per,$ratio" >>"$csv"
 done
-echo "device $DEVICE, $EPOCHS iterations, one thread; single run $single s" >&2
+echo "device $DEVICE, engine $ENGINE, $EPOCHS iterations, $THREADS thread(s); single run $single s" >&2
 
 # The plot: wall time and time per member-iteration against K, both axes logarithmic.
 awk -F, -v single="$single" '

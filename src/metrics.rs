@@ -209,8 +209,25 @@ impl Columns {
     }
 
     /// `Σ |(x, y) − p|` over the points from `from` on, in four partial sums added in a fixed
-    /// order: the same bits on every CPU.
+    /// order: the same bits on every CPU. Compiled with AVX2 too, where the CPU has it: the
+    /// same operations, so the same bits.
     fn distances_from(&self, x: f64, y: f64, from: usize) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked at run time.
+            return unsafe { self.distances_from_avx2(x, y, from) };
+        }
+        self.distances_body(x, y, from)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn distances_from_avx2(&self, x: f64, y: f64, from: usize) -> f64 {
+        self.distances_body(x, y, from)
+    }
+
+    #[inline(always)]
+    fn distances_body(&self, x: f64, y: f64, from: usize) -> f64 {
         const LANES: usize = 4;
         let (xs, ys) = (&self.x[from..], &self.y[from..]);
         let distance = |px: f64, py: f64| ((px - x) * (px - x) + (py - y) * (py - y)).sqrt();

@@ -178,6 +178,8 @@ pub struct Trainer {
     members: Vec<Member>,
     /// The iterations' batches.
     draws: TrainingDraws,
+    /// CPU threads for the members' work (`--threads`).
+    threads: usize,
     /// The engine's state as exported since the last step, when K > 1, for reading members.
     exported: std::cell::RefCell<Option<[NetState; 2]>>,
 }
@@ -245,6 +247,7 @@ impl Trainer {
             iteration,
             members,
             draws,
+            threads: 1,
             exported: Default::default(),
         })
     }
@@ -352,6 +355,7 @@ impl Trainer {
     pub fn with_threads(mut self, threads: usize) -> Result<Self> {
         self.engine.set_threads(threads)?;
         self.draws.set_threads(threads);
+        self.threads = threads.max(1);
         Ok(self)
     }
 
@@ -437,28 +441,76 @@ impl Trainer {
     /// data's axes) for plotting, and the quality metrics of the generator's images of the
     /// member's fixed metric batch. The report names the last iteration done (0 before any).
     pub fn evaluate_member(&self, k: usize) -> EvalReport {
+        let (report, measured) = self.evaluate_points(k);
+        report.with_metrics(metrics::measure(&measured, &self.members[k].reference, &self.target))
+    }
+
+    /// Member `k`'s evaluation without its metrics, and the points the metrics measure.
+    fn evaluate_points(&self, k: usize) -> (PendingReport, Vec<(f32, f32)>) {
         let member = &self.members[k];
         let (n, dim) = (member.cfg.eval_samples, self.model_cfg.latent_dim);
         let (real, latent) =
             data::eval_draws(&member.keys, &self.target, self.scaling, n, dim, self.iteration);
         let fake = self.forward(k, Net::Generator, &latent);
         let measured = self.generate(k, &member.metric_latent.get(0));
-        let metrics = metrics::measure(&measured, &member.reference, &self.target);
         let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
         let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
-        EvalReport {
+        let report = PendingReport {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
             real: data::to_pairs(&self.scaling.to_data(&real.get(0))),
             fake: data::to_pairs(&self.scaling.to_data(&fake.get(0))),
-            metrics,
-        }
+        };
+        (report, measured)
     }
 
-    /// Every live member's evaluation, `None` for the others.
+    /// Every live member's evaluation, `None` for the others. The metrics, the costly part,
+    /// are measured on the trainer's threads, member by member; each is a pure function of its
+    /// member's points, so the threads change no number.
     pub fn evaluate(&self) -> Vec<Option<EvalReport>> {
-        (0..self.members()).map(|k| self.live(k).then(|| self.evaluate_member(k))).collect()
+        let pending: Vec<Option<(PendingReport, Vec<(f32, f32)>)>> =
+            (0..self.members()).map(|k| self.live(k).then(|| self.evaluate_points(k))).collect();
+        let target = &self.target;
+        let measure =
+            |k: usize, points: &[(f32, f32)]| metrics::measure(points, &self.members[k].reference, target);
+        let mut measured: Vec<Option<metrics::Metrics>> = vec![None; pending.len()];
+        let work: Vec<(usize, &[(f32, f32)])> = pending
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| p.as_ref().map(|(_, points)| (k, points.as_slice())))
+            .collect();
+        let references: Vec<&[(f32, f32)]> = self.members.iter().map(|m| m.reference.as_slice()).collect();
+        let threads = self.threads.clamp(1, work.len().max(1));
+        if threads <= 1 {
+            for &(k, points) in &work {
+                measured[k] = Some(measure(k, points));
+            }
+        } else {
+            let results: Vec<(usize, metrics::Metrics)> = std::thread::scope(|s| {
+                let handles: Vec<_> = work
+                    .chunks(work.len().div_ceil(threads))
+                    .map(|chunk| {
+                        let references = &references;
+                        s.spawn(move || {
+                            chunk
+                                .iter()
+                                .map(|&(k, points)| (k, metrics::measure(points, references[k], target)))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().expect("a metrics thread does not panic")).collect()
+            });
+            for (k, m) in results {
+                measured[k] = Some(m);
+            }
+        }
+        pending
+            .into_iter()
+            .zip(measured)
+            .map(|(p, m)| p.map(|(report, _)| report.with_metrics(m.expect("every live member is measured"))))
+            .collect()
     }
 
     /// Whether the iteration just completed is followed by an evaluation: every
@@ -515,6 +567,22 @@ impl Trainer {
             }
         }
         Ok(FitEnd::Completed)
+    }
+}
+
+/// An evaluation whose metrics are still to be measured.
+struct PendingReport {
+    iteration: u64,
+    acc_real: f64,
+    acc_fake: f64,
+    real: Vec<(f32, f32)>,
+    fake: Vec<(f32, f32)>,
+}
+
+impl PendingReport {
+    fn with_metrics(self, metrics: metrics::Metrics) -> EvalReport {
+        let PendingReport { iteration, acc_real, acc_fake, real, fake } = self;
+        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics }
     }
 }
 
