@@ -441,12 +441,13 @@ impl Trainer {
     /// data's axes) for plotting, and the quality metrics of the generator's images of the
     /// member's fixed metric batch. The report names the last iteration done (0 before any).
     pub fn evaluate_member(&self, k: usize) -> EvalReport {
-        let (report, measured) = self.evaluate_points(k);
-        report.with_metrics(metrics::measure(&measured, &self.members[k].reference, &self.target))
+        let pending = self.evaluate_points(k);
+        let metrics = metrics::measure(&pending.measured, &self.members[k].reference, &self.target);
+        pending.with_metrics(metrics)
     }
 
-    /// Member `k`'s evaluation without its metrics, and the points the metrics measure.
-    fn evaluate_points(&self, k: usize) -> (PendingReport, Vec<(f32, f32)>) {
+    /// Member `k`'s evaluation without its metrics, with the points the metrics measure.
+    fn evaluate_points(&self, k: usize) -> PendingReport {
         let member = &self.members[k];
         let (n, dim) = (member.cfg.eval_samples, self.model_cfg.latent_dim);
         let (real, latent) =
@@ -455,62 +456,32 @@ impl Trainer {
         let measured = self.generate(k, &member.metric_latent.get(0));
         let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
         let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
-        let report = PendingReport {
+        PendingReport {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
             real: data::to_pairs(&self.scaling.to_data(&real.get(0))),
             fake: data::to_pairs(&self.scaling.to_data(&fake.get(0))),
-        };
-        (report, measured)
+            measured,
+        }
     }
 
     /// Every live member's evaluation, `None` for the others. The metrics, the costly part,
     /// are measured on the trainer's threads, member by member; each is a pure function of its
     /// member's points, so the threads change no number.
     pub fn evaluate(&self) -> Vec<Option<EvalReport>> {
-        let pending: Vec<Option<(PendingReport, Vec<(f32, f32)>)>> =
-            (0..self.members()).map(|k| self.live(k).then(|| self.evaluate_points(k))).collect();
-        let target = &self.target;
-        let measure =
-            |k: usize, points: &[(f32, f32)]| metrics::measure(points, &self.members[k].reference, target);
-        let mut measured: Vec<Option<metrics::Metrics>> = vec![None; pending.len()];
-        let work: Vec<(usize, &[(f32, f32)])> = pending
-            .iter()
-            .enumerate()
-            .filter_map(|(k, p)| p.as_ref().map(|(_, points)| (k, points.as_slice())))
-            .collect();
+        let pending: Vec<(usize, PendingReport)> =
+            (0..self.members()).filter(|&k| self.live(k)).map(|k| (k, self.evaluate_points(k))).collect();
         let references: Vec<&[(f32, f32)]> = self.members.iter().map(|m| m.reference.as_slice()).collect();
-        let threads = self.threads.clamp(1, work.len().max(1));
-        if threads <= 1 {
-            for &(k, points) in &work {
-                measured[k] = Some(measure(k, points));
-            }
-        } else {
-            let results: Vec<(usize, metrics::Metrics)> = std::thread::scope(|s| {
-                let handles: Vec<_> = work
-                    .chunks(work.len().div_ceil(threads))
-                    .map(|chunk| {
-                        let references = &references;
-                        s.spawn(move || {
-                            chunk
-                                .iter()
-                                .map(|&(k, points)| (k, metrics::measure(points, references[k], target)))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().expect("a metrics thread does not panic")).collect()
-            });
-            for (k, m) in results {
-                measured[k] = Some(m);
-            }
+        let target = &self.target;
+        let measured = on_threads(&pending, self.threads, |(k, p)| {
+            metrics::measure(&p.measured, references[*k], target)
+        });
+        let mut reports: Vec<Option<EvalReport>> = (0..self.members()).map(|_| None).collect();
+        for ((k, p), m) in pending.into_iter().zip(measured) {
+            reports[k] = Some(p.with_metrics(m));
         }
-        pending
-            .into_iter()
-            .zip(measured)
-            .map(|(p, m)| p.map(|(report, _)| report.with_metrics(m.expect("every live member is measured"))))
-            .collect()
+        reports
     }
 
     /// Whether the iteration just completed is followed by an evaluation: every
@@ -570,20 +541,38 @@ impl Trainer {
     }
 }
 
-/// An evaluation whose metrics are still to be measured.
+/// An evaluation whose metrics are still to be measured, with the points they measure.
 struct PendingReport {
     iteration: u64,
     acc_real: f64,
     acc_fake: f64,
     real: Vec<(f32, f32)>,
     fake: Vec<(f32, f32)>,
+    measured: Vec<(f32, f32)>,
 }
 
 impl PendingReport {
     fn with_metrics(self, metrics: metrics::Metrics) -> EvalReport {
-        let PendingReport { iteration, acc_real, acc_fake, real, fake } = self;
+        let PendingReport { iteration, acc_real, acc_fake, real, fake, .. } = self;
         EvalReport { iteration, acc_real, acc_fake, real, fake, metrics }
     }
+}
+
+/// `f` of each item, in order, the items split into `threads` contiguous runs, one per scoped
+/// thread (none when one thread is asked for).
+fn on_threads<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| s.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker thread does not panic")).collect()
+    })
 }
 
 /// How [`Trainer::fit`] ended, when it did not fail.
