@@ -5,7 +5,7 @@
 # member's final checkpoint, which is what `gan1d train --seed S` ends with alone (to float32
 # rounding). Prints a Markdown table and writes it to bench/ensemble_quality.md.
 #
-#   bench/ensemble_quality.sh                   # 5 ranges of 16 (about 3 minutes on 2 cores)
+#   bench/ensemble_quality.sh                   # 5 ranges of 16 (under a minute on 2 cores)
 #   RANGES=10 SIZE=32 bench/ensemble_quality.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 # final generator with `gan1d evaluate -n 10000`, and writes
 #   bench/findings.md               the table: median and range over the seeds of each metric
 #   docs/findings/<target>.png      the final scatter plot of each target's median-residual seed
-# Runs JOBS trainings at once, one thread each. About 5 minutes on 2 cores (SEEDS=8, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About a minute on 2 cores (SEEDS=8, JOBS=2).
 #
 #   make build && bench/findings.sh
 #   SEEDS=16 JOBS=8 bench/findings.sh

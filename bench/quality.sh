@@ -5,12 +5,12 @@
 # distance. The engines agree step by step to float32 rounding, but a GAN amplifies rounding,
 # so their runs of one seed end apart; their distributions over seeds are what should match.
 #
-#   bench/quality.sh              # SEEDS=10, both engines
+#   bench/quality.sh              # SEEDS=10, every engine
 #   SEEDS=20 ENGINES=fused bench/quality.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-10}
-ENGINES=${ENGINES:-fused autograd}
+ENGINES=${ENGINES:-native fused autograd}
 BIN=target/release/gan1d
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
