@@ -260,9 +260,10 @@ fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
     let mut out = Vec::with_capacity(points.len() / shape.inputs() * shape.outputs());
     let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
     for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
-        to_feature_major(chunk, shape.inputs(), &mut pass[0]);
+        transpose(chunk, shape.inputs(), &mut pass[0]);
         kernels::forward(shape, params, chunk.len() / shape.inputs(), &mut pass);
-        to_point_major(pass.last().expect("a forward pass has an output"), shape.outputs(), &mut chunk_out);
+        let output = pass.last().expect("a forward pass has an output");
+        transpose(output, output.len() / shape.outputs(), &mut chunk_out);
         out.extend_from_slice(&chunk_out);
     }
     out
@@ -329,26 +330,16 @@ fn host(t: &Tensor) -> Vec<f32> {
     HostView::new(t).slice().to_vec()
 }
 
-/// Point-major `[n][d]` → feature-major `[d][n]`.
-fn to_feature_major(points: &[f32], d: usize, out: &mut Vec<f32>) {
-    let n = points.len() / d;
+/// The row-major matrix `values` of `columns` columns, transposed into `out`: point-major
+/// `[n][d]` → feature-major `[d][n]` with `columns = d`, and back with `columns = n`.
+#[inline(always)]
+fn transpose(values: &[f32], columns: usize, out: &mut Vec<f32>) {
+    let rows = values.len() / columns;
     out.clear();
-    out.resize(points.len(), 0.0);
-    for (p, point) in points.chunks_exact(d).enumerate() {
-        for (j, &value) in point.iter().enumerate() {
-            out[j * n + p] = value;
-        }
-    }
-}
-
-/// Feature-major `[d][n]` → point-major `[n][d]`.
-fn to_point_major(features: &[f32], d: usize, out: &mut Vec<f32>) {
-    let n = features.len() / d;
-    out.clear();
-    out.resize(features.len(), 0.0);
-    for (j, row) in features.chunks_exact(n).enumerate() {
-        for (p, &value) in row.iter().enumerate() {
-            out[p * d + j] = value;
+    out.resize(values.len(), 0.0);
+    for (r, row) in values.chunks_exact(columns).enumerate() {
+        for (c, &value) in row.iter().enumerate() {
+            out[c * rows + r] = value;
         }
     }
 }
@@ -567,11 +558,6 @@ mod kernels {
         backward(plan.d, &*w.d[0], n, &s.d_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.d_grads);
         let [p, m, v] = &mut w.d;
         adam(p, m, v, &s.d_grads, step);
-    }
-
-    #[inline(always)]
-    fn transpose(points: &[f32], d: usize, out: &mut Vec<f32>) {
-        to_feature_major(points, d, out)
     }
 
     /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
