@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{Activation, AdamConfig, EngineKind, ModelConfig, TrainConfig, limits};
+use crate::config::{
+    Activation, AdamConfig, EngineKind, Latent, Loss, ModelConfig, Recipe, TrainConfig, limits,
+};
 use crate::device::DeviceChoice;
 use crate::ranking::Select;
 use crate::target::{Domain, TargetConfig};
@@ -33,8 +35,10 @@ impl Cli {
     {
         let matches = Cli::command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
-        if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
-            args.given = given_flags(sub);
+        match (&mut cli.command, matches.subcommand()) {
+            (Command::Train(args), Some(("train", sub))) => args.given = given_flags(sub),
+            (Command::Summary(args), Some(("summary", sub))) => args.given = given_flags(sub),
+            _ => {}
         }
         Ok(cli)
     }
@@ -159,9 +163,27 @@ pub struct TrainArgs {
     /// at the end, and on SIGINT or SIGTERM)
     #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
-    /// Adam's step size, for both networks
+    /// Adam's step size, for both networks (unless --lr-g or --lr-d sets one's)
     #[arg(long, default_value_t = TrainConfig::default().adam.learning_rate, value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
     pub learning_rate: f64,
+    /// The generator's Adam step size (two time-scale updates, Heusel et al. 2017) [default:
+    /// --learning-rate]
+    #[arg(long, value_name = "LR", value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
+    pub lr_g: Option<f64>,
+    /// The discriminator's Adam step size [default: --learning-rate]
+    #[arg(long, value_name = "LR", value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
+    pub lr_d: Option<f64>,
+    /// Adam's β₁, the decay of its gradient mean, for both networks
+    #[arg(long, default_value_t = AdamConfig::default().beta1, value_parser = unit_interval, allow_negative_numbers = true)]
+    pub beta1: f64,
+    /// The loss: bce (the tutorial's binary cross-entropy), least-squares (Mao et al. 2017),
+    /// hinge (Lim & Ye 2017) or relativistic (Jolicoeur-Martineau 2018); see the README
+    #[arg(long, value_name = "NAME", default_value_t = TrainConfig::default().loss)]
+    pub loss: Loss,
+    /// Discriminator rounds (a real and a fake update each, on fresh batches) per generator
+    /// update
+    #[arg(long, value_name = "N", default_value_t = TrainConfig::default().d_steps, value_parser = whole(1, limits::MAX_D_STEPS), allow_negative_numbers = true)]
+    pub d_steps: u64,
     /// Iterations between two rows of DIR/history.csv (losses and batch accuracies)
     #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub history_every: u64,
@@ -195,17 +217,44 @@ pub struct ArchitectureArgs {
     /// onto [-1, 1] on each axis and every generated point is scaled back
     #[arg(long, value_name = "linear|tanh", default_value_t = ModelConfig::default().generator_output, value_parser = output_activation)]
     pub g_output: Activation,
+    /// The distribution of each latent coordinate: normal (the tutorial's N(0, 1)) or uniform
+    /// (U(-1, 1))
+    #[arg(long, value_name = "normal|uniform", default_value_t = ModelConfig::default().latent)]
+    pub latent: Latent,
+    /// A named set of choices that sets every default it covers (architecture, loss, Adam,
+    /// iterations; see the README): tutorial (the tutorial's, bit for bit) or robust (learns
+    /// every built-in target). Flags given beside it override it
+    #[arg(long, value_name = "tutorial|robust", default_value_t = Recipe::Tutorial)]
+    pub recipe: Recipe,
 }
 
 impl ArchitectureArgs {
-    pub fn model_config(&self) -> ModelConfig {
+    /// The networks these flags describe: the recipe's, with each flag in `given` (clap ids
+    /// typed on the command line) overriding it.
+    pub fn model_config(&self, given: &[String]) -> ModelConfig {
+        let base = self.recipe.configs().0;
+        let pick = Pick { recipe: self.recipe, given };
         ModelConfig {
-            latent_dim: self.latent_dim,
-            generator_hidden: self.g_hidden.0.clone(),
-            discriminator_hidden: self.d_hidden.0.clone(),
-            activation: self.activation,
-            generator_output: self.g_output,
+            latent_dim: pick.one("latent_dim", self.latent_dim, base.latent_dim),
+            generator_hidden: pick.one("g_hidden", self.g_hidden.0.clone(), base.generator_hidden),
+            discriminator_hidden: pick.one("d_hidden", self.d_hidden.0.clone(), base.discriminator_hidden),
+            activation: pick.one("activation", self.activation, base.activation),
+            generator_output: pick.one("g_output", self.g_output, base.generator_output),
+            latent: pick.one("latent", self.latent, base.latent),
         }
+    }
+}
+
+/// Chooses between a flag's value and its recipe's: the flag's when it was typed, or when the
+/// recipe is the tutorial's (whose values are the flags' defaults).
+struct Pick<'a> {
+    recipe: Recipe,
+    given: &'a [String],
+}
+
+impl Pick<'_> {
+    fn one<T>(&self, id: &str, flag: T, recipe: T) -> T {
+        if self.recipe == Recipe::Tutorial || self.given.iter().any(|g| g == id) { flag } else { recipe }
     }
 }
 
@@ -229,18 +278,32 @@ impl TargetArgs {
 }
 
 impl TrainArgs {
-    /// The configuration these flags describe; the rest keeps its defaults.
+    /// The configuration these flags describe: `--recipe`'s, each flag given overriding it;
+    /// the rest keeps its defaults.
     pub fn configs(&self) -> (ModelConfig, TrainConfig) {
-        let model = self.architecture.model_config();
+        let recipe = self.architecture.recipe;
+        let model = self.architecture.model_config(&self.given);
+        let base = recipe.configs().1;
+        let pick = Pick { recipe, given: &self.given };
+        let adam = AdamConfig {
+            learning_rate: pick.one("learning_rate", self.learning_rate, base.adam.learning_rate),
+            beta1: pick.one("beta1", self.beta1, base.adam.beta1),
+            ..base.adam
+        };
         let train = TrainConfig {
             seed: self.seed,
-            epochs: self.epochs,
-            batch: self.batch,
-            eval_every: self.eval_every,
-            history_every: self.history_every,
-            adam: AdamConfig { learning_rate: self.learning_rate, ..AdamConfig::default() },
+            epochs: pick.one("epochs", self.epochs, base.epochs),
+            batch: pick.one("batch", self.batch, base.batch),
+            eval_every: pick.one("eval_every", self.eval_every, base.eval_every),
+            history_every: pick.one("history_every", self.history_every, base.history_every),
+            adam,
             target: self.target.target_config(),
-            ..TrainConfig::default()
+            recipe,
+            loss: pick.one("loss", self.loss, base.loss),
+            d_steps: pick.one("d_steps", self.d_steps, base.d_steps),
+            lr_g: pick.one("lr_g", self.lr_g, base.lr_g),
+            lr_d: pick.one("lr_d", self.lr_d, base.lr_d),
+            ..base
         };
         (model, train)
     }
@@ -323,7 +386,7 @@ pub struct ExploreArgs {
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     /// Summarise the models of this checkpoint instead of those the architecture flags describe
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output", "latent", "recipe"])]
     pub checkpoint: Option<PathBuf>,
     /// With an ensemble's folder: use member S instead of the best member
     #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX), requires = "checkpoint")]
@@ -334,6 +397,9 @@ pub struct SummaryArgs {
     /// gan_plot.png)
     #[arg(long, value_name = "DIR")]
     pub diagram: Option<PathBuf>,
+    /// The ids of the flags given on the command line (filled by [`Cli::parse_with_sources`]).
+    #[arg(skip)]
+    pub given: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -455,6 +521,15 @@ fn whole(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + S
 fn signed(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone + Send + Sync + 'static {
     let parse = whole(min as u64, max as u64);
     move |s: &str| parse(s).map(|n| n as i64)
+}
+
+/// `--beta1`: a number in [0, 1).
+fn unit_interval(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err(format!("must be from 0 to below 1, got {s}")),
+        Err(_) => Err(format!("must be a number, got `{s}`")),
+    }
 }
 
 /// A parser of positive numbers of at most `max`.

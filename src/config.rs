@@ -28,6 +28,153 @@ pub struct ModelConfig {
     /// data scaled onto `[-1, 1]` (see `target::Scaling`).
     #[serde(default = "linear")]
     pub generator_output: Activation,
+    /// The distribution of each latent dimension: the tutorial's N(0, 1), or U(−1, 1) as GAN
+    /// Lab draws. (Written only when not the tutorial's, so older checkpoints read the same.)
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub latent: Latent,
+}
+
+/// Whether `value` is its type's default: such fields are left out of `config.json`, so a
+/// tutorial run's files stay those of earlier versions.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// Written out once for each of the choice enums below: their names on the command line and in
+/// `config.json`, and the error that lists them.
+macro_rules! named_choices {
+    ($type:ident, $what:literal, $($variant:ident => $name:literal),+ $(,)?) => {
+        impl $type {
+            pub const ALL: &'static [$type] = &[$($type::$variant),+];
+
+            /// The name it is written with.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($type::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $type {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $type::ALL.iter().copied().find(|c| c.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = $type::ALL.iter().map(|c| c.name()).collect();
+                    format!("`{s}` is not {}: use {}", $what, names.join(", "))
+                })
+            }
+        }
+
+        impl TryFrom<String> for $type {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                s.parse()
+            }
+        }
+
+        impl From<$type> for String {
+            fn from(c: $type) -> String {
+                c.name().to_string()
+            }
+        }
+    };
+}
+
+/// The distribution the generator's latent points are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Latent {
+    /// N(0, 1) in each dimension: the tutorial's `randn`.
+    #[default]
+    Normal,
+    /// U(−1, 1) in each dimension.
+    Uniform,
+}
+
+named_choices!(Latent, "a latent distribution", Normal => "normal", Uniform => "uniform");
+
+/// The loss the two networks play, on the discriminator's logit `z` (its output layer is
+/// linear). Every engine takes its value and gradient from `loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Loss {
+    /// Binary cross-entropy, the tutorial's (Goodfellow et al. 2014, with the generator's
+    /// non-saturating labels): D minimises `softplus(−z_real) + softplus(z_fake)`, G
+    /// `softplus(−z_fake)`.
+    #[default]
+    Bce,
+    /// Least squares (Mao et al. 2017, labels 0 and 1): D minimises `½(z_real − 1)² + ½z_fake²`,
+    /// G `½(z_fake − 1)²`.
+    LeastSquares,
+    /// Hinge (Lim & Ye 2017; Miyato et al. 2018): D minimises `max(0, 1 − z_real) +
+    /// max(0, 1 + z_fake)`, G `−z_fake`.
+    Hinge,
+    /// Relativistic standard GAN (Jolicoeur-Martineau 2018): on pairs of a real and a fake
+    /// point, D minimises `softplus(−(z_real − z_fake))`, G `softplus(−(z_fake − z_real))`.
+    /// D's two batches make one update.
+    Relativistic,
+}
+
+named_choices!(
+    Loss,
+    "a loss",
+    Bce => "bce",
+    LeastSquares => "least-squares",
+    Hinge => "hinge",
+    Relativistic => "relativistic",
+);
+
+impl Loss {
+    /// Whether the discriminator's loss pairs real with fake points, so that its two batches
+    /// make one update rather than the tutorial's two.
+    pub fn is_paired(self) -> bool {
+        self == Loss::Relativistic
+    }
+}
+
+/// A named set of choices: `train`'s defaults for everything it sets. Flags given beside it
+/// override it, one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Recipe {
+    /// The tutorial's choices, bit for bit.
+    #[default]
+    Tutorial,
+    /// Choices that learn every built-in target well (see [`Recipe::configs`]).
+    Robust,
+}
+
+named_choices!(Recipe, "a recipe", Tutorial => "tutorial", Robust => "robust");
+
+impl Recipe {
+    /// The configuration this recipe stands for, before any flag.
+    pub fn configs(self) -> (ModelConfig, TrainConfig) {
+        match self {
+            Recipe::Tutorial => (ModelConfig::default(), TrainConfig::default()),
+            Recipe::Robust => (
+                ModelConfig {
+                    generator_hidden: vec![32, 32],
+                    discriminator_hidden: vec![64, 64],
+                    generator_output: Activation::Tanh,
+                    ..ModelConfig::default()
+                },
+                TrainConfig {
+                    recipe: Recipe::Robust,
+                    epochs: 20_000,
+                    eval_every: 4_000,
+                    loss: Loss::LeastSquares,
+                    adam: AdamConfig { beta1: 0.5, ..AdamConfig::default() },
+                    ..TrainConfig::default()
+                },
+            ),
+        }
+    }
 }
 
 fn linear() -> Activation {
@@ -180,6 +327,8 @@ pub mod limits {
     /// Adam's step size. Anything above about 0.01 trains badly and much more diverges, which
     /// `train` reports (exit code 3); past 10³⁰ the first step overflows float32 outright.
     pub const MAX_LEARNING_RATE: f64 = 1e30;
+    /// Discriminator rounds per generator update (`--d-steps`).
+    pub const MAX_D_STEPS: u64 = 100;
     /// libtorch CPU threads: more than any machine here has; each costs a stack.
     pub const MAX_THREADS: u64 = 1024;
     /// Points `gan1d sample` streams out.
@@ -203,6 +352,7 @@ impl Default for ModelConfig {
             discriminator_hidden: vec![25],
             activation: Activation::Relu,
             generator_output: Activation::Linear,
+            latent: Latent::Normal,
         }
     }
 }
@@ -376,6 +526,30 @@ pub struct TrainConfig {
     /// checkpoints written before gan1d 0.3, which all learned that.)
     #[serde(default)]
     pub target: TargetConfig,
+    /// The recipe this configuration was expanded from; its choices are the fields themselves.
+    /// (This and the fields below are written only when not the tutorial's.)
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub recipe: Recipe,
+    /// The loss both networks are trained with. Tutorial: binary cross-entropy.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub loss: Loss,
+    /// Discriminator rounds per generator update, each on fresh batches. Tutorial: 1.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub d_steps: u64,
+    /// The generator's Adam step size, when not `adam.learning_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_g: Option<f64>,
+    /// The discriminator's Adam step size, when not `adam.learning_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_d: Option<f64>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 impl Default for TrainConfig {
@@ -391,6 +565,11 @@ impl Default for TrainConfig {
             history_every: 10,
             adam: AdamConfig::default(),
             target: TargetConfig::default(),
+            recipe: Recipe::Tutorial,
+            loss: Loss::Bce,
+            d_steps: 1,
+            lr_g: None,
+            lr_d: None,
         }
     }
 }
@@ -399,6 +578,22 @@ impl TrainConfig {
     /// Points in each of the two discriminator updates.
     pub fn half_batch(&self) -> i64 {
         self.batch / 2
+    }
+
+    /// The generator's Adam: `adam`, with `lr_g` for its step size if set.
+    pub fn generator_adam(&self) -> AdamConfig {
+        AdamConfig { learning_rate: self.lr_g.unwrap_or(self.adam.learning_rate), ..self.adam }
+    }
+
+    /// The discriminator's Adam: `adam`, with `lr_d` for its step size if set.
+    pub fn discriminator_adam(&self) -> AdamConfig {
+        AdamConfig { learning_rate: self.lr_d.unwrap_or(self.adam.learning_rate), ..self.adam }
+    }
+
+    /// Discriminator updates per iteration: two a round (real, then fake), or one for a paired
+    /// loss.
+    pub fn d_updates(&self) -> u64 {
+        self.d_steps * if self.loss.is_paired() { 1 } else { 2 }
     }
 
     /// Rejects settings that cannot train, naming the flag that sets each value.
@@ -423,17 +618,22 @@ impl TrainConfig {
         in_range("the evaluation's sample count", self.eval_samples, 1, limits::MAX_EVAL_SAMPLES)?;
         in_range("the quality metrics' sample count", self.metric_samples, 2, limits::MAX_EVAL_SAMPLES)?;
         in_range("--history-every", self.history_every, 1, limits::MAX_EPOCHS)?;
+        in_range("--d-steps", self.d_steps, 1, limits::MAX_D_STEPS)?;
         let adam = &self.adam;
-        if !(adam.learning_rate > 0.0 && adam.learning_rate <= limits::MAX_LEARNING_RATE) {
-            bail!(
-                "--learning-rate must be a positive number of at most {:e}, got {}",
-                limits::MAX_LEARNING_RATE,
-                adam.learning_rate
-            );
+        let rates =
+            [("--learning-rate", Some(adam.learning_rate)), ("--lr-g", self.lr_g), ("--lr-d", self.lr_d)];
+        for (flag, rate) in rates {
+            let Some(rate) = rate else { continue };
+            if !(rate > 0.0 && rate <= limits::MAX_LEARNING_RATE) {
+                bail!(
+                    "{flag} must be a positive number of at most {:e}, got {rate}",
+                    limits::MAX_LEARNING_RATE
+                );
+            }
         }
-        for (name, beta) in [("beta1", adam.beta1), ("beta2", adam.beta2)] {
+        for (name, beta) in [("--beta1", adam.beta1), ("adam beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {
-                bail!("adam {name} must be in [0, 1), got {beta}");
+                bail!("{name} must be in [0, 1), got {beta}");
             }
         }
         if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {

@@ -8,6 +8,7 @@
 
 use tch::{Device, Kind, Tensor};
 
+use crate::config::{Latent, ModelConfig, TrainConfig};
 use crate::rng::{self, Keys, Tag};
 use crate::target::{Scaling, ScalingTensors, Target};
 
@@ -20,9 +21,9 @@ const MAX_CHUNK: i64 = 64;
 /// One iteration's random batches for K runs, on the networks' axes.
 #[derive(Debug)]
 pub struct IterationBatches {
-    /// `[K, half_batch, 2]`
+    /// `[K, d_steps · half_batch, 2]`
     pub real: Tensor,
-    /// `[K, half_batch, latent_dim]`
+    /// `[K, d_steps · half_batch, latent_dim]`
     pub latent_half: Tensor,
     /// `[K, batch, latent_dim]`
     pub latent_full: Tensor,
@@ -31,16 +32,19 @@ pub struct IterationBatches {
 /// The training iterations' random batches of K runs: each a pure function of the run's seed
 /// and the iteration, drawn a chunk of iterations at a time and handed out one iteration at a
 /// time. The real points' `x` is uniform over the domain, `y = f(x)`, then scaled; the latent
-/// points are `N(0, 1)`.
+/// points are `N(0, 1)` (or `U(−1, 1)`). With `d_steps` discriminator rounds, the real points
+/// and the discriminator's latent points are `d_steps` half batches in one draw each.
 #[derive(Debug)]
 pub struct TrainingDraws {
     keys: Keys,
     target: Target,
     /// The scaling onto the networks' axes, made once on the device; `None` for none.
     scaling: Option<ScalingTensors>,
+    /// Points of the discriminator's rounds: `d_steps · half_batch`.
     half_batch: i64,
     batch: i64,
     latent_dim: i64,
+    latent: Latent,
     /// Iterations per chunk.
     chunk: i64,
     /// Threads that draw a chunk's members on the CPU.
@@ -53,15 +57,17 @@ pub struct TrainingDraws {
 }
 
 impl TrainingDraws {
+    /// The draws of `cfg`'s runs of `model_cfg`, one per seed.
     pub fn new(
         seeds: &[u64],
         target: &Target,
         scaling: Scaling,
-        batch: i64,
-        latent_dim: i64,
+        model_cfg: &ModelConfig,
+        cfg: &TrainConfig,
         device: Device,
     ) -> Self {
-        let half_batch = batch / 2;
+        let (batch, latent_dim) = (cfg.batch, model_cfg.latent_dim);
+        let half_batch = cfg.half_batch() * cfg.d_steps as i64;
         let per_iteration = seeds.len() as i64 * (half_batch + batch) * (latent_dim + 1);
         TrainingDraws {
             keys: Keys::new(seeds, device),
@@ -70,6 +76,7 @@ impl TrainingDraws {
             half_batch,
             batch,
             latent_dim,
+            latent: model_cfg.latent,
             chunk: (CHUNK_NUMBERS / per_iteration).clamp(1, MAX_CHUNK),
             threads: 1,
             plain_scaling: scaling,
@@ -119,8 +126,9 @@ impl TrainingDraws {
         );
         let (k, t) = (self.keys.len(), self.chunk);
         let real = real_from(&numbers[0], &self.target, self.scaling.as_ref());
-        let latent =
-            |numbers: &Tensor, n: i64| rng::normal(numbers).narrow(2, 0, n * dim).view([k, t, n, dim]);
+        let latent = |numbers: &Tensor, n: i64| {
+            latent_from(numbers, self.latent).narrow(2, 0, n * dim).view([k, t, n, dim])
+        };
         IterationBatches {
             real: real.view([k, t, half, 2]),
             latent_half: latent(&numbers[1], half),
@@ -157,6 +165,7 @@ impl TrainingDraws {
             half: self.half_batch,
             full: self.batch,
             dim: self.latent_dim,
+            latent: self.latent,
             chunk: self.chunk,
         };
         let draw = |(seed, out): &mut (u64, [&mut [f32]; 3])| plan.member(*seed, first, out);
@@ -187,6 +196,7 @@ struct HostDraw<'a> {
     half: i64,
     full: i64,
     dim: i64,
+    latent: Latent,
     chunk: i64,
 }
 
@@ -230,7 +240,14 @@ impl HostDraw<'_> {
                 let count = rng::even((n * dim) as i64) as usize;
                 let numbers = &row[offsets[which]..offsets[which] + count];
                 normals.resize(count, 0.0);
-                rng::host_normals(numbers, &mut normals);
+                match self.latent {
+                    Latent::Normal => rng::host_normals(numbers, &mut normals),
+                    Latent::Uniform => {
+                        for (out, &number) in normals.iter_mut().zip(numbers) {
+                            *out = rng::host_uniform(number, -1.0, 1.0);
+                        }
+                    }
+                }
                 out[which][t * n * dim..(t + 1) * n * dim].copy_from_slice(&normals[..n * dim]);
             }
         }
@@ -254,24 +271,25 @@ fn real_from(numbers: &Tensor, target: &Target, scaling: Option<&ScalingTensors>
 }
 
 /// An evaluation's fresh random points for K runs: `n` real points `[K, n, 2]` on the networks'
-/// axes and `n` latent points `[K, n, latent_dim]`, drawn at the evaluation's iteration.
+/// axes and `n` latent points `[K, n, latent_dim]` of `model_cfg`, drawn at the evaluation's
+/// iteration.
 pub fn eval_draws(
     keys: &Keys,
     target: &Target,
     scaling: Scaling,
     n: i64,
-    latent_dim: i64,
+    model_cfg: &ModelConfig,
     iteration: u64,
 ) -> (Tensor, Tensor) {
     (
         real_points(keys, Tag::EvalReal, iteration, target, scaling, n),
-        latent_points(keys, Tag::EvalLatent, iteration, n, latent_dim),
+        latent_points(keys, Tag::EvalLatent, iteration, n, model_cfg),
     )
 }
 
 /// The fixed latent batch the metrics of K runs measure: `[K, n, latent_dim]`.
-pub fn metric_latent(keys: &Keys, n: i64, latent_dim: i64) -> Tensor {
-    latent_points(keys, Tag::MetricLatent, 0, n, latent_dim)
+pub fn metric_latent(keys: &Keys, n: i64, model_cfg: &ModelConfig) -> Tensor {
+    latent_points(keys, Tag::MetricLatent, 0, n, model_cfg)
 }
 
 /// `n` real points of K runs on the networks' axes, `[K, n, 2]`: the draw `tag` at `counter`.
@@ -280,11 +298,20 @@ pub fn real_points(keys: &Keys, tag: Tag, counter: u64, target: &Target, scaling
     real_from(&numbers, target, scaling.on(keys.device()).as_ref())
 }
 
-/// `n` latent points of K runs, `[K, n, latent_dim]`, each coordinate `N(0, 1)`: the draw `tag`
-/// at `counter`.
-pub fn latent_points(keys: &Keys, tag: Tag, counter: u64, n: i64, latent_dim: i64) -> Tensor {
+/// `n` latent points of K runs for the generator of `model_cfg`, `[K, n, latent_dim]`, each
+/// coordinate `N(0, 1)` (or `U(−1, 1)`): the draw `tag` at `counter`.
+pub fn latent_points(keys: &Keys, tag: Tag, counter: u64, n: i64, model_cfg: &ModelConfig) -> Tensor {
+    let latent_dim = model_cfg.latent_dim;
     let numbers = keys.draw(tag, counter, 1, rng::even(n * latent_dim)).squeeze_dim(1);
-    rng::normal(&numbers).narrow(1, 0, n * latent_dim).view([keys.len(), n, latent_dim])
+    latent_from(&numbers, model_cfg.latent).narrow(1, 0, n * latent_dim).view([keys.len(), n, latent_dim])
+}
+
+/// Latent coordinates of `latent`'s distribution from a draw's numbers (an even count).
+fn latent_from(numbers: &Tensor, latent: Latent) -> Tensor {
+    match latent {
+        Latent::Normal => rng::normal(numbers),
+        Latent::Uniform => rng::uniform(numbers, -1.0, 1.0),
+    }
 }
 
 /// `n` points of K runs uniform in `[low, high)²`, `[K, n, 2]`: the draw `tag` at `counter`.
@@ -305,18 +332,29 @@ mod tests {
 
     /// The host's draws are the tensor form's, bit for bit, for any target, scaling, member
     /// and thread count.
+    fn shapes(batch: i64, latent_dim: i64, d_steps: u64, latent: Latent) -> (ModelConfig, TrainConfig) {
+        (
+            ModelConfig { latent_dim, latent, ..ModelConfig::default() },
+            TrainConfig { batch, d_steps, ..TrainConfig::default() },
+        )
+    }
+
     #[test]
     fn the_hosts_training_draws_are_the_tensor_forms() {
-        for (expression, domain, tanh) in
-            [("x^2", "-0.5,0.5", false), ("sine", "-1,3", true), ("gaussian", "-2,2", false)]
-        {
+        for (expression, domain, tanh, d_steps, latent) in [
+            ("x^2", "-0.5,0.5", false, 1, Latent::Normal),
+            ("sine", "-1,3", true, 3, Latent::Uniform),
+            ("gaussian", "-2,2", false, 2, Latent::Normal),
+        ] {
             let config = crate::target::TargetConfig {
                 expression: expression.into(),
                 domain: domain.parse().unwrap(),
             };
             let target = Target::new(&config).unwrap();
             let scaling = if tanh { Scaling::onto_unit_square(&target) } else { Scaling::IDENTITY };
-            let mut draws = TrainingDraws::new(&[4, 1 << 33, 9], &target, scaling, 10, 3, Device::Cpu);
+            let (model_cfg, cfg) = shapes(10, 3, d_steps, latent);
+            let mut draws =
+                TrainingDraws::new(&[4, 1 << 33, 9], &target, scaling, &model_cfg, &cfg, Device::Cpu);
             for threads in [1, 2] {
                 draws.set_threads(threads);
                 let (host, tensors) = (draws.draw_chunk_on_host(70), draws.draw_chunk_by_tensors(70));
@@ -330,6 +368,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// More discriminator rounds draw more real points, beginning with the one round's, and
+    /// leave the generator's batch as it was; uniform latent points lie in [-1, 1).
+    #[test]
+    fn more_rounds_extend_the_one_rounds_draws() {
+        let target = Target::default();
+        let draw = |d_steps, latent| {
+            let (model_cfg, cfg) = shapes(128, 5, d_steps, latent);
+            TrainingDraws::new(&[9], &target, Scaling::IDENTITY, &model_cfg, &cfg, Device::Cpu).at(3)
+        };
+        let (one, three) = (draw(1, Latent::Normal), draw(3, Latent::Normal));
+        assert_eq!((three.real.size(), three.latent_half.size()), (vec![1, 192, 2], vec![1, 192, 5]));
+        assert!(three.real.narrow(1, 0, 64).equal(&one.real));
+        assert!(!three.latent_half.narrow(1, 64, 64).equal(&three.latent_half.narrow(1, 0, 64)));
+        assert!(three.latent_full.equal(&one.latent_full));
+        let uniform = draw(1, Latent::Uniform).latent_full;
+        let (low, high) = (uniform.min().double_value(&[]), uniform.max().double_value(&[]));
+        assert!(low >= -1.0 && high < 1.0 && low < -0.95 && high > 0.95, "[{low}, {high}]");
     }
 
     #[test]
@@ -372,8 +429,10 @@ mod tests {
     #[test]
     fn training_draws_depend_on_the_iteration_and_the_seed_alone() {
         let target = Target::default();
-        let draws =
-            |seeds: &[u64]| TrainingDraws::new(seeds, &target, Scaling::IDENTITY, 128, 5, Device::Cpu);
+        let (model_cfg, cfg) = shapes(128, 5, 1, Latent::Normal);
+        let draws = |seeds: &[u64]| {
+            TrainingDraws::new(seeds, &target, Scaling::IDENTITY, &model_cfg, &cfg, Device::Cpu)
+        };
         let (mut one, mut three) = (draws(&[9]), draws(&[4, 9, 5]));
         // A chunk drawn from iteration 0, and one drawn from iteration 70 directly.
         let mut later = draws(&[9]);

@@ -317,6 +317,7 @@ mod tests {
                 // Activations change no count.
                 activation: Activation::Elu,
                 generator_output: Activation::Tanh,
+                ..ModelConfig::default()
             };
             let (g, d) = (cfg.generator_layers(), cfg.discriminator_layers());
             assert_eq!((parameter_count(&g), parameter_count(&d)), counts, "{cfg:?}");

@@ -21,7 +21,8 @@ const CHUNK: u64 = 1 << 16;
 /// points have the same bits on every CPU.
 pub struct Sampler<'a> {
     pub generator: &'a HostNetwork,
-    pub latent_dim: i64,
+    /// The generator's latent space, from its checkpoint.
+    pub model: &'a crate::config::ModelConfig,
     pub scaling: Scaling,
     /// The command's `--seed`: chunk `c` of the points is the stream's draw at counter `c`.
     pub seed: u64,
@@ -38,7 +39,7 @@ pub fn for_each_chunk(
     let (mut remaining, mut chunk) = (n, 0);
     while remaining > 0 {
         let rows = remaining.min(CHUNK);
-        let latent = latent_points(&keys, Tag::Sample, chunk, rows as i64, sampler.latent_dim).get(0);
+        let latent = latent_points(&keys, Tag::Sample, chunk, rows as i64, sampler.model).get(0);
         chunk += 1;
         let points = sampler.scaling.to_data(&sampler.generator.forward(&latent.unsqueeze(0)).get(0));
         each(&to_pairs(&points))?;

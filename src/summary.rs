@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{LayerSpec, ModelConfig, parameter_count};
+use crate::config::{LayerSpec, ModelConfig, Recipe, TrainConfig, parameter_count};
 use crate::diagram::Block;
 
 const RULE_WIDTH: usize = 65;
@@ -42,6 +42,39 @@ fn table(out: &mut String, title: &str, rows: &[Row], trainable: i64) {
     let _ = writeln!(out, "Trainable params: {trainable}");
     let _ = writeln!(out, "Non-trainable params: {}", total - trainable);
     let _ = writeln!(out, "{}", "_".repeat(RULE_WIDTH));
+}
+
+/// The training choices of `train` (and the latent distribution of `model`) as a block of
+/// `name value` lines under the recipe they came from, or `None` when every one is the
+/// tutorial's, so that a tutorial run's summary stays the tutorial's three tables.
+pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
+    let tutorial = TrainConfig::default();
+    let same = train.recipe == Recipe::Tutorial
+        && train.loss == tutorial.loss
+        && train.d_steps == tutorial.d_steps
+        && train.lr_g.is_none()
+        && train.lr_d.is_none()
+        && train.adam == tutorial.adam
+        && model.latent == ModelConfig::default().latent;
+    if same {
+        return None;
+    }
+    let (g, d) = (train.generator_adam(), train.discriminator_adam());
+    let mut out = format!("Training (recipe {}):\n", train.recipe);
+    let rows = [
+        ("loss", train.loss.to_string()),
+        ("d-steps", train.d_steps.to_string()),
+        ("lr-g", g.learning_rate.to_string()),
+        ("lr-d", d.learning_rate.to_string()),
+        ("beta1", train.adam.beta1.to_string()),
+        ("latent", model.latent.to_string()),
+        ("batch", train.batch.to_string()),
+        ("epochs", train.epochs.to_string()),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, " {name:<28}{value}");
+    }
+    Some(out)
 }
 
 /// The three tables of the tutorial: the discriminator, the generator, and the composite model

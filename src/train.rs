@@ -22,7 +22,7 @@ use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::data::{self, TrainingDraws};
 use crate::engine::{self, Batches, Engine, Net, NetState, fused};
 use crate::evaluate::{self, EvalReport};
-use crate::loss::Label;
+use crate::loss::{Loss, Term};
 use crate::metrics;
 use crate::model::Discriminator;
 use crate::rng::{Keys, Tag};
@@ -218,8 +218,9 @@ impl Trainer {
             Some(saved) => saved,
             None => (0, Net::BOTH.map(|net| engine::initial_state(model_cfg, net, &all_keys))),
         };
+        let rules = engine::Rules::of(cfg);
         let engine =
-            engine::build(engine_kind, model_cfg, cfg.adam, cfg.batch, &generator, &discriminator, device)?;
+            engine::build(engine_kind, model_cfg, rules, cfg.batch, &generator, &discriminator, device)?;
         let members = start
             .seeds
             .iter()
@@ -228,7 +229,7 @@ impl Trainer {
                 let keys = Keys::new(&[seed], device);
                 Member {
                     cfg: TrainConfig { seed, ..cfg.clone() },
-                    metric_latent: data::metric_latent(&keys, cfg.metric_samples, model_cfg.latent_dim),
+                    metric_latent: data::metric_latent(&keys, cfg.metric_samples, model_cfg),
                     reference: target
                         .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(seed)),
                     keys,
@@ -236,8 +237,7 @@ impl Trainer {
                 }
             })
             .collect();
-        let draws =
-            TrainingDraws::new(&start.seeds, &target, scaling, cfg.batch, model_cfg.latent_dim, device);
+        let draws = TrainingDraws::new(&start.seeds, &target, scaling, model_cfg, cfg, device);
         Ok(Trainer {
             model_cfg: model_cfg.clone(),
             target,
@@ -449,13 +449,13 @@ impl Trainer {
     /// Member `k`'s evaluation without its metrics, with the points the metrics measure.
     fn evaluate_points(&self, k: usize) -> PendingReport {
         let member = &self.members[k];
-        let (n, dim) = (member.cfg.eval_samples, self.model_cfg.latent_dim);
+        let n = member.cfg.eval_samples;
         let (real, latent) =
-            data::eval_draws(&member.keys, &self.target, self.scaling, n, dim, self.iteration);
+            data::eval_draws(&member.keys, &self.target, self.scaling, n, &self.model_cfg, self.iteration);
         let fake = self.forward(k, Net::Generator, &latent);
         let measured = self.generate(k, &member.metric_latent.get(0));
         let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
-        let (acc_real, acc_fake) = evaluate::accuracies(&score(&real), &score(&fake))[0];
+        let (acc_real, acc_fake) = evaluate::accuracies(member.cfg.loss, &score(&real), &score(&fake))[0];
         PendingReport {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
@@ -624,11 +624,11 @@ pub fn discriminator_alone(
     let half = cfg.half_batch();
     for i in 0..batches {
         let real = data::real_points(&keys, Tag::AloneReal, i, &target, scaling, half);
-        let _ = fused::update_discriminator(&discriminator, &mut opt, &real, Label::Real);
+        let _ = fused::update_discriminator(&discriminator, &mut opt, &real, Loss::Bce, Term::Real);
         let fake = data::uniform_points(&keys, Tag::AloneFake, i, half, -1.0, 1.0);
-        let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Label::Fake);
+        let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Loss::Bce, Term::Fake);
         let (acc_real, acc_fake) =
-            evaluate::accuracies(&discriminator.score(&real), &discriminator.score(&fake))[0];
+            evaluate::accuracies(Loss::Bce, &discriminator.score(&real), &discriminator.score(&fake))[0];
         each(i, acc_real, acc_fake)?;
     }
     Ok(())

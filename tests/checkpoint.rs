@@ -33,7 +33,13 @@ fn a_saved_then_loaded_generator_samples_identically() {
     assert_eq!((manifest.generator_adam_steps, manifest.discriminator_adam_steps), (50, 100));
     let loaded =
         gan1d::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params).unwrap();
-    let zs = latent_points(&gan1d::rng::Keys::new(&[1], Device::Cpu), gan1d::rng::Tag::Sample, 0, 500, 5);
+    let zs = latent_points(
+        &gan1d::rng::Keys::new(&[1], Device::Cpu),
+        gan1d::rng::Tag::Sample,
+        0,
+        500,
+        &Default::default(),
+    );
     let original = trainer.engine().forward(Net::Generator, &zs);
     assert!(original.abs().sum(tch::Kind::Float).double_value(&[]) > 1.0, "a trained generator gives zeros");
     assert!(original.equal(&loaded.forward(&zs)));

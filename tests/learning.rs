@@ -30,7 +30,7 @@ fn trainer(seed: u64, epochs: u64) -> Trainer {
 /// Mean |y − x²| of 1 000 generated points, on a latent batch fixed by its own seed.
 fn residual(trainer: &Trainer) -> f64 {
     let keys = Keys::new(&[1234], Device::Cpu);
-    let zs = latent_points(&keys, Tag::Sample, 0, 1000, trainer.model_cfg().latent_dim).get(0);
+    let zs = latent_points(&keys, Tag::Sample, 0, 1000, trainer.model_cfg()).get(0);
     let points = trainer.generate(0, &zs);
     points.iter().map(|&(x, y)| (y as f64 - (x as f64).powi(2)).abs()).sum::<f64>() / points.len() as f64
 }

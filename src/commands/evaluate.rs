@@ -38,7 +38,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let target = manifest.target()?;
     let sampler = sample::Sampler {
         generator: &generator,
-        latent_dim: manifest.model.latent_dim,
+        model: &manifest.model,
         scaling: manifest.scaling,
         seed: args.seed,
     };

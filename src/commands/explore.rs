@@ -168,7 +168,7 @@ fn untrained_points(cfg: &ModelConfig, seed: u64, n: i64) -> Vec<(f32, f32)> {
     let first = engine::initial_state(cfg, Net::Generator, &keys).params;
     let generator =
         HostNetwork::new(&cfg.generator_layers(), &first).expect("the initial weights fit their layers");
-    let latent = data::latent_points(&keys, Tag::ExploreLatent, 0, n, cfg.latent_dim);
+    let latent = data::latent_points(&keys, Tag::ExploreLatent, 0, n, cfg);
     data::to_pairs(&generator.forward(&latent).get(0))
 }
 

@@ -35,7 +35,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     let keep = if args.plot.is_some() { PLOT_LIMIT } else { 0 };
     let sampler = sampling::Sampler {
         generator: &generator,
-        latent_dim: manifest.model.latent_dim,
+        model: &manifest.model,
         scaling: manifest.scaling,
         seed: args.seed,
     };

@@ -7,15 +7,16 @@ use crate::cli::SummaryArgs;
 use crate::{checkpoint, diagram, summary as tables};
 
 pub fn summary(args: &SummaryArgs) -> Result<()> {
-    let (model_cfg, note) = match &args.checkpoint {
+    let (model_cfg, train_cfg, note) = match &args.checkpoint {
         Some(dir) => {
             let (dir, note) = super::resolve_checkpoint(dir, args.member)?;
-            (checkpoint::read_manifest(&dir)?.model, note)
+            let manifest = checkpoint::read_manifest(&dir)?;
+            (manifest.model, manifest.train, note)
         }
         None => {
-            let model_cfg = args.architecture.model_config();
+            let model_cfg = args.architecture.model_config(&args.given);
             model_cfg.validate()?;
-            (model_cfg, None)
+            (model_cfg, args.architecture.recipe.configs().1, None)
         }
     };
     let diagrams = tables::diagrams(&model_cfg);
@@ -35,7 +36,12 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     if let Some(note) = note {
         crate::output::note(&note);
     }
-    let _ = crate::output::Stdout::default().text(&tables::render(&model_cfg))?;
+    let mut text = tables::render(&model_cfg);
+    if let Some(choices) = tables::choices(&model_cfg, &train_cfg) {
+        text.push('\n');
+        text.push_str(&choices);
+    }
+    let _ = crate::output::Stdout::default().text(&text)?;
     for ((destination, path), (_, blocks)) in outputs.iter().zip(&diagrams) {
         destination.draw("--diagram", path, |path| diagram::draw(path, blocks))?;
         crate::output::note(&format!("gan1d: wrote {}", path.display()));

@@ -16,13 +16,14 @@
 use anyhow::Result;
 use tch::{Device, Tensor, nn, nn::Module};
 
-use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
 use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
-use crate::loss::{self, Label};
+use crate::loss::{self, Loss, Term};
 
-/// The mean BCE of one run's logits `[n, 1]`, as a scalar autograd can differentiate.
-fn bce(logits: &Tensor, label: Label) -> Tensor {
-    loss::value(&logits.unsqueeze(0), label).sum(tch::Kind::Float)
+/// The mean loss of one run's logits `[n, 1]` in `term`, as a scalar autograd can
+/// differentiate.
+fn mean_loss(loss: Loss, term: Term, logits: &Tensor) -> Tensor {
+    loss::value(loss, term, &logits.unsqueeze(0)).sum(tch::Kind::Float)
 }
 
 /// A multilayer perceptron of `nn::Linear` layers, each followed by its activation.
@@ -172,24 +173,26 @@ pub struct AutogradEngine {
     discriminator_vs: nn::VarStore,
     generator_opt: KerasAdam,
     discriminator_opt: KerasAdam,
+    rules: Rules,
 }
 
 impl AutogradEngine {
-    /// The networks of `model_cfg`, with tch's initialisation: [`Engine::import`] gives them a
-    /// run's state.
-    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, device: Device) -> Self {
+    /// The networks of `model_cfg` trained by `rules`, with tch's initialisation:
+    /// [`Engine::import`] gives them a run's state.
+    pub fn new(model_cfg: &ModelConfig, rules: Rules, device: Device) -> Self {
         let discriminator_vs = nn::VarStore::new(device);
         let generator_vs = nn::VarStore::new(device);
         let discriminator = Network::new(&discriminator_vs.root(), &model_cfg.discriminator_layers());
         let generator = Network::new(&generator_vs.root(), &model_cfg.generator_layers());
         AutogradEngine {
             model_cfg: model_cfg.clone(),
-            generator_opt: KerasAdam::new(generator.parameters(), adam),
-            discriminator_opt: KerasAdam::new(discriminator.parameters(), adam),
+            generator_opt: KerasAdam::new(generator.parameters(), rules.generator),
+            discriminator_opt: KerasAdam::new(discriminator.parameters(), rules.discriminator),
             generator,
             discriminator,
             _generator_vs: generator_vs,
             discriminator_vs,
+            rules,
         }
     }
 
@@ -207,24 +210,45 @@ impl Engine for AutogradEngine {
     }
 
     fn step(&mut self, batches: &Batches) -> StepLosses {
+        let Rules { loss, d_steps, .. } = self.rules;
         let (real, latent_half, latent_full) =
             (batches.real.get(0), batches.latent_half.get(0), batches.latent_full.get(0));
-        // The fakes carry no gradient back into the generator.
-        let fake = tch::no_grad(|| self.generator.forward(&latent_half));
+        let half = real.size()[0] / d_steps as i64;
+        let mut last = None;
+        for r in 0..d_steps as i64 {
+            let real = real.narrow(0, r * half, half);
+            // The fakes carry no gradient back into the generator.
+            let fake = tch::no_grad(|| self.generator.forward(&latent_half.narrow(0, r * half, half)));
+            let logits = if loss.is_paired() {
+                // One update on both batches, real point i against fake i.
+                let both = self.discriminator.forward(&Tensor::cat(&[&real, &fake], 0));
+                let real_ahead = both.narrow(0, 0, half) - both.narrow(0, half, half);
+                self.discriminator_opt.minimise(&mean_loss(loss, Term::Real, &real_ahead));
+                (real_ahead.detach(), -real_ahead.detach())
+            } else {
+                let d_real = self.discriminator.forward(&real);
+                self.discriminator_opt.minimise(&mean_loss(loss, Term::Real, &d_real));
+                let d_fake = self.discriminator.forward(&fake);
+                self.discriminator_opt.minimise(&mean_loss(loss, Term::Fake, &d_fake));
+                (d_real, d_fake)
+            };
+            last = Some((real, logits));
+        }
+        let (real, (d_real, d_fake)) = last.expect("at least one discriminator round");
 
-        let d_real = self.discriminator.forward(&real);
-        self.discriminator_opt.minimise(&bce(&d_real, Label::Real));
-        let d_fake = self.discriminator.forward(&fake);
-        self.discriminator_opt.minimise(&bce(&d_fake, Label::Fake));
-
-        // The composite model, fakes labelled real, with the discriminator not trainable.
+        // The composite model, by the generator's term, with the discriminator not trainable.
         self.discriminator_vs.freeze();
-        let g = self.discriminator.forward(&self.generator.forward(&latent_full));
-        self.generator_opt.minimise(&bce(&g, Label::Real));
+        let mut g = self.discriminator.forward(&self.generator.forward(&latent_full));
+        if loss.is_paired() {
+            // Fake j against real point j mod half, scored by the updated discriminator.
+            let z_real = tch::no_grad(|| self.discriminator.forward(&real));
+            g = g - z_real.repeat([latent_full.size()[0] / half, 1]);
+        }
+        self.generator_opt.minimise(&mean_loss(loss, Term::Generator, &g));
         self.discriminator_vs.unfreeze();
 
         let run = |t: Tensor| t.detach().unsqueeze(0);
-        StepLosses::from_tensors(run(d_real), run(d_fake), run(g))
+        StepLosses::from_tensors(loss, run(d_real), run(d_fake), run(g))
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
@@ -279,13 +303,13 @@ mod tests {
 
     #[test]
     fn the_composite_update_leaves_the_discriminator_and_its_adam_alone() {
-        let mut e = AutogradEngine::new(&ModelConfig::default(), AdamConfig::default(), Device::Cpu);
+        let mut e = AutogradEngine::new(&ModelConfig::default(), Rules::tutorial(), Device::Cpu);
         let latent = crate::rng::test_normal(0, &[128, 5]);
         let d_before: Vec<Tensor> = e.discriminator.parameters().iter().map(Tensor::copy).collect();
         let g_before: Vec<Tensor> = e.generator.parameters().iter().map(Tensor::copy).collect();
         e.discriminator_vs.freeze();
         let g = e.discriminator.forward(&e.generator.forward(&latent));
-        e.generator_opt.minimise(&bce(&g, Label::Real));
+        e.generator_opt.minimise(&mean_loss(Loss::Bce, Term::Generator, &g));
         e.discriminator_vs.unfreeze();
         for (before, now) in d_before.iter().zip(e.discriminator.parameters()) {
             assert!(before.equal(&now), "a G update moved D");

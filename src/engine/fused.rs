@@ -6,10 +6,10 @@
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
 use crate::adam::Adam;
-use crate::config::{AdamConfig, ModelConfig, parameter_count};
-use crate::loss::{self, Label};
+use crate::config::{ModelConfig, parameter_count};
+use crate::loss::{self, Loss, Term};
 use crate::model::{Discriminator, Generator, Need};
 
 /// The two networks of K runs over flat parameters, each with its own Adam.
@@ -21,36 +21,45 @@ pub struct FusedEngine {
     discriminator: Discriminator,
     generator_opt: Adam,
     discriminator_opt: Adam,
+    rules: Rules,
 }
 
 impl FusedEngine {
-    /// K runs' networks of `model_cfg`, all parameters zero: [`Engine::import`] gives them
-    /// their state.
-    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64, device: Device) -> Self {
+    /// K runs' networks of `model_cfg` trained by `rules`, all parameters zero:
+    /// [`Engine::import`] gives them their state.
+    pub fn new(model_cfg: &ModelConfig, rules: Rules, k: i64, device: Device) -> Self {
         let zeros =
             |net| Tensor::zeros([k, parameter_count(&layers_of(model_cfg, net))], (Kind::Float, device));
         let generator = Generator::new(model_cfg, zeros(Net::Generator));
         let discriminator = Discriminator::new(model_cfg, zeros(Net::Discriminator));
         FusedEngine {
             layers: Net::BOTH.map(|net| layers_of(model_cfg, net)),
-            generator_opt: Adam::new(generator.network().params(), adam),
-            discriminator_opt: Adam::new(discriminator.network().params(), adam),
+            generator_opt: Adam::new(generator.network().params(), rules.generator),
+            discriminator_opt: Adam::new(discriminator.network().params(), rules.discriminator),
             generator,
             discriminator,
+            rules,
         }
     }
 
-    /// One composite update on `latent` (`[K, batch, latent_dim]`) with the fakes labelled
-    /// real (the inverted labels reward the generator when its fakes are scored real); returns
-    /// the logits. Back-propagation stops at the discriminator's input: only the generator
-    /// changes.
-    fn generator_update(&mut self, latent: &Tensor) -> Tensor {
+    /// One composite update on `latent` (`[K, batch, latent_dim]`) by the generator's term of
+    /// the loss (for BCE: the fakes labelled real, which rewards the generator when they are
+    /// scored real); a paired loss pairs fake `j` with real point `j mod half` of `real`.
+    /// Returns the (relative) logits. Back-propagation stops at the discriminator's input: only
+    /// the generator changes.
+    fn generator_update(&mut self, latent: &Tensor, real: &Tensor) -> Tensor {
+        let loss = self.rules.loss;
         let (g, d) = (self.generator.network(), self.discriminator.network());
         let g_acts = g.forward_cached(latent);
         let d_acts = d.forward_cached(&g_acts.output());
-        let logits = d_acts.output();
+        let mut logits = d_acts.output();
+        if loss.is_paired() {
+            let z_real = self.discriminator.score(real);
+            let rounds = logits.size()[1] / z_real.size()[1];
+            logits = logits - z_real.repeat([1, rounds, 1]);
+        }
         let grad_points = d
-            .backward(&d_acts, loss::gradient(&logits, Label::Real), Need::Input)
+            .backward(&d_acts, loss::gradient(loss, Term::Generator, &logits), Need::Input)
             .expect("Need::Input returns the input gradient");
         g.backward(&g_acts, grad_points, Need::Params);
         self.generator_opt.step(g.params(), g.grads());
@@ -71,13 +80,31 @@ impl Engine for FusedEngine {
     }
 
     fn step(&mut self, batches: &Batches) -> StepLosses {
-        // The generator's output as a plain tensor: no gradient reaches the generator.
-        let fake = self.generator.generate(batches.latent_half);
-        let (discriminator, opt) = (&self.discriminator, &mut self.discriminator_opt);
-        let d_real = update_discriminator(discriminator, opt, batches.real, Label::Real);
-        let d_fake = update_discriminator(discriminator, opt, &fake, Label::Fake);
-        let g = self.generator_update(batches.latent_full);
-        StepLosses::from_tensors(d_real, d_fake, g)
+        let Rules { loss, d_steps, .. } = self.rules;
+        let round = |t: &Tensor, r: usize| {
+            if d_steps == 1 {
+                return t.shallow_clone();
+            }
+            let n = t.size()[1] / d_steps as i64;
+            t.narrow(1, r as i64 * n, n)
+        };
+        let mut last = None;
+        for r in 0..d_steps {
+            let real = round(batches.real, r);
+            // The generator's output as a plain tensor: no gradient reaches the generator.
+            let fake = self.generator.generate(&round(batches.latent_half, r));
+            let (discriminator, opt) = (&self.discriminator, &mut self.discriminator_opt);
+            let logits = if loss.is_paired() {
+                update_discriminator_paired(discriminator, opt, &real, &fake, loss)
+            } else {
+                let d_real = update_discriminator(discriminator, opt, &real, loss, Term::Real);
+                (d_real, update_discriminator(discriminator, opt, &fake, loss, Term::Fake))
+            };
+            last = Some((real, logits));
+        }
+        let (real, (d_real, d_fake)) = last.expect("at least one discriminator round");
+        let g = self.generator_update(batches.latent_full, &real);
+        StepLosses::from_tensors(loss, d_real, d_fake, g)
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
@@ -116,20 +143,46 @@ impl Engine for FusedEngine {
     }
 }
 
-/// One update of `discriminator` (K runs) by `opt` on `points` (`[K, n, 2]`) all labelled
-/// `label`; returns the logits it computed on the way.
+/// One update of `discriminator` (K runs) by `opt` on `points` (`[K, n, 2]`), all in `term`
+/// of `loss`; returns the logits it computed on the way.
 pub fn update_discriminator(
     discriminator: &Discriminator,
     opt: &mut Adam,
     points: &Tensor,
-    label: Label,
+    loss: Loss,
+    term: Term,
 ) -> Tensor {
     let d = discriminator.network();
     let acts = d.forward_cached(points);
     let logits = acts.output();
-    d.backward(&acts, loss::gradient(&logits, label), Need::Params);
+    d.backward(&acts, loss::gradient(loss, term, &logits), Need::Params);
     opt.step(d.params(), d.grads());
     logits
+}
+
+/// One update of `discriminator` by a paired `loss` on `real[i]` against `fake[i]` (both
+/// `[K, n, 2]`), one pass over both batches; returns the relative logits `z_real − z_fake` and
+/// `z_fake − z_real`.
+fn update_discriminator_paired(
+    discriminator: &Discriminator,
+    opt: &mut Adam,
+    real: &Tensor,
+    fake: &Tensor,
+    loss: Loss,
+) -> (Tensor, Tensor) {
+    let d = discriminator.network();
+    let n = real.size()[1];
+    let acts = d.forward_cached(&Tensor::cat(&[real, fake], 1));
+    let logits = acts.output();
+    let real_ahead = logits.narrow(1, 0, n) - logits.narrow(1, n, n);
+    let fake_ahead = -&real_ahead;
+    let grad = Tensor::cat(
+        &[loss::gradient(loss, Term::Real, &real_ahead), loss::gradient(loss, Term::Fake, &fake_ahead)],
+        1,
+    );
+    d.backward(&acts, grad, Need::Params);
+    opt.step(d.params(), d.grads());
+    (real_ahead, fake_ahead)
 }
 
 #[cfg(test)]
@@ -143,7 +196,7 @@ mod tests {
         let cfg = ModelConfig::default();
         let seeds: Vec<u64> = (0..k).collect();
         let keys = Keys::new(&seeds, Device::Cpu);
-        let mut e = FusedEngine::new(&cfg, AdamConfig::default(), k as i64, Device::Cpu);
+        let mut e = FusedEngine::new(&cfg, Rules::tutorial(), k as i64, Device::Cpu);
         for net in Net::BOTH {
             e.import(net, &initial_state(&cfg, net, &keys)).unwrap();
         }
@@ -172,14 +225,15 @@ mod tests {
                 &e.discriminator,
                 &mut e.discriminator_opt,
                 &batch(k, 64, 2),
-                Label::Real,
+                Loss::Bce,
+                Term::Real,
             );
             assert!(!same(&d_before, &e.export(Net::Discriminator)), "a D update left D as it was");
             assert!(same(&g_before, &e.export(Net::Generator)), "a D update moved G");
 
             let d_before = e.export(Net::Discriminator);
             let g_before = e.export(Net::Generator);
-            let _ = e.generator_update(&batch(k, 128, 5));
+            let _ = e.generator_update(&batch(k, 128, 5), &batch(k, 64, 2));
             assert!(same(&d_before, &e.export(Net::Discriminator)), "a G update moved D or its Adam");
             let g_after = e.export(Net::Generator);
             for run in 0..k {
@@ -216,7 +270,7 @@ mod tests {
         for run in 0..k {
             let cfg = ModelConfig::default();
             let keys = Keys::new(&seeds[run as usize..=run as usize], Device::Cpu);
-            let mut alone = FusedEngine::new(&cfg, AdamConfig::default(), 1, Device::Cpu);
+            let mut alone = FusedEngine::new(&cfg, Rules::tutorial(), 1, Device::Cpu);
             for net in Net::BOTH {
                 alone.import(net, &initial_state(&cfg, net, &keys)).unwrap();
             }

@@ -22,8 +22,8 @@ pub mod native;
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
 
-use crate::config::{AdamConfig, EngineKind, LayerSpec, ModelConfig};
-use crate::loss::{self, Label};
+use crate::config::{AdamConfig, EngineKind, LayerSpec, ModelConfig, TrainConfig};
+use crate::loss::{self, Label, Loss, Term};
 use crate::model::initial_parameters;
 use crate::rng::{Keys, Tag};
 pub use crate::state::{Net, NetState};
@@ -31,20 +31,56 @@ pub use crate::state::{Net, NetState};
 /// One iteration's random draws for K runs, made by the caller in the tutorial's order.
 #[derive(Debug)]
 pub struct Batches<'a> {
-    /// Real points for the first discriminator update: `[K, half_batch, 2]`.
+    /// Real points for the discriminator's updates: `[K, d_steps · half_batch, 2]`, round `r`'s
+    /// from row `r · half_batch`.
     pub real: &'a Tensor,
-    /// Latent points of the fakes for the second discriminator update:
-    /// `[K, half_batch, latent_dim]`.
+    /// Latent points of the fakes for the discriminator's updates, laid out as `real`:
+    /// `[K, d_steps · half_batch, latent_dim]`.
     pub latent_half: &'a Tensor,
     /// Latent points of the generator update: `[K, batch, latent_dim]`.
     pub latent_full: &'a Tensor,
 }
 
-/// The logits of one iteration's three updates for K runs, from which the losses and
-/// accuracies are computed on demand, so that an iteration whose losses nobody reads costs
-/// nothing extra.
+/// How an engine updates the networks: what of a [`TrainConfig`] it needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub loss: Loss,
+    /// Discriminator rounds per generator update.
+    pub d_steps: usize,
+    pub generator: AdamConfig,
+    pub discriminator: AdamConfig,
+}
+
+impl Rules {
+    pub fn of(cfg: &TrainConfig) -> Rules {
+        Rules {
+            loss: cfg.loss,
+            d_steps: cfg.d_steps as usize,
+            generator: cfg.generator_adam(),
+            discriminator: cfg.discriminator_adam(),
+        }
+    }
+
+    /// The tutorial's: BCE, one round, Keras' Adam for both.
+    pub fn tutorial() -> Rules {
+        Rules::of(&TrainConfig::default())
+    }
+
+    /// Discriminator updates per iteration.
+    pub fn d_updates(&self) -> u64 {
+        (self.d_steps * if self.loss.is_paired() { 1 } else { 2 }) as u64
+    }
+}
+
+/// The logits of one iteration's last discriminator round and its generator update for K runs,
+/// from which the losses and accuracies are computed on demand, so that an iteration whose
+/// losses nobody reads costs nothing extra. A paired loss's logits are relative ones
+/// (see [`crate::loss`]).
 #[derive(Debug)]
-pub struct StepLosses(Logits);
+pub struct StepLosses {
+    loss: Loss,
+    logits: Logits,
+}
 
 #[derive(Debug)]
 enum Logits {
@@ -57,22 +93,23 @@ enum Logits {
 }
 
 impl StepLosses {
-    pub fn from_tensors(d_real: Tensor, d_fake: Tensor, g: Tensor) -> Self {
-        StepLosses(Logits::Tensors { d_real, d_fake, g })
+    pub fn from_tensors(loss: Loss, d_real: Tensor, d_fake: Tensor, g: Tensor) -> Self {
+        StepLosses { loss, logits: Logits::Tensors { d_real, d_fake, g } }
     }
 
-    pub fn from_host(half: usize, batch: usize, values: Vec<f32>) -> Self {
-        StepLosses(Logits::Host { half, batch, values })
+    pub fn from_host(loss: Loss, half: usize, batch: usize, values: Vec<f32>) -> Self {
+        StepLosses { loss, logits: Logits::Host { half, batch, values } }
     }
 
     /// `[K, 3]`: each run's `d_loss_real, d_loss_fake, g_loss`.
     pub fn losses(&self) -> Tensor {
-        match &self.0 {
+        let loss = self.loss;
+        match &self.logits {
             Logits::Tensors { d_real, d_fake, g } => Tensor::stack(
                 &[
-                    loss::value(d_real, Label::Real),
-                    loss::value(d_fake, Label::Fake),
-                    loss::value(g, Label::Real),
+                    loss::value(loss, Term::Real, d_real),
+                    loss::value(loss, Term::Fake, d_fake),
+                    loss::value(loss, Term::Generator, g),
                 ],
                 1,
             ),
@@ -83,14 +120,15 @@ impl StepLosses {
     /// `[K, 5]`: the losses, then the discriminator's accuracy on the iteration's own real and
     /// fake batches.
     pub fn stats(&self) -> Tensor {
-        match &self.0 {
+        let loss = self.loss;
+        match &self.logits {
             Logits::Tensors { d_real, d_fake, .. } => {
                 let kind = tch::Kind::Float;
                 Tensor::cat(
                     &[
                         self.losses(),
-                        loss::accuracy(d_real, Label::Real, kind).unsqueeze(1),
-                        loss::accuracy(d_fake, Label::Fake, kind).unsqueeze(1),
+                        loss::accuracy(loss, d_real, Label::Real, kind).unsqueeze(1),
+                        loss::accuracy(loss, d_fake, Label::Fake, kind).unsqueeze(1),
                     ],
                     1,
                 )
@@ -102,18 +140,19 @@ impl StepLosses {
     /// The first `columns` of [`StepLosses::stats`] from host logits, as float64, computed in
     /// a fixed order.
     fn host_stats(&self, columns: usize) -> Tensor {
-        let Logits::Host { half, batch, values } = &self.0 else { unreachable!("host logits") };
+        let Logits::Host { half, batch, values } = &self.logits else { unreachable!("host logits") };
+        let loss = self.loss;
         let per_member = 2 * half + batch;
         let mut out = Vec::with_capacity(values.len() / per_member * columns);
         for member in values.chunks_exact(per_member) {
             let (d_real, rest) = member.split_at(*half);
             let (d_fake, g) = rest.split_at(*half);
             let row = [
-                loss::host_value(d_real, Label::Real),
-                loss::host_value(d_fake, Label::Fake),
-                loss::host_value(g, Label::Real),
-                loss::host_accuracy(d_real, Label::Real),
-                loss::host_accuracy(d_fake, Label::Fake),
+                loss::host_value(loss, Term::Real, d_real),
+                loss::host_value(loss, Term::Fake, d_fake),
+                loss::host_value(loss, Term::Generator, g),
+                loss::host_accuracy(loss, d_real, Label::Real),
+                loss::host_accuracy(loss, d_fake, Label::Fake),
             ];
             out.extend_from_slice(&row[..columns]);
         }
@@ -133,10 +172,11 @@ impl StepLosses {
 pub trait Engine {
     /// K, the number of runs it trains.
     fn members(&self) -> i64;
-    /// The tutorial's iteration on `batches`, for every run: a discriminator update on the
-    /// real points, a separate one on the generator's (gradient-free) fakes, then a generator
-    /// update through the discriminator, which stays unchanged. Returns the three updates'
-    /// logits.
+    /// The tutorial's iteration on `batches`, for every run: `d_steps` rounds of a
+    /// discriminator update on the real points and a separate one on the generator's
+    /// (gradient-free) fakes (one update on both for a paired loss), then a generator update
+    /// through the discriminator, which stays unchanged. Returns the last round's and the
+    /// generator update's logits.
     fn step(&mut self, batches: &Batches) -> StepLosses;
     /// `net` applied without gradients: `[K, n, in]` → `[K, n, out]`.
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor;
@@ -154,12 +194,12 @@ pub trait Engine {
     fn import(&mut self, net: Net, state: &NetState) -> Result<()>;
 }
 
-/// `kind`'s engine on `device` for the networks of `model_cfg`, starting from `generator` and
-/// `discriminator` (K runs each; the autograd engine takes one).
+/// `kind`'s engine on `device` for the networks of `model_cfg` trained by `rules`, starting
+/// from `generator` and `discriminator` (K runs each; the autograd engine takes one).
 pub fn build(
     kind: EngineKind,
     model_cfg: &ModelConfig,
-    adam: AdamConfig,
+    rules: Rules,
     batch: i64,
     generator: &NetState,
     discriminator: &NetState,
@@ -170,14 +210,14 @@ pub fn build(
             if device != Device::Cpu {
                 bail!("the native engine runs on the CPU; use --engine fused on CUDA");
             }
-            Box::new(native::NativeEngine::new(model_cfg, adam, generator.members(), batch)?)
+            Box::new(native::NativeEngine::new(model_cfg, rules, generator.members(), batch)?)
         }
-        EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, adam, generator.members(), device)),
+        EngineKind::Fused => Box::new(fused::FusedEngine::new(model_cfg, rules, generator.members(), device)),
         EngineKind::Autograd => {
             if generator.members() != 1 {
                 bail!("the autograd engine trains one run at a time, not {}", generator.members());
             }
-            Box::new(autograd::AutogradEngine::new(model_cfg, adam, device))
+            Box::new(autograd::AutogradEngine::new(model_cfg, rules, device))
         }
     };
     engine.import(Net::Generator, generator)?;

@@ -22,11 +22,11 @@
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};
 
-use super::{Batches, Engine, Net, NetState, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
 use crate::activation::Activation;
 use crate::config::{AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
 use crate::failure::OutOfMemory;
-use crate::loss::Label;
+use crate::loss::{Loss, Term};
 use crate::model::Need;
 
 /// Points one evaluation pass holds at once, so that its buffers stay small whatever the
@@ -162,6 +162,8 @@ struct Scratch {
     spare: Vec<f32>,
     g_grads: Vec<f32>,
     d_grads: Vec<f32>,
+    /// A paired loss's real logits, which the generator's logits are measured against.
+    paired: Vec<f32>,
 }
 
 impl Scratch {
@@ -174,6 +176,7 @@ impl Scratch {
             spare: buffer(widest)?,
             g_grads: buffer(g.len)?,
             d_grads: buffer(d.len)?,
+            paired: buffer(batch)?,
         })
     }
 }
@@ -183,22 +186,27 @@ impl Scratch {
 struct Work<'a> {
     g: [&'a mut [f32]; 3],
     d: [&'a mut [f32]; 3],
+    /// `d_steps` rounds of `half` real points.
     real: &'a [f32],
+    /// `d_steps` rounds of `half` latent points.
     latent_half: &'a [f32],
     latent_full: &'a [f32],
-    /// `d_real` (half), `d_fake` (half), then `g` (batch).
+    /// The last round's `d_real` (half), `d_fake` (half), then `g` (batch).
     logits: &'a mut [f32],
 }
 
-/// What every member's iteration shares: the shapes, the batch sizes, the Adam constants.
+/// What every member's iteration shares: the shapes, the batch sizes, the loss, the Adam
+/// constants.
 #[derive(Debug, Clone, Copy)]
 struct Plan<'a> {
     g: &'a Shape,
     d: &'a Shape,
     half: usize,
     batch: usize,
-    d_first: AdamStep,
-    d_second: AdamStep,
+    loss: Loss,
+    /// The discriminator's updates in order: two a round (real, fake), or one for a paired
+    /// loss.
+    d_updates: &'a [AdamStep],
     g_step: AdamStep,
 }
 
@@ -209,7 +217,7 @@ pub struct NativeEngine {
     d_shape: Shape,
     generator: Net32,
     discriminator: Net32,
-    adam: AdamConfig,
+    rules: Rules,
     k: usize,
     /// Points per generator update.
     batch: usize,
@@ -218,10 +226,10 @@ pub struct NativeEngine {
 }
 
 impl NativeEngine {
-    /// K members' networks of `model_cfg` for updates of `batch` points, every parameter
-    /// zero: [`Engine::import`] gives them their state. Every buffer an iteration uses is
-    /// allocated here; one that does not fit in memory is an [`OutOfMemory`] error.
-    pub fn new(model_cfg: &ModelConfig, adam: AdamConfig, k: i64, batch: i64) -> Result<Self> {
+    /// K members' networks of `model_cfg` for updates of `batch` points by `rules`, every
+    /// parameter zero: [`Engine::import`] gives them their state. Every buffer an iteration
+    /// uses is allocated here; one that does not fit in memory is an [`OutOfMemory`] error.
+    pub fn new(model_cfg: &ModelConfig, rules: Rules, k: i64, batch: i64) -> Result<Self> {
         let (k, batch) = (k as usize, batch as usize);
         let g_shape = Shape::of(&layers_of(model_cfg, Net::Generator));
         let d_shape = Shape::of(&layers_of(model_cfg, Net::Discriminator));
@@ -233,7 +241,7 @@ impl NativeEngine {
             scratch: vec![Scratch::new(&g_shape, &d_shape, batch)?],
             g_shape,
             d_shape,
-            adam,
+            rules,
             k,
             batch,
             threads: 1,
@@ -361,17 +369,20 @@ impl Engine for NativeEngine {
     fn step(&mut self, batches: &Batches) -> StepLosses {
         let views = [batches.real, batches.latent_half, batches.latent_full].map(HostView::new);
         let [real, latent_half, latent_full] = [&views[0], &views[1], &views[2]].map(HostView::slice);
-        let k = self.k;
-        let (half, batch) = (real.len() / (2 * k), latent_full.len() / (k * self.g_shape.inputs()));
+        let (k, rules) = (self.k, self.rules);
+        let half = real.len() / (2 * k * rules.d_steps);
+        let batch = latent_full.len() / (k * self.g_shape.inputs());
         let (g_steps, d_steps) = (self.generator.steps, self.discriminator.steps);
+        let d_updates: Vec<AdamStep> =
+            (1..=rules.d_updates()).map(|t| AdamStep::new(rules.discriminator, d_steps + t)).collect();
         let plan = Plan {
             g: &self.g_shape,
             d: &self.d_shape,
             half,
             batch,
-            d_first: AdamStep::new(self.adam, d_steps + 1),
-            d_second: AdamStep::new(self.adam, d_steps + 2),
-            g_step: AdamStep::new(self.adam, g_steps + 1),
+            loss: rules.loss,
+            d_updates: &d_updates,
+            g_step: AdamStep::new(rules.generator, g_steps + 1),
         };
         let per_member = 2 * half + batch;
         let mut logits = vec![0f32; k * per_member];
@@ -384,7 +395,7 @@ impl Engine for NativeEngine {
             .zip(g.m.chunks_exact_mut(gl))
             .zip(g.v.chunks_exact_mut(gl))
             .zip(d.params.chunks_exact_mut(dl).zip(d.m.chunks_exact_mut(dl)).zip(d.v.chunks_exact_mut(dl)))
-            .zip(real.chunks_exact(2 * half))
+            .zip(real.chunks_exact(real.len() / k))
             .zip(latent_half.chunks_exact(latent_half.len() / k))
             .zip(latent_full.chunks_exact(latent_full.len() / k))
             .zip(logits.chunks_exact_mut(per_member))
@@ -416,8 +427,8 @@ impl Engine for NativeEngine {
         }
         drop(work);
         self.generator.steps += 1;
-        self.discriminator.steps += 2;
-        StepLosses::from_host(half, batch, logits)
+        self.discriminator.steps += rules.d_updates();
+        StepLosses::from_host(rules.loss, half, batch, logits)
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
@@ -501,29 +512,62 @@ mod kernels {
         step_body(plan, w, s)
     }
 
-    /// The tutorial's iteration for one member: the generator's fakes (no gradient), a
-    /// discriminator update on the real points, another on the fakes, then a generator update
-    /// through the unchanged discriminator.
+    /// The tutorial's iteration for one member: `d_steps` rounds of the generator's fakes (no
+    /// gradient), a discriminator update on the real points and another on the fakes (one on
+    /// both for a paired loss), then a generator update through the unchanged discriminator.
     #[inline(always)]
     fn step_body(plan: &Plan, w: &mut Work, s: &mut Scratch) {
-        let (half, batch) = (plan.half, plan.batch);
+        let (half, batch, loss) = (plan.half, plan.batch, plan.loss);
         let (g_in, d_in) = (plan.g.inputs(), plan.d.inputs());
-        // The fakes, from the generator before any update.
         s.g_pass.resize_with(plan.g.layers.len() + 1, Vec::new);
         s.d_pass.resize_with(plan.d.layers.len() + 1, Vec::new);
-        transpose(w.latent_half, g_in, &mut s.g_pass[0]);
-        forward(plan.g, &*w.g[0], half, &mut s.g_pass);
+        let mut updates = plan.d_updates.iter().copied();
+        let rounds = w.real.len() / (half * d_in);
+        for r in 0..rounds {
+            let real = &w.real[r * half * d_in..(r + 1) * half * d_in];
+            // The fakes, from the generator before its update.
+            transpose(&w.latent_half[r * half * g_in..(r + 1) * half * g_in], g_in, &mut s.g_pass[0]);
+            forward(plan.g, &*w.g[0], half, &mut s.g_pass);
+            let fakes = s.g_pass.last().expect("the generator has layers");
+            if loss.is_paired() {
+                // Both batches in one pass: each feature's row holds the real points, then the
+                // fakes.
+                transpose(real, d_in, &mut s.spare);
+                let input = &mut s.d_pass[0];
+                input.clear();
+                for (real_row, fake_row) in s.spare.chunks_exact(half).zip(fakes.chunks_exact(half)) {
+                    input.extend_from_slice(real_row);
+                    input.extend_from_slice(fake_row);
+                }
+                paired_update(plan, w, s, updates.next().expect("a paired update a round"));
+            } else {
+                // The discriminator on the real points, labelled real.
+                transpose(real, d_in, &mut s.d_pass[0]);
+                discriminator_update(plan, w, s, Term::Real, updates.next().expect("two updates a round"), 0);
+                // And on the fakes, labelled fake.
+                let fakes = s.g_pass.last().expect("the generator has layers");
+                s.d_pass[0].clear();
+                s.d_pass[0].extend_from_slice(fakes);
+                discriminator_update(
+                    plan,
+                    w,
+                    s,
+                    Term::Fake,
+                    updates.next().expect("two updates a round"),
+                    half,
+                );
+            }
+        }
+        if loss.is_paired() {
+            // The last round's real points, scored by the updated discriminator.
+            let real = &w.real[(rounds - 1) * half * d_in..];
+            transpose(real, d_in, &mut s.d_pass[0]);
+            forward(plan.d, &*w.d[0], half, &mut s.d_pass);
+            s.paired.clear();
+            s.paired.extend_from_slice(s.d_pass.last().expect("the discriminator has layers"));
+        }
 
-        // The discriminator on the real points, labelled real.
-        transpose(w.real, d_in, &mut s.d_pass[0]);
-        discriminator_update(plan, w, s, Label::Real, plan.d_first, 0);
-        // And on the fakes, labelled fake.
-        let fakes = s.g_pass.last().expect("the generator has layers");
-        s.d_pass[0].clear();
-        s.d_pass[0].extend_from_slice(fakes);
-        discriminator_update(plan, w, s, Label::Fake, plan.d_second, half);
-
-        // The generator through the discriminator, its fakes labelled real.
+        // The generator through the discriminator, by the generator's term of the loss.
         transpose(w.latent_full, g_in, &mut s.g_pass[0]);
         forward(plan.g, &*w.g[0], batch, &mut s.g_pass);
         let points = s.g_pass.last().expect("the generator has layers");
@@ -531,22 +575,29 @@ mod kernels {
         s.d_pass[0].extend_from_slice(points);
         forward(plan.d, &*w.d[0], batch, &mut s.d_pass);
         let logits = s.d_pass.last().expect("the discriminator has layers");
-        w.logits[2 * half..].copy_from_slice(logits);
-        bce_gradient(logits, Label::Real, &mut s.grad);
+        let scored = &mut w.logits[2 * half..];
+        scored.copy_from_slice(logits);
+        if loss.is_paired() {
+            // Fake j against real point j mod half.
+            for (j, z) in scored.iter_mut().enumerate() {
+                *z -= s.paired[j % half];
+            }
+        }
+        loss_gradient(loss, Term::Generator, scored, &mut s.grad);
         backward(plan.d, &*w.d[0], batch, &s.d_pass, &mut s.grad, &mut s.spare, Need::Input, &mut s.d_grads);
         backward(plan.g, &*w.g[0], batch, &s.g_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.g_grads);
         let [p, m, v] = &mut w.g;
         adam(p, m, v, &s.g_grads, plan.g_step);
     }
 
-    /// One discriminator update on the points in `s.d_pass[0]`, all labelled `label`; the
+    /// One discriminator update on the points in `s.d_pass[0]`, all in `term` of the loss; the
     /// logits go to `w.logits[at..at + half]`.
     #[inline(always)]
     fn discriminator_update(
         plan: &Plan,
         w: &mut Work,
         s: &mut Scratch,
-        label: Label,
+        term: Term,
         step: AdamStep,
         at: usize,
     ) {
@@ -554,8 +605,40 @@ mod kernels {
         forward(plan.d, &*w.d[0], n, &mut s.d_pass);
         let logits = s.d_pass.last().expect("the discriminator has layers");
         w.logits[at..at + n].copy_from_slice(logits);
-        bce_gradient(logits, label, &mut s.grad);
+        loss_gradient(plan.loss, term, logits, &mut s.grad);
         backward(plan.d, &*w.d[0], n, &s.d_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.d_grads);
+        let [p, m, v] = &mut w.d;
+        adam(p, m, v, &s.d_grads, step);
+    }
+
+    /// One discriminator update by a paired loss on `s.d_pass[0]`, `half` real points then
+    /// `half` fakes: real point `i` against fake `i`. The relative logits `z_real − z_fake` and
+    /// `z_fake − z_real` go to `w.logits[..2 · half]`.
+    #[inline(always)]
+    fn paired_update(plan: &Plan, w: &mut Work, s: &mut Scratch, step: AdamStep) {
+        let half = plan.half;
+        forward(plan.d, &*w.d[0], 2 * half, &mut s.d_pass);
+        let logits = s.d_pass.last().expect("the discriminator has layers");
+        let (z_real, z_fake) = logits.split_at(half);
+        let (real_ahead, fake_ahead) = w.logits[..2 * half].split_at_mut(half);
+        for i in 0..half {
+            real_ahead[i] = z_real[i] - z_fake[i];
+            fake_ahead[i] = z_fake[i] - z_real[i];
+        }
+        let n = half as f32;
+        s.grad.clear();
+        s.grad.extend(real_ahead.iter().map(|&z| plan.loss.point_gradient(Term::Real, z, n)));
+        s.grad.extend(fake_ahead.iter().map(|&z| plan.loss.point_gradient(Term::Fake, z, n)));
+        backward(
+            plan.d,
+            &*w.d[0],
+            2 * half,
+            &s.d_pass,
+            &mut s.grad,
+            &mut s.spare,
+            Need::Params,
+            &mut s.d_grads,
+        );
         let [p, m, v] = &mut w.d;
         adam(p, m, v, &s.d_grads, step);
     }
@@ -690,15 +773,12 @@ mod kernels {
         }
     }
 
-    /// ∂(mean BCE)/∂logits `= (σ(z) − label) / n`.
+    /// ∂(mean loss)/∂logits for `term` of `loss`: `(σ(z) − label) / n` for BCE.
     #[inline(always)]
-    fn bce_gradient(logits: &[f32], label: Label, out: &mut Vec<f32>) {
+    fn loss_gradient(loss: Loss, term: Term, logits: &[f32], out: &mut Vec<f32>) {
         let n = logits.len() as f32;
         out.clear();
-        out.extend(logits.iter().map(|&z| {
-            let sigmoid = 1.0 / (1.0 + libm::expf(-z));
-            (if label == Label::Real { sigmoid - 1.0 } else { sigmoid }) / n
-        }));
+        out.extend(logits.iter().map(|&z| loss.point_gradient(term, z, n)));
     }
 
     /// Keras' Adam on one member's row: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
@@ -762,7 +842,7 @@ mod tests {
 
     fn engine(cfg: &ModelConfig, seeds: &[u64]) -> NativeEngine {
         let keys = Keys::new(seeds, Device::Cpu);
-        let mut e = NativeEngine::new(cfg, AdamConfig::default(), seeds.len() as i64, 128).unwrap();
+        let mut e = NativeEngine::new(cfg, Rules::tutorial(), seeds.len() as i64, 128).unwrap();
         for net in Net::BOTH {
             e.import(net, &initial_state(cfg, net, &keys)).unwrap();
         }
@@ -834,14 +914,16 @@ mod tests {
             let _ = step(&mut fast, &b);
             // The same iteration through the portable copy, by hand.
             let (real, half, full) = (host(&b[0]), host(&b[1]), host(&b[2]));
+            let adam = AdamConfig::default();
+            let d_updates = [1, 2].map(|t| AdamStep::new(adam, portable.discriminator.steps + t));
             let plan = Plan {
                 g: &portable.g_shape,
                 d: &portable.d_shape,
                 half: 64,
                 batch: 128,
-                d_first: AdamStep::new(portable.adam, portable.discriminator.steps + 1),
-                d_second: AdamStep::new(portable.adam, portable.discriminator.steps + 2),
-                g_step: AdamStep::new(portable.adam, portable.generator.steps + 1),
+                loss: Loss::Bce,
+                d_updates: &d_updates,
+                g_step: AdamStep::new(adam, portable.generator.steps + 1),
             };
             let mut logits = vec![0.0; 256];
             let (g, d) = (&mut portable.generator, &mut portable.discriminator);

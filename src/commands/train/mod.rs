@@ -668,7 +668,8 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     let (saved, saved_model) = (&manifest.train, &manifest.model);
     let dir = dir.display();
     let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
-    let conflicts: [(&str, &str, String, String); 12] = [
+    let rate = |r: Option<f64>| r.map_or_else(|| "unset".to_string(), |r| r.to_string());
+    let conflicts: [(&str, &str, String, String); 19] = [
         ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),
         ("domain", "--domain", flags.target.domain.to_string(), saved.target.domain.to_string()),
         ("activation", "--activation", model_cfg.activation.to_string(), saved_model.activation.to_string()),
@@ -706,6 +707,13 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
             flags.adam.learning_rate.to_string(),
             saved.adam.learning_rate.to_string(),
         ),
+        ("lr_g", "--lr-g", rate(flags.lr_g), rate(saved.lr_g)),
+        ("lr_d", "--lr-d", rate(flags.lr_d), rate(saved.lr_d)),
+        ("beta1", "--beta1", flags.adam.beta1.to_string(), saved.adam.beta1.to_string()),
+        ("loss", "--loss", flags.loss.to_string(), saved.loss.to_string()),
+        ("d_steps", "--d-steps", flags.d_steps.to_string(), saved.d_steps.to_string()),
+        ("latent", "--latent", model_cfg.latent.to_string(), saved_model.latent.to_string()),
+        ("recipe", "--recipe", flags.recipe.to_string(), saved.recipe.to_string()),
     ];
     for (id, flag, given, stored) in conflicts {
         if args.was_given(id) && given != stored {
