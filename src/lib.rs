@@ -32,6 +32,7 @@ pub mod state;
 pub mod summary;
 pub mod target;
 pub mod train;
+pub mod view;
 
 use anyhow::Result;
 

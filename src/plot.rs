@@ -7,6 +7,7 @@ use std::sync::Once;
 use anyhow::{Result, anyhow};
 
 use crate::fsio;
+use crate::view::View;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -33,6 +34,114 @@ pub struct Scatter<'a> {
     pub curve: &'a [(f64, f64)],
     /// The curve's legend entry, e.g. `f(x) = x^2`.
     pub curve_label: &'a str,
+    /// The discriminator's view behind the points, if measured: its heat map, and arrows on
+    /// a sample of the generated points it was measured at.
+    pub view: Option<&'a View>,
+}
+
+/// The heat map's shades, from sure-fake (purple) through undecided (white) to sure-real
+/// (green), as GAN Lab colours them: light, so that the points stay easy to see.
+const HEAT: [[u8; 3]; 13] = [
+    [176, 128, 220],
+    [190, 150, 228],
+    [204, 172, 236],
+    [218, 194, 243],
+    [232, 216, 248],
+    [245, 238, 252],
+    [255, 255, 255],
+    [236, 248, 236],
+    [214, 240, 214],
+    [192, 231, 192],
+    [170, 222, 170],
+    [148, 213, 148],
+    [126, 204, 126],
+];
+
+/// The shade of a cell the discriminator believes real with `realness` (NaN: white).
+fn heat_colour(realness: f32) -> RGBColor {
+    if !realness.is_finite() {
+        return WHITE;
+    }
+    let index = (realness.clamp(0.0, 1.0) * (HEAT.len() - 1) as f32).round() as usize;
+    let [r, g, b] = HEAT[index];
+    RGBColor(r, g, b)
+}
+
+/// The colour of the pull arrows.
+const ARROW: RGBColor = RGBColor(64, 64, 64);
+
+/// Draws `view` on `chart`, whose axes span `x` and `y`: each heat-map cell clipped to the
+/// axes, then, after the caller's points, arrows; this draws the cells.
+fn draw_heat<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    view: &View,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, h) = view.cell;
+    let cells = view.cells.iter().filter_map(|c| {
+        let (cx, cy) = (c.x as f64, c.y as f64);
+        let (a, b) = ((cx - w / 2.0).max(x0), (cx + w / 2.0).min(x1));
+        let (lo, hi) = ((cy - h / 2.0).max(y0), (cy + h / 2.0).min(y1));
+        (a < b && lo < hi).then(|| Rectangle::new([(a, lo), (b, hi)], heat_colour(c.realness).filled()))
+    });
+    chart.draw_series(cells)?;
+    Ok(())
+}
+
+/// Arrows of `view` on a sample of its points, the longest `reach` long on the x axis's scale
+/// (`aspect` converts it to the y axis's): the direction and relative strength of the pull,
+/// as `(from, to)`.
+///
+/// The scale is set by the frame's 80th-percentile pull, so that one outlier does not shrink
+/// every other arrow to a dot; longer pulls are drawn at most twice `reach`.
+fn arrows(view: &View, reach: f64, aspect: f64) -> Vec<((f64, f64), (f64, f64))> {
+    let length = |p: &crate::view::Probe| ((p.dx as f64).powi(2) + (p.dy as f64 / aspect).powi(2)).sqrt();
+    let mut lengths: Vec<f64> =
+        view.points.iter().map(length).filter(|l| l.is_finite() && *l > 0.0).collect();
+    if lengths.is_empty() {
+        return Vec::new();
+    }
+    lengths.sort_by(f64::total_cmp);
+    let typical = lengths[(lengths.len() - 1) * 4 / 5];
+    crate::view::arrow_sample(view.points.len())
+        .map(|i| view.points[i])
+        .filter(|p| length(p).is_finite())
+        .map(|p| {
+            let (x, y) = (p.x as f64, p.y as f64);
+            let scale = reach / typical * (2.0 * typical / length(&p)).min(1.0);
+            ((x, y), (x + p.dx as f64 * scale, y + p.dy as f64 * scale))
+        })
+        .collect()
+}
+
+/// Draws [`arrows`] on `chart`: a line from each point and a dot at its tip.
+fn draw_arrows<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    view: &View,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let segments = arrows(view, (x1 - x0) * 0.06, (y1 - y0) / (x1 - x0));
+    chart.draw_series(
+        segments.iter().map(|&(from, to)| PathElement::new(vec![from, to], ARROW.stroke_width(1))),
+    )?;
+    chart.draw_series(segments.iter().map(|&(_, tip)| Circle::new(tip, 2, ARROW.filled())))?;
+    Ok(())
 }
 
 /// Points a target curve is drawn with: smooth at these sizes for every built-in target.
@@ -71,7 +180,10 @@ pub fn write_png(
 
 fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>> {
     let points = s.real.iter().chain(s.generated).map(|&(x, y)| (x as f64, y as f64));
-    let (x0, x1, y0, y1) = bounds(s.curve.iter().copied().chain(points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
+    // With a heat map, its cells' centres too, so that it fills the chart.
+    let cells = s.view.into_iter().flat_map(|v| v.cells.iter().map(|c| (c.x as f64, c.y as f64)));
+    let (x0, x1, y0, y1) =
+        bounds(s.curve.iter().copied().chain(points).chain(cells)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
     let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
 
     let root = BitMapBackend::with_buffer(buffer, SIZE).into_drawing_area();
@@ -86,6 +198,21 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
     }
     if !s.generated.is_empty() {
         entries.push(Entry { label: "generated".into(), color: BLUE.mix(0.8), glyph: Glyph::Dot });
+    }
+    if s.view.is_some_and(|v| !v.cells.is_empty()) {
+        let [r, g, b] = HEAT[HEAT.len() - 1];
+        entries.push(Entry {
+            label: "D: real".into(),
+            color: RGBColor(r, g, b).to_rgba(),
+            glyph: Glyph::Dot,
+        });
+        let [r, g, b] = HEAT[0];
+        entries.push(Entry {
+            label: "D: fake".into(),
+            color: RGBColor(r, g, b).to_rgba(),
+            glyph: Glyph::Dot,
+        });
+        entries.push(Entry { label: "G's pull".into(), color: ARROW.to_rgba(), glyph: Glyph::Line });
     }
     let plot_area = beside_legend(&root, &entries, 14)?;
     let mut chart = ChartBuilder::on(&plot_area)
@@ -103,6 +230,10 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
+    let (xs, ys) = (((x0 - mx), (x1 + mx)), ((y0 - my), (y1 + my)));
+    if let Some(view) = s.view {
+        draw_heat(&mut chart, view, xs, ys)?;
+    }
     chart.draw_series(LineSeries::new(s.curve.iter().copied(), faint.stroke_width(2)))?;
     let dots = |pts: &[(f32, f32)], color: RGBColor| {
         pts.iter()
@@ -112,6 +243,9 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
     };
     chart.draw_series(dots(s.real, RED))?;
     chart.draw_series(dots(s.generated, BLUE))?;
+    if let Some(view) = s.view {
+        draw_arrows(&mut chart, view, xs, ys)?;
+    }
     root.present()?;
     Ok(())
 }
@@ -330,11 +464,13 @@ pub struct Frame {
     /// Iterations done when the points were generated; 0 for the untrained generator.
     pub iterations_done: u64,
     pub generated: Vec<(f32, f32)>,
+    /// The discriminator's view then; empty where it was not measured.
+    pub view: View,
 }
 
 impl Frame {
     pub fn new(iterations_done: u64, generated: Vec<(f32, f32)>) -> Frame {
-        Frame { iterations_done, generated }
+        Frame { iterations_done, generated, view: View::default() }
     }
 
     /// The frame's title.
@@ -423,6 +559,7 @@ fn draw_animation(
                 .label_style((FONT, 12))
                 .light_line_style(WHITE)
                 .draw()?;
+            draw_heat(&mut chart, &frame.view, (x0, x1), (y0, y1))?;
             chart.draw_series(LineSeries::new(curve.iter().copied(), faint.stroke_width(2)))?;
             let dots = |pts: &[(f32, f32)], color: RGBColor| {
                 pts.iter()
@@ -432,6 +569,8 @@ fn draw_animation(
             };
             chart.draw_series(dots(real, RED))?;
             chart.draw_series(dots(&frame.generated, BLUE))?;
+            let shown = frame.view.points.iter().filter(|p| inside(&(p.x, p.y))).copied().collect();
+            draw_arrows(&mut chart, &View { points: shown, ..frame.view.clone() }, (x0, x1), (y0, y1))?;
             root.present()?;
         }
         let indices: Vec<u8> = rgb.chunks_exact(3).map(nearest_in_palette).collect();
@@ -463,7 +602,7 @@ fn draw_animation(
 /// The animation's colours: white, greys for text and the curve, and shades of the two point
 /// colours. Every pixel is mapped to the nearest, which keeps frames small and fast to encode
 /// (a plot has few colours; a general quantiser would spend its time finding them).
-const PALETTE: [[u8; 3]; 16] = [
+const PALETTE: [[u8; 3]; 32] = [
     [255, 255, 255],
     [0, 0, 0],
     [32, 32, 32],
@@ -479,12 +618,30 @@ const PALETTE: [[u8; 3]; 16] = [
     [0, 0, 255],
     [128, 128, 255],
     [200, 200, 255],
+    // The heat map's shades but white (`HEAT`).
+    [176, 128, 220],
+    [190, 150, 228],
+    [204, 172, 236],
+    [218, 194, 243],
+    [232, 216, 248],
+    [245, 238, 252],
+    [236, 248, 236],
+    [214, 240, 214],
+    [192, 231, 192],
+    [170, 222, 170],
+    [148, 213, 148],
+    [126, 204, 126],
+    // Unused.
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
     // Never drawn: marks a pixel that did not change since the previous frame.
     [255, 0, 255],
 ];
 
 /// The palette index of [`PALETTE`]'s "unchanged" marker.
-const UNCHANGED: u8 = 15;
+const UNCHANGED: u8 = 31;
 
 fn nearest_in_palette(pixel: &[u8]) -> u8 {
     if pixel == [255, 255, 255] {
@@ -612,7 +769,14 @@ mod tests {
         panels(&path, &panels_in).unwrap();
         scatter(
             &path,
-            &Scatter { title: "t", real: &[], generated: &[(f32::NAN, 1.0)], curve: &[], curve_label: "" },
+            &Scatter {
+                title: "t",
+                real: &[],
+                generated: &[(f32::NAN, 1.0)],
+                curve: &[],
+                curve_label: "",
+                view: None,
+            },
         )
         .unwrap();
         let frames = [Frame::new(0, vec![(0.0, 0.0), (9.0, 9.0)])];

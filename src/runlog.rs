@@ -73,6 +73,43 @@ pub struct FrameRow {
     pub iterations_done: u64,
     pub x: f32,
     pub y: f32,
+    /// A generated point of the frame, or a cell of its heat map (logs of gan1d before 0.7 hold
+    /// points only).
+    #[serde(default)]
+    pub kind: FrameKind,
+    /// The discriminator's belief that a point here is real, on `[0, 1]`; NaN where it was not
+    /// measured.
+    #[serde(default = "not_measured_f32")]
+    pub realness: f32,
+    /// The pull on a generated point here: the direction of the generator's update, on the
+    /// data's axes.
+    #[serde(default)]
+    pub dx: f32,
+    #[serde(default)]
+    pub dy: f32,
+}
+
+/// What a [`FrameRow`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrameKind {
+    #[default]
+    Point,
+    Cell,
+}
+
+fn not_measured_f32() -> f32 {
+    f32::NAN
+}
+
+impl FrameRow {
+    pub fn of(iterations_done: u64, kind: FrameKind, p: &crate::view::Probe) -> FrameRow {
+        FrameRow { iterations_done, x: p.x, y: p.y, kind, realness: p.realness, dx: p.dx, dy: p.dy }
+    }
+
+    pub fn probe(&self) -> crate::view::Probe {
+        crate::view::Probe { x: self.x, y: self.y, realness: self.realness, dx: self.dx, dy: self.dy }
+    }
 }
 
 /// How much of a log a checkpoint covers: its first `bytes` bytes, whose SHA-256 is `sha256`.

@@ -456,14 +456,34 @@ impl Trainer {
         let measured = self.generate(k, &member.metric_latent.get(0));
         let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
         let (acc_real, acc_fake) = evaluate::accuracies(member.cfg.loss, &score(&real), &score(&fake))[0];
+        let (real, fake) = (
+            data::to_pairs(&self.scaling.to_data(&real.get(0))),
+            data::to_pairs(&self.scaling.to_data(&fake.get(0))),
+        );
         PendingReport {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
-            real: data::to_pairs(&self.scaling.to_data(&real.get(0))),
-            fake: data::to_pairs(&self.scaling.to_data(&fake.get(0))),
+            view: self.view(k, &fake),
+            real,
+            fake,
             measured,
         }
+    }
+
+    /// Member `k`'s discriminator's view ([`crate::view`]): its heat map over the target's
+    /// box, and its pull on the generated points `fake` (on the data's axes). The member's
+    /// real reference points place a paired loss's undecided level.
+    pub fn view(&self, k: usize, fake: &[(f32, f32)]) -> crate::view::View {
+        let real = &self.members[k].reference;
+        let [_, discriminator] = self.member_state(k);
+        let lens = crate::view::Lens {
+            model: &self.model_cfg,
+            params: discriminator.params,
+            loss: self.members[k].cfg.loss,
+            scaling: self.scaling,
+        };
+        lens.view(&self.target, fake, real)
     }
 
     /// Every live member's evaluation, `None` for the others. The metrics, the costly part,
@@ -549,12 +569,13 @@ struct PendingReport {
     real: Vec<(f32, f32)>,
     fake: Vec<(f32, f32)>,
     measured: Vec<(f32, f32)>,
+    view: crate::view::View,
 }
 
 impl PendingReport {
     fn with_metrics(self, metrics: metrics::Metrics) -> EvalReport {
-        let PendingReport { iteration, acc_real, acc_fake, real, fake, .. } = self;
-        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics }
+        let PendingReport { iteration, acc_real, acc_fake, real, fake, view, .. } = self;
+        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics, view }
     }
 }
 

@@ -98,7 +98,8 @@ fn real(args: &ExploreArgs) -> Result<()> {
     let points = data::real_points(&keys, Tag::ExploreReal, 0, &target, Scaling::IDENTITY, SCATTER_POINTS);
     let real = data::to_pairs(&points.get(0));
     let title = format!("{SCATTER_POINTS} real samples");
-    let scatter = plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "" };
+    let scatter =
+        plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "", view: None };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }
@@ -155,8 +156,14 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
     let curve = target.curve(plot::CURVE_POINTS);
     let label = target.legend_label();
-    let scatter =
-        plot::Scatter { title: &title, real: &[], generated: &generated, curve: &curve, curve_label: &label };
+    let scatter = plot::Scatter {
+        title: &title,
+        real: &[],
+        generated: &generated,
+        curve: &curve,
+        curve_label: &label,
+        view: None,
+    };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }

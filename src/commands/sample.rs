@@ -63,8 +63,14 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         let target = manifest.target()?;
         let curve = target.curve(plot::CURVE_POINTS);
         let label = target.label();
-        let scatter =
-            plot::Scatter { title: &title, real: &[], generated: &kept, curve: &curve, curve_label: &label };
+        let scatter = plot::Scatter {
+            title: &title,
+            real: &[],
+            generated: &kept,
+            curve: &curve,
+            curve_label: &label,
+            view: None,
+        };
         plot.draw("--plot", shown, |path| plot::scatter(path, &scatter))
             .with_context(|| format!("--plot {}", shown.display()))?;
     }

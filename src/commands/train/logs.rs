@@ -10,8 +10,9 @@ use tch::Tensor;
 use crate::checkpoint::{self, LogRecords, Manifest};
 use crate::config::TrainConfig;
 use crate::plot::Frame;
-use crate::runlog::{CsvLog, FrameRow, MetricsRow, Reopened};
+use crate::runlog::{CsvLog, FrameKind, FrameRow, MetricsRow, Reopened};
 use crate::train::{HistoryRow, Trainer};
+use crate::view::View;
 
 /// Frames in the training animation (plus one of the untrained generator).
 const FRAMES: u64 = 50;
@@ -44,7 +45,9 @@ impl Logs {
             frames: Vec::new(),
             new_run: true,
         };
-        logs.add_frame(0, trainer.generate(k, &frame_latent(trainer, k)))?;
+        let generated = trainer.generate(k, &frame_latent(trainer, k));
+        let view = trainer.view(k, &generated);
+        logs.add_frame(0, generated, view)?;
         Ok(logs)
     }
 
@@ -73,12 +76,22 @@ impl Logs {
         Ok(CheckedLogs { history, metrics, frames_log })
     }
 
-    pub(super) fn add_frame(&mut self, iterations_done: u64, generated: Vec<(f32, f32)>) -> Result<()> {
-        for &(x, y) in &generated {
-            self.frames_log.append(FrameRow { iterations_done, x, y })?;
+    /// Logs the frame after `iterations_done` iterations: the `generated` points, then the
+    /// heat map's cells of `view`, whose `points` are the discriminator at `generated`.
+    pub(super) fn add_frame(
+        &mut self,
+        iterations_done: u64,
+        generated: Vec<(f32, f32)>,
+        view: View,
+    ) -> Result<()> {
+        for probe in &view.points {
+            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Point, probe))?;
+        }
+        for probe in &view.cells {
+            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Cell, probe))?;
         }
         self.frames_log.flush()?;
-        self.frames.push(Frame::new(iterations_done, generated));
+        self.frames.push(Frame { iterations_done, generated, view });
         Ok(())
     }
 
@@ -131,8 +144,9 @@ impl CheckedLogs {
         self.metrics.rows()
     }
 
-    /// Opens the logs for appending, cut to what the checkpoint covers.
-    pub(super) fn open(self) -> Result<Logs> {
+    /// Opens the logs for appending, cut to what the checkpoint covers; `cell` is the size of
+    /// a heat-map cell of the run's target.
+    pub(super) fn open(self, cell: (f64, f64)) -> Result<Logs> {
         let (history, metrics, frames_log) =
             (self.history.open()?, self.metrics.open()?, self.frames_log.open()?);
         let mut frames: Vec<Frame> = Vec::new();
@@ -140,7 +154,21 @@ impl CheckedLogs {
             if frames.last().is_none_or(|f: &Frame| f.iterations_done != row.iterations_done) {
                 frames.push(Frame::new(row.iterations_done, Vec::new()));
             }
-            frames.last_mut().expect("a frame was just pushed").generated.push((row.x, row.y));
+            let frame = frames.last_mut().expect("a frame was just pushed");
+            let probe = row.probe();
+            match row.kind {
+                FrameKind::Point => {
+                    frame.generated.push((row.x, row.y));
+                    // Logs of gan1d before 0.7 measured no view: their points carry NaN.
+                    if !probe.realness.is_nan() {
+                        frame.view.points.push(probe);
+                    }
+                }
+                FrameKind::Cell => frame.view.cells.push(probe),
+            }
+        }
+        for frame in &mut frames {
+            frame.view.cell = cell;
         }
         Ok(Logs { history, metrics, frames_log, frames, new_run: false })
     }

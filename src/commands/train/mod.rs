@@ -276,7 +276,8 @@ impl Run {
             match entry {
                 Some(member) => {
                     let best = ranking::best(member.logs.metrics(), select).cloned();
-                    let logs = member.logs.open()?;
+                    let cell = crate::view::cell_size(&member.manifest.target()?);
+                    let logs = member.logs.open(cell)?;
                     members.push(Pending::Live {
                         dir: member.dir,
                         logs,

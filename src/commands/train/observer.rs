@@ -385,6 +385,7 @@ impl RunObserver {
                 generated: &report.fake,
                 curve: &self.curve,
                 curve_label: &self.curve_label,
+                view: Some(&report.view),
             },
         )
     }
@@ -472,7 +473,8 @@ impl Observer for RunObserver {
             for k in 0..trainer.members() {
                 if trainer.live(k) {
                     let generated = trainer.generate(k, &self.members[k].frame_latent);
-                    self.members[k].logs().add_frame(done, generated)?;
+                    let view = trainer.view(k, &generated);
+                    self.members[k].logs().add_frame(done, generated, view)?;
                 }
             }
         }

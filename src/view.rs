@@ -1,0 +1,162 @@
+//! The discriminator's view of the plane, as GAN Lab draws it: how real it believes each place
+//! is (a heat map behind the points), and the pull on a generated point there, the direction
+//! the generator's update moves it (arrows). Measured from one member's discriminator on the
+//! CPU; the plots draw it from the plain values here.
+
+use tch::{Device, Tensor};
+
+use crate::config::ModelConfig;
+use crate::loss::{self, Loss, Term};
+use crate::model::{Discriminator, Need};
+use crate::target::{Scaling, Target};
+
+/// Cells of the heat map across and up: coarse enough for a small log, fine enough to show
+/// the discriminator's ridges along a curve.
+pub const COLUMNS: usize = 20;
+pub const ROWS: usize = 15;
+
+/// The discriminator at one place of the plane, on the data's axes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    pub x: f32,
+    pub y: f32,
+    /// How real it believes a point here is, on `[0, 1]` ([`Loss::realness`]).
+    pub realness: f32,
+    /// −∂(the generator's loss)/∂point: where the generator's update pushes a generated point
+    /// here, on the data's axes, unnormalised.
+    pub dx: f32,
+    pub dy: f32,
+}
+
+/// The box the heat map covers: the target's domain and range with a quarter of each on every
+/// side, fixed for a run, so that every evaluation and frame shows the same region.
+pub fn view_box(target: &Target) -> (f64, f64, f64, f64) {
+    let domain = target.domain();
+    let (low, high) = target.range();
+    let w = domain.high() - domain.low();
+    // A flat target still gets a box of some height.
+    let h = (high - low).max(w.max(1e-3) * 1e-3);
+    (domain.low() - w / 4.0, domain.high() + w / 4.0, low - h / 4.0, high + h / 4.0)
+}
+
+/// The size of one heat-map cell of `target`'s box.
+pub fn cell_size(target: &Target) -> (f64, f64) {
+    let (x0, x1, y0, y1) = view_box(target);
+    ((x1 - x0) / COLUMNS as f64, (y1 - y0) / ROWS as f64)
+}
+
+/// The centres of the heat map's cells, row by row from the bottom.
+pub fn cell_centres(target: &Target) -> Vec<(f32, f32)> {
+    let (x0, _, y0, _) = view_box(target);
+    let (w, h) = cell_size(target);
+    (0..ROWS)
+        .flat_map(|r| {
+            (0..COLUMNS)
+                .map(move |c| ((x0 + (c as f64 + 0.5) * w) as f32, (y0 + (r as f64 + 0.5) * h) as f32))
+        })
+        .collect()
+}
+
+/// What the view of one discriminator needs: its networks' shape and parameters (one member's
+/// flat row, `[1, n]`), the loss it is trained with, and the run's scaling.
+pub struct Lens<'a> {
+    pub model: &'a ModelConfig,
+    pub params: Tensor,
+    pub loss: Loss,
+    pub scaling: Scaling,
+}
+
+impl Lens<'_> {
+    /// The discriminator at each of `places`. A paired loss's logits are measured from the
+    /// midpoint between its mean logit on `real` and on `fake` points, where it is undecided.
+    pub fn probe(&self, places: &[(f32, f32)], real: &[(f32, f32)], fake: &[(f32, f32)]) -> Vec<Probe> {
+        if places.is_empty() {
+            return Vec::new();
+        }
+        let d = Discriminator::new(self.model, self.params.to_device(Device::Cpu));
+        let on_model = |points: &[(f32, f32)]| {
+            let flat: Vec<f32> = points.iter().flat_map(|&(x, y)| [x, y]).collect();
+            let mut xs = Tensor::from_slice(&flat).view([1, -1, 2]);
+            self.scaling.to_model_(&mut xs);
+            xs
+        };
+        let centre = if self.loss.is_paired() && !real.is_empty() && !fake.is_empty() {
+            let mean = |p: &[(f32, f32)]| {
+                tch::no_grad(|| d.score(&on_model(p)).mean(tch::Kind::Float).double_value(&[]))
+            };
+            (mean(real) + mean(fake)) / 2.0
+        } else {
+            0.0
+        };
+        let xs = on_model(places);
+        let acts = d.network().forward_cached(&xs);
+        let logits = acts.output() - centre;
+        let grad = loss::gradient(self.loss, Term::Generator, &logits);
+        let input_grad =
+            d.network().backward(&acts, grad, Need::Input).expect("Need::Input returns the input gradient");
+        let host = |t: &Tensor| Vec::<f32>::try_from(t.contiguous().view([-1])).expect("float32 converts");
+        let (z, pull) = (host(&logits), host(&input_grad));
+        let (sx, sy) = (self.scaling.x.half_width as f32, self.scaling.y.half_width as f32);
+        places
+            .iter()
+            .zip(z)
+            .zip(pull.chunks_exact(2))
+            .map(|((&(x, y), z), g)| Probe {
+                x,
+                y,
+                realness: thousandths(self.loss.realness(z)),
+                dx: three_digits(-g[0] * sx),
+                dy: three_digits(-g[1] * sy),
+            })
+            .collect()
+    }
+
+    /// The view of this discriminator: its heat map over `target`'s box, and its pull on
+    /// `fake`, with `real` as in [`Lens::probe`]. A cell keeps no pull.
+    pub fn view(&self, target: &Target, fake: &[(f32, f32)], real: &[(f32, f32)]) -> View {
+        let mut cells = self.probe(&cell_centres(target), real, fake);
+        for cell in &mut cells {
+            (cell.dx, cell.dy) = (0.0, 0.0);
+        }
+        View { cells, points: self.probe(fake, real, fake), cell: cell_size(target) }
+    }
+}
+
+/// `text` of a value read back: the value to the digits a picture needs, as the number that
+/// short text stands for, so that the log holds short numbers and the frames read back from it
+/// after a resume are the frames drawn.
+fn read_back(text: String, value: f32) -> f32 {
+    text.parse().unwrap_or(value)
+}
+
+/// To a thousandth: a shade of the heat map.
+fn thousandths(value: f32) -> f32 {
+    read_back(format!("{value:.3}"), value)
+}
+
+/// To three significant digits: an arrow's direction and length.
+fn three_digits(value: f32) -> f32 {
+    read_back(format!("{value:.2e}"), value)
+}
+
+/// The view drawn with one picture: the heat map's cells and the generated points' pulls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct View {
+    /// The heat map, [`cell_centres`]'s order; empty where none was measured (logs of gan1d
+    /// before 0.7).
+    pub cells: Vec<Probe>,
+    /// The discriminator at generated points, for the arrows.
+    pub points: Vec<Probe>,
+    /// A cell's width and height on the data's axes.
+    pub cell: (f64, f64),
+}
+
+/// Generated points that carry an arrow in a picture: a spread-out sample, enough to read the
+/// field, few enough not to hide the points.
+pub const ARROWS: usize = 40;
+
+/// `ARROWS` of `n` points, evenly spaced through them.
+pub fn arrow_sample(n: usize) -> impl Iterator<Item = usize> {
+    let step = n.div_ceil(ARROWS).max(1);
+    (0..n).step_by(step)
+}
