@@ -160,3 +160,39 @@ pub fn arrow_sample(n: usize) -> impl Iterator<Item = usize> {
     let step = n.div_ceil(ARROWS).max(1);
     (0..n).step_by(step)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A discriminator whose logit is the point's `y`: more real upwards.
+    fn upwards() -> Tensor {
+        let cfg = ModelConfig::default();
+        let n = crate::config::parameter_count(&cfg.discriminator_layers()) as usize;
+        let mut p = vec![0f32; n];
+        p[1] = 1.0; // hidden.weight[0] = (0, 1)
+        p[50] = 10.0; // hidden.bias[0]: the unit never switches off
+        p[75] = 1.0; // out.weight[0][0]
+        p[100] = -10.0; // out.bias
+        Tensor::from_slice(&p).view([1, -1])
+    }
+
+    #[test]
+    fn the_view_rises_where_the_discriminator_believes_and_pulls_towards_it() {
+        let model = ModelConfig::default();
+        let target = Target::default();
+        for &loss in Loss::ALL {
+            let lens = Lens { model: &model, params: upwards(), loss, scaling: Scaling::IDENTITY };
+            let view = lens.view(&target, &[(0.0, -0.2), (0.1, 0.3)], &[(0.0, 0.0)]);
+            assert_eq!((view.cells.len(), view.points.len()), (COLUMNS * ROWS, 2));
+            let (first, last) = (view.cells[0], view.cells[COLUMNS * ROWS - 1]);
+            assert!(first.y < last.y && first.realness <= last.realness, "{loss}: {first:?} {last:?}");
+            for p in &view.points {
+                assert!(p.dy > 0.0 && p.dx.abs() < 1e-6, "{loss}: the pull is not upwards: {p:?}");
+            }
+            assert!(view.cells.iter().all(|c| (c.dx, c.dy) == (0.0, 0.0)));
+        }
+        let (x0, x1, y0, y1) = view_box(&target);
+        assert!(x0 < -0.5 && x1 > 0.5 && y0 < 0.0 && y1 > 0.25);
+    }
+}

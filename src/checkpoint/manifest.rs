@@ -231,10 +231,12 @@ pub(super) fn read_manifest_but_target(dir: &Path) -> Result<Manifest> {
         }
     }
     let (g, d, i) = (manifest.generator_adam_steps, manifest.discriminator_adam_steps, manifest.iteration);
-    if g != i || d != 2 * i {
+    // The discriminator's updates per iteration follow the loss and --d-steps.
+    let per_iteration = manifest.train.d_updates();
+    if g != i || Some(d) != i.checked_mul(per_iteration) {
         return Err(invalid(format!(
             "{i} iterations need {i} generator and {} discriminator Adam steps, found {g} and {d}",
-            2 * i
+            i.saturating_mul(per_iteration)
         )));
     }
     Ok(manifest)

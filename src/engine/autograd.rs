@@ -242,7 +242,8 @@ impl Engine for AutogradEngine {
         if loss.is_paired() {
             // Fake j against real point j mod half, scored by the updated discriminator.
             let z_real = tch::no_grad(|| self.discriminator.forward(&real));
-            g = g - z_real.repeat([latent_full.size()[0] / half, 1]);
+            let relative = &g - z_real.repeat([latent_full.size()[0] / half, 1]);
+            g = relative;
         }
         self.generator_opt.minimise(&mean_loss(loss, Term::Generator, &g));
         self.discriminator_vs.unfreeze();

@@ -56,7 +56,9 @@ impl FusedEngine {
         if loss.is_paired() {
             let z_real = self.discriminator.score(real);
             let rounds = logits.size()[1] / z_real.size()[1];
-            logits = logits - z_real.repeat([1, rounds, 1]);
+            // A new tensor, not in place: the cached activations keep the absolute logits.
+            let relative = &logits - z_real.repeat([1, rounds, 1]);
+            logits = relative;
         }
         let grad_points = d
             .backward(&d_acts, loss::gradient(loss, Term::Generator, &logits), Need::Input)
