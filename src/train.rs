@@ -464,6 +464,7 @@ impl Trainer {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
+            view: self.view(k, &fake),
             real,
             fake,
             measured,
@@ -568,12 +569,13 @@ struct PendingReport {
     real: Vec<(f32, f32)>,
     fake: Vec<(f32, f32)>,
     measured: Vec<(f32, f32)>,
+    view: crate::view::View,
 }
 
 impl PendingReport {
     fn with_metrics(self, metrics: metrics::Metrics) -> EvalReport {
-        let PendingReport { iteration, acc_real, acc_fake, real, fake, .. } = self;
-        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics }
+        let PendingReport { iteration, acc_real, acc_fake, real, fake, view, .. } = self;
+        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics, view }
     }
 }
 

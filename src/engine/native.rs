@@ -223,8 +223,6 @@ pub struct NativeEngine {
     batch: usize,
     threads: usize,
     scratch: Vec<Scratch>,
-    /// The discriminator's Adam constants of the iteration being taken, refilled each step.
-    d_updates: Vec<AdamStep>,
 }
 
 impl NativeEngine {
@@ -247,7 +245,6 @@ impl NativeEngine {
             k,
             batch,
             threads: 1,
-            d_updates: Vec::with_capacity(rules.d_updates() as usize),
         })
     }
 
@@ -376,16 +373,15 @@ impl Engine for NativeEngine {
         let half = real.len() / (2 * k * rules.d_steps);
         let batch = latent_full.len() / (k * self.g_shape.inputs());
         let (g_steps, d_steps) = (self.generator.steps, self.discriminator.steps);
-        self.d_updates.clear();
-        self.d_updates
-            .extend((1..=rules.d_updates()).map(|t| AdamStep::new(rules.discriminator, d_steps + t)));
+        let d_updates: Vec<AdamStep> =
+            (1..=rules.d_updates()).map(|t| AdamStep::new(rules.discriminator, d_steps + t)).collect();
         let plan = Plan {
             g: &self.g_shape,
             d: &self.d_shape,
             half,
             batch,
             loss: rules.loss,
-            d_updates: &self.d_updates,
+            d_updates: &d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
         };
         let per_member = 2 * half + batch;
