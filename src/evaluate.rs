@@ -22,8 +22,6 @@ pub struct EvalReport {
     pub fake: Vec<(f32, f32)>,
     /// Quality of the generator's images of the run's fixed metric batch.
     pub metrics: Metrics,
-    /// The discriminator's view: its heat map and its pull on the generated points `fake`.
-    pub view: crate::view::View,
 }
 
 impl EvalReport {
@@ -69,7 +67,6 @@ mod tests {
             real: vec![],
             fake: vec![],
             metrics,
-            view: Default::default(),
         };
         assert_eq!(r.line(), "1999 0.45 1.0");
     }

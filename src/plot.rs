@@ -67,17 +67,20 @@ fn heat_colour(realness: f32) -> RGBColor {
     RGBColor(r, g, b)
 }
 
+/// A chart with linear axes of floats: the scatter plots' and the animation's.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
 /// The colour of the pull arrows.
 const ARROW: RGBColor = RGBColor(64, 64, 64);
 
 /// Draws `view` on `chart`, whose axes span `x` and `y`: each heat-map cell clipped to the
 /// axes, then, after the caller's points, arrows; this draws the cells.
 fn draw_heat<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut Chart<'_, DB>,
     view: &View,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
@@ -124,11 +127,7 @@ fn arrows(view: &View, reach: f64, aspect: f64) -> Vec<((f64, f64), (f64, f64))>
 
 /// Draws [`arrows`] on `chart`: a line from each point and a dot at its tip.
 fn draw_arrows<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut Chart<'_, DB>,
     view: &View,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),

@@ -464,7 +464,6 @@ impl Trainer {
             iteration: self.iteration.saturating_sub(1),
             acc_real,
             acc_fake,
-            view: self.view(k, &fake),
             real,
             fake,
             measured,
@@ -569,13 +568,12 @@ struct PendingReport {
     real: Vec<(f32, f32)>,
     fake: Vec<(f32, f32)>,
     measured: Vec<(f32, f32)>,
-    view: crate::view::View,
 }
 
 impl PendingReport {
     fn with_metrics(self, metrics: metrics::Metrics) -> EvalReport {
-        let PendingReport { iteration, acc_real, acc_fake, real, fake, view, .. } = self;
-        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics, view }
+        let PendingReport { iteration, acc_real, acc_fake, real, fake, .. } = self;
+        EvalReport { iteration, acc_real, acc_fake, real, fake, metrics }
     }
 }
 

@@ -223,6 +223,8 @@ pub struct NativeEngine {
     batch: usize,
     threads: usize,
     scratch: Vec<Scratch>,
+    /// The discriminator's Adam constants of the iteration being taken, refilled each step.
+    d_updates: Vec<AdamStep>,
 }
 
 impl NativeEngine {
@@ -245,6 +247,7 @@ impl NativeEngine {
             k,
             batch,
             threads: 1,
+            d_updates: Vec::with_capacity(rules.d_updates() as usize),
         })
     }
 
@@ -373,15 +376,16 @@ impl Engine for NativeEngine {
         let half = real.len() / (2 * k * rules.d_steps);
         let batch = latent_full.len() / (k * self.g_shape.inputs());
         let (g_steps, d_steps) = (self.generator.steps, self.discriminator.steps);
-        let d_updates: Vec<AdamStep> =
-            (1..=rules.d_updates()).map(|t| AdamStep::new(rules.discriminator, d_steps + t)).collect();
+        self.d_updates.clear();
+        self.d_updates
+            .extend((1..=rules.d_updates()).map(|t| AdamStep::new(rules.discriminator, d_steps + t)));
         let plan = Plan {
             g: &self.g_shape,
             d: &self.d_shape,
             half,
             batch,
             loss: rules.loss,
-            d_updates: &d_updates,
+            d_updates: &self.d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
         };
         let per_member = 2 * half + batch;

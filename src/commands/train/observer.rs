@@ -28,6 +28,7 @@ use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
 use crate::runlog::MetricsRow;
 use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
+use crate::view::View;
 
 /// History rows collected on the device before one copy to the host and the CSV file.
 const HISTORY_FLUSH: usize = 100;
@@ -375,7 +376,10 @@ impl RunObserver {
     }
 
     /// A flat run's evaluation as a scatter plot.
-    fn plot_flat(&self, report: &EvalReport) -> Result<()> {
+    /// The discriminator's view, the costly part, is measured here, for the one run that
+    /// draws it.
+    fn plot_flat(&self, trainer: &Trainer, report: &EvalReport) -> Result<()> {
+        let view = trainer.view(0, &report.fake);
         let title = format!("after {} iterations", report.iteration + 1);
         plot::scatter(
             &checkpoint::eval_plot_path(&self.dir, report.iteration),
@@ -385,7 +389,7 @@ impl RunObserver {
                 generated: &report.fake,
                 curve: &self.curve,
                 curve_label: &self.curve_label,
-                view: Some(&report.view),
+                view: Some(&view),
             },
         )
     }
@@ -473,7 +477,12 @@ impl Observer for RunObserver {
             for k in 0..trainer.members() {
                 if trainer.live(k) {
                     let generated = trainer.generate(k, &self.members[k].frame_latent);
-                    let view = trainer.view(k, &generated);
+                    // Only a flat run draws an animation; members keep their points alone.
+                    let view = if self.layout == Layout::Flat {
+                        trainer.view(k, &generated)
+                    } else {
+                        View::default()
+                    };
                     self.members[k].logs().add_frame(done, generated, view)?;
                 }
             }
@@ -553,7 +562,7 @@ impl Observer for RunObserver {
         // The checkpoint first: a new flat run's first one clears the earlier run's plots.
         self.checkpoint_round(trainer)?;
         match self.layout {
-            Layout::Flat => flat_report.map_or(Ok(()), |report| self.plot_flat(report)),
+            Layout::Flat => flat_report.map_or(Ok(()), |report| self.plot_flat(trainer, report)),
             Layout::Members => {
                 if let Some((best, median, n)) = self.best_and_median() {
                     let leader =
