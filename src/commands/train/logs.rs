@@ -12,7 +12,7 @@ use crate::config::TrainConfig;
 use crate::plot::Frame;
 use crate::runlog::{CsvLog, FrameKind, FrameRow, MetricsRow, Reopened};
 use crate::train::{HistoryRow, Trainer};
-use crate::view::View;
+use crate::view::{Probe, View};
 
 /// Frames in the training animation (plus one of the untrained generator).
 const FRAMES: u64 = 50;
@@ -78,15 +78,20 @@ impl Logs {
     }
 
     /// Logs the frame after `iterations_done` iterations: the `generated` points, then the
-    /// heat map's cells of `view`, whose `points` are the discriminator at `generated`.
+    /// heat map's cells of `view`, whose `points` are the discriminator at `generated` (or
+    /// none, where the view was not measured).
     pub(super) fn add_frame(
         &mut self,
         iterations_done: u64,
         generated: Vec<(f32, f32)>,
         view: View,
     ) -> Result<()> {
-        for probe in &view.points {
-            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Point, probe))?;
+        // A member of an ensemble draws no animation and measures no view: its points are
+        // logged with the realness not measured (NaN).
+        for (i, &(x, y)) in generated.iter().enumerate() {
+            let unmeasured = Probe { x, y, realness: f32::NAN, dx: 0.0, dy: 0.0 };
+            let probe = view.points.get(i).copied().unwrap_or(unmeasured);
+            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Point, &probe))?;
         }
         for probe in &view.cells {
             self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Cell, probe))?;
