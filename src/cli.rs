@@ -221,6 +221,11 @@ pub struct ArchitectureArgs {
     /// (U(-1, 1))
     #[arg(long, value_name = "normal|uniform", default_value_t = ModelConfig::default().latent)]
     pub latent: Latent,
+    /// Points the discriminator judges at once (PacGAN): each M consecutive points of a batch
+    /// concatenated into one input of 2M numbers, real or fake together; M must divide half
+    /// of --batch
+    #[arg(long, value_name = "M", default_value_t = ModelConfig::default().pack, value_parser = signed(1, limits::MAX_PACK), allow_negative_numbers = true)]
+    pub pack: i64,
     /// A named set of choices that sets every default it covers (architecture, loss, Adam,
     /// iterations; see the README): tutorial (the tutorial's, bit for bit) or robust (learns
     /// every built-in target). Flags given beside it override it
@@ -241,6 +246,7 @@ impl ArchitectureArgs {
             activation: pick.one("activation", self.activation, base.activation),
             generator_output: pick.one("g_output", self.g_output, base.generator_output),
             latent: pick.one("latent", self.latent, base.latent),
+            pack: pick.one("pack", self.pack, base.pack),
         }
     }
 }
@@ -261,26 +267,35 @@ impl Pick<'_> {
 /// The function to learn: `train`'s and `explore`'s flags.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// The function y = f(x) to learn: a built-in (square, cube, sine, gaussian, quadratic,
+    /// What to learn: a curve y = f(x), a built-in (square, cube, sine, gaussian, quadratic,
     /// multimodal; see the README) or an expression in x with numbers, + - * / ^, parentheses,
-    /// sin cos tan exp log sqrt abs tanh, pi and e, e.g. '0.5*sin(6*x) + x^2'
+    /// sin cos tan exp log sqrt abs tanh, pi and e, e.g. '0.5*sin(6*x) + x^2'; or a
+    /// distribution in the plane: ring, grid (ring:N, grid:N, ring:N:SIGMA, ...), moons, spiral
     #[arg(long, value_name = "EXPR", default_value = crate::target::DEFAULT_EXPRESSION, allow_hyphen_values = true)]
     pub target: String,
-    /// The interval [LO, HI) that x is drawn from uniformly, e.g. --domain -1,1
+    /// The interval [LO, HI) that a curve's x is drawn from uniformly, e.g. --domain -1,1
     #[arg(long, value_name = "LO,HI", default_value_t = Domain::DEFAULT, allow_hyphen_values = true)]
     pub domain: Domain,
+    /// Learn the distribution of your own points: a CSV file with the header x,y and one point
+    /// a row (16 to 100 000 rows), recorded in the checkpoint
+    #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["target", "domain"])]
+    pub data: Option<std::path::PathBuf>,
 }
 
 impl TargetArgs {
-    pub fn target_config(&self) -> TargetConfig {
-        TargetConfig { expression: self.target.clone(), domain: self.domain }
+    /// The target these flags name; `--data`'s file is read and checked here.
+    pub fn target_config(&self) -> anyhow::Result<TargetConfig> {
+        match &self.data {
+            Some(path) => Ok(TargetConfig::data(crate::plane::read_data(path)?)),
+            None => Ok(TargetConfig::curve(&self.target, self.domain)),
+        }
     }
 }
 
 impl TrainArgs {
     /// The configuration these flags describe: `--recipe`'s, each flag given overriding it;
     /// the rest keeps its defaults.
-    pub fn configs(&self) -> (ModelConfig, TrainConfig) {
+    pub fn configs(&self) -> anyhow::Result<(ModelConfig, TrainConfig)> {
         let recipe = self.architecture.recipe;
         let model = self.architecture.model_config(&self.given);
         let base = recipe.configs().1;
@@ -297,7 +312,7 @@ impl TrainArgs {
             eval_every: pick.one("eval_every", self.eval_every, base.eval_every),
             history_every: pick.one("history_every", self.history_every, base.history_every),
             adam,
-            target: self.target.target_config(),
+            target: self.target.target_config()?,
             recipe,
             loss: pick.one("loss", self.loss, base.loss),
             d_steps: pick.one("d_steps", self.d_steps, base.d_steps),
@@ -305,7 +320,7 @@ impl TrainArgs {
             lr_d: pick.one("lr_d", self.lr_d, base.lr_d),
             ..base
         };
-        (model, train)
+        Ok((model, train))
     }
 
     /// Whether the flag with clap id `id` (e.g. `batch`) was given on the command line.
@@ -386,7 +401,7 @@ pub struct ExploreArgs {
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
     /// Summarise the models of this checkpoint instead of those the architecture flags describe
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output", "latent", "recipe"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["latent_dim", "g_hidden", "d_hidden", "activation", "g_output", "latent", "pack", "recipe"])]
     pub checkpoint: Option<PathBuf>,
     /// With an ensemble's folder: use member S instead of the best member
     #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX), requires = "checkpoint")]
@@ -555,7 +570,7 @@ mod tests {
     fn train_flags_convert_into_configs() {
         let cli = Cli::parse_from(["gan1d", "train", "--epochs", "7", "--batch", "6", "--latent-dim", "3"]);
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, train) = args.configs();
+        let (model, train) = args.configs().unwrap();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);
     }
@@ -582,11 +597,11 @@ mod tests {
     fn hidden_widths_parse_as_one_number_a_layer() {
         let cli = Cli::parse_from(["gan1d", "train", "--g-hidden", "32,16", "--d-hidden", "8"]);
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, _) = args.configs();
+        let (model, _) = args.configs().unwrap();
         assert_eq!((model.generator_hidden, model.discriminator_hidden), (vec![32, 16], vec![8]));
         let defaults = Cli::parse_from(["gan1d", "train"]);
         let Command::Train(args) = defaults.command else { panic!("not train") };
-        assert_eq!(args.configs().0, ModelConfig::default());
+        assert_eq!(args.configs().unwrap().0, ModelConfig::default());
         let error = |value: &str| {
             one_line(&Cli::try_parse_from(["gan1d", "train", "--g-hidden", value]).unwrap_err())
         };
@@ -614,7 +629,7 @@ mod tests {
             "tanh",
         ]);
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, train) = args.configs();
+        let (model, train) = args.configs().unwrap();
         assert_eq!(
             (train.target.expression.as_str(), train.target.domain.to_string()),
             ("-x^3", "-1,1".into())
@@ -625,7 +640,7 @@ mod tests {
         );
         let defaults = Cli::parse_from(["gan1d", "train"]);
         let Command::Train(args) = defaults.command else { panic!("not train") };
-        assert_eq!(args.configs().1, TrainConfig::default());
+        assert_eq!(args.configs().unwrap().1, TrainConfig::default());
         let error = |flags: &[&str]| {
             one_line(&Cli::try_parse_from([&["gan1d", "train"], flags].concat()).unwrap_err())
         };

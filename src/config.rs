@@ -32,6 +32,20 @@ pub struct ModelConfig {
     /// Lab draws. (Written only when not the tutorial's, so older checkpoints read the same.)
     #[serde(default, skip_serializing_if = "is_default")]
     pub latent: Latent,
+    /// Points the discriminator judges at once (PacGAN, Lin et al. 2018): each `pack`
+    /// consecutive points of a batch concatenated into one input of `2 · pack` numbers, judged
+    /// real or fake together. 1, the tutorial's, judges each point alone. (Written only when
+    /// not 1.)
+    #[serde(default = "alone", skip_serializing_if = "is_alone")]
+    pub pack: i64,
+}
+
+fn alone() -> i64 {
+    1
+}
+
+fn is_alone(value: &i64) -> bool {
+    *value == 1
 }
 
 /// Whether `value` is its type's default: such fields are left out of `config.json`, so a
@@ -274,10 +288,13 @@ pub enum Select {
     Residual,
     /// The Kolmogorov–Smirnov statistic of the generated `x`: coverage of the domain.
     Ks,
+    /// For a mixture: the modes missed plus the share of points of low quality, so that
+    /// covering one more mode outranks any share.
+    Modes,
 }
 
 impl Select {
-    pub const ALL: [Select; 3] = [Select::Energy, Select::Residual, Select::Ks];
+    pub const ALL: [Select; 4] = [Select::Energy, Select::Residual, Select::Ks, Select::Modes];
 
     /// How a table heads it.
     pub fn label(self) -> &'static str {
@@ -285,6 +302,7 @@ impl Select {
             Select::Energy => "energy distance",
             Select::Residual => "residual mean",
             Select::Ks => "KS",
+            Select::Modes => "modes missed + low-quality share",
         }
     }
 }
@@ -295,6 +313,7 @@ impl std::fmt::Display for Select {
             Select::Energy => "energy",
             Select::Residual => "residual",
             Select::Ks => "ks",
+            Select::Modes => "modes",
         })
     }
 }
@@ -305,7 +324,7 @@ impl std::str::FromStr for Select {
         Select::ALL
             .into_iter()
             .find(|m| m.to_string() == s)
-            .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual or ks"))
+            .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual, ks or modes"))
     }
 }
 
@@ -331,6 +350,8 @@ pub mod limits {
     pub const MAX_LEARNING_RATE: f64 = 1e30;
     /// Discriminator rounds per generator update (`--d-steps`).
     pub const MAX_D_STEPS: u64 = 100;
+    /// The most points the discriminator judges at once (`--pack`).
+    pub const MAX_PACK: i64 = 16;
     /// libtorch CPU threads: more than any machine here has; each costs a stack.
     pub const MAX_THREADS: u64 = 1024;
     /// Points `gan1d sample` streams out.
@@ -355,6 +376,7 @@ impl Default for ModelConfig {
             activation: Activation::Relu,
             generator_output: Activation::Linear,
             latent: Latent::Normal,
+            pack: 1,
         }
     }
 }
@@ -373,9 +395,25 @@ impl ModelConfig {
         self.layers(self.latent_dim, &self.generator_hidden, POINT_DIM, self.generator_output)
     }
 
-    /// The discriminator's layers: `2 → hidden… → 1`, the output a logit.
+    /// The discriminator's layers: `2 · pack → hidden… → 1`, the output a logit.
     pub fn discriminator_layers(&self) -> Vec<LayerSpec> {
-        self.layers(POINT_DIM, &self.discriminator_hidden, 1, Activation::Linear)
+        self.layers(POINT_DIM * self.pack, &self.discriminator_hidden, 1, Activation::Linear)
+    }
+
+    /// Refuses a packing that does not divide the batches `cfg` trains on: each discriminator
+    /// update judges half a batch, the generator's a whole one.
+    pub fn check_pack(&self, cfg: &TrainConfig) -> Result<()> {
+        if cfg.half_batch() % self.pack != 0 {
+            bail!(
+                "--pack {} must divide the {} points of each discriminator update (half of --batch {}); choose a \
+                 --batch that is a multiple of {}",
+                self.pack,
+                cfg.half_batch(),
+                cfg.batch,
+                2 * self.pack
+            );
+        }
+        Ok(())
     }
 
     fn layers(
@@ -407,6 +445,7 @@ impl ModelConfig {
     /// Rejects shapes no network can have, naming the flag that sets each value.
     pub fn validate(&self) -> Result<()> {
         in_range("--latent-dim", self.latent_dim, 1, limits::MAX_WIDTH)?;
+        in_range("--pack", self.pack, 1, limits::MAX_PACK)?;
         for (name, widths) in
             [("generator", &self.generator_hidden), ("discriminator", &self.discriminator_hidden)]
         {

@@ -42,6 +42,8 @@ pub struct TrainingDraws {
     scaling: Option<ScalingTensors>,
     /// Points of the discriminator's rounds: `d_steps · half_batch`.
     half_batch: i64,
+    /// Words of the draw each real point takes.
+    words: i64,
     batch: i64,
     latent_dim: i64,
     latent: Latent,
@@ -68,12 +70,14 @@ impl TrainingDraws {
     ) -> Self {
         let (batch, latent_dim) = (cfg.batch, model_cfg.latent_dim);
         let half_batch = cfg.half_batch() * cfg.d_steps as i64;
-        let per_iteration = seeds.len() as i64 * (half_batch + batch) * (latent_dim + 1);
+        let per_iteration =
+            seeds.len() as i64 * (half_batch * target.words_per_point() + batch) * (latent_dim + 1);
         TrainingDraws {
             keys: Keys::new(seeds, device),
             target: target.clone(),
             scaling: scaling.on(device),
             half_batch,
+            words: target.words_per_point(),
             batch,
             latent_dim,
             latent: model_cfg.latent,
@@ -117,7 +121,7 @@ impl TrainingDraws {
         let (half, full, dim) = (self.half_batch, self.batch, self.latent_dim);
         let numbers = self.keys.draws(
             &[
-                (Tag::Real, half),
+                (Tag::Real, half * self.words),
                 (Tag::LatentHalf, rng::even(half * dim)),
                 (Tag::LatentFull, rng::even(full * dim)),
             ],
@@ -161,6 +165,7 @@ impl TrainingDraws {
             .collect();
         let plan = HostDraw {
             target: &self.target,
+            words: self.words,
             scaling: self.plain_scaling,
             half: self.half_batch,
             full: self.batch,
@@ -192,6 +197,7 @@ impl TrainingDraws {
 /// What a member's draws on the host need: plain values that threads can share.
 struct HostDraw<'a> {
     target: &'a Target,
+    words: i64,
     scaling: Scaling,
     half: i64,
     full: i64,
@@ -206,7 +212,7 @@ impl HostDraw<'_> {
     fn member(&self, seed: u64, first: u64, out: &mut [&mut [f32]; 3]) {
         let (half, full, dim) = (self.half, self.full, self.dim);
         let draws = [
-            (Tag::Real, half),
+            (Tag::Real, half * self.words),
             (Tag::LatentHalf, rng::even(half * dim)),
             (Tag::LatentFull, rng::even(full * dim)),
         ];
@@ -223,12 +229,18 @@ impl HostDraw<'_> {
         };
         let (half, dim) = (half as usize, dim as usize);
         let mut normals = Vec::new();
+        let per_point = self.words as usize;
         for (t, row) in words.chunks_exact(per_row).enumerate() {
-            let numbers = &row[offsets[0]..offsets[0] + half];
+            let numbers = &row[offsets[0]..offsets[0] + half * per_point];
             let points = &mut out[0][t * half * 2..(t + 1) * half * 2];
-            for (point, &number) in points.chunks_exact_mut(2).zip(numbers) {
-                let x = rng::host_uniform(number, domain.low(), domain.high());
-                let mut p = [x, self.target.at_f32(x)];
+            for (point, numbers) in points.chunks_exact_mut(2).zip(numbers.chunks_exact(per_point)) {
+                let mut p = match self.target.plane() {
+                    Some(plane) => plane.point(numbers).into(),
+                    None => {
+                        let x = rng::host_uniform(numbers[0], domain.low(), domain.high());
+                        [x, self.target.at_f32(x)]
+                    }
+                };
                 if scaling.is_some() {
                     for axis in 0..2 {
                         p[axis] = (p[axis] - center[axis]) / half_width[axis];
@@ -254,11 +266,28 @@ impl HostDraw<'_> {
     }
 }
 
-/// Real points `[…, n, 2]` from a draw's numbers `[…, n]`: `x` uniform over the domain,
-/// `y = f(x)`, then scaled.
+/// Real points `[…, n, 2]` from a draw's numbers `[…, n · words_per_point]`: for a curve, `x`
+/// uniform over the domain, `y = f(x)`; for a plane target, its points (computed on the host
+/// from the words, as `TrainingDraws` does there); then scaled.
 fn real_from(numbers: &Tensor, target: &Target, scaling: Option<&ScalingTensors>) -> Tensor {
-    let domain = target.domain();
     let mut shape = numbers.size();
+    if let Some(plane) = target.plane() {
+        let last = shape.len() - 1;
+        shape[last] /= target.words_per_point();
+        shape.push(2);
+        let words: Vec<f32> = Vec::try_from(numbers.to_device(Device::Cpu).contiguous().view([-1]))
+            .expect("a draw's words convert to Vec<f32>");
+        let flat: Vec<f32> = words
+            .chunks_exact(target.words_per_point() as usize)
+            .flat_map(|w| <[f32; 2]>::from(plane.point(w)))
+            .collect();
+        let mut points = Tensor::from_slice(&flat).view(shape.as_slice()).to_device(numbers.device());
+        if let Some(scaling) = scaling {
+            scaling.to_model_(&mut points);
+        }
+        return points;
+    }
+    let domain = target.domain();
     shape.push(2);
     let mut points = Tensor::empty(shape.as_slice(), (Kind::Float, numbers.device()));
     let xs = points.narrow(-1, 0, 1);
@@ -294,7 +323,7 @@ pub fn metric_latent(keys: &Keys, n: i64, model_cfg: &ModelConfig) -> Tensor {
 
 /// `n` real points of K runs on the networks' axes, `[K, n, 2]`: the draw `tag` at `counter`.
 pub fn real_points(keys: &Keys, tag: Tag, counter: u64, target: &Target, scaling: Scaling, n: i64) -> Tensor {
-    let numbers = keys.draw(tag, counter, 1, n).squeeze_dim(1);
+    let numbers = keys.draw(tag, counter, 1, n * target.words_per_point()).squeeze_dim(1);
     real_from(&numbers, target, scaling.on(keys.device()).as_ref())
 }
 
@@ -345,11 +374,10 @@ mod tests {
             ("x^2", "-0.5,0.5", false, 1, Latent::Normal),
             ("sine", "-1,3", true, 3, Latent::Uniform),
             ("gaussian", "-2,2", false, 2, Latent::Normal),
+            ("ring", "-0.5,0.5", true, 1, Latent::Normal),
+            ("grid:3", "-0.5,0.5", false, 2, Latent::Uniform),
         ] {
-            let config = crate::target::TargetConfig {
-                expression: expression.into(),
-                domain: domain.parse().unwrap(),
-            };
+            let config = crate::target::TargetConfig::curve(expression, domain.parse().unwrap());
             let target = Target::new(&config).unwrap();
             let scaling = if tanh { Scaling::onto_unit_square(&target) } else { Scaling::IDENTITY };
             let (model_cfg, cfg) = shapes(10, 3, d_steps, latent);
@@ -405,7 +433,7 @@ mod tests {
     fn scaled_real_points_fill_the_unit_square() {
         let keys = Keys::new(&[5], Device::Cpu);
         let config =
-            crate::target::TargetConfig { expression: "sine".into(), domain: "-1,3".parse().unwrap() };
+            crate::target::TargetConfig::curve("sine", "-1,3".parse().unwrap());
         let target = Target::new(&config).unwrap();
         let scaling = Scaling::onto_unit_square(&target);
         let pairs = to_pairs(&real_points(&keys, Tag::ExploreReal, 0, &target, scaling, 2000).get(0));

@@ -22,6 +22,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod plane;
 pub mod plot;
 pub mod progress;
 pub mod ranking;

@@ -1,5 +1,7 @@
 //! Objective quality of generated points, which the tutorial judged by eye: since the target
-//! function and its input distribution are known, a generator can be measured.
+//! function and its input distribution are known, a generator can be measured. A curve's
+//! points are measured against the curve and its domain; a plane target's against real
+//! points (energy distance, each coordinate's KS) and, for a mixture, against its modes.
 //! Pure functions on plain `(x, y)` pairs; no tensors, no files.
 
 use serde::Serialize;
@@ -22,9 +24,14 @@ pub fn on_curve_tolerance(target: &Target) -> f64 {
 /// The energy distance compares at most this many points of each set: it costs n² distances.
 pub const ENERGY_MAX_POINTS: usize = 2000;
 
-/// The quality numbers of one set of generated (or real) points.
+/// The quality numbers of one set of generated (or real) points. A curve's are all numbers
+/// but the mixture's; a plane target's curve metrics are NaN (`null` in JSON), and the
+/// metrics a curve does not have are left out of JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
+    /// Whether these are a plane target's metrics.
+    #[serde(skip)]
+    pub plane: bool,
     /// Points measured.
     pub n: usize,
     /// Mean of `|y − f(x)|`: 0 for points exactly on the curve.
@@ -34,11 +41,24 @@ pub struct Metrics {
     pub residual_p95: f64,
     /// Share of points with `|y − f(x)|` under [`ON_CURVE`] of the target's height.
     pub residual_share_on_curve: f64,
-    /// Share of `x` inside the domain.
+    /// Share of `x` inside the domain; for a plane target, of points inside its box.
     pub share_in_domain: f64,
     /// Kolmogorov–Smirnov statistic of `x` against the uniform distribution over the domain:
     /// the largest gap between the two cumulative distributions (0 is perfect, 1 is disjoint).
+    /// For a plane target, the two-sample statistic of `x` against the real points'.
     pub ks: f64,
+    /// A plane target's two-sample KS statistic of `y` against the real points'.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ks_y: Option<f64>,
+    /// A mixture's modes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modes: Option<f64>,
+    /// A mixture's modes covered: modes nearest to at least one high-quality point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modes_covered: Option<f64>,
+    /// A mixture's share of points within 3σ of their nearest mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high_quality_share: Option<f64>,
     /// Share of `x` in the left half of the domain (for x² on `[-0.5, 0.5)`, the parabola's
     /// left branch): ½ when balanced.
     pub share_left_branch: f64,
@@ -52,9 +72,25 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The metrics as `(label, value)` rows, in the order tables and CSV files list them.
-    pub fn rows(&self) -> [(&'static str, f64); 9] {
-        [
+    /// The metrics that apply as `(label, value)` rows, in the order tables list them.
+    pub fn rows(&self) -> Vec<(&'static str, f64)> {
+        if self.plane {
+            let mut rows = Vec::new();
+            let none = f64::NAN;
+            if let (Some(covered), Some(modes), Some(hq)) = (self.modes_covered, self.modes, self.high_quality_share) {
+                rows.push(("modes covered", covered));
+                rows.push(("modes", modes));
+                rows.push(("high-quality share (within 3 sigma)", hq));
+            }
+            rows.extend([
+                ("energy distance to real", self.energy_distance),
+                ("KS statistic of x (vs real)", self.ks),
+                ("KS statistic of y (vs real)", self.ks_y.unwrap_or(none)),
+                ("share of points in target's box", self.share_in_domain),
+            ]);
+            return rows;
+        }
+        vec![
             ("residual mean", self.residual_mean),
             ("residual median", self.residual_median),
             ("residual p95", self.residual_p95),
@@ -69,6 +105,14 @@ impl Metrics {
 
     /// One line for a terminal: the headline numbers.
     pub fn summary_line(&self) -> String {
+        if self.plane {
+            let modes = match (self.modes_covered, self.high_quality_share) {
+                (Some(covered), Some(hq)) => format!("modes {covered} | HQ {hq:.3} | "),
+                _ => String::new(),
+            };
+            let ks_y = self.ks_y.unwrap_or(f64::NAN);
+            return format!("{modes}KS x {:.3} y {ks_y:.3} | energy {:.4}", self.ks, self.energy_distance);
+        }
         format!(
             "residual mean {:.4} p95 {:.4} | KS {:.3} | left {:.2} | gap {:.3} | energy {:.4}",
             self.residual_mean,
@@ -108,6 +152,9 @@ fn curve_at(target: &Target, x: f64) -> f64 {
 /// target) for the energy distance. Both sets must be non-empty; the energy distance needs two
 /// points in each.
 pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target) -> Metrics {
+    if target.plane().is_some() {
+        return measure_plane(points, reference, target);
+    }
     let n = points.len();
     let domain = target.domain();
     let (low, high, middle) = (domain.low(), domain.high(), domain.middle());
@@ -120,6 +167,7 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
         values.iter().filter(|&&v| pred(v)).count() as f64 / values.len() as f64
     };
     Metrics {
+        plane: false,
         n,
         residual_mean: residuals.iter().sum::<f64>() / n as f64,
         residual_median: quantile(&residuals, 0.5),
@@ -133,7 +181,73 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
             &points[..n.min(ENERGY_MAX_POINTS)],
             &reference[..reference.len().min(ENERGY_MAX_POINTS)],
         ),
+        ks_y: None,
+        modes: None,
+        modes_covered: None,
+        high_quality_share: None,
     }
+}
+
+/// [`measure`] for a plane target: against the real points `reference` and, for a mixture, its
+/// modes ([`crate::plane::mode_scores`]).
+fn measure_plane(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target) -> Metrics {
+    let plane = target.plane().expect("a plane target");
+    let n = points.len();
+    let (x0, x1, y0, y1) = target.bounds();
+    let column = |set: &[(f32, f32)], axis: usize| -> Vec<f64> {
+        set.iter().map(|&(x, y)| f64::from(if axis == 0 { x } else { y })).collect()
+    };
+    let inside = points
+        .iter()
+        .filter(|&&(x, y)| (x0..=x1).contains(&f64::from(x)) && (y0..=y1).contains(&f64::from(y)))
+        .count();
+    let scores = plane.mixture().map(|(modes, sigma)| crate::plane::mode_scores(points, modes, sigma));
+    Metrics {
+        plane: true,
+        n,
+        residual_mean: f64::NAN,
+        residual_median: f64::NAN,
+        residual_p95: f64::NAN,
+        residual_share_on_curve: f64::NAN,
+        share_in_domain: inside as f64 / n as f64,
+        ks: ks_two_sample(&column(points, 0), &column(reference, 0)),
+        share_left_branch: f64::NAN,
+        widest_gap: f64::NAN,
+        energy_distance: energy_distance(
+            &points[..n.min(ENERGY_MAX_POINTS)],
+            &reference[..reference.len().min(ENERGY_MAX_POINTS)],
+        ),
+        ks_y: Some(ks_two_sample(&column(points, 1), &column(reference, 1))),
+        modes: scores.map(|s| s.modes as f64),
+        modes_covered: scores.map(|s| s.covered as f64),
+        high_quality_share: scores.map(|s| s.high_quality_share),
+    }
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs
+/// of `a` and `b` (0 for the same values, 1 for disjoint sets). NaN if either is empty.
+pub fn ks_two_sample(a: &[f64], b: &[f64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let sorted = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (a, b) = (sorted(a), sorted(b));
+    let (mut i, mut j, mut gap) = (0usize, 0usize, 0f64);
+    while i < a.len() && j < b.len() {
+        let v = if a[i].total_cmp(&b[j]).is_le() { a[i] } else { b[j] };
+        while i < a.len() && a[i] == v {
+            i += 1;
+        }
+        while j < b.len() && b[j] == v {
+            j += 1;
+        }
+        gap = gap.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
+    }
+    gap
 }
 
 /// The `q`-quantile of sorted values, interpolating linearly between neighbours.
@@ -312,7 +426,7 @@ mod tests {
     #[test]
     fn metrics_follow_the_target_and_its_domain() {
         let config =
-            crate::target::TargetConfig { expression: "sine".into(), domain: "0,4".parse().unwrap() };
+            crate::target::TargetConfig::curve("sine", "0,4".parse().unwrap());
         let sine = Target::new(&config).unwrap();
         let on_curve: Vec<(f32, f32)> = (0..1000)
             .map(|i| 4.0 * (i as f64 + 0.5) / 1000.0)
@@ -338,7 +452,7 @@ mod tests {
     #[test]
     fn points_where_the_target_is_undefined_count_at_the_nearest_end() {
         let config =
-            crate::target::TargetConfig { expression: "sqrt(x)".into(), domain: "0,1".parse().unwrap() };
+            crate::target::TargetConfig::curve("sqrt(x)", "0,1".parse().unwrap());
         let sqrt = Target::new(&config).unwrap();
         // x = -0.5 is measured against sqrt(0) = 0, x = 4 (defined) against sqrt(4) = 2.
         let m = measure(&[(-0.5, 0.25), (4.0, 2.0), (0.25, 0.5)], &[(0.0, 0.0), (1.0, 1.0)], &sqrt);

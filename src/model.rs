@@ -53,6 +53,19 @@ pub struct Mlp {
     grads: Tensor,
     /// K, kept so that the hot path never asks libtorch for a shape.
     k: i64,
+    /// Points read as one input ([`pack`]): 1 but for a packing discriminator.
+    pack: i64,
+}
+
+/// Points `[K, n, d]` as a packing network of `m` reads them: each `m` consecutive points
+/// concatenated, `[K, n / m, m · d]` (a view; points beyond the last whole group are left out).
+pub fn pack(points: &Tensor, m: i64) -> Tensor {
+    if m == 1 {
+        return points.shallow_clone();
+    }
+    let size = points.size();
+    let (k, n, d) = (size[0], size[1], size[2]);
+    points.narrow(1, 0, n / m * m).reshape([k, n / m, m * d])
 }
 
 /// What [`Mlp::forward_cached`] keeps for the backward pass: the network's input followed by
@@ -62,6 +75,8 @@ pub struct Mlp {
 pub struct Activations {
     outputs: Vec<Tensor>,
     single: bool,
+    /// A packing network's input before packing, `[K, n, d]`, for the input gradient's shape.
+    unpacked: Option<[i64; 3]>,
 }
 
 impl Activations {
@@ -108,7 +123,14 @@ impl Mlp {
                 }
             })
             .collect();
-        Mlp { layers, params, grads, k }
+        Mlp { layers, params, grads, k, pack: 1 }
+    }
+
+    /// The network reading each `m` consecutive points of its input as one ([`pack`]): its
+    /// first layer's inputs are `m` points'.
+    pub fn packing(mut self, m: i64) -> Self {
+        self.pack = m;
+        self
     }
 
     /// K networks of `specs`, every parameter zero.
@@ -146,7 +168,7 @@ impl Mlp {
 
     /// The forward pass: `xs: [K, batch, in]` → `[K, batch, out]`.
     pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let mut ys = self.inward(xs);
+        let mut ys = self.inward(&pack(xs, self.pack));
         for layer in &self.layers {
             ys = self.layer_forward(layer, &ys);
         }
@@ -156,18 +178,23 @@ impl Mlp {
     /// The forward pass, keeping what [`Mlp::backward`] needs.
     pub fn forward_cached(&self, xs: &Tensor) -> Activations {
         let mut outputs = Vec::with_capacity(self.layers.len() + 1);
-        outputs.push(self.inward(xs));
+        outputs.push(self.inward(&pack(xs, self.pack)));
         for layer in &self.layers {
             let ys = self.layer_forward(layer, outputs.last().expect("the input is there"));
             outputs.push(ys);
         }
-        Activations { outputs, single: self.single() }
+        let unpacked = (self.pack > 1).then(|| {
+            let size = xs.size();
+            [size[0], size[1], size[2]]
+        });
+        Activations { outputs, single: self.single(), unpacked }
     }
 
     /// Back-propagates `grad_output` (∂loss/∂output, `[K, batch, out]`) through the layers of
     /// `activations`. With [`Need::Params`] the parameters' gradients overwrite
     /// [`Mlp::grads`] and nothing is returned; with [`Need::Input`] the parameters' gradients
-    /// are left alone and ∂loss/∂input (`[K, batch, in]`) is returned.
+    /// are left alone and ∂loss/∂input (`[K, batch, in]`) is returned; a packing network's,
+    /// unpacked to the points it was given (each a whole group's).
     pub fn backward(&self, activations: &Activations, grad_output: Tensor, need: Need) -> Option<Tensor> {
         let outputs = &activations.outputs;
         let single = self.single();
@@ -189,7 +216,11 @@ impl Mlp {
             }
             grad = if single { grad.mm(&layer.weight) } else { grad.bmm(&layer.weight) };
         }
-        Some(self.outward(grad))
+        let grad = self.outward(grad);
+        Some(match activations.unpacked {
+            Some(shape) => grad.reshape(shape),
+            None => grad,
+        })
     }
 
     fn layer_forward(&self, layer: &Dense, xs: &Tensor) -> Tensor {
@@ -267,7 +298,7 @@ pub struct Discriminator {
 impl Discriminator {
     /// K discriminators of `cfg` with the parameters `params` (`[K, n]`).
     pub fn new(cfg: &ModelConfig, params: Tensor) -> Self {
-        Discriminator { network: Mlp::new(&cfg.discriminator_layers(), params) }
+        Discriminator { network: Mlp::new(&cfg.discriminator_layers(), params).packing(cfg.pack) }
     }
 
     /// Its layers and flat parameters.
@@ -275,7 +306,7 @@ impl Discriminator {
         &self.network
     }
 
-    /// `points: [K, batch, 2]` → logits `[K, batch, 1]`, without gradients.
+    /// `points: [K, batch, 2]` → logits `[K, batch / pack, 1]`, without gradients.
     pub fn score(&self, points: &Tensor) -> Tensor {
         tch::no_grad(|| self.network.forward(points))
     }

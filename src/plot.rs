@@ -7,6 +7,7 @@ use std::sync::Once;
 use anyhow::{Result, anyhow};
 
 use crate::fsio;
+use crate::target::Target;
 use crate::view::View;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -30,13 +31,90 @@ pub struct Scatter<'a> {
     pub real: &'a [(f32, f32)],
     /// Blue points; the generator's samples.
     pub generated: &'a [(f32, f32)],
-    /// The target function, drawn as a faint line.
-    pub curve: &'a [(f64, f64)],
-    /// The curve's legend entry, e.g. `f(x) = x^2`.
-    pub curve_label: &'a str,
+    /// The target behind the points.
+    pub backdrop: &'a Backdrop,
     /// The discriminator's view behind the points, if measured: its heat map, and arrows on
     /// a sample of the generated points it was measured at.
     pub view: Option<&'a View>,
+}
+
+/// What a picture shows of the target behind the points: a curve's faint line, or a plane
+/// target's mode centres (for a mixture) on fixed axes that hold the whole target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Backdrop {
+    /// The target function, drawn as a faint line.
+    pub curve: Vec<(f64, f64)>,
+    /// The curve's legend entry, e.g. `f(x) = x^2`.
+    pub label: String,
+    /// A mixture's mode centres, drawn as crosses.
+    pub marks: Vec<(f64, f64)>,
+    /// Axes fixed to this box `(x0, x1, y0, y1)`; points outside it are not drawn.
+    pub frame: Option<(f64, f64, f64, f64)>,
+}
+
+impl Backdrop {
+    /// The backdrop of `target`, its legend label the target's short one.
+    pub fn of(target: &Target) -> Backdrop {
+        let label = target.legend_label();
+        match target.plane() {
+            None => Backdrop { curve: target.curve(CURVE_POINTS), label, ..Backdrop::default() },
+            Some(plane) => Backdrop {
+                curve: Vec::new(),
+                label,
+                marks: plane.mixture().map(|(modes, _)| modes.to_vec()).unwrap_or_default(),
+                frame: Some(crate::view::view_box(target)),
+            },
+        }
+    }
+
+    /// The axes of a picture of `points` over this backdrop: the frame, or a box that holds
+    /// the curve and `points` with a margin of 5 %.
+    fn axes(&self, points: impl Iterator<Item = (f64, f64)>) -> (f64, f64, f64, f64) {
+        if let Some(frame) = self.frame {
+            return frame;
+        }
+        let (x0, x1, y0, y1) =
+            bounds(self.curve.iter().copied().chain(points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
+        let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
+        (x0 - mx, x1 + mx, y0 - my, y1 + my)
+    }
+
+    /// Draws the curve on `chart`, under the points.
+    fn draw_curve<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> Result<(), Box<dyn std::error::Error>>
+    where
+        DB::ErrorType: 'static,
+    {
+        let faint = RGBColor(120, 120, 120).mix(0.5);
+        chart.draw_series(LineSeries::new(self.curve.iter().copied(), faint.stroke_width(2)))?;
+        Ok(())
+    }
+
+    /// Draws the marks on `chart`, over the points, crosses `size` pixels wide.
+    fn draw_marks<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        size: i32,
+    ) -> Result<(), Box<dyn std::error::Error>>
+    where
+        DB::ErrorType: 'static,
+    {
+        let style = BLACK.mix(0.8).stroke_width(if size > 3 { 2 } else { 1 });
+        chart.draw_series(self.marks.iter().map(|&p| Cross::new(p, size, style)))?;
+        Ok(())
+    }
+
+    /// Its legend entries: the curve's, or the marks'.
+    fn entries(&self) -> Vec<Entry> {
+        let faint = RGBColor(120, 120, 120).mix(0.5);
+        let mut entries = Vec::new();
+        if !self.curve.is_empty() {
+            entries.push(Entry { label: self.label.clone(), color: faint, glyph: Glyph::Line });
+        }
+        if !self.marks.is_empty() {
+            entries.push(Entry { label: "mode centres".into(), color: BLACK.mix(0.8), glyph: Glyph::Cross });
+        }
+        entries
+    }
 }
 
 /// The heat map's shades, from sure-fake (purple) through undecided (white) to sure-real
@@ -181,17 +259,12 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
     let points = s.real.iter().chain(s.generated).map(|&(x, y)| (x as f64, y as f64));
     // With a heat map, its cells' centres too, so that it fills the chart.
     let cells = s.view.into_iter().flat_map(|v| v.cells.iter().map(|c| (c.x as f64, c.y as f64)));
-    let (x0, x1, y0, y1) =
-        bounds(s.curve.iter().copied().chain(points).chain(cells)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
-    let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
+    let (x0, x1, y0, y1) = s.backdrop.axes(points.chain(cells));
+    let inside = |&(x, y): &(f32, f32)| (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64));
 
     let root = BitMapBackend::with_buffer(buffer, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let faint = RGBColor(120, 120, 120).mix(0.5);
-    let mut entries = Vec::new();
-    if !s.curve.is_empty() {
-        entries.push(Entry { label: s.curve_label.to_string(), color: faint, glyph: Glyph::Line });
-    }
+    let mut entries = s.backdrop.entries();
     if !s.real.is_empty() {
         entries.push(Entry { label: "real".into(), color: RED.mix(0.8), glyph: Glyph::Dot });
     }
@@ -219,7 +292,7 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d((x0 - mx)..(x1 + mx), (y0 - my)..(y1 + my))?;
+        .build_cartesian_2d(x0..x1, y0..y1)?;
     chart
         .configure_mesh()
         .x_desc("x")
@@ -229,21 +302,23 @@ fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::error::Error>
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
-    let (xs, ys) = (((x0 - mx), (x1 + mx)), ((y0 - my), (y1 + my)));
+    let (xs, ys) = ((x0, x1), (y0, y1));
     if let Some(view) = s.view {
         draw_heat(&mut chart, view, xs, ys)?;
     }
-    chart.draw_series(LineSeries::new(s.curve.iter().copied(), faint.stroke_width(2)))?;
+    s.backdrop.draw_curve(&mut chart)?;
     let dots = |pts: &[(f32, f32)], color: RGBColor| {
         pts.iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter(|p| inside(p))
             .map(|&(x, y)| Circle::new((x as f64, y as f64), 3, color.mix(0.8).filled()))
             .collect::<Vec<_>>()
     };
     chart.draw_series(dots(s.real, RED))?;
     chart.draw_series(dots(s.generated, BLUE))?;
+    s.backdrop.draw_marks(&mut chart, 5)?;
     if let Some(view) = s.view {
-        draw_arrows(&mut chart, view, xs, ys)?;
+        let shown = view.points.iter().filter(|p| inside(&(p.x, p.y))).copied().collect();
+        draw_arrows(&mut chart, &View { points: shown, ..view.clone() }, xs, ys)?;
     }
     root.present()?;
     Ok(())
@@ -399,6 +474,7 @@ fn draw_series<'a, Y: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
 enum Glyph {
     Line,
     Dot,
+    Cross,
 }
 
 /// One line of a legend.
@@ -437,6 +513,7 @@ fn beside_legend<'a>(
         match entry.glyph {
             Glyph::Line => column.draw(&PathElement::new(vec![(4, y), (24, y)], style))?,
             Glyph::Dot => column.draw(&Circle::new((14, y), 4, entry.color.filled()))?,
+            Glyph::Cross => column.draw(&Cross::new((14, y), 5, style))?,
         }
         column.draw(&Text::new(entry.label.clone(), (30, y - font_px as i32 / 2), (FONT, font_px)))?;
     }
@@ -489,12 +566,12 @@ const ANIMATION_SIZE: (u32, u32) = (600, 360);
 const FRAME_DELAY_MS: u32 = 150;
 
 /// Draws `frames` as an animated GIF at `path`: generated points in blue over `real` points in
-/// red and the target curve, on axes fixed for the whole animation (chosen to hold the real
-/// points and nearly all generated ones; the rest fall outside).
-pub fn animation(path: &Path, frames: &[Frame], real: &[(f32, f32)], curve: &[(f64, f64)]) -> Result<()> {
+/// red and the target, on axes fixed for the whole animation (the backdrop's frame, or chosen
+/// to hold the real points and nearly all generated ones; the rest fall outside).
+pub fn animation(path: &Path, frames: &[Frame], real: &[(f32, f32)], backdrop: &Backdrop) -> Result<()> {
     register_font();
     fsio::write_atomically(path, |out| {
-        draw_animation(out, frames, real, curve).map_err(|e| anyhow!("cannot draw the animation: {e}"))
+        draw_animation(out, frames, real, backdrop).map_err(|e| anyhow!("cannot draw the animation: {e}"))
     })
 }
 
@@ -502,7 +579,7 @@ fn draw_animation(
     out: &mut dyn std::io::Write,
     frames: &[Frame],
     real: &[(f32, f32)],
-    curve: &[(f64, f64)],
+    backdrop: &Backdrop,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // Fixed axes that hold the real points and nearly all of every frame's points (each frame's
     // 2nd to 98th percentile on each axis), the untrained generator's spread included.
@@ -514,11 +591,8 @@ fn draw_animation(
     };
     // Start from the curve and the real points, with a margin, so the target always fits.
     let real_points = real.iter().map(|&(x, y)| (x as f64, y as f64));
-    let (cx0, cx1, cy0, cy1) =
-        bounds(curve.iter().copied().chain(real_points)).unwrap_or((-1.0, 1.0, -1.0, 1.0));
-    let (mx, my) = ((cx1 - cx0).max(1e-3) * 0.05, (cy1 - cy0).max(1e-3) * 0.05);
-    let (mut x0, mut x1, mut y0, mut y1) = (cx0 - mx, cx1 + mx, cy0 - my, cy1 + my);
-    for frame in frames {
+    let (mut x0, mut x1, mut y0, mut y1) = backdrop.axes(real_points);
+    for frame in frames.iter().filter(|_| backdrop.frame.is_none()) {
         if let Some((lo, hi)) = spread(frame.generated.iter().map(|p| p.0 as f64).collect()) {
             (x0, x1) = (x0.min(lo), x1.max(hi));
         }
@@ -539,11 +613,14 @@ fn draw_animation(
             let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
             root.fill(&WHITE)?;
             let faint = RGBColor(120, 120, 120).mix(0.5);
-            let entries = [
-                Entry { label: "target".into(), color: faint, glyph: Glyph::Line },
+            let mut entries = match backdrop.marks.is_empty() {
+                true => vec![Entry { label: "target".into(), color: faint, glyph: Glyph::Line }],
+                false => backdrop.entries(),
+            };
+            entries.extend([
                 Entry { label: "real".into(), color: RED.to_rgba(), glyph: Glyph::Dot },
                 Entry { label: "generated".into(), color: BLUE.to_rgba(), glyph: Glyph::Dot },
-            ];
+            ]);
             let area = beside_legend(&root, &entries, 12)?;
             let mut chart = ChartBuilder::on(&area)
                 .caption(frame.caption(), (FONT, 16))
@@ -559,7 +636,7 @@ fn draw_animation(
                 .light_line_style(WHITE)
                 .draw()?;
             draw_heat(&mut chart, &frame.view, (x0, x1), (y0, y1))?;
-            chart.draw_series(LineSeries::new(curve.iter().copied(), faint.stroke_width(2)))?;
+            backdrop.draw_curve(&mut chart)?;
             let dots = |pts: &[(f32, f32)], color: RGBColor| {
                 pts.iter()
                     .filter(|p| inside(p))
@@ -568,6 +645,7 @@ fn draw_animation(
             };
             chart.draw_series(dots(real, RED))?;
             chart.draw_series(dots(&frame.generated, BLUE))?;
+            backdrop.draw_marks(&mut chart, 5)?;
             let shown = frame.view.points.iter().filter(|p| inside(&(p.x, p.y))).copied().collect();
             draw_arrows(&mut chart, &View { points: shown, ..frame.view.clone() }, (x0, x1), (y0, y1))?;
             root.present()?;
@@ -662,11 +740,11 @@ const MEMBER_PANEL: (u32, u32) = (240, 200);
 /// Small multiples, one panel per member, `columns` to a row, under `title`: each member's
 /// generated points over the target curve, on axes shared by all panels (the curve's, widened
 /// to every point within twice its extent), so the panels compare at a glance.
-pub fn members(path: &Path, title: &str, panels: &[MemberPanel], curve: &[(f64, f64)]) -> Result<()> {
+pub fn members(path: &Path, title: &str, panels: &[MemberPanel], backdrop: &Backdrop) -> Result<()> {
     let columns = (panels.len() as f64).sqrt().ceil().max(1.0) as usize;
     let rows = panels.len().div_ceil(columns).max(1);
     let size = (MEMBER_PANEL.0 * columns as u32, MEMBER_PANEL.1 * rows as u32 + 40);
-    write_png(path, size, |buffer| draw_members(buffer, size, title, panels, columns, curve))
+    write_png(path, size, |buffer| draw_members(buffer, size, title, panels, columns, backdrop))
 }
 
 fn draw_members(
@@ -675,8 +753,9 @@ fn draw_members(
     title: &str,
     panels: &[MemberPanel],
     columns: usize,
-    curve: &[(f64, f64)],
+    backdrop: &Backdrop,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let curve = &backdrop.curve;
     let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
     root.fill(&WHITE)?;
     let (header, body) = root.split_vertically(40);
@@ -691,6 +770,8 @@ fn draw_members(
     let all = curve.iter().copied().chain(points.map(|&(x, y)| (x as f64, y as f64)));
     let (x0, x1, y0, y1) = bounds(all).unwrap_or((cx0, cx1, cy0, cy1));
     let (mx, my) = ((x1 - x0).max(1e-3) * 0.05, (y1 - y0).max(1e-3) * 0.05);
+    let (x0, x1, y0, y1) = backdrop.frame.unwrap_or((x0 - mx, x1 + mx, y0 - my, y1 + my));
+    let shown = |&(x, y): &(f32, f32)| (x0..=x1).contains(&(x as f64)) && (y0..=y1).contains(&(y as f64));
     let rows = panels.len().div_ceil(columns).max(1);
     let faint = RGBColor(120, 120, 120).mix(0.6);
     for (area, panel) in body.split_evenly((rows, columns)).iter().zip(panels) {
@@ -699,7 +780,7 @@ fn draw_members(
             .margin(6)
             .x_label_area_size(18)
             .y_label_area_size(34)
-            .build_cartesian_2d((x0 - mx)..(x1 + mx), (y0 - my)..(y1 + my))?;
+            .build_cartesian_2d(x0..x1, y0..y1)?;
         chart
             .configure_mesh()
             .x_labels(3)
@@ -714,9 +795,10 @@ fn draw_members(
             panel
                 .generated
                 .iter()
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .filter(|p| shown(p))
                 .map(|&(x, y)| Circle::new((x as f64, y as f64), 2, BLUE.mix(0.7).filled())),
         )?;
+        backdrop.draw_marks(&mut chart, 3)?;
     }
     root.present()?;
     Ok(())
@@ -772,14 +854,13 @@ mod tests {
                 title: "t",
                 real: &[],
                 generated: &[(f32::NAN, 1.0)],
-                curve: &[],
-                curve_label: "",
+                backdrop: &Backdrop::default(),
                 view: None,
             },
         )
         .unwrap();
         let frames = [Frame::new(0, vec![(0.0, 0.0), (9.0, 9.0)])];
-        animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &[]).unwrap();
+        animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &Backdrop::default()).unwrap();
         assert_eq!(&std::fs::read(dir.path().join("a.gif")).unwrap()[..6], b"GIF89a");
     }
 }

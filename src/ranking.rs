@@ -17,6 +17,7 @@ impl Select {
             Select::Energy => row.energy_distance,
             Select::Residual => row.residual_mean,
             Select::Ks => row.ks,
+            Select::Modes => (row.modes - row.modes_covered) + (1.0 - row.high_quality_share),
         }
     }
 }
@@ -47,6 +48,15 @@ pub struct Standing {
     pub share_left_branch: Option<f64>,
     pub widest_gap: Option<f64>,
     pub energy_distance: Option<f64>,
+    /// A plane target's: absent from leaderboards of gan1d before 0.8.
+    #[serde(default)]
+    pub ks_y: Option<f64>,
+    #[serde(default)]
+    pub modes: Option<f64>,
+    #[serde(default)]
+    pub modes_covered: Option<f64>,
+    #[serde(default)]
+    pub high_quality_share: Option<f64>,
 }
 
 impl Standing {
@@ -76,6 +86,10 @@ impl Standing {
             share_left_branch: best.map(|b| b.share_left_branch),
             widest_gap: best.map(|b| b.widest_gap),
             energy_distance: best.map(|b| b.energy_distance),
+            ks_y: best.map(|b| b.ks_y),
+            modes: best.map(|b| b.modes),
+            modes_covered: best.map(|b| b.modes_covered),
+            high_quality_share: best.map(|b| b.high_quality_share),
         }
     }
 }

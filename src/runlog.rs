@@ -40,6 +40,16 @@ pub struct MetricsRow {
     #[serde(default = "not_measured")]
     pub widest_gap: f64,
     pub energy_distance: f64,
+    /// A plane target's metrics (NaN for a curve; absent from logs of gan1d before 0.8).
+    #[serde(default = "not_measured")]
+    pub ks_y: f64,
+    /// A mixture's modes, and those covered.
+    #[serde(default = "not_measured")]
+    pub modes: f64,
+    #[serde(default = "not_measured")]
+    pub modes_covered: f64,
+    #[serde(default = "not_measured")]
+    pub high_quality_share: f64,
 }
 
 fn not_measured() -> f64 {
@@ -62,6 +72,10 @@ impl MetricsRow {
             share_left_branch: m.share_left_branch,
             widest_gap: m.widest_gap,
             energy_distance: m.energy_distance,
+            ks_y: m.ks_y.unwrap_or(f64::NAN),
+            modes: m.modes.unwrap_or(f64::NAN),
+            modes_covered: m.modes_covered.unwrap_or(f64::NAN),
+            high_quality_share: m.high_quality_share.unwrap_or(f64::NAN),
         }
     }
 }

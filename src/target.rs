@@ -1,8 +1,10 @@
-//! The function a run learns, `y = f(x)` on a domain `[LO, HI)`: [`Target`] owns it, in two
-//! forms that agree, a tensor form for training (evaluated on the training device, one libtorch
-//! call per operator) and a scalar `f64` form for the metrics and plots. It also knows the
-//! domain and the range of `f` over it, and [`Scaling`] maps points between the data's axes
-//! and the `[-1, 1]` axes a tanh generator works in.
+//! What a run learns: a curve `y = f(x)` on a domain `[LO, HI)`, or a distribution of points
+//! in the plane (`plane`: mixtures, moons, a spiral, a user's points). [`Target`] owns it. A
+//! curve comes in two forms that agree, a tensor form for training (evaluated on the training
+//! device, one libtorch call per operator) and a scalar `f64` form for the metrics and plots;
+//! it knows its domain and the range of `f` over it. Every target knows the box that holds
+//! its points, and [`Scaling`] maps points between the data's axes and the `[-1, 1]` axes a
+//! tanh generator works in.
 //!
 //! Expressions are parsed by a `pest` grammar (`target.pest`) with its Pratt parser for
 //! precedence: `^` binds tightest and groups to the right, then unary minus, then `* /`, then
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::limits;
+use crate::plane::{DataSet, Plane};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "target.pest"]
@@ -153,22 +156,50 @@ impl std::fmt::Display for Domain {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    /// A built-in name (`sine`) or an expression in `x` (`x^2`).
+    /// A built-in name (`sine`, `ring`), an expression in `x` (`x^2`), a parameterised
+    /// mixture (`grid:7`), or `data` for the points of `data`.
     pub expression: String,
-    /// The domain `[LO, HI)` of `x`.
+    /// The domain `[LO, HI)` of a curve's `x`.
     pub domain: Domain,
+    /// A `--data` run's points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSet>,
+}
+
+impl TargetConfig {
+    /// The curve `expression` on `domain`.
+    pub fn curve(expression: &str, domain: Domain) -> TargetConfig {
+        TargetConfig { expression: expression.to_string(), domain, data: None }
+    }
+
+    /// A user's points, read by `plane::read_data`.
+    pub fn data(set: DataSet) -> TargetConfig {
+        TargetConfig { expression: crate::plane::DATA.to_string(), domain: Domain::DEFAULT, data: Some(set) }
+    }
 }
 
 impl Default for TargetConfig {
     fn default() -> Self {
-        TargetConfig { expression: DEFAULT_EXPRESSION.to_string(), domain: Domain::DEFAULT }
+        TargetConfig::curve(DEFAULT_EXPRESSION, Domain::DEFAULT)
     }
 }
 
-/// `f` ready to evaluate: parsed, checked finite over the domain, its range known.
+/// The target ready to use: a curve parsed, checked finite over the domain, its range known;
+/// or a plane distribution.
 #[derive(Debug, Clone)]
 pub struct Target {
     config: TargetConfig,
+    shape: Shape,
+}
+
+#[derive(Debug, Clone)]
+enum Shape {
+    Curve(Curve),
+    Plane(Plane),
+}
+
+#[derive(Debug, Clone)]
+struct Curve {
     /// The expression in `x` (a built-in name expanded).
     formula: String,
     root: Node,
@@ -191,6 +222,16 @@ impl Target {
         let text = config.expression.trim();
         if text.len() > limits::MAX_EXPRESSION_BYTES {
             bail!("--target is {} bytes long; at most {} are read", text.len(), limits::MAX_EXPRESSION_BYTES);
+        }
+        if let Some(plane) = Plane::parse(text, config.data.as_ref()) {
+            let plane = plane?;
+            if domain != Domain::DEFAULT {
+                bail!("--domain {domain} is for a curve's x; `{text}` is a distribution in the plane, which has none");
+            }
+            return Ok(Target { config: config.clone(), shape: Shape::Plane(plane) });
+        }
+        if config.data.is_some() {
+            bail!("a target with --data points must be `data`, got `{text}`");
         }
         let formula = expand(text, domain);
         let root = parse(&formula).map_err(|e| match formula == text {
@@ -224,41 +265,101 @@ impl Target {
                  no intermediate value exceeds about 3e38"
             );
         }
-        Ok(Target { config: config.clone(), formula, root, range: (low, high) })
+        let curve = Curve { formula, root, range: (low, high) };
+        Ok(Target { config: config.clone(), shape: Shape::Curve(curve) })
     }
 
     pub fn config(&self) -> &TargetConfig {
         &self.config
     }
 
+    /// The plane distribution, if the target is one rather than a curve.
+    pub fn plane(&self) -> Option<&Plane> {
+        match &self.shape {
+            Shape::Plane(plane) => Some(plane),
+            Shape::Curve(_) => None,
+        }
+    }
+
+    fn as_curve(&self) -> Option<&Curve> {
+        match &self.shape {
+            Shape::Curve(curve) => Some(curve),
+            Shape::Plane(_) => None,
+        }
+    }
+
+    /// A curve's domain; for a plane target, the x extent of its box.
     pub fn domain(&self) -> Domain {
-        self.config.domain
+        match &self.shape {
+            Shape::Curve(_) => self.config.domain,
+            Shape::Plane(plane) => {
+                let (low, high, _, _) = plane.bounds();
+                Domain { low, high }
+            }
+        }
     }
 
-    /// `(min, max)` of `f` over the domain, found on a grid of 100 001 points.
+    /// `(min, max)` of a curve's `f` over the domain, found on a grid of 100 001 points; for a
+    /// plane target, the y extent of its box.
     pub fn range(&self) -> (f64, f64) {
-        self.range
+        match &self.shape {
+            Shape::Curve(curve) => curve.range,
+            Shape::Plane(plane) => {
+                let (_, _, low, high) = plane.bounds();
+                (low, high)
+            }
+        }
     }
 
-    /// The expression in `x`, built-in names expanded.
+    /// `(x0, x1, y0, y1)`: the box that holds the target's points (a curve's domain and range).
+    pub fn bounds(&self) -> (f64, f64, f64, f64) {
+        let (d, (low, high)) = (self.domain(), self.range());
+        (d.low, d.high, low, high)
+    }
+
+    /// Random words of a draw that one real point takes.
+    pub fn words_per_point(&self) -> i64 {
+        if self.plane().is_some() { crate::plane::WORDS_PER_POINT } else { 1 }
+    }
+
+    /// A curve's expression in `x`, built-in names expanded; a plane target's name as given.
     pub fn formula(&self) -> &str {
-        &self.formula
+        match &self.shape {
+            Shape::Curve(curve) => &curve.formula,
+            Shape::Plane(_) => self.config.expression.trim(),
+        }
     }
 
-    /// How plots and tables name the target: `f(x) = x^2`, or `sine: f(x) = sin(pi*…)`.
+    /// The name a plane target is shown by: its expression, or a data set's file name.
+    fn plane_name(&self) -> String {
+        match &self.config.data {
+            Some(set) => set.file.clone(),
+            None => self.config.expression.trim().to_string(),
+        }
+    }
+
+    /// How plots and tables name the target: `f(x) = x^2`, or `sine: f(x) = sin(pi*…)`, or
+    /// `ring: 8 Gaussians, σ 0.01`.
     pub fn label(&self) -> String {
+        let curve = match &self.shape {
+            Shape::Curve(curve) => curve,
+            Shape::Plane(plane) => return format!("{}: {}", self.plane_name(), plane.describe()),
+        };
         let given = self.config.expression.trim();
-        if given == self.formula {
-            format!("f(x) = {}", self.formula)
+        if given == curve.formula {
+            format!("f(x) = {}", curve.formula)
         } else {
-            format!("{given}: f(x) = {}", self.formula)
+            format!("{given}: f(x) = {}", curve.formula)
         }
     }
 
     /// A short name for legends: the built-in's name, or `f(x) = …` cut to 32 characters.
     pub fn legend_label(&self) -> String {
         let given = self.config.expression.trim();
-        if given != self.formula {
+        if self.plane().is_some() {
+            return self.plane_name();
+        }
+        if given != self.formula() {
             return given.to_string();
         }
         let label = format!("f(x) = {given}");
@@ -268,14 +369,16 @@ impl Target {
         }
     }
 
-    /// `f(x)` in double precision: the metrics' and plots' form.
+    /// A curve's `f(x)` in double precision: the metrics' and plots' form (NaN for a plane
+    /// target).
     pub fn f(&self, x: f64) -> f64 {
-        self.root.eval(x)
+        self.as_curve().map_or(f64::NAN, |c| c.root.eval(x))
     }
 
-    /// `f` applied to every element of `xs`, on its device, in its float type.
+    /// A curve's `f` applied to every element of `xs`, on its device, in its float type.
     pub fn tensor(&self, xs: &Tensor) -> Tensor {
-        match self.root.tensor(xs) {
+        let curve = self.as_curve().expect("only a curve has a tensor form");
+        match curve.root.tensor(xs) {
             Value::Tensor(t) => t,
             Value::Number(c) => xs.zeros_like().fill_(c),
         }
@@ -300,8 +403,10 @@ impl Target {
 
     /// Whether the target is the tutorial's `x^2`, one multiplication.
     fn is_square(&self) -> bool {
-        matches!(&self.root, Node::Binary(Operator::Pow, base, exponent)
-            if **base == Node::X && **exponent == Node::Number(2.0))
+        self.as_curve().is_some_and(|c| {
+            matches!(&c.root, Node::Binary(Operator::Pow, base, exponent)
+                if **base == Node::X && **exponent == Node::Number(2.0))
+        })
     }
 
     /// `f(x)` as a CPU run's real points have it: `x·x` in float32 for `x^2`, otherwise
@@ -310,8 +415,12 @@ impl Target {
         if self.is_square() { x * x } else { self.f(f64::from(x)) as f32 }
     }
 
-    /// `n` points of the curve at evenly spaced `x` across the domain, ends included.
+    /// `n` points of the curve at evenly spaced `x` across the domain, ends included; none for
+    /// a plane target.
     pub fn curve(&self, n: usize) -> Vec<(f64, f64)> {
+        if self.plane().is_some() {
+            return Vec::new();
+        }
         let d = self.domain();
         let n = n.max(2);
         let step = (d.high - d.low) / (n - 1) as f64;
@@ -321,6 +430,14 @@ impl Target {
     /// `n` real points from a host-side random stream: for reference sets that must not disturb
     /// libtorch's stream, which the training run owns.
     pub fn real_pairs(&self, n: usize, rng: &mut impl rand::Rng) -> Vec<(f32, f32)> {
+        if let Some(plane) = self.plane() {
+            return (0..n)
+                .map(|_| {
+                    let words: [f32; 4] = std::array::from_fn(|_| (rng.next_u32() >> 8) as f32);
+                    plane.point(&words)
+                })
+                .collect();
+        }
         let d = self.domain();
         (0..n)
             .map(|_| {
@@ -624,6 +741,10 @@ impl Affine {
     }
 }
 
+/// The share of its half-width by which a plane target's box is widened on each side before
+/// it is scaled onto `[-1, 1]`.
+pub const PLANE_MARGIN: f64 = 0.1;
+
 /// How points are scaled between the data's axes and the axes the networks work in. With a
 /// tanh generator both axes are mapped onto `[-1, 1]` (x from the domain, y from the target's
 /// range), so that the generator's output can reach every real point; with a linear generator
@@ -644,11 +765,17 @@ impl Default for Scaling {
 impl Scaling {
     pub const IDENTITY: Scaling = Scaling { x: Affine::IDENTITY, y: Affine::IDENTITY };
 
-    /// Both axes of `target` onto `[-1, 1]`.
+    /// Both axes of `target` onto `[-1, 1]`: a curve's domain and range; a plane target's box
+    /// widened by [`PLANE_MARGIN`] of its half-width on every side, so that a tanh generator
+    /// reaches the outermost points before it saturates.
     pub fn onto_unit_square(target: &Target) -> Scaling {
-        let d = target.domain();
-        let (low, high) = target.range();
-        Scaling { x: Affine::onto_unit(d.low, d.high), y: Affine::onto_unit(low, high) }
+        let (x0, x1, y0, y1) = target.bounds();
+        let margin = if target.plane().is_some() { PLANE_MARGIN } else { 0.0 };
+        let widened = |low: f64, high: f64| {
+            let m = margin * (high - low) / 2.0;
+            Affine::onto_unit(low - m, high + m)
+        };
+        Scaling { x: widened(x0, x1), y: widened(y0, y1) }
     }
 
     pub fn is_identity(&self) -> bool {
@@ -715,7 +842,7 @@ mod tests {
     use super::*;
 
     fn target(expression: &str) -> Result<Target> {
-        Target::new(&TargetConfig { expression: expression.into(), domain: Domain::DEFAULT })
+        Target::new(&TargetConfig::curve(expression, Domain::DEFAULT))
     }
 
     fn error(expression: &str) -> String {
@@ -771,7 +898,7 @@ mod tests {
         assert!(error("exp(100*x)").contains("too large"));
         let e = error("exp(200*x)/exp(200*x)");
         assert!(e.contains("overflows float32, in which gan1d trains, at x = 0.4"), "{e}");
-        let shifted = TargetConfig { expression: "log(x)".into(), domain: Domain::new(0.5, 2.0).unwrap() };
+        let shifted = TargetConfig::curve("log(x)", Domain::new(0.5, 2.0).unwrap());
         assert!((Target::new(&shifted).unwrap().range().1 - 2f64.ln()).abs() < 1e-12);
     }
 
@@ -816,13 +943,13 @@ mod tests {
     #[test]
     fn built_ins_follow_the_domain() {
         let wide = Domain::new(-2.0, 4.0).unwrap();
-        let sine = Target::new(&TargetConfig { expression: "sine".into(), domain: wide }).unwrap();
+        let sine = Target::new(&TargetConfig::curve("sine", wide)).unwrap();
         assert_eq!(sine.formula(), "sin(pi*((x - 1)/3))");
         // One full period: 0 at both ends and in the middle, 1 a quarter of the way in.
         for (x, y) in [(-2.0, 0.0), (1.0, 0.0), (-0.5, -1.0), (2.5, 1.0)] {
             assert!((sine.f(x) - y).abs() < 1e-12, "sine({x}) = {}", sine.f(x));
         }
-        let gaussian = Target::new(&TargetConfig { expression: "gaussian".into(), domain: wide }).unwrap();
+        let gaussian = Target::new(&TargetConfig::curve("gaussian", wide)).unwrap();
         assert_eq!(gaussian.f(1.0), 1.0);
         assert!((gaussian.f(-2.0) - (-4.5f64).exp()).abs() < 1e-12);
         assert_eq!(target("sine").unwrap().formula(), "sin(pi*(x/0.5))");
@@ -849,7 +976,7 @@ mod tests {
     #[test]
     fn scaling_round_trips_and_maps_the_data_onto_the_unit_square() {
         let t =
-            Target::new(&TargetConfig { expression: "sine".into(), domain: Domain::new(0.0, 4.0).unwrap() })
+            Target::new(&TargetConfig::curve("sine", Domain::new(0.0, 4.0).unwrap()))
                 .unwrap();
         let scaling = Scaling::onto_unit_square(&t);
         assert_eq!(scaling.x, Affine { center: 2.0, half_width: 2.0 });

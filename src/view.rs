@@ -69,6 +69,8 @@ pub struct Lens<'a> {
 impl Lens<'_> {
     /// The discriminator at each of `places`. A paired loss's logits are measured from the
     /// midpoint between its mean logit on `real` and on `fake` points, where it is undecided.
+    /// A packing discriminator judges a pack of `pack` copies of the place; the pull is then
+    /// the sum over the copies, the move of every point of such a pack at once.
     pub fn probe(&self, places: &[(f32, f32)], real: &[(f32, f32)], fake: &[(f32, f32)]) -> Vec<Probe> {
         if places.is_empty() {
             return Vec::new();
@@ -88,12 +90,15 @@ impl Lens<'_> {
         } else {
             0.0
         };
-        let xs = on_model(places);
+        let pack = self.model.pack;
+        let n = places.len() as i64;
+        let xs = on_model(places).unsqueeze(2).expand([1, n, pack, 2], false).reshape([1, n * pack, 2]);
         let acts = d.network().forward_cached(&xs);
         let logits = acts.output() - centre;
         let grad = loss::gradient(self.loss, Term::Generator, &logits);
         let input_grad =
             d.network().backward(&acts, grad, Need::Input).expect("Need::Input returns the input gradient");
+        let input_grad = input_grad.view([1, n, pack, 2]).sum_dim_intlist(2, false, tch::Kind::Float);
         let host = |t: &Tensor| Vec::<f32>::try_from(t.contiguous().view([-1])).expect("float32 converts");
         let (z, pull) = (host(&logits), host(&input_grad));
         let (sx, sy) = (self.scaling.x.half_width as f32, self.scaling.y.half_width as f32);

@@ -229,8 +229,9 @@ fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
         let best_dir = dir.join(format!("members/seed-{seed}/best"));
         assert_eq!(read_manifest(&best_dir)["iteration"].as_u64(), Some(best + 1));
         let metrics = fs::read_to_string(dir.join(format!("members/seed-{seed}/metrics.csv"))).unwrap();
+        let column = metrics.lines().next().unwrap().split(',').position(|c| c == "energy_distance").unwrap();
         let energies: Vec<f64> =
-            metrics.lines().skip(1).map(|l| l.split(',').next_back().unwrap().parse().unwrap()).collect();
+            metrics.lines().skip(1).map(|l| l.split(',').nth(column).unwrap().parse().unwrap()).collect();
         assert_eq!(energies.iter().copied().fold(f64::INFINITY, f64::min), score);
     }
 

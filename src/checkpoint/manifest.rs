@@ -24,7 +24,7 @@ pub(super) fn max_tensor_file_bytes(model: &ModelConfig) -> u64 {
         widths.windows(2).map(|w| (w[0] * w[1] + w[1]) as u64).sum()
     };
     let g = parameters(model.latent_dim, &model.generator_hidden, crate::config::POINT_DIM);
-    let d = parameters(crate::config::POINT_DIM, &model.discriminator_hidden, 1);
+    let d = parameters(crate::config::POINT_DIM * model.pack, &model.discriminator_hidden, 1);
     2 * (g + d) * 4 + (1 << 20)
 }
 

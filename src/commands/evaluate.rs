@@ -16,9 +16,10 @@ struct Report<'a> {
     checkpoint: String,
     /// Training iterations the checkpoint had completed.
     iteration: u64,
-    /// The function and domain measured against, as the run recorded them.
+    /// The function and domain measured against, as the run recorded them (a plane target:
+    /// its name, and no domain).
     target: &'a str,
-    domain: [f64; 2],
+    domain: Option<[f64; 2]>,
     seed: u64,
     n: u64,
     generated: &'a Metrics,
@@ -58,7 +59,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
             checkpoint: dir.display().to_string(),
             iteration: manifest.iteration,
             target: target.formula(),
-            domain: target.domain().into(),
+            domain: target.plane().is_none().then(|| target.domain().into()),
             seed: args.seed,
             n: args.n,
             generated: &generated,
@@ -66,13 +67,15 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         };
         stdout.line(&serde_json::to_string(&report)?)?;
     } else {
+        let on = match target.plane() {
+            Some(_) => String::new(),
+            None => format!(" on [{}, {})", target.domain().low(), target.domain().high()),
+        };
         let heading = format!(
-            "checkpoint {} after {} iterations; target {} on [{}, {}); {} points, seed {}\n",
+            "checkpoint {} after {} iterations; target {}{on}; {} points, seed {}\n",
             dir.display(),
             manifest.iteration,
             target.label(),
-            target.domain().low(),
-            target.domain().high(),
             args.n,
             args.seed
         );

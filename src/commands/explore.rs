@@ -35,7 +35,7 @@ pub fn explore(command: &ExploreCommand) -> Result<()> {
 /// Checks the flags and the folder; returns the PNG's path and the target. Every draw comes
 /// from `--seed`'s stream.
 fn start(args: &ExploreArgs, file: &str) -> Result<(Output, Target)> {
-    let target = Target::new(&args.target.target_config())?;
+    let target = Target::new(&args.target.target_config()?)?;
     let path = args.out.join(file);
     // A folder that does not exist yet is made, and holds no file to check.
     if !args.out.is_dir() {
@@ -65,6 +65,12 @@ impl Output {
 /// points; any other target also gets its smooth curve, which 11 points can misrepresent.
 fn function(args: &ExploreArgs) -> Result<()> {
     let (out, target) = start(args, "function.png")?;
+    if target.plane().is_some() {
+        anyhow::bail!(
+            "explore function draws a curve y = f(x); {} is a distribution in the plane: `gan1d explore real` shows it",
+            target.legend_label()
+        );
+    }
     let blue = RGBColor(30, 60, 200);
     let points = target.curve(FUNCTION_POINTS);
     let series = if *target.config() == TargetConfig::default() {
@@ -98,8 +104,12 @@ fn real(args: &ExploreArgs) -> Result<()> {
     let points = data::real_points(&keys, Tag::ExploreReal, 0, &target, Scaling::IDENTITY, SCATTER_POINTS);
     let real = data::to_pairs(&points.get(0));
     let title = format!("{SCATTER_POINTS} real samples");
-    let scatter =
-        plot::Scatter { title: &title, real: &real, generated: &[], curve: &[], curve_label: "", view: None };
+    // A curve is seen in its points; a plane target's mode centres and box are drawn too.
+    let backdrop = match target.plane() {
+        Some(_) => plot::Backdrop::of(&target),
+        None => plot::Backdrop::default(),
+    };
+    let scatter = plot::Scatter { title: &title, real: &real, generated: &[], backdrop: &backdrop, view: None };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }
@@ -154,16 +164,8 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
     let (out, target) = start(args, "untrained.png")?;
     let generated = untrained_points(&ModelConfig::default(), args.seed, SCATTER_POINTS);
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
-    let curve = target.curve(plot::CURVE_POINTS);
-    let label = target.legend_label();
-    let scatter = plot::Scatter {
-        title: &title,
-        real: &[],
-        generated: &generated,
-        curve: &curve,
-        curve_label: &label,
-        view: None,
-    };
+    let backdrop = plot::Backdrop::of(&target);
+    let scatter = plot::Scatter { title: &title, real: &[], generated: &generated, backdrop: &backdrop, view: None };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }

@@ -61,16 +61,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
             format!("the first {} of {} samples, seed {}", kept.len(), args.n, args.seed)
         };
         let target = manifest.target()?;
-        let curve = target.curve(plot::CURVE_POINTS);
-        let label = target.label();
-        let scatter = plot::Scatter {
-            title: &title,
-            real: &[],
-            generated: &kept,
-            curve: &curve,
-            curve_label: &label,
-            view: None,
-        };
+        let backdrop = plot::Backdrop { label: target.label(), ..plot::Backdrop::of(&target) };
+        let scatter = plot::Scatter { title: &title, real: &[], generated: &kept, backdrop: &backdrop, view: None };
         plot.draw("--plot", shown, |path| plot::scatter(path, &scatter))
             .with_context(|| format!("--plot {}", shown.display()))?;
     }

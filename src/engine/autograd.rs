@@ -84,11 +84,18 @@ fn uniform(limit: f64) -> nn::LinearConfig {
 
 impl nn::Module for Network {
     /// # Shapes
-    /// `xs: [batch, input]` → `[batch, output]`
+    /// `xs: [batch, input]` → `[batch, output]`; a packing discriminator's `[batch, 2]` →
+    /// `[batch / pack, 1]`, each `pack` consecutive points one input.
     fn forward(&self, xs: &Tensor) -> Tensor {
-        self.layers
-            .iter()
-            .fold(xs.shallow_clone(), |xs, (layer, activation)| activation.apply(xs.apply(layer)))
+        let inputs = self.layers[0].0.ws.size()[1];
+        let given = xs.size();
+        let xs = if given[1] == inputs {
+            xs.shallow_clone()
+        } else {
+            let m = inputs / given[1];
+            xs.narrow(0, 0, given[0] / m * m).reshape([-1, inputs])
+        };
+        self.layers.iter().fold(xs, |xs, (layer, activation)| activation.apply(xs.apply(layer)))
     }
 }
 
@@ -222,7 +229,8 @@ impl Engine for AutogradEngine {
             let logits = if loss.is_paired() {
                 // One update on both batches, real point i against fake i.
                 let both = self.discriminator.forward(&Tensor::cat(&[&real, &fake], 0));
-                let real_ahead = both.narrow(0, 0, half) - both.narrow(0, half, half);
+                let judged = both.size()[0] / 2;
+                let real_ahead = both.narrow(0, 0, judged) - both.narrow(0, judged, judged);
                 self.discriminator_opt.minimise(&mean_loss(loss, Term::Real, &real_ahead));
                 (real_ahead.detach(), -real_ahead.detach())
             } else {

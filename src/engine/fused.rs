@@ -22,6 +22,8 @@ pub struct FusedEngine {
     generator_opt: Adam,
     discriminator_opt: Adam,
     rules: Rules,
+    /// Points the discriminator judges at once.
+    pack: i64,
 }
 
 impl FusedEngine {
@@ -39,6 +41,7 @@ impl FusedEngine {
             generator,
             discriminator,
             rules,
+            pack: model_cfg.pack,
         }
     }
 
@@ -122,7 +125,8 @@ impl Engine for FusedEngine {
             return self.forward(net, xs);
         }
         // The member's own network, so that its numbers are those of the same state alone.
-        let own = crate::model::Mlp::new(&self.layers[net as usize], network.params().narrow(0, k, 1).copy());
+        let own = crate::model::Mlp::new(&self.layers[net as usize], network.params().narrow(0, k, 1).copy())
+            .packing(if net == Net::Discriminator { self.pack } else { 1 });
         tch::no_grad(|| own.forward(xs))
     }
 
@@ -173,9 +177,10 @@ fn update_discriminator_paired(
     loss: Loss,
 ) -> (Tensor, Tensor) {
     let d = discriminator.network();
-    let n = real.size()[1];
+    // Packs never mix the two batches: each holds whole packs.
     let acts = d.forward_cached(&Tensor::cat(&[real, fake], 1));
     let logits = acts.output();
+    let n = logits.size()[1] / 2;
     let real_ahead = logits.narrow(1, 0, n) - logits.narrow(1, n, n);
     let fake_ahead = -&real_ahead;
     let grad = Tensor::cat(

@@ -24,7 +24,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
 use crate::activation::Activation;
-use crate::config::{AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
+use crate::config::{AdamConfig, LayerSpec, ModelConfig, POINT_DIM, parameter_count, variables};
 use crate::failure::OutOfMemory;
 use crate::loss::{Loss, Term};
 use crate::model::Need;
@@ -164,6 +164,8 @@ struct Scratch {
     d_grads: Vec<f32>,
     /// A paired loss's real logits, which the generator's logits are measured against.
     paired: Vec<f32>,
+    /// Generated points packed for a packing discriminator.
+    packed: Vec<f32>,
 }
 
 impl Scratch {
@@ -177,6 +179,7 @@ impl Scratch {
             g_grads: buffer(g.len)?,
             d_grads: buffer(d.len)?,
             paired: buffer(batch)?,
+            packed: buffer(2 * batch)?,
         })
     }
 }
@@ -201,8 +204,11 @@ struct Work<'a> {
 struct Plan<'a> {
     g: &'a Shape,
     d: &'a Shape,
+    /// Points of a discriminator update, and of the generator's.
     half: usize,
     batch: usize,
+    /// Points the discriminator judges at once: it judges `half / pack` and `batch / pack`.
+    pack: usize,
     loss: Loss,
     /// The discriminator's updates in order: two a round (real, fake), or one for a paired
     /// loss.
@@ -221,6 +227,8 @@ pub struct NativeEngine {
     k: usize,
     /// Points per generator update.
     batch: usize,
+    /// Points the discriminator judges at once.
+    pack: usize,
     threads: usize,
     scratch: Vec<Scratch>,
     /// The discriminator's Adam constants of the iteration being taken, refilled each step.
@@ -246,6 +254,7 @@ impl NativeEngine {
             rules,
             k,
             batch,
+            pack: model_cfg.pack as usize,
             threads: 1,
             d_updates: Vec::with_capacity(rules.d_updates() as usize),
         })
@@ -384,11 +393,13 @@ impl Engine for NativeEngine {
             d: &self.d_shape,
             half,
             batch,
+            pack: self.pack,
             loss: rules.loss,
             d_updates: &self.d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
         };
-        let per_member = 2 * half + batch;
+        let (judged_half, judged_batch) = (half / self.pack, batch / self.pack);
+        let per_member = 2 * judged_half + judged_batch;
         let mut logits = vec![0f32; k * per_member];
         let (gl, dl) = (plan.g.len, plan.d.len);
         let g = &mut self.generator;
@@ -432,23 +443,30 @@ impl Engine for NativeEngine {
         drop(work);
         self.generator.steps += 1;
         self.discriminator.steps += rules.d_updates();
-        StepLosses::from_host(rules.loss, half, batch, logits)
+        StepLosses::from_host(rules.loss, judged_half, judged_batch, logits)
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
         let size = xs.size();
         let points = host(xs);
         let per_member = points.len() / self.k;
-        let out: Vec<f32> =
-            points.chunks_exact(per_member).enumerate().flat_map(|(k, p)| self.apply(net, k, p)).collect();
-        let outputs = self.net(net).0.outputs() as i64;
-        Tensor::from_slice(&out).view([size[0], size[1], outputs])
+        // A packing discriminator judges whole packs of consecutive points.
+        let (inputs, outputs) = (self.net(net).0.inputs(), self.net(net).0.outputs() as i64);
+        let judged = per_member / inputs;
+        let out: Vec<f32> = points
+            .chunks_exact(per_member)
+            .enumerate()
+            .flat_map(|(k, p)| self.apply(net, k, &p[..judged * inputs]))
+            .collect();
+        Tensor::from_slice(&out).view([size[0], judged as i64, outputs])
     }
 
     fn forward_member(&self, k: i64, net: Net, xs: &Tensor) -> Tensor {
-        let n = xs.size()[1];
-        let out = self.apply(net, k as usize, &host(xs));
-        Tensor::from_slice(&out).view([1, n, self.net(net).0.outputs() as i64])
+        let points = host(xs);
+        let (inputs, outputs) = (self.net(net).0.inputs(), self.net(net).0.outputs() as i64);
+        let judged = points.len() / inputs;
+        let out = self.apply(net, k as usize, &points[..judged * inputs]);
+        Tensor::from_slice(&out).view([1, judged as i64, outputs])
     }
 
     fn export(&self, net: Net) -> NetState {
@@ -521,25 +539,32 @@ mod kernels {
     /// both for a paired loss), then a generator update through the unchanged discriminator.
     #[inline(always)]
     fn step_body(plan: &Plan, w: &mut Work, s: &mut Scratch) {
-        let (half, batch, loss) = (plan.half, plan.batch, plan.loss);
+        let (half, batch, loss, pack) = (plan.half, plan.batch, plan.loss, plan.pack);
+        // What the discriminator judges: packs of `pack` points, `d_in` numbers each. Real
+        // points come point-major, so `pack` consecutive ones are already one pack's numbers.
+        let (judged_half, judged_batch) = (half / pack, batch / pack);
         let (g_in, d_in) = (plan.g.inputs(), plan.d.inputs());
         s.g_pass.resize_with(plan.g.layers.len() + 1, Vec::new);
         s.d_pass.resize_with(plan.d.layers.len() + 1, Vec::new);
         let mut updates = plan.d_updates.iter().copied();
-        let rounds = w.real.len() / (half * d_in);
+        let point = POINT_DIM as usize;
+        let rounds = w.real.len() / (half * point);
         for r in 0..rounds {
-            let real = &w.real[r * half * d_in..(r + 1) * half * d_in];
+            let real = &w.real[r * half * point..(r + 1) * half * point];
             // The fakes, from the generator before its update.
             transpose(&w.latent_half[r * half * g_in..(r + 1) * half * g_in], g_in, &mut s.g_pass[0]);
             forward(plan.g, &*w.g[0], half, &mut s.g_pass);
             let fakes = s.g_pass.last().expect("the generator has layers");
             if loss.is_paired() {
-                // Both batches in one pass: each feature's row holds the real points, then the
-                // fakes.
+                // Both batches in one pass: each feature's row holds the real packs, then the
+                // fake ones.
                 transpose(real, d_in, &mut s.spare);
+                let fakes = packed(fakes, half, pack, &mut s.packed);
                 let input = &mut s.d_pass[0];
                 input.clear();
-                for (real_row, fake_row) in s.spare.chunks_exact(half).zip(fakes.chunks_exact(half)) {
+                for (real_row, fake_row) in
+                    s.spare.chunks_exact(judged_half).zip(fakes.chunks_exact(judged_half))
+                {
                     input.extend_from_slice(real_row);
                     input.extend_from_slice(fake_row);
                 }
@@ -550,6 +575,7 @@ mod kernels {
                 discriminator_update(plan, w, s, Term::Real, updates.next().expect("two updates a round"), 0);
                 // And on the fakes, labelled fake.
                 let fakes = s.g_pass.last().expect("the generator has layers");
+                let fakes = packed(fakes, half, pack, &mut s.packed);
                 s.d_pass[0].clear();
                 s.d_pass[0].extend_from_slice(fakes);
                 discriminator_update(
@@ -558,15 +584,15 @@ mod kernels {
                     s,
                     Term::Fake,
                     updates.next().expect("two updates a round"),
-                    half,
+                    judged_half,
                 );
             }
         }
         if loss.is_paired() {
             // The last round's real points, scored by the updated discriminator.
-            let real = &w.real[(rounds - 1) * half * d_in..];
+            let real = &w.real[(rounds - 1) * half * point..];
             transpose(real, d_in, &mut s.d_pass[0]);
-            forward(plan.d, &*w.d[0], half, &mut s.d_pass);
+            forward(plan.d, &*w.d[0], judged_half, &mut s.d_pass);
             s.paired.clear();
             s.paired.extend_from_slice(s.d_pass.last().expect("the discriminator has layers"));
         }
@@ -575,20 +601,27 @@ mod kernels {
         transpose(w.latent_full, g_in, &mut s.g_pass[0]);
         forward(plan.g, &*w.g[0], batch, &mut s.g_pass);
         let points = s.g_pass.last().expect("the generator has layers");
+        let points = packed(points, batch, pack, &mut s.packed);
         s.d_pass[0].clear();
         s.d_pass[0].extend_from_slice(points);
-        forward(plan.d, &*w.d[0], batch, &mut s.d_pass);
+        forward(plan.d, &*w.d[0], judged_batch, &mut s.d_pass);
         let logits = s.d_pass.last().expect("the discriminator has layers");
-        let scored = &mut w.logits[2 * half..];
+        let scored = &mut w.logits[2 * judged_half..];
         scored.copy_from_slice(logits);
         if loss.is_paired() {
-            // Fake j against real point j mod half.
+            // Fake pack j against real pack j mod half.
             for (j, z) in scored.iter_mut().enumerate() {
-                *z -= s.paired[j % half];
+                *z -= s.paired[j % judged_half];
             }
         }
         loss_gradient(loss, Term::Generator, scored, &mut s.grad);
-        backward(plan.d, &*w.d[0], batch, &s.d_pass, &mut s.grad, &mut s.spare, Need::Input, &mut s.d_grads);
+        let d_pass = &s.d_pass;
+        backward(plan.d, &*w.d[0], judged_batch, d_pass, &mut s.grad, &mut s.spare, Need::Input, &mut s.d_grads);
+        if pack > 1 {
+            // Each pack's gradient back to its points.
+            unpack(&s.grad, batch, pack, &mut s.spare);
+            std::mem::swap(&mut s.grad, &mut s.spare);
+        }
         backward(plan.g, &*w.g[0], batch, &s.g_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.g_grads);
         let [p, m, v] = &mut w.g;
         adam(p, m, v, &s.g_grads, plan.g_step);
@@ -605,7 +638,7 @@ mod kernels {
         step: AdamStep,
         at: usize,
     ) {
-        let n = plan.half;
+        let n = plan.half / plan.pack;
         forward(plan.d, &*w.d[0], n, &mut s.d_pass);
         let logits = s.d_pass.last().expect("the discriminator has layers");
         w.logits[at..at + n].copy_from_slice(logits);
@@ -620,7 +653,7 @@ mod kernels {
     /// `z_fake − z_real` go to `w.logits[..2 · half]`.
     #[inline(always)]
     fn paired_update(plan: &Plan, w: &mut Work, s: &mut Scratch, step: AdamStep) {
-        let half = plan.half;
+        let half = plan.half / plan.pack;
         forward(plan.d, &*w.d[0], 2 * half, &mut s.d_pass);
         let logits = s.d_pass.last().expect("the discriminator has layers");
         let (z_real, z_fake) = logits.split_at(half);
@@ -645,6 +678,43 @@ mod kernels {
         );
         let [p, m, v] = &mut w.d;
         adam(p, m, v, &s.d_grads, step);
+    }
+
+    /// `points` (feature-major `[2][n]`) as a discriminator of `pack` reads them: each `pack`
+    /// consecutive points one input, feature-major `[2 · pack][n / pack]`, pack member `m`'s
+    /// coordinate `c` at feature `2m + c` (the point-major order); `points` itself if `pack` is 1.
+    #[inline(always)]
+    fn packed<'a>(points: &'a [f32], n: usize, pack: usize, out: &'a mut Vec<f32>) -> &'a [f32] {
+        if pack == 1 {
+            return points;
+        }
+        let judged = n / pack;
+        out.clear();
+        out.resize(POINT_DIM as usize * n, 0.0);
+        for (c, row) in points.chunks_exact(n).enumerate() {
+            for (j, group) in row.chunks_exact(pack).enumerate() {
+                for (m, &value) in group.iter().enumerate() {
+                    out[(m * POINT_DIM as usize + c) * judged + j] = value;
+                }
+            }
+        }
+        out
+    }
+
+    /// [`packed`]'s inverse: a gradient over packs (`[2 · pack][n / pack]`) as one over the
+    /// `n` points (`[2][n]`), into `out`.
+    #[inline(always)]
+    fn unpack(grad: &[f32], n: usize, pack: usize, out: &mut Vec<f32>) {
+        let judged = n / pack;
+        out.clear();
+        out.resize(POINT_DIM as usize * n, 0.0);
+        for (c, row) in out.chunks_exact_mut(n).enumerate() {
+            for (j, group) in row.chunks_exact_mut(pack).enumerate() {
+                for (m, value) in group.iter_mut().enumerate() {
+                    *value = grad[(m * POINT_DIM as usize + c) * judged + j];
+                }
+            }
+        }
     }
 
     /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s

@@ -90,9 +90,18 @@ impl Run {
     }
 
     fn fresh_unguarded(args: &TrainArgs) -> Result<Run> {
-        let (model_cfg, cfg) = args.configs();
+        let (model_cfg, cfg) = args.configs()?;
         model_cfg.validate()?;
         cfg.validate()?;
+        model_cfg.check_pack(&cfg)?;
+        let target = crate::target::Target::new(&cfg.target)?;
+        if args.select == ranking::Select::Modes && target.plane().and_then(|p| p.mixture()).is_none() {
+            bail!(
+                "--select modes ranks members by the modes of a mixture target (ring, grid); {} has none: use \
+                 --select energy",
+                target.legend_label()
+            );
+        }
         let (layout, seeds) = match &args.seeds {
             Some(list) => (Layout::Members, list.0.clone()),
             None => (Layout::Flat, vec![cfg.seed]),
@@ -665,13 +674,15 @@ fn check_resume_flags(args: &TrainArgs, dir: &Path, manifest: Option<&EnsembleMa
 /// The configuration to continue `manifest`'s run under: its own, with the new total if
 /// `--epochs` is given. A flag that would change the run is refused, naming both values.
 fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<TrainConfig> {
-    let (model_cfg, flags) = args.configs();
+    let (model_cfg, flags) = args.configs()?;
     let (saved, saved_model) = (&manifest.train, &manifest.model);
     let dir = dir.display();
     let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
     let rate = |r: Option<f64>| r.map_or_else(|| "unset".to_string(), |r| r.to_string());
-    let conflicts: [(&str, &str, String, String); 19] = [
+    let points = |t: &crate::target::TargetConfig| t.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint());
+    let conflicts: [(&str, &str, String, String); 21] = [
         ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),
+        ("data", "--data", points(&flags.target), points(&saved.target)),
         ("domain", "--domain", flags.target.domain.to_string(), saved.target.domain.to_string()),
         ("activation", "--activation", model_cfg.activation.to_string(), saved_model.activation.to_string()),
         (
@@ -714,6 +725,7 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
         ("loss", "--loss", flags.loss.to_string(), saved.loss.to_string()),
         ("d_steps", "--d-steps", flags.d_steps.to_string(), saved.d_steps.to_string()),
         ("latent", "--latent", model_cfg.latent.to_string(), saved_model.latent.to_string()),
+        ("pack", "--pack", model_cfg.pack.to_string(), saved_model.pack.to_string()),
         ("recipe", "--recipe", flags.recipe.to_string(), saved.recipe.to_string()),
     ];
     for (id, flag, given, stored) in conflicts {

@@ -148,8 +148,7 @@ pub(super) struct RunObserver {
     pub(super) members: Vec<MemberLog>,
     pub(super) bar: ProgressBar,
     verbosity: Verbosity,
-    curve: Vec<(f64, f64)>,
-    curve_label: String,
+    backdrop: plot::Backdrop,
     history_every: u64,
     frame_every: u64,
     /// Real points drawn under the animation of a flat run.
@@ -183,8 +182,7 @@ impl RunObserver {
             members,
             bar: progress::training_bar(cfg.epochs, verbosity),
             verbosity,
-            curve: trainer.target().curve(plot::CURVE_POINTS),
-            curve_label: trainer.target().legend_label(),
+            backdrop: plot::Backdrop::of(trainer.target()),
             history_every: cfg.history_every,
             frame_every: frame_every(cfg),
             frame_real: trainer.target().real_pairs(frame_points, &mut rng),
@@ -308,7 +306,7 @@ impl RunObserver {
                 &checkpoint::animation_path(&self.dir),
                 &logs.frames,
                 &self.frame_real,
-                &self.curve,
+                &self.backdrop,
             )?;
         }
         Ok(())
@@ -360,7 +358,7 @@ impl RunObserver {
             total,
             select.label()
         );
-        plot::members(&checkpoint::members_plot_path(&self.dir, iteration), &title, &panels, &self.curve)
+        plot::members(&checkpoint::members_plot_path(&self.dir, iteration), &title, &panels, &self.backdrop)
     }
 
     /// A flat run's evaluation as the tutorial prints it, with the metrics.
@@ -387,8 +385,7 @@ impl RunObserver {
                 title: &title,
                 real: &report.real,
                 generated: &report.fake,
-                curve: &self.curve,
-                curve_label: &self.curve_label,
+                backdrop: &self.backdrop,
                 view: Some(&view),
             },
         )
