@@ -36,6 +36,11 @@ impl Adam {
         self.steps
     }
 
+    /// The step size of the updates from now on.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.cfg.learning_rate = learning_rate;
+    }
+
     /// One update of `params` (in place) from `grads`, both `[n]`.
     pub fn step(&mut self, params: &Tensor, grads: &Tensor) {
         let AdamConfig { learning_rate, beta1, beta2, epsilon } = self.cfg;

@@ -184,6 +184,10 @@ pub struct TrainArgs {
     /// update
     #[arg(long, value_name = "N", default_value_t = TrainConfig::default().d_steps, value_parser = whole(1, limits::MAX_D_STEPS), allow_negative_numbers = true)]
     pub d_steps: u64,
+    /// Iterations over which both networks' Adam step sizes halve, continuously (at iteration
+    /// t, each is its value times 2^(-t/N)); unset keeps them constant
+    #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
+    pub lr_half_life: Option<u64>,
     /// Iterations between two rows of DIR/history.csv (losses and batch accuracies)
     #[arg(long, default_value_t = TrainConfig::default().history_every, value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub history_every: u64,
@@ -316,6 +320,7 @@ impl TrainArgs {
             recipe,
             loss: pick.one("loss", self.loss, base.loss),
             d_steps: pick.one("d_steps", self.d_steps, base.d_steps),
+            lr_half_life: pick.one("lr_half_life", self.lr_half_life, base.lr_half_life),
             lr_g: pick.one("lr_g", self.lr_g, base.lr_g),
             lr_d: pick.one("lr_d", self.lr_d, base.lr_d),
             ..base

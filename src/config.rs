@@ -583,6 +583,10 @@ pub struct TrainConfig {
     /// The discriminator's Adam step size, when not `adam.learning_rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_d: Option<f64>,
+    /// Iterations over which both step sizes halve, continuously: at the 0-based iteration
+    /// `t` each is its value times `2^(−t / lr_half_life)`. None keeps them constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_half_life: Option<u64>,
 }
 
 fn one() -> u64 {
@@ -611,6 +615,7 @@ impl Default for TrainConfig {
             d_steps: 1,
             lr_g: None,
             lr_d: None,
+            lr_half_life: None,
         }
     }
 }
@@ -624,6 +629,14 @@ impl TrainConfig {
     /// The generator's Adam: `adam`, with `lr_g` for its step size if set.
     pub fn generator_adam(&self) -> AdamConfig {
         AdamConfig { learning_rate: self.lr_g.unwrap_or(self.adam.learning_rate), ..self.adam }
+    }
+
+    /// What the step sizes are multiplied by at the 0-based `iteration`: 1 without a half-life.
+    pub fn rate_scale(&self, iteration: u64) -> f64 {
+        match self.lr_half_life {
+            Some(half_life) => libm::exp2(-(iteration as f64) / half_life as f64),
+            None => 1.0,
+        }
     }
 
     /// The discriminator's Adam: `adam`, with `lr_d` for its step size if set.
@@ -660,6 +673,9 @@ impl TrainConfig {
         in_range("the quality metrics' sample count", self.metric_samples, 2, limits::MAX_EVAL_SAMPLES)?;
         in_range("--history-every", self.history_every, 1, limits::MAX_EPOCHS)?;
         in_range("--d-steps", self.d_steps, 1, limits::MAX_D_STEPS)?;
+        if let Some(half_life) = self.lr_half_life {
+            in_range("--lr-half-life", half_life, 1, limits::MAX_EPOCHS)?;
+        }
         let adam = &self.adam;
         let rates =
             [("--learning-rate", Some(adam.learning_rate)), ("--lr-g", self.lr_g), ("--lr-d", self.lr_d)];

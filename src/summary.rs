@@ -54,6 +54,7 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
         && train.d_steps == tutorial.d_steps
         && train.lr_g.is_none()
         && train.lr_d.is_none()
+        && train.lr_half_life.is_none()
         && train.adam == tutorial.adam
         && model.latent == ModelConfig::default().latent;
     if same {
@@ -66,6 +67,7 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
         ("d-steps", train.d_steps.to_string()),
         ("lr-g", g.learning_rate.to_string()),
         ("lr-d", d.learning_rate.to_string()),
+        ("lr-half-life", train.lr_half_life.map_or_else(|| "none".to_string(), |h| h.to_string())),
         ("beta1", train.adam.beta1.to_string()),
         ("latent", model.latent.to_string()),
         ("batch", train.batch.to_string()),

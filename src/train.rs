@@ -414,6 +414,13 @@ impl Trainer {
     /// a separate one on fake points, then a generator update through the (unchanged)
     /// discriminator. What an iteration draws depends on each seed and the iteration alone.
     pub fn step(&mut self) -> StepLosses {
+        let cfg = self.cfg();
+        if cfg.lr_half_life.is_some() {
+            // Every engine takes the same float64 step sizes, so their updates stay alike.
+            let scale = cfg.rate_scale(self.iteration);
+            let (g, d) = (cfg.generator_adam().learning_rate, cfg.discriminator_adam().learning_rate);
+            self.engine.set_learning_rates(g * scale, d * scale);
+        }
         let drawn = self.draws.at(self.iteration);
         let batches =
             Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };

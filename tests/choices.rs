@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_refused, gan1d, read_manifest, stderr, stdout};
 
-const CHOICES: [&str; 12] = [
+const CHOICES: [&str; 14] = [
     "--loss",
     "hinge",
     "--d-steps",
@@ -19,6 +19,8 @@ const CHOICES: [&str; 12] = [
     "0.5",
     "--latent",
     "uniform",
+    "--lr-half-life",
+    "10",
 ];
 
 fn train(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
@@ -39,6 +41,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     assert_eq!((t["lr_g"].as_f64(), t["lr_d"].as_f64()), (Some(0.002), Some(0.0005)));
     assert_eq!(t["adam"]["beta1"].as_f64(), Some(0.5));
     assert_eq!(manifest["model"]["latent"], "uniform");
+    assert_eq!(t["lr_half_life"].as_u64(), Some(10));
     // Two rounds of two discriminator updates per iteration.
     assert_eq!(manifest["discriminator_adam_steps"], 160);
     assert_eq!(manifest["generator_adam_steps"], 40);
@@ -60,6 +63,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         ("--beta1", "0.9", "beta1", "0.5"),
         ("--latent", "normal", "latent", "uniform"),
         ("--recipe", "robust", "recipe", "tutorial"),
+        ("--lr-half-life", "7", "lr_half_life", "10"),
     ] {
         let before = std::fs::read(halves.join("config.json")).unwrap();
         let o = resume(&["--epochs", "40", flag, value]);

@@ -319,19 +319,22 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
 }
 
 /// Packing (PacGAN): every engine judges the same packs of consecutive points, step for step
-/// against the autograd reference, under each kind of loss, on a plane target and a curve.
+/// against the autograd reference, under each kind of loss, on plane targets and a curve, with
+/// and without a schedule of step sizes.
 #[test]
 fn they_agree_when_the_discriminator_judges_packs() {
-    for (pack, loss, d_steps, target) in [
-        (2, Loss::Bce, 1, "ring"),
-        (4, Loss::Relativistic, 2, "grid"),
-        (4, Loss::Hinge, 1, "x^2"),
-        (8, Loss::LeastSquares, 2, "moons"),
+    // With step sizes that halve every 100 iterations, too: every engine follows the schedule.
+    for (pack, loss, d_steps, target, lr_half_life) in [
+        (2, Loss::Bce, 1, "ring", None),
+        (4, Loss::Relativistic, 2, "grid", Some(100)),
+        (4, Loss::Hinge, 1, "x^2", None),
+        (8, Loss::LeastSquares, 2, "moons", Some(100)),
     ] {
         let model = ModelConfig { pack, generator_hidden: vec![15, 8], ..ModelConfig::default() };
         let cfg = TrainConfig {
             loss,
             d_steps,
+            lr_half_life,
             target: TargetConfig::curve(target, "-0.5,0.5".parse().unwrap()),
             ..TrainConfig::default()
         };

@@ -68,18 +68,34 @@ fn csv(rows: &[(String, Standing)]) -> Result<String> {
     Ok(out)
 }
 
-/// The rows as an aligned table, best first.
+/// The rows as an aligned table, best first: a curve's residual, KS, energy and share on the
+/// curve, or a plane target's modes covered, high-quality share, energy and KS of y.
 fn table(rows: &[(String, Standing)]) -> String {
     let select = rows.first().map(|(_, r)| r.select.label()).unwrap_or("score");
     let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
+    let plane = rows.iter().any(|(_, r)| r.ks_y.is_some_and(f64::is_finite));
+    let heads = match plane {
+        false => ["residual", "KS", "energy", "on curve"],
+        true => ["modes", "HQ", "energy", "KS of y"],
+    };
     let mut out = format!(
         "{:>4}  {:>8}  {:<10}  {:>9}  {:>15}  {:>8}  {:>8}  {:>8}  {:>8}  folder\n",
-        "rank", "seed", "status", "best at", select, "residual", "KS", "energy", "on curve"
+        "rank", "seed", "status", "best at", select, heads[0], heads[1], heads[2], heads[3]
     );
     for (dir, r) in rows {
         let status = match r.diverged_after {
             Some(at) => format!("div. {at}"),
             None => r.status.clone(),
+        };
+        let columns = match plane {
+            false => [r.residual_mean, r.ks, r.energy_distance, r.residual_share_on_curve].map(number),
+            true => {
+                let modes = match (r.modes_covered, r.modes) {
+                    (Some(c), Some(m)) if c.is_finite() && m.is_finite() => format!("{c}/{m}"),
+                    _ => "-".into(),
+                };
+                [modes, number(r.high_quality_share), number(r.energy_distance), number(r.ks_y)]
+            }
         };
         out += &format!(
             "{:>4}  {:>8}  {:<10}  {:>9}  {:>15}  {:>8}  {:>8}  {:>8}  {:>8}  {dir}\n",
@@ -88,10 +104,10 @@ fn table(rows: &[(String, Standing)]) -> String {
             status,
             r.best_iteration.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
             number(r.score),
-            number(r.residual_mean),
-            number(r.ks),
-            number(r.energy_distance),
-            number(r.residual_share_on_curve),
+            columns[0],
+            columns[1],
+            columns[2],
+            columns[3],
         );
     }
     out

@@ -269,6 +269,11 @@ impl Engine for AutogradEngine {
         self.forward(net, xs)
     }
 
+    fn set_learning_rates(&mut self, generator: f64, discriminator: f64) {
+        self.generator_opt.cfg.learning_rate = generator;
+        self.discriminator_opt.cfg.learning_rate = discriminator;
+    }
+
     fn export(&self, net: Net) -> NetState {
         let (network, opt) = self.parts(net);
         let (m, v, steps) = opt.state();

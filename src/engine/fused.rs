@@ -130,6 +130,11 @@ impl Engine for FusedEngine {
         tch::no_grad(|| own.forward(xs))
     }
 
+    fn set_learning_rates(&mut self, generator: f64, discriminator: f64) {
+        self.generator_opt.set_learning_rate(generator);
+        self.discriminator_opt.set_learning_rate(discriminator);
+    }
+
     fn export(&self, net: Net) -> NetState {
         let (network, opt) = self.parts(net);
         let (moments, steps) = opt.state();

@@ -188,6 +188,8 @@ pub trait Engine {
     fn set_threads(&mut self, _threads: usize) -> Result<()> {
         Ok(())
     }
+    /// The Adam step sizes of the updates from now on (a schedule's, `--lr-half-life`).
+    fn set_learning_rates(&mut self, generator: f64, discriminator: f64);
     /// `net`'s parameters and optimiser state, as copies.
     fn export(&self, net: Net) -> NetState;
     /// Replaces `net`'s parameters and optimiser state with `state`, which must fit them.

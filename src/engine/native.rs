@@ -469,6 +469,11 @@ impl Engine for NativeEngine {
         Tensor::from_slice(&out).view([1, judged as i64, outputs])
     }
 
+    fn set_learning_rates(&mut self, generator: f64, discriminator: f64) {
+        self.rules.generator.learning_rate = generator;
+        self.rules.discriminator.learning_rate = discriminator;
+    }
+
     fn export(&self, net: Net) -> NetState {
         let (shape, network) = self.net(net);
         let shape = [self.k as i64, shape.len as i64];

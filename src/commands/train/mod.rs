@@ -680,7 +680,8 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
     let rate = |r: Option<f64>| r.map_or_else(|| "unset".to_string(), |r| r.to_string());
     let points = |t: &crate::target::TargetConfig| t.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint());
-    let conflicts: [(&str, &str, String, String); 21] = [
+    let half_life = |h: Option<u64>| h.map_or_else(|| "unset".to_string(), |h| h.to_string());
+    let conflicts: [(&str, &str, String, String); 22] = [
         ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),
         ("data", "--data", points(&flags.target), points(&saved.target)),
         ("domain", "--domain", flags.target.domain.to_string(), saved.target.domain.to_string()),
@@ -721,6 +722,7 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
         ),
         ("lr_g", "--lr-g", rate(flags.lr_g), rate(saved.lr_g)),
         ("lr_d", "--lr-d", rate(flags.lr_d), rate(saved.lr_d)),
+        ("lr_half_life", "--lr-half-life", half_life(flags.lr_half_life), half_life(saved.lr_half_life)),
         ("beta1", "--beta1", flags.adam.beta1.to_string(), saved.adam.beta1.to_string()),
         ("loss", "--loss", flags.loss.to_string(), saved.loss.to_string()),
         ("d_steps", "--d-steps", flags.d_steps.to_string(), saved.d_steps.to_string()),
