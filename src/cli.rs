@@ -93,7 +93,7 @@ fn given_flags(matches: &ArgMatches) -> Vec<String> {
 pub enum Command {
     /// Train the tutorial's GAN and write a checkpoint with plots into --out, or continue the
     /// run in --resume DIR
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Draw points from a trained generator as CSV (header x,y)
     Sample(SampleArgs),
     /// Measure a trained generator against the true function and its domain
@@ -238,10 +238,10 @@ pub struct ArchitectureArgs {
 }
 
 impl ArchitectureArgs {
-    /// The networks these flags describe: the recipe's, with each flag in `given` (clap ids
-    /// typed on the command line) overriding it.
-    pub fn model_config(&self, given: &[String]) -> ModelConfig {
-        let base = self.recipe.configs().0;
+    /// The networks these flags describe: the recipe's (for a target in the plane if `plane`),
+    /// with each flag in `given` (clap ids typed on the command line) overriding it.
+    pub fn model_config(&self, given: &[String], plane: bool) -> ModelConfig {
+        let base = self.recipe.configs(plane).0;
         let pick = Pick { recipe: self.recipe, given };
         ModelConfig {
             latent_dim: pick.one("latent_dim", self.latent_dim, base.latent_dim),
@@ -288,6 +288,12 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     /// The target these flags name; `--data`'s file is read and checked here.
+    /// Whether the target these flags name is a distribution in the plane (a name only: the
+    /// target is checked later).
+    pub fn is_plane(&self) -> bool {
+        self.data.is_some() || crate::plane::Plane::parse(self.target.trim(), None).is_some()
+    }
+
     pub fn target_config(&self) -> anyhow::Result<TargetConfig> {
         match &self.data {
             Some(path) => Ok(TargetConfig::data(crate::plane::read_data(path)?)),
@@ -301,8 +307,9 @@ impl TrainArgs {
     /// the rest keeps its defaults.
     pub fn configs(&self) -> anyhow::Result<(ModelConfig, TrainConfig)> {
         let recipe = self.architecture.recipe;
-        let model = self.architecture.model_config(&self.given);
-        let base = recipe.configs().1;
+        let plane = self.target.is_plane();
+        let model = self.architecture.model_config(&self.given, plane);
+        let base = recipe.configs(plane).1;
         let pick = Pick { recipe, given: &self.given };
         let adam = AdamConfig {
             learning_rate: pick.one("learning_rate", self.learning_rate, base.adam.learning_rate),

@@ -432,8 +432,7 @@ mod tests {
     #[test]
     fn scaled_real_points_fill_the_unit_square() {
         let keys = Keys::new(&[5], Device::Cpu);
-        let config =
-            crate::target::TargetConfig::curve("sine", "-1,3".parse().unwrap());
+        let config = crate::target::TargetConfig::curve("sine", "-1,3".parse().unwrap());
         let target = Target::new(&config).unwrap();
         let scaling = Scaling::onto_unit_square(&target);
         let pairs = to_pairs(&real_points(&keys, Tag::ExploreReal, 0, &target, scaling, 2000).get(0));

@@ -92,7 +92,9 @@ impl Plane {
             "spiral" => Ok(Plane::Spiral),
             DATA if rest.is_empty() => match data {
                 Some(set) => Ok(Plane::Data { points: set.points.iter().map(|&[x, y]| (x, y)).collect() }),
-                None => Err(anyhow::anyhow!("the target `data` needs its points: train with --data FILE.csv")),
+                None => {
+                    Err(anyhow::anyhow!("the target `data` needs its points: train with --data FILE.csv"))
+                }
             },
             _ => return None,
         };
@@ -269,9 +271,10 @@ fn mixture(
         bail!("{form}: {expression} has {count} modes; from 1 to {MAX_MODES} are allowed");
     }
     let sigma = match parts.get(1) {
-        Some(text) => text.trim().parse::<f64>().map_err(|_| {
-            anyhow::anyhow!("{form}: SIGMA must be a number, got `{}`", text.trim())
-        })?,
+        Some(text) => text
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("{form}: SIGMA must be a number, got `{}`", text.trim()))?,
         None => default_sigma,
     };
     if !(sigma.is_finite() && (1e-4..=1.0).contains(&sigma)) {
@@ -291,12 +294,16 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
     let header = reader.headers().with_context(|| format!("--data {shown}: cannot read its header"))?;
     let names: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
     if names != ["x", "y"] {
-        bail!("--data {shown}: the first line must be the header `x,y`, got `{}`", header.iter().collect::<Vec<_>>().join(","));
+        bail!(
+            "--data {shown}: the first line must be the header `x,y`, got `{}`",
+            header.iter().collect::<Vec<_>>().join(",")
+        );
     }
     let mut points = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let row = index + 2;
-        let record = record.map_err(|e| anyhow::anyhow!("--data {shown}: line {row} cannot be read ({e})"))?;
+        let record =
+            record.map_err(|e| anyhow::anyhow!("--data {shown}: line {row} cannot be read ({e})"))?;
         if record.len() != 2 {
             bail!("--data {shown}: line {row} has {} fields; each row is one point, x,y", record.len());
         }

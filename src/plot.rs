@@ -80,7 +80,10 @@ impl Backdrop {
     }
 
     /// Draws the curve on `chart`, under the points.
-    fn draw_curve<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> Result<(), Box<dyn std::error::Error>>
+    fn draw_curve<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+    ) -> Result<(), Box<dyn std::error::Error>>
     where
         DB::ErrorType: 'static,
     {

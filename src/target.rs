@@ -226,7 +226,9 @@ impl Target {
         if let Some(plane) = Plane::parse(text, config.data.as_ref()) {
             let plane = plane?;
             if domain != Domain::DEFAULT {
-                bail!("--domain {domain} is for a curve's x; `{text}` is a distribution in the plane, which has none");
+                bail!(
+                    "--domain {domain} is for a curve's x; `{text}` is a distribution in the plane, which has none"
+                );
             }
             return Ok(Target { config: config.clone(), shape: Shape::Plane(plane) });
         }
@@ -975,9 +977,7 @@ mod tests {
 
     #[test]
     fn scaling_round_trips_and_maps_the_data_onto_the_unit_square() {
-        let t =
-            Target::new(&TargetConfig::curve("sine", Domain::new(0.0, 4.0).unwrap()))
-                .unwrap();
+        let t = Target::new(&TargetConfig::curve("sine", Domain::new(0.0, 4.0).unwrap())).unwrap();
         let scaling = Scaling::onto_unit_square(&t);
         assert_eq!(scaling.x, Affine { center: 2.0, half_width: 2.0 });
         assert!((scaling.y.center).abs() < 1e-9 && (scaling.y.half_width - 1.0).abs() < 1e-9);

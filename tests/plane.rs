@@ -160,13 +160,15 @@ fn a_resume_that_contradicts_the_target_or_the_packing_is_refused() {
         (vec!["--pack", "2"], "--pack 2 contradicts the run's pack 4"),
         (vec!["--data", csv.to_str().unwrap()], "--data other.csv (20 points, sha256"),
     ] {
-        let mut args = vec!["train", "--quiet", "--device", "cpu", "--resume", dir.to_str().unwrap(), "--epochs", "40"];
+        let mut args =
+            vec!["train", "--quiet", "--device", "cpu", "--resume", dir.to_str().unwrap(), "--epochs", "40"];
         args.extend_from_slice(&flags);
         let o = gan1d(&args);
         assert_refused(&o, needle);
         assert!(common::snapshot(&dir) == before, "{flags:?} changed the run");
     }
-    let o = gan1d(&["train", "--quiet", "--device", "cpu", "--resume", dir.to_str().unwrap(), "--epochs", "40"]);
+    let o =
+        gan1d(&["train", "--quiet", "--device", "cpu", "--resume", dir.to_str().unwrap(), "--epochs", "40"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_manifest(&dir)["iteration"], 40);
 }
@@ -177,7 +179,18 @@ fn an_ensemble_of_a_mixture_is_ranked_by_its_modes() {
     let dir = tmp.path().join("ens");
     let o = train(
         &dir,
-        &["--target", "ring", "--seeds", "1..3", "--select", "modes", "--epochs", "100", "--eval-every", "50"],
+        &[
+            "--target",
+            "ring",
+            "--seeds",
+            "1..3",
+            "--select",
+            "modes",
+            "--epochs",
+            "100",
+            "--eval-every",
+            "50",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let board = std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
@@ -192,4 +205,32 @@ fn an_ensemble_of_a_mixture_is_ranked_by_its_modes() {
     }
     let o = gan1d(&["leaderboard", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `--recipe robust` on a target in the plane packs two points, trains with BCE for 40 000
+/// iterations and halves the step sizes every 10 000; single flags still override it.
+#[test]
+fn the_robust_recipe_for_the_plane_packs_and_decays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir2 = tmp.path().join("short");
+    let o = train(&dir2, &["--recipe", "robust", "--target", "ring", "--epochs", "10", "--eval-every", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = read_manifest(&dir2);
+    let (m, t) = (&manifest["model"], &manifest["train"]);
+    assert_eq!((m["pack"].as_i64(), t["lr_half_life"].as_u64()), (Some(2), Some(10_000)));
+    assert!(t.get("loss").is_none(), "bce is left out: {t}");
+    assert_eq!(m["discriminator_hidden"], serde_json::json!([64, 64]));
+    let dir3 = tmp.path().join("unpacked");
+    let o = train(
+        &dir3,
+        &["--recipe", "robust", "--target", "grid", "--pack", "1", "--epochs", "10", "--eval-every", "10"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read_manifest(&dir3)["model"].get("pack").is_none());
+    // A curve keeps the curve's recipe: no packing, hinge.
+    let dir4 = tmp.path().join("curve");
+    let o = train(&dir4, &["--recipe", "robust", "--epochs", "10", "--eval-every", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = read_manifest(&dir4);
+    assert!(manifest["model"].get("pack").is_none() && manifest["train"]["loss"] == "hinge");
 }

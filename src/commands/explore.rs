@@ -109,7 +109,8 @@ fn real(args: &ExploreArgs) -> Result<()> {
         Some(_) => plot::Backdrop::of(&target),
         None => plot::Backdrop::default(),
     };
-    let scatter = plot::Scatter { title: &title, real: &real, generated: &[], backdrop: &backdrop, view: None };
+    let scatter =
+        plot::Scatter { title: &title, real: &real, generated: &[], backdrop: &backdrop, view: None };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }
@@ -165,7 +166,8 @@ fn untrained(args: &ExploreArgs) -> Result<()> {
     let generated = untrained_points(&ModelConfig::default(), args.seed, SCATTER_POINTS);
     let title = format!("{SCATTER_POINTS} samples of an untrained generator");
     let backdrop = plot::Backdrop::of(&target);
-    let scatter = plot::Scatter { title: &title, real: &[], generated: &generated, backdrop: &backdrop, view: None };
+    let scatter =
+        plot::Scatter { title: &title, real: &[], generated: &generated, backdrop: &backdrop, view: None };
     out.draw(|path| plot::scatter(path, &scatter))?;
     Ok(())
 }

@@ -62,7 +62,8 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         };
         let target = manifest.target()?;
         let backdrop = plot::Backdrop { label: target.label(), ..plot::Backdrop::of(&target) };
-        let scatter = plot::Scatter { title: &title, real: &[], generated: &kept, backdrop: &backdrop, view: None };
+        let scatter =
+            plot::Scatter { title: &title, real: &[], generated: &kept, backdrop: &backdrop, view: None };
         plot.draw("--plot", shown, |path| plot::scatter(path, &scatter))
             .with_context(|| format!("--plot {}", shown.display()))?;
     }

@@ -14,9 +14,9 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
             (manifest.model, manifest.train, note)
         }
         None => {
-            let model_cfg = args.architecture.model_config(&args.given);
+            let model_cfg = args.architecture.model_config(&args.given, false);
             model_cfg.validate()?;
-            (model_cfg, args.architecture.recipe.configs().1, None)
+            (model_cfg, args.architecture.recipe.configs(false).1, None)
         }
     };
     let diagrams = tables::diagrams(&model_cfg);

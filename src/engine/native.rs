@@ -621,7 +621,16 @@ mod kernels {
         }
         loss_gradient(loss, Term::Generator, scored, &mut s.grad);
         let d_pass = &s.d_pass;
-        backward(plan.d, &*w.d[0], judged_batch, d_pass, &mut s.grad, &mut s.spare, Need::Input, &mut s.d_grads);
+        backward(
+            plan.d,
+            &*w.d[0],
+            judged_batch,
+            d_pass,
+            &mut s.grad,
+            &mut s.spare,
+            Need::Input,
+            &mut s.d_grads,
+        );
         if pack > 1 {
             // Each pack's gradient back to its points.
             unpack(&s.grad, batch, pack, &mut s.spare);
@@ -1000,6 +1009,7 @@ mod tests {
                 d: &portable.d_shape,
                 half: 64,
                 batch: 128,
+                pack: 1,
                 loss: Loss::Bce,
                 d_updates: &d_updates,
                 g_step: AdamStep::new(adam, portable.generator.steps + 1),

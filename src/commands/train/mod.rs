@@ -679,7 +679,9 @@ fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<T
     let dir = dir.display();
     let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
     let rate = |r: Option<f64>| r.map_or_else(|| "unset".to_string(), |r| r.to_string());
-    let points = |t: &crate::target::TargetConfig| t.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint());
+    let points = |t: &crate::target::TargetConfig| {
+        t.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint())
+    };
     let half_life = |h: Option<u64>| h.map_or_else(|| "unset".to_string(), |h| h.to_string());
     let conflicts: [(&str, &str, String, String); 22] = [
         ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),

@@ -414,6 +414,27 @@ impl RunObserver {
         let (red, blue, orange, green) =
             (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
         let window = rows as u64 * self.history_every;
+        // A plane target's rows carry its own metrics, a mixture's its modes.
+        let metrics = logs.metrics.rows();
+        let quality = if metrics.iter().any(|e| e.ks_y.is_finite()) {
+            let mut series = Vec::new();
+            if metrics.iter().any(|e| e.high_quality_share.is_finite()) {
+                series.push(dotted("low-quality share", per_eval(|e| 1.0 - e.high_quality_share), blue));
+            }
+            series.extend([
+                dotted("KS statistic of x", per_eval(|e| e.ks), green),
+                dotted("KS statistic of y", per_eval(|e| e.ks_y), orange),
+                dotted("energy distance", per_eval(|e| e.energy_distance), red),
+            ]);
+            series
+        } else {
+            vec![
+                dotted("residual mean", per_eval(|e| e.residual_mean), blue),
+                dotted("residual p95", per_eval(|e| e.residual_p95), orange),
+                dotted("KS statistic of x", per_eval(|e| e.ks), green),
+                dotted("energy distance", per_eval(|e| e.energy_distance), red),
+            ]
+        };
         vec![
             Panel {
                 title: format!("losses (mean over {window} iterations)"),
@@ -444,12 +465,7 @@ impl RunObserver {
                 title: "quality of the generated points (log scale; lower is better)".into(),
                 x_desc: "iteration".into(),
                 y_desc: "metric".into(),
-                series: vec![
-                    dotted("residual mean", per_eval(|e| e.residual_mean), blue),
-                    dotted("residual p95", per_eval(|e| e.residual_p95), orange),
-                    dotted("KS statistic of x", per_eval(|e| e.ks), green),
-                    dotted("energy distance", per_eval(|e| e.energy_distance), red),
-                ],
+                series: quality,
                 log_y: true,
             },
         ]
