@@ -6,7 +6,7 @@
 # 2 500 points (`gan1d evaluate -n 2500`: modes covered, high-quality share), and writes
 #   bench/mode_collapse.md           the table, beside PacGAN's published rows
 #   docs/findings/mode-<row>-<target>.png   the final plot of each row's worst seed
-# Runs JOBS trainings at once, one thread each. About 6 minutes on 2 cores (SEEDS=10, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About 20 minutes on 2 cores (SEEDS=10, JOBS=2).
 #
 #   make build && bench/mode_collapse.sh
 #   SEEDS=3 bench/mode_collapse.sh        # a quicker look

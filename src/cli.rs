@@ -297,7 +297,7 @@ impl TargetArgs {
     pub fn target_config(&self) -> anyhow::Result<TargetConfig> {
         match &self.data {
             Some(path) => Ok(TargetConfig::data(crate::plane::read_data(path)?)),
-            None => Ok(TargetConfig::curve(&self.target, self.domain)),
+            None => Ok(TargetConfig::given(&self.target, self.domain)),
         }
     }
 }

@@ -377,7 +377,7 @@ mod tests {
             ("ring", "-0.5,0.5", true, 1, Latent::Normal),
             ("grid:3", "-0.5,0.5", false, 2, Latent::Uniform),
         ] {
-            let config = crate::target::TargetConfig::curve(expression, domain.parse().unwrap());
+            let config = crate::target::TargetConfig::given(expression, domain.parse().unwrap());
             let target = Target::new(&config).unwrap();
             let scaling = if tanh { Scaling::onto_unit_square(&target) } else { Scaling::IDENTITY };
             let (model_cfg, cfg) = shapes(10, 3, d_steps, latent);
@@ -432,7 +432,7 @@ mod tests {
     #[test]
     fn scaled_real_points_fill_the_unit_square() {
         let keys = Keys::new(&[5], Device::Cpu);
-        let config = crate::target::TargetConfig::curve("sine", "-1,3".parse().unwrap());
+        let config = crate::target::TargetConfig::given("sine", "-1,3".parse().unwrap());
         let target = Target::new(&config).unwrap();
         let scaling = Scaling::onto_unit_square(&target);
         let pairs = to_pairs(&real_points(&keys, Tag::ExploreReal, 0, &target, scaling, 2000).get(0));

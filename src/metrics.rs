@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn metrics_follow_the_target_and_its_domain() {
-        let config = crate::target::TargetConfig::curve("sine", "0,4".parse().unwrap());
+        let config = crate::target::TargetConfig::given("sine", "0,4".parse().unwrap());
         let sine = Target::new(&config).unwrap();
         let on_curve: Vec<(f32, f32)> = (0..1000)
             .map(|i| 4.0 * (i as f64 + 0.5) / 1000.0)
@@ -452,7 +452,7 @@ mod tests {
 
     #[test]
     fn points_where_the_target_is_undefined_count_at_the_nearest_end() {
-        let config = crate::target::TargetConfig::curve("sqrt(x)", "0,1".parse().unwrap());
+        let config = crate::target::TargetConfig::given("sqrt(x)", "0,1".parse().unwrap());
         let sqrt = Target::new(&config).unwrap();
         // x = -0.5 is measured against sqrt(0) = 0, x = 4 (defined) against sqrt(4) = 2.
         let m = measure(&[(-0.5, 0.25), (4.0, 2.0), (0.25, 0.5)], &[(0.0, 0.0), (1.0, 1.0)], &sqrt);

@@ -53,6 +53,23 @@ pub struct DataSet {
 }
 
 impl DataSet {
+    /// Refuses points that [`read_data`] would not have read (a `config.json` edited by hand).
+    fn check(&self) -> Result<()> {
+        let n = self.points.len();
+        if !(MIN_DATA_ROWS..=MAX_DATA_ROWS).contains(&n) {
+            bail!(
+                "the data set {} holds {n} points; from {MIN_DATA_ROWS} to {MAX_DATA_ROWS} are allowed",
+                self.file
+            );
+        }
+        if let Some(bad) =
+            self.points.iter().flatten().find(|v| !v.is_finite() || f64::from(v.abs()) > MAX_DATA_ABS)
+        {
+            bail!("the data set {} holds {bad}, not a finite number within ±{MAX_DATA_ABS:e}", self.file);
+        }
+        Ok(())
+    }
+
     /// What names these points in a message: the file's name, the count, and the start of
     /// their SHA-256, so that two sets compare by their points.
     pub fn fingerprint(&self) -> String {
@@ -91,7 +108,9 @@ impl Plane {
             "moons" => Ok(Plane::Moons),
             "spiral" => Ok(Plane::Spiral),
             DATA if rest.is_empty() => match data {
-                Some(set) => Ok(Plane::Data { points: set.points.iter().map(|&[x, y]| (x, y)).collect() }),
+                Some(set) => set
+                    .check()
+                    .map(|()| Plane::Data { points: set.points.iter().map(|&[x, y]| (x, y)).collect() }),
                 None => {
                     Err(anyhow::anyhow!("the target `data` needs its points: train with --data FILE.csv"))
                 }
@@ -392,6 +411,18 @@ mod tests {
         // A point 2.9σ away counts, 3.1σ does not.
         assert_eq!(mode_scores(&[(1.029, 0.0)], &modes, 0.01).covered, 1);
         assert_eq!(mode_scores(&[(1.031, 0.0)], &modes, 0.01).covered, 0);
+    }
+
+    #[test]
+    fn recorded_points_are_checked_as_a_file_is() {
+        let set = |points: Vec<[f32; 2]>| DataSet { file: "d.csv".into(), points };
+        assert!(Plane::parse("data", Some(&set(vec![[0.0, 1.0]; 16]))).unwrap().is_ok());
+        let few =
+            format!("{:#}", Plane::parse("data", Some(&set(vec![[0.0, 1.0]; 3]))).unwrap().unwrap_err());
+        assert!(few.contains("holds 3 points"), "{few}");
+        let mut points = vec![[0.0, 1.0]; 16];
+        points[7] = [f32::INFINITY, 0.0];
+        assert!(Plane::parse("data", Some(&set(points))).unwrap().is_err());
     }
 
     #[test]

@@ -167,8 +167,9 @@ pub struct TargetConfig {
 }
 
 impl TargetConfig {
-    /// The curve `expression` on `domain`.
-    pub fn curve(expression: &str, domain: Domain) -> TargetConfig {
+    /// The target `--target` names (a curve's expression or built-in, or a plane target's
+    /// name), with the curve's `domain`.
+    pub fn given(expression: &str, domain: Domain) -> TargetConfig {
         TargetConfig { expression: expression.to_string(), domain, data: None }
     }
 
@@ -180,7 +181,7 @@ impl TargetConfig {
 
 impl Default for TargetConfig {
     fn default() -> Self {
-        TargetConfig::curve(DEFAULT_EXPRESSION, Domain::DEFAULT)
+        TargetConfig::given(DEFAULT_EXPRESSION, Domain::DEFAULT)
     }
 }
 
@@ -844,7 +845,7 @@ mod tests {
     use super::*;
 
     fn target(expression: &str) -> Result<Target> {
-        Target::new(&TargetConfig::curve(expression, Domain::DEFAULT))
+        Target::new(&TargetConfig::given(expression, Domain::DEFAULT))
     }
 
     fn error(expression: &str) -> String {
@@ -900,7 +901,7 @@ mod tests {
         assert!(error("exp(100*x)").contains("too large"));
         let e = error("exp(200*x)/exp(200*x)");
         assert!(e.contains("overflows float32, in which gan1d trains, at x = 0.4"), "{e}");
-        let shifted = TargetConfig::curve("log(x)", Domain::new(0.5, 2.0).unwrap());
+        let shifted = TargetConfig::given("log(x)", Domain::new(0.5, 2.0).unwrap());
         assert!((Target::new(&shifted).unwrap().range().1 - 2f64.ln()).abs() < 1e-12);
     }
 
@@ -945,13 +946,13 @@ mod tests {
     #[test]
     fn built_ins_follow_the_domain() {
         let wide = Domain::new(-2.0, 4.0).unwrap();
-        let sine = Target::new(&TargetConfig::curve("sine", wide)).unwrap();
+        let sine = Target::new(&TargetConfig::given("sine", wide)).unwrap();
         assert_eq!(sine.formula(), "sin(pi*((x - 1)/3))");
         // One full period: 0 at both ends and in the middle, 1 a quarter of the way in.
         for (x, y) in [(-2.0, 0.0), (1.0, 0.0), (-0.5, -1.0), (2.5, 1.0)] {
             assert!((sine.f(x) - y).abs() < 1e-12, "sine({x}) = {}", sine.f(x));
         }
-        let gaussian = Target::new(&TargetConfig::curve("gaussian", wide)).unwrap();
+        let gaussian = Target::new(&TargetConfig::given("gaussian", wide)).unwrap();
         assert_eq!(gaussian.f(1.0), 1.0);
         assert!((gaussian.f(-2.0) - (-4.5f64).exp()).abs() < 1e-12);
         assert_eq!(target("sine").unwrap().formula(), "sin(pi*(x/0.5))");
@@ -977,7 +978,7 @@ mod tests {
 
     #[test]
     fn scaling_round_trips_and_maps_the_data_onto_the_unit_square() {
-        let t = Target::new(&TargetConfig::curve("sine", Domain::new(0.0, 4.0).unwrap())).unwrap();
+        let t = Target::new(&TargetConfig::given("sine", Domain::new(0.0, 4.0).unwrap())).unwrap();
         let scaling = Scaling::onto_unit_square(&t);
         assert_eq!(scaling.x, Affine { center: 2.0, half_width: 2.0 });
         assert!((scaling.y.center).abs() < 1e-9 && (scaling.y.half_width - 1.0).abs() < 1e-9);

@@ -223,7 +223,7 @@ fn they_agree_with_every_activation_target_and_scaling() {
             generator_hidden: vec![15, 8],
             ..ModelConfig::default()
         };
-        let target = TargetConfig::curve(expression, domain.parse().unwrap());
+        let target = TargetConfig::given(expression, domain.parse().unwrap());
         let (ratio, what) = compare_along_a_run_for(&model, &target, 7, EngineKind::Fused, &[0, 3, 60, 300]);
         eprintln!("{activation} / {generator_output} / {expression}: worst {ratio:.3} of the allowance");
         assert!(
@@ -258,7 +258,7 @@ fn they_agree_under_every_training_choice() {
             lr_g: Some(2e-3),
             lr_d: Some(5e-4),
             adam: AdamConfig { beta1: 0.5, ..AdamConfig::default() },
-            target: TargetConfig::curve("sine", "-0.5,0.5".parse().unwrap()),
+            target: TargetConfig::given("sine", "-0.5,0.5".parse().unwrap()),
             ..TrainConfig::default()
         };
         let (ratio, what) = compare_along_a_run_with(&model, &cfg, 3, EngineKind::Native, &[0, 2, 40, 250]);
@@ -335,7 +335,7 @@ fn they_agree_when_the_discriminator_judges_packs() {
             loss,
             d_steps,
             lr_half_life,
-            target: TargetConfig::curve(target, "-0.5,0.5".parse().unwrap()),
+            target: TargetConfig::given(target, "-0.5,0.5".parse().unwrap()),
             ..TrainConfig::default()
         };
         let (ratio, what) = compare_along_a_run_with(&model, &cfg, 5, EngineKind::Native, &[0, 2, 40, 250]);

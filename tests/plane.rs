@@ -207,8 +207,8 @@ fn an_ensemble_of_a_mixture_is_ranked_by_its_modes() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// `--recipe robust` on a target in the plane packs two points, trains with BCE for 40 000
-/// iterations and halves the step sizes every 10 000; single flags still override it.
+/// `--recipe robust` on a target in the plane packs two points, trains with BCE for 160 000
+/// iterations and halves the step sizes every 40 000; single flags still override it.
 #[test]
 fn the_robust_recipe_for_the_plane_packs_and_decays() {
     let tmp = tempfile::tempdir().unwrap();
@@ -217,7 +217,7 @@ fn the_robust_recipe_for_the_plane_packs_and_decays() {
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir2);
     let (m, t) = (&manifest["model"], &manifest["train"]);
-    assert_eq!((m["pack"].as_i64(), t["lr_half_life"].as_u64()), (Some(2), Some(10_000)));
+    assert_eq!((m["pack"].as_i64(), t["lr_half_life"].as_u64()), (Some(2), Some(40_000)));
     assert!(t.get("loss").is_none(), "bce is left out: {t}");
     assert_eq!(m["discriminator_hidden"], serde_json::json!([64, 64]));
     let dir3 = tmp.path().join("unpacked");
@@ -233,4 +233,31 @@ fn the_robust_recipe_for_the_plane_packs_and_decays() {
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir4);
     assert!(manifest["model"].get("pack").is_none() && manifest["train"]["loss"] == "hinge");
+}
+
+/// The largest data set allowed (100 000 points) is recorded in the checkpoint and read back;
+/// one point more is refused.
+#[test]
+fn the_largest_data_set_round_trips_and_one_more_point_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows = |n: usize| {
+        (0..n).fold(String::from("x,y\n"), |mut s, i| {
+            s.push_str(&format!(
+                "{},{}\n",
+                (i as f64 * 0.618_034).fract() * 2.0 - 1.0,
+                (i as f64 * 0.414_213).fract()
+            ));
+            s
+        })
+    };
+    let (largest, over) = (tmp.path().join("largest.csv"), tmp.path().join("over.csv"));
+    std::fs::write(&largest, rows(100_000)).unwrap();
+    std::fs::write(&over, rows(100_001)).unwrap();
+    let dir = tmp.path().join("run");
+    let o = train(&dir, &["--data", largest.to_str().unwrap(), "--epochs", "2", "--eval-every", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_manifest(&dir)["train"]["target"]["data"]["points"].as_array().unwrap().len(), 100_000);
+    evaluate_json(&dir, "100");
+    let o = train(&tmp.path().join("other"), &["--data", over.to_str().unwrap()]);
+    assert_refused(&o, "more than 100000 points; keep a sample of them");
 }

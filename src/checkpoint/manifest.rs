@@ -11,8 +11,9 @@ pub const FORMAT_VERSION: u32 = 3;
 /// The oldest version read.
 pub const OLDEST_FORMAT_VERSION: u32 = 2;
 
-/// The largest `config.json` gan1d reads: its own are about 2 KB.
-pub(super) const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// The largest `config.json` gan1d reads: its own are about 2 KB, or up to about 6 MB with
+/// the largest `--data` set (100 000 points) recorded in it.
+pub(super) const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// The largest tensor file a checkpoint of `model` can need: the optimiser file, holding two
 /// moments of every parameter of both networks, as float32, plus libtorch's archive framing.
