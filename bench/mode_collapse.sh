@@ -80,7 +80,9 @@ for line in os.environ["CONFIGS"].splitlines():
         slowest = max([slowest] + [float(end) - float(start) for start, end in spans])
         # The row's worst seed (fewest modes, then lowest HQ), as a picture.
         worst = min(range(seeds), key=lambda i: (covered[i], hq[i])) + 1
-        last = sorted(glob.glob(f"{runs}/{row}-{target}/seed-{worst}/plots/iter_*.png"))[-1]
+        # The last evaluation's plot: by number, as iter_159999 sorts before iter_39999.
+        plots = glob.glob(f"{runs}/{row}-{target}/seed-{worst}/plots/iter_*.png")
+        last = max(plots, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
         shutil.copy(last, f"docs/findings/mode-{row}-{target}.png")
     lines.append(f"| {what} (`{flags.strip()}`) | " + " | ".join(cells) + f" | {slowest:.0f} |")
 taken = int(os.environ["SECONDS_TAKEN"])

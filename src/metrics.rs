@@ -239,12 +239,15 @@ pub fn ks_two_sample(a: &[f64], b: &[f64]) -> f64 {
     };
     let (a, b) = (sorted(a), sorted(b));
     let (mut i, mut j, mut gap) = (0usize, 0usize, 0f64);
+    // Values compare by `total_cmp`, so that a NaN (a diverged generator's) is a value too,
+    // after every number, and each step moves on.
+    let same = |x: f64, v: f64| x.total_cmp(&v).is_eq();
     while i < a.len() && j < b.len() {
         let v = if a[i].total_cmp(&b[j]).is_le() { a[i] } else { b[j] };
-        while i < a.len() && a[i] == v {
+        while i < a.len() && same(a[i], v) {
             i += 1;
         }
-        while j < b.len() && b[j] == v {
+        while j < b.len() && same(b[j], v) {
             j += 1;
         }
         gap = gap.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
@@ -362,6 +365,16 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_two_sample_ks_statistic_counts_ties_and_survives_nan() {
+        assert_eq!(ks_two_sample(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 0.0);
+        assert_eq!(ks_two_sample(&[0.0, 0.0], &[5.0, 6.0]), 1.0);
+        assert!((ks_two_sample(&[1.0, 2.0, 3.0, 4.0], &[3.0, 4.0]) - 0.5).abs() < 1e-12);
+        // A diverged generator's points: every one NaN, disjoint from the real ones.
+        assert_eq!(ks_two_sample(&[f64::NAN, f64::NAN], &[0.0, 1.0]), 1.0);
+        assert!(ks_two_sample(&[], &[1.0]).is_nan());
+    }
 
     #[test]
     fn ks_of_an_evenly_spaced_grid_is_half_a_step() {
