@@ -12,13 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::rng;
 
-/// The 2-D built-ins: `(name, what it is)`. `ring` and `grid` take `:N` and `:N:SIGMA`.
-pub const BUILT_INS: [(&str, &str); 4] = [
-    ("ring", "8 Gaussians (σ 0.01) evenly spaced on the unit circle; ring:N or ring:N:SIGMA for others"),
-    ("grid", "25 Gaussians (σ 0.05) at {-4,-2,0,2,4}²; grid:N or grid:N:SIGMA for N² of them"),
-    ("moons", "two interleaving half circles of radius 1, noise σ 0.05"),
-    ("spiral", "one arm of two turns out to radius 1, noise σ 0.02"),
-];
+/// The names of the 2-D built-ins, for messages. `ring` and `grid` take `:N` and `:N:SIGMA`.
+pub const NAMES: [&str; 4] = ["ring", "grid", "moons", "spiral"];
 
 /// The expression a `--data` run records as its target.
 pub const DATA: &str = "data";

@@ -670,8 +670,10 @@ fn primary(pair: Pair<Rule>) -> Result<Node, String> {
                 Err(format!("`{name}` at character {at} is a function: write {name}(…)"))
             }
             name => Err(format!(
-                "unknown name `{name}` at character {at}; an expression uses x, numbers, pi, e and the functions {}",
-                function_list()
+                "unknown name `{name}` at character {at}; an expression uses x, numbers, pi, e and the functions {} \
+                 (a distribution in the plane is named alone: {})",
+                function_list(),
+                crate::plane::NAMES.join(", ")
             )),
         },
     }
@@ -884,6 +886,7 @@ mod tests {
         assert!(e.contains("a number, x, a function or `(` at character 5"), "{e}");
         let e = error("y + 1");
         assert!(e.contains("unknown name `y` at character 1"), "{e}");
+        assert!(error("rings").contains("named alone: ring, grid, moons, spiral"));
         let e = error("x + foo(x)");
         assert!(e.contains("`foo` at character 5 is not a function"), "{e}");
         let e = error("sin + 1");
