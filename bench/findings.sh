@@ -105,7 +105,8 @@ for row in os.environ["CONFIGS"].splitlines():
     if varies.startswith("target:") or varies.startswith("robust:"):
         ranked = sorted(range(seeds), key=lambda i: reports[i]["generated"]["residual_mean"])
         seed = ranked[(seeds - 1) // 2] + 1
-        last = sorted(glob.glob(f"{runs}/{name}/seed-{seed}/plots/iter_*.png"))[-1]
+        plots = glob.glob(f"{runs}/{name}/seed-{seed}/plots/iter_*.png")
+        last = max(plots, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
         shutil.copy(last, f"docs/findings/{name}.png")
 floor = json.load(open(f"{runs}/square/seed-1.json"))["real_floor"]
 lines += [
