@@ -29,9 +29,6 @@ pub const ENERGY_MAX_POINTS: usize = 2000;
 /// metrics a curve does not have are left out of JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
-    /// Whether these are a plane target's metrics.
-    #[serde(skip)]
-    pub plane: bool,
     /// Points measured.
     pub n: usize,
     /// Mean of `|y − f(x)|`: 0 for points exactly on the curve.
@@ -72,9 +69,14 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Whether these are a plane target's metrics: only those measure `y` against real points.
+    pub fn is_plane(&self) -> bool {
+        self.ks_y.is_some()
+    }
+
     /// The metrics that apply as `(label, value)` rows, in the order tables list them.
     pub fn rows(&self) -> Vec<(&'static str, f64)> {
-        if self.plane {
+        if self.is_plane() {
             let mut rows = Vec::new();
             let none = f64::NAN;
             if let (Some(covered), Some(modes), Some(hq)) =
@@ -107,7 +109,7 @@ impl Metrics {
 
     /// One line for a terminal: the headline numbers.
     pub fn summary_line(&self) -> String {
-        if self.plane {
+        if self.is_plane() {
             let modes = match (self.modes_covered, self.high_quality_share) {
                 (Some(covered), Some(hq)) => format!("modes {covered} | HQ {hq:.3} | "),
                 _ => String::new(),
@@ -169,7 +171,6 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
         values.iter().filter(|&&v| pred(v)).count() as f64 / values.len() as f64
     };
     Metrics {
-        plane: false,
         n,
         residual_mean: residuals.iter().sum::<f64>() / n as f64,
         residual_median: quantile(&residuals, 0.5),
@@ -205,7 +206,6 @@ fn measure_plane(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Targe
         .count();
     let scores = plane.mixture().map(|(modes, sigma)| crate::plane::mode_scores(points, modes, sigma));
     Metrics {
-        plane: true,
         n,
         residual_mean: f64::NAN,
         residual_median: f64::NAN,
