@@ -34,6 +34,7 @@ train: build
 # With the project's Python environment, the tests also check gan1d against an autograd
 # replica of the algorithm (bench/replica_check.sh); a user's own LIBTORCH has no Python.
 test: $(TORCH_DEP)
+	python3 bench/mutants.py --check
 	$(TORCH_ENV) cargo build --release
 ifdef LIBTORCH
 	@echo "gan1d: replica check skipped (it needs Python with torch: PYTHON=... bench/replica_check.sh)"
@@ -43,14 +44,22 @@ endif
 	$(TORCH_ENV) cargo test --release
 
 # The tests whose numbers depend on libtorch's CPU kernels (engine equivalence, learning, the
-# replica check), again under each kernel set in KERNELS, as another CPU would pick them.
+# replica check), again under each kernel set in KERNELS, as another CPU would pick them. Then
+# the shipped run, rebuilt under each instruction set of MKL's in MKL_SETS that this CPU has:
+# MKL picks its kernels by CPU whatever ATEN_CPU_CAPABILITY says, and nothing a CPU run writes
+# may depend on them.
 KERNELS ?= default avx2
+MKL_SETS ?= SSE4_2 AVX $(if $(shell grep -m1 -ow avx2 /proc/cpuinfo),AVX2) $(if $(shell grep -m1 -ow avx512f /proc/cpuinfo),AVX512)
 test-kernels: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
 	@for k in $(KERNELS); do \
 	  echo "gan1d: kernel-sensitive tests under ATEN_CPU_CAPABILITY=$$k"; \
 	  ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) cargo test --release --lib --test engines --test learning --test checkpoint --test experiments --test ensembles --test cli || exit 1; \
 	  if [ -z "$(LIBTORCH)" ]; then ATEN_CPU_CAPABILITY=$$k $(TORCH_ENV) ./bench/replica_check.sh || exit 1; fi; \
+	done
+	@for m in $(MKL_SETS); do \
+	  echo "gan1d: the shipped run rebuilt under MKL_ENABLE_INSTRUCTIONS=$$m"; \
+	  MKL_ENABLE_INSTRUCTIONS=$$m $(TORCH_ENV) cargo test --release --test cli the_shipped_run_is_rebuilt_byte_for_byte || exit 1; \
 	done
 
 lint: $(TORCH_DEP)

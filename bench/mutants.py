@@ -1,14 +1,21 @@
 """Shows that `make test` catches one-detail changes to the algorithm.
 
-Each mutant below changes one detail of the fast (fused) engine or of what it shares with the
-reference engine. For each, a scratch copy of the source gets the change, and the tests that
+Each mutant below changes one detail of what a run computes: the native engine (the CPU's
+default) and its host loops, the losses, the activations, Adam, packing, the discriminator's
+view, the draws. For each, a scratch copy of the source gets the change, and the tests that
 depend on the algorithm run against it: the unit tests, tests/engines.rs (the engines compared
-step by step), tests/learning.rs and tests/checkpoint.rs, then the autograd replica check
+step by step), tests/learning.rs, tests/checkpoint.rs, tests/ensembles.rs and tests/cli.rs
+(the shipped run rebuilt byte for byte among them), then the autograd replica check
 (bench/replica_check.sh) when a Python with torch is at hand. A mutant is caught when at least
-one of them fails. Prints one line per mutant and exits 1 if any survives.
+one of them fails. Prints one line per mutant and the caught share, and exits 1 if any
+survives.
 
     make mutants                           # every mutant, with the project's Python
-    python3 bench/mutants.py adam-epsilon  # only the mutants whose names contain this
+    python3 bench/mutants.py adam          # only the mutants whose names contain this
+    python3 bench/mutants.py --check       # only that every mutant still applies (seconds)
+
+Every mutant's text must occur exactly once in its file: when the code moves, `--check` (which
+`make test` runs) fails and names the mutant, so the list cannot rot unseen.
 
 The scratch copies build in target/mutants, so the project's own build is left alone; the first
 mutant builds the dependencies there once (a few minutes).
@@ -25,60 +32,136 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (name, file, text, replacement): the text must occur exactly once.
 MUTANTS = [
+    # Adam, as Keras defines it.
     ("adam-epsilon-1e-8", "src/config.rs", "epsilon: 1e-7 }", "epsilon: 1e-8 }"),
+    ("learning-rate-1.1e-3", "src/config.rs", "learning_rate: 1e-3,", "learning_rate: 1.1e-3,"),
+    ("adam-beta2-0.99", "src/config.rs", "beta2: 0.999,", "beta2: 0.99,"),
     (
-        "adam-epsilon-after-bias-correction",
+        "native-adam-epsilon-inside-the-root",
+        "src/engine/native.rs",
+        "*p += (c.neg_alpha * *m) / (v.sqrt() + c.epsilon);",
+        "*p += (c.neg_alpha * *m) / (*v + c.epsilon).sqrt();",
+    ),
+    (
+        "native-adam-first-moment-with-beta2",
+        "src/engine/native.rs",
+        "*m += c.one_minus_beta1 * (g - *m);",
+        "*m += c.one_minus_beta2 * (g - *m);",
+    ),
+    (
+        "fused-adam-epsilon-after-bias-correction",
         "src/adam.rs",
         "self.denom.g_add_scalar_(epsilon);",
         "self.denom.g_add_scalar_(epsilon * (1.0 - beta2.powf(t)).sqrt());",
     ),
-    ("learning-rate-1.1e-3", "src/config.rs", "learning_rate: 1e-3,", "learning_rate: 1.1e-3,"),
-    ("adam-beta2-0.99", "src/config.rs", "beta2: 0.999,", "beta2: 0.99,"),
+    # Initialisation.
     (
         "glorot-on-generator-hidden",
         "src/config.rs",
         "                init: activation.initialiser(),",
         "                init: if output == POINT_DIM { Init::GlorotUniform } else { activation.initialiser() },",
     ),
+    # The iteration, in the native engine.
     (
-        "composite-step-moves-discriminator",
-        "src/engine/fused.rs",
-        "self.generator_opt.step(self.generator.network().params(), self.generator.network().grads());",
-        "self.generator_opt.step(self.generator.network().params(), self.generator.network().grads());\n"
-        "        self.discriminator.network().backward(&d_acts, bce_grad(&logits, Label::Real), Need::Params);\n"
-        "        self.discriminator_opt.step(self.discriminator.network().params(), self.discriminator.network().grads());",
+        "native-generator-step-moves-discriminator",
+        "src/engine/native.rs",
+        "        let [p, m, v] = &mut w.g;\n        adam(p, m, v, &s.g_grads, plan.g_step);",
+        "        let [p, m, v] = &mut w.g;\n        adam(p, m, v, &s.g_grads, plan.g_step);\n"
+        "        let [p, m, v] = &mut w.d;\n        adam(p, m, v, &s.d_grads, plan.g_step);",
     ),
     (
-        "fakes-labelled-real",
-        "src/engine/fused.rs",
-        "update_discriminator(discriminator, opt, &fake, Label::Fake)",
-        "update_discriminator(discriminator, opt, &fake, Label::Real)",
+        "native-fakes-labelled-real",
+        "src/engine/native.rs",
+        "                    s,\n                    Term::Fake,",
+        "                    s,\n                    Term::Real,",
     ),
     (
-        "generator-labels-not-inverted",
-        "src/engine/fused.rs",
-        "bce_grad(&logits, Label::Real), Need::Input)",
-        "bce_grad(&logits, Label::Fake), Need::Input)",
+        "native-generator-labels-not-inverted",
+        "src/engine/native.rs",
+        "loss_gradient(loss, Term::Generator, scored, &mut s.grad);",
+        "loss_gradient(loss, Term::Fake, scored, &mut s.grad);",
     ),
     (
-        "fake-update-before-real",
-        "src/engine/fused.rs",
-        "        let d_real = update_discriminator(discriminator, opt, batches.real, Label::Real);\n"
-        "        let d_fake = update_discriminator(discriminator, opt, &fake, Label::Fake);",
-        "        let d_fake = update_discriminator(discriminator, opt, &fake, Label::Fake);\n"
-        "        let d_real = update_discriminator(discriminator, opt, batches.real, Label::Real);",
+        "native-paired-against-the-next-real-pack",
+        "src/engine/native.rs",
+        "*z -= s.paired[j % judged_half];",
+        "*z -= s.paired[(j + 1) % judged_half];",
     ),
-    ("no-bias-gradient", "src/model.rs", "grad.sum_intlist_out(&layer.grad_bias, 0, false, None)", "layer.grad_bias.shallow_clone().zero_()"),
-    ("leaky-hidden-activation", "src/model.rs", "let _ = ys.relu_();", "let _ = ys.leaky_relu_();"),
+    (
+        "native-packs-coordinate-major",
+        "src/engine/native.rs",
+        "out[(m * POINT_DIM as usize + c) * judged + j] = value;",
+        "out[(c * pack + m) * judged + j] = value;",
+    ),
+    (
+        "native-unpack-coordinate-major",
+        "src/engine/native.rs",
+        "*value = grad[(m * POINT_DIM as usize + c) * judged + j];",
+        "*value = grad[(c * pack + m) * judged + j];",
+    ),
+    # The host loops' passes.
+    (
+        "host-another-tree-for-batch-sums",
+        "src/host.rs",
+        "((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))",
+        "((acc[0] + acc[2]) + (acc[1] + acc[3])) + ((acc[4] + acc[6]) + (acc[5] + acc[7]))",
+    ),
+    ("host-no-bias-gradient", "src/host.rs", "bias_grads[o] = sum(g);", "bias_grads[o] = 0.0;"),
+    (
+        "host-no-activation-derivative",
+        "src/host.rs",
+        "layer.activation.derive_host(grad, output);",
+        "let _ = output;",
+    ),
+    # Activations.
+    (
+        "relu-derivative-leaks",
+        "src/activation.rs",
+        "*g = if y > 0.0 { *g } else { 0.0 })",
+        "*g = if y > 0.0 { *g } else { 0.1 * *g })",
+    ),
+    ("tanh-derivative-unsquared", "src/activation.rs", "*g *= 1.0 - y * y)", "*g *= 1.0 - y)"),
+    ("fused-leaky-hidden-activation", "src/activation.rs", "Activation::Relu => ys.relu_(),", "Activation::Relu => ys.leaky_relu_(),"),
+    # Losses.
+    (
+        "bce-gradient-sign",
+        "src/loss.rs",
+        "(if term == Term::Fake { sigmoid } else { sigmoid - 1.0 }) / n",
+        "(if term == Term::Fake { sigmoid } else { 1.0 - sigmoid }) / n",
+    ),
+    (
+        "least-squares-real-label-one-half",
+        "src/loss.rs",
+        "Loss::LeastSquares => (if term == Term::Fake { z } else { z - 1.0 }) / n,",
+        "Loss::LeastSquares => (if term == Term::Fake { z } else { z - 0.5 }) / n,",
+    ),
+    (
+        "hinge-margin-zero",
+        "src/loss.rs",
+        "Term::Real => (if z < 1.0 { -1.0 } else { 0.0 }) / n,",
+        "Term::Real => (if z < 0.0 { -1.0 } else { 0.0 }) / n,",
+    ),
+    # The discriminator's view.
+    ("view-pull-reversed", "src/view.rs", "dy: three_digits(-gy * sy),", "dy: three_digits(gy * sy),"),
+    (
+        "view-paired-not-centred",
+        "src/view.rs",
+        "realness: thousandths(self.loss.realness(z - centre)),",
+        "realness: thousandths(self.loss.realness(z)),",
+    ),
+    # The draws.
     (
         "fakes-latent-points-drawn-from-the-real-points-stream",
         "src/data.rs",
-        "(Tag::LatentHalf, rng::even(half * dim))",
-        "(Tag::Real, rng::even(half * dim))",
+        "            (Tag::LatentHalf, rng::even(half * dim)),\n            (Tag::LatentFull",
+        "            (Tag::Real, rng::even(half * dim)),\n            (Tag::LatentFull",
     ),
 ]
 
-TEST_ARGS = ["--lib", "--test", "engines", "--test", "learning", "--test", "checkpoint", "--test", "ensembles"]
+TEST_ARGS = [
+    "--lib", "--test", "engines", "--test", "learning", "--test", "checkpoint", "--test", "ensembles",
+    "--test", "cli",
+]
 
 
 def python_with_torch():
@@ -92,9 +175,34 @@ def failing_tests(output):
     return sorted(set(re.findall(r"^test (\S+) \.\.\. FAILED", output, re.MULTILINE)))
 
 
+def stale(mutants):
+    """The mutants whose text does not occur exactly once in the current source, as messages."""
+    found = []
+    for name, path, text, _ in mutants:
+        try:
+            with open(os.path.join(ROOT, path)) as f:
+                count = f.read().count(text)
+        except OSError as e:
+            found.append(f"mutant {name}: cannot read {path}: {e}")
+            continue
+        if count != 1:
+            found.append(f"mutant {name}: its text occurs {count} times in {path}, not once")
+    return found
+
+
 def main():
-    wanted = sys.argv[1:]
+    args = sys.argv[1:]
+    check_only = "--check" in args
+    wanted = [a for a in args if a != "--check"]
     mutants = [m for m in MUTANTS if not wanted or any(w in m[0] for w in wanted)]
+    if not mutants:
+        sys.exit(f"no mutant's name contains {' or '.join(wanted)}")
+    problems = stale(mutants)
+    if problems:
+        sys.exit("\n".join(problems) + "\nthe code moved: update bench/mutants.py")
+    if check_only:
+        print(f"all {len(mutants)} mutants apply to the current source")
+        return
     python = python_with_torch()
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", "mutants"))
     # The source as it is now, so that edits made while this runs change nothing.
@@ -140,10 +248,11 @@ def main():
         finally:
             shutil.rmtree(os.path.dirname(scratch), ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
+    caught = len(mutants) - len(survivors)
+    print(f"{caught} of {len(mutants)} mutants caught ({100 * caught / len(mutants):.0f} %)")
     if survivors:
-        print(f"{len(survivors)} of {len(mutants)} mutants survived: {', '.join(survivors)}")
+        print(f"survived: {', '.join(survivors)}")
         sys.exit(1)
-    print(f"all {len(mutants)} mutants caught")
 
 
 if __name__ == "__main__":

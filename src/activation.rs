@@ -1,5 +1,5 @@
 //! A layer's nonlinearity, in one place: its name, the initialiser that suits it, how it is
-//! applied, and its derivative. Every `match` on [`Activation`] in the crate is in this file,
+//! applied, and its derivative, in tensor form and on the host. Every `match` on [`Activation`] in the crate is in this file,
 //! so a new activation is one variant here plus its arms, each of which the compiler asks for.
 
 use tch::Tensor;
@@ -78,6 +78,43 @@ impl Activation {
             // ELU's derivative is 1 where its output is positive, output + α elsewhere.
             Activation::Elu => Tensor::elu_backward(&grad, 1.0, 1.0, 1.0, true, output),
             Activation::Linear => grad,
+        }
+    }
+
+    /// [`Activation::apply`] on the host, in place over a row of pre-activations: float32, the
+    /// transcendental functions from `libm`, so the same bits on every CPU.
+    #[inline(always)]
+    pub fn apply_host(self, row: &mut [f32]) {
+        match self {
+            // `x < 0` rather than `max`, so that a NaN stays NaN and divergence is seen.
+            Activation::Relu => row.iter_mut().for_each(|y| *y = if *y < 0.0 { 0.0 } else { *y }),
+            Activation::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                row.iter_mut().for_each(|y| *y = if *y < 0.0 { slope * *y } else { *y })
+            }
+            Activation::Tanh => row.iter_mut().for_each(|y| *y = libm::tanhf(*y)),
+            Activation::Elu => row.iter_mut().for_each(|y| *y = if *y > 0.0 { *y } else { libm::expm1f(*y) }),
+            Activation::Linear => {}
+        }
+    }
+
+    /// [`Activation::derivative`] on the host, in place: ∂loss/∂(pre-activation) from
+    /// ∂loss/∂(output) `grad` and the layer's `output`.
+    #[inline(always)]
+    pub fn derive_host(self, grad: &mut [f32], output: &[f32]) {
+        match self {
+            Activation::Relu => {
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 })
+            }
+            Activation::LeakyRelu(slope) => {
+                let slope = slope as f32;
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * slope })
+            }
+            Activation::Tanh => grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= 1.0 - y * y),
+            Activation::Elu => {
+                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * (y + 1.0) })
+            }
+            Activation::Linear => {}
         }
     }
 

@@ -348,6 +348,14 @@ pub fn uniform_points(keys: &Keys, tag: Tag, counter: u64, n: i64, low: f64, hig
     rng::uniform(&keys.draw(tag, counter, 1, 2 * n).squeeze_dim(1), low, high).view([keys.len(), n, 2])
 }
 
+/// `n` real points on the data's axes, the draw `tag` of `seed`'s stream at `counter`, on the
+/// CPU: the fixed sets of real points that metrics and pictures compare against, each from a
+/// tagged stream of its own, so that none disturbs another or the training draws.
+pub fn reference_pairs(seed: u64, tag: Tag, counter: u64, target: &Target, n: usize) -> Vec<(f32, f32)> {
+    let keys = Keys::new(&[seed], Device::Cpu);
+    to_pairs(&real_points(&keys, tag, counter, target, Scaling::IDENTITY, n as i64).get(0))
+}
+
 /// Copies a `[n, 2]` tensor of points to the host as `(x, y)` pairs.
 pub fn to_pairs(points: &Tensor) -> Vec<(f32, f32)> {
     let flat: Vec<f32> = Vec::try_from(points.to_device(Device::Cpu).contiguous().view([-1]))
@@ -483,13 +491,18 @@ mod tests {
     }
 
     #[test]
-    fn host_side_real_pairs_are_on_the_curve_and_seeded() {
-        use rand::SeedableRng;
+    fn reference_sets_are_on_the_curve_seeded_and_each_its_own_stream() {
         let target = Target::default();
-        let draw = |seed| target.real_pairs(50, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-        assert_eq!(draw(1), draw(1));
-        assert_ne!(draw(1), draw(2));
-        assert!(draw(3).iter().all(|&(x, y)| (-0.5..0.5).contains(&x) && y == x * x));
+        let draw = |seed, tag, counter| reference_pairs(seed, tag, counter, &target, 50);
+        assert_eq!(draw(1, Tag::MetricReference, 0), draw(1, Tag::MetricReference, 0));
+        assert_ne!(draw(1, Tag::MetricReference, 0), draw(2, Tag::MetricReference, 0));
+        // Seed S's animation is not seed S + 1's metric reference, nor its own.
+        assert_ne!(draw(2, Tag::MetricReference, 0), draw(1, Tag::FrameReference, 0));
+        assert_ne!(draw(1, Tag::MetricReference, 0), draw(1, Tag::FrameReference, 0));
+        assert_ne!(draw(1, Tag::EvaluateReference, 0), draw(1, Tag::EvaluateReference, 1));
+        assert!(
+            draw(3, Tag::MetricReference, 0).iter().all(|&(x, y)| (-0.5..0.5).contains(&x) && y == x * x)
+        );
     }
 
     #[test]

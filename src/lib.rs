@@ -18,6 +18,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod failure;
 pub mod fsio;
+pub mod host;
 pub mod loss;
 pub mod metrics;
 pub mod model;

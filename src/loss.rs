@@ -29,6 +29,16 @@ pub enum Term {
 }
 
 impl Loss {
+    /// What the loss measures, as an axis of the learning curves names it.
+    pub fn quantity(self) -> &'static str {
+        match self {
+            Loss::Bce => "binary cross-entropy",
+            Loss::LeastSquares => "least-squares loss",
+            Loss::Hinge => "hinge loss",
+            Loss::Relativistic => "relativistic cross-entropy",
+        }
+    }
+
     /// The logit above which the discriminator calls a point real: 0, or ½ for least squares,
     /// whose labels are 0 and 1.
     pub fn boundary(self) -> f32 {

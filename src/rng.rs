@@ -52,6 +52,13 @@ pub enum Tag {
     AloneReal = 12,
     /// `explore discriminator`: batch `i`'s uniform fakes (counter `i`).
     AloneFake = 13,
+    /// The real points a member's metrics compare against, fixed for the run (counter 0).
+    MetricReference = 14,
+    /// The real points under a run's animation (counter 0).
+    FrameReference = 15,
+    /// `evaluate`: the reference set (counter 0), the real floor's points (1) and the floor's
+    /// own reference set (2).
+    EvaluateReference = 16,
 }
 
 /// Philox4x32-10 of one counter block under one key, on the host: the reference that the

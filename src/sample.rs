@@ -8,7 +8,7 @@ use anyhow::Result;
 use tch::Device;
 
 use crate::data::{latent_points, to_pairs};
-use crate::engine::native::HostNetwork;
+use crate::host::HostNetwork;
 use crate::rng::{Keys, Tag};
 use crate::target::Scaling;
 

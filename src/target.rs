@@ -429,26 +429,6 @@ impl Target {
         let step = (d.high - d.low) / (n - 1) as f64;
         (0..n).map(|i| d.low + step * i as f64).map(|x| (x, self.f(x))).collect()
     }
-
-    /// `n` real points from a host-side random stream: for reference sets that must not disturb
-    /// libtorch's stream, which the training run owns.
-    pub fn real_pairs(&self, n: usize, rng: &mut impl rand::Rng) -> Vec<(f32, f32)> {
-        if let Some(plane) = self.plane() {
-            return (0..n)
-                .map(|_| {
-                    let words: [f32; 4] = std::array::from_fn(|_| (rng.next_u32() >> 8) as f32);
-                    plane.point(&words)
-                })
-                .collect();
-        }
-        let d = self.domain();
-        (0..n)
-            .map(|_| {
-                let x = rng.random_range(d.low as f32..d.high as f32);
-                (x, self.f(x as f64) as f32)
-            })
-            .collect()
-    }
 }
 
 /// The first of `xs` where `values` (same shape, or one number) is NaN or infinite.
@@ -812,6 +792,16 @@ impl Scaling {
         if let Some(tensors) = self.on(points.device()) {
             tensors.to_model_(points);
         }
+    }
+
+    /// A data point on the networks' axes, on the host, in the float32 operations of
+    /// [`Scaling::to_model_`], so the same numbers.
+    pub fn point_to_model(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        if self.is_identity() {
+            return (x, y);
+        }
+        let axis = |v: f32, a: Affine| (v - a.center as f32) / a.half_width as f32;
+        (axis(x, self.x), axis(y, self.y))
     }
 
     /// The networks' points `[n, 2]` on the data's axes.

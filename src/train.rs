@@ -13,8 +13,6 @@
 //! fails with [`Diverged`]. This module never parses arguments, plots or names files.
 
 use anyhow::{Result, bail};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 use crate::adam::Adam;
@@ -22,6 +20,7 @@ use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::data::{self, TrainingDraws};
 use crate::engine::{self, Batches, Engine, Net, NetState, fused};
 use crate::evaluate::{self, EvalReport};
+use crate::host::HostNetwork;
 use crate::loss::{Loss, Term};
 use crate::metrics;
 use crate::model::Discriminator;
@@ -138,8 +137,8 @@ struct Member {
     /// The latent points whose images every evaluation measures, fixed for the whole run so
     /// that the metrics follow the generator, not the draw: `[1, metric_samples, latent_dim]`.
     metric_latent: Tensor,
-    /// The real points the metrics compare against, drawn once per run from a host-side stream
-    /// of their own, so that an evaluation's metrics depend on the generator alone.
+    /// The real points the metrics compare against, drawn once per run from a stream of their
+    /// own, so that an evaluation's metrics depend on the generator alone.
     reference: Vec<(f32, f32)>,
     status: Status,
 }
@@ -198,6 +197,8 @@ impl Trainer {
     ) -> Result<Self> {
         model_cfg.validate()?;
         cfg.validate_numbers()?;
+        // Every engine packs each batch alone only when the packs divide it.
+        model_cfg.check_pack(cfg)?;
         let k = start.seeds.len();
         if k == 0 || k > limits::MAX_MEMBERS {
             bail!("a run has 1 to {} members, not {k}", limits::MAX_MEMBERS);
@@ -230,8 +231,13 @@ impl Trainer {
                 Member {
                     cfg: TrainConfig { seed, ..cfg.clone() },
                     metric_latent: data::metric_latent(&keys, cfg.metric_samples, model_cfg),
-                    reference: target
-                        .real_pairs(cfg.metric_samples as usize, &mut ChaCha8Rng::seed_from_u64(seed)),
+                    reference: data::reference_pairs(
+                        seed,
+                        Tag::MetricReference,
+                        0,
+                        &target,
+                        cfg.metric_samples as usize,
+                    ),
                     keys,
                     status,
                 }
@@ -264,8 +270,8 @@ impl Trainer {
 
     /// The one-member run saved in `dir` under `manifest`, rebuilt on `device` with
     /// `engine_kind`'s engine (any engine continues any engine's checkpoint) to continue under
-    /// `cfg` (the saved configuration, possibly with more epochs). Every file is checked before
-    /// anything is built.
+    /// `cfg` (the saved configuration, possibly with more epochs) as the seed the checkpoint
+    /// holds, whatever `cfg`'s. Every file is checked before anything is built.
     pub fn resumed(
         dir: &std::path::Path,
         manifest: &crate::checkpoint::Manifest,
@@ -274,8 +280,11 @@ impl Trainer {
         device: Device,
     ) -> Result<Self> {
         let state = crate::checkpoint::load_state(dir, manifest, device)?;
-        let start =
-            Start { seeds: vec![cfg.seed], saved: Some((manifest.iteration, state)), statuses: Vec::new() };
+        let start = Start {
+            seeds: vec![manifest.seed],
+            saved: Some((manifest.iteration, state)),
+            statuses: Vec::new(),
+        };
         Trainer::new(&manifest.model, cfg, engine_kind, device, Some(manifest.scaling), start)
     }
 
@@ -483,10 +492,12 @@ impl Trainer {
     pub fn view(&self, k: usize, fake: &[(f32, f32)]) -> crate::view::View {
         let real = &self.members[k].reference;
         let [_, discriminator] = self.member_state(k);
+        let discriminator = HostNetwork::new(&self.model_cfg.discriminator_layers(), &discriminator.params)
+            .expect("a member's discriminator fits its layers");
         let lens = crate::view::Lens {
-            model: &self.model_cfg,
-            params: discriminator.params,
+            discriminator: &discriminator,
             loss: self.members[k].cfg.loss,
+            pack: self.model_cfg.pack as usize,
             scaling: self.scaling,
         };
         lens.view(&self.target, fake, real)
@@ -714,5 +725,16 @@ mod tests {
         let cfg = TrainConfig::default();
         let made = Trainer::new(&ModelConfig::default(), &cfg, EngineKind::Fused, Device::Cpu, None, start);
         assert!(made.is_err());
+    }
+
+    #[test]
+    fn a_packing_that_does_not_divide_a_batch_is_refused_by_the_trainer() {
+        let model = ModelConfig { pack: 3, ..ModelConfig::default() };
+        for kind in [EngineKind::Native, EngineKind::Fused, EngineKind::Autograd] {
+            let made =
+                Trainer::new(&model, &TrainConfig::default(), kind, Device::Cpu, None, Start::fresh(&[1]));
+            let error = format!("{:#}", made.err().expect("--pack 3 does not divide 64"));
+            assert!(error.contains("--pack 3 must divide the 64 points"), "{kind}: {error}");
+        }
     }
 }

@@ -1,13 +1,11 @@
 //! The discriminator's view of the plane, as GAN Lab draws it: how real it believes each place
 //! is (a heat map behind the points), and the pull on a generated point there, the direction
-//! the generator's update moves it (arrows). Measured from one member's discriminator on the
-//! CPU; the plots draw it from the plain values here.
+//! the generator's update moves it (arrows). Measured from one member's discriminator by the
+//! host loops, so a run's frames have the same bits on every CPU; the plots draw it from the
+//! plain values here.
 
-use tch::{Device, Tensor};
-
-use crate::config::ModelConfig;
-use crate::loss::{self, Loss, Term};
-use crate::model::{Discriminator, Need};
+use crate::host::HostNetwork;
+use crate::loss::{Loss, Term};
 use crate::target::{Scaling, Target};
 
 /// Cells of the heat map across and up: coarse enough for a small log, fine enough to show
@@ -57,12 +55,12 @@ pub fn cell_centres(target: &Target) -> Vec<(f32, f32)> {
         .collect()
 }
 
-/// What the view of one discriminator needs: its networks' shape and parameters (one member's
-/// flat row, `[1, n]`), the loss it is trained with, and the run's scaling.
+/// What the view of one discriminator needs: the network (one member's, on the host), the
+/// loss it is trained with, its packing, and the run's scaling.
 pub struct Lens<'a> {
-    pub model: &'a ModelConfig,
-    pub params: Tensor,
+    pub discriminator: &'a HostNetwork,
     pub loss: Loss,
+    pub pack: usize,
     pub scaling: Scaling,
 }
 
@@ -70,48 +68,53 @@ impl Lens<'_> {
     /// The discriminator at each of `places`. A paired loss's logits are measured from the
     /// midpoint between its mean logit on `real` and on `fake` points, where it is undecided.
     /// A packing discriminator judges a pack of `pack` copies of the place; the pull is then
-    /// the sum over the copies, the move of every point of such a pack at once.
+    /// the sum over the copies, the move of every point of such a pack at once. Computed by the
+    /// host loops ([`crate::host`]), so the same bits on every CPU.
     pub fn probe(&self, places: &[(f32, f32)], real: &[(f32, f32)], fake: &[(f32, f32)]) -> Vec<Probe> {
         if places.is_empty() {
             return Vec::new();
         }
-        let d = Discriminator::new(self.model, self.params.to_device(Device::Cpu));
-        let on_model = |points: &[(f32, f32)]| {
-            let flat: Vec<f32> = points.iter().flat_map(|&(x, y)| [x, y]).collect();
-            let mut xs = Tensor::from_slice(&flat).view([1, -1, 2]);
-            self.scaling.to_model_(&mut xs);
-            xs
+        let pack = self.pack;
+        // Each point `copies` times over, on the networks' axes: `copies` points of a pack.
+        let on_model = |points: &[(f32, f32)], copies: usize| -> Vec<f32> {
+            points
+                .iter()
+                .flat_map(|&p| {
+                    let (x, y) = self.scaling.point_to_model(p);
+                    std::iter::repeat_n([x, y], copies).flatten()
+                })
+                .collect()
         };
         let centre = if self.loss.is_paired() && !real.is_empty() && !fake.is_empty() {
+            // A pack of consecutive points, as training judges them; the mean in float64, in
+            // order.
             let mean = |p: &[(f32, f32)]| {
-                tch::no_grad(|| d.score(&on_model(p)).mean(tch::Kind::Float).double_value(&[]))
+                let logits = self.discriminator.apply(&on_model(p, 1));
+                logits.iter().map(|&z| f64::from(z)).sum::<f64>() / logits.len().max(1) as f64
             };
-            (mean(real) + mean(fake)) / 2.0
+            ((mean(real) + mean(fake)) / 2.0) as f32
         } else {
             0.0
         };
-        let pack = self.model.pack;
-        let n = places.len() as i64;
-        let xs = on_model(places).unsqueeze(2).expand([1, n, pack, 2], false).reshape([1, n * pack, 2]);
-        let acts = d.network().forward_cached(&xs);
-        let logits = acts.output() - centre;
-        let grad = loss::gradient(self.loss, Term::Generator, &logits);
-        let input_grad =
-            d.network().backward(&acts, grad, Need::Input).expect("Need::Input returns the input gradient");
-        let input_grad = input_grad.view([1, n, pack, 2]).sum_dim_intlist(2, false, tch::Kind::Float);
-        let host = |t: &Tensor| Vec::<f32>::try_from(t.contiguous().view([-1])).expect("float32 converts");
-        let (z, pull) = (host(&logits), host(&input_grad));
+        let n = places.len() as f32;
+        let (logits, pull) = self.discriminator.input_gradient(&on_model(places, pack), |outputs| {
+            outputs.iter().map(|&z| self.loss.point_gradient(Term::Generator, z - centre, n)).collect()
+        });
         let (sx, sy) = (self.scaling.x.half_width as f32, self.scaling.y.half_width as f32);
         places
             .iter()
-            .zip(z)
-            .zip(pull.chunks_exact(2))
-            .map(|((&(x, y), z), g)| Probe {
-                x,
-                y,
-                realness: thousandths(self.loss.realness(z)),
-                dx: three_digits(-g[0] * sx),
-                dy: three_digits(-g[1] * sy),
+            .zip(logits)
+            .zip(pull.chunks_exact(2 * pack))
+            .map(|((&(x, y), z), g)| {
+                // The pull on the pack's points together, summed over the copies in order.
+                let (gx, gy) = g.chunks_exact(2).fold((0f32, 0f32), |(sx, sy), c| (sx + c[0], sy + c[1]));
+                Probe {
+                    x,
+                    y,
+                    realness: thousandths(self.loss.realness(z - centre)),
+                    dx: three_digits(-gx * sx),
+                    dy: three_digits(-gy * sy),
+                }
             })
             .collect()
     }
@@ -171,23 +174,23 @@ mod tests {
     use super::*;
 
     /// A discriminator whose logit is the point's `y`: more real upwards.
-    fn upwards() -> Tensor {
-        let cfg = ModelConfig::default();
+    fn upwards() -> HostNetwork {
+        let cfg = crate::config::ModelConfig::default();
         let n = crate::config::parameter_count(&cfg.discriminator_layers()) as usize;
         let mut p = vec![0f32; n];
         p[1] = 1.0; // hidden.weight[0] = (0, 1)
         p[50] = 10.0; // hidden.bias[0]: the unit never switches off
         p[75] = 1.0; // out.weight[0][0]
         p[100] = -10.0; // out.bias
-        Tensor::from_slice(&p).view([1, -1])
+        HostNetwork::from_row(&cfg.discriminator_layers(), p).unwrap()
     }
 
     #[test]
     fn the_view_rises_where_the_discriminator_believes_and_pulls_towards_it() {
-        let model = ModelConfig::default();
         let target = Target::default();
+        let discriminator = upwards();
         for &loss in Loss::ALL {
-            let lens = Lens { model: &model, params: upwards(), loss, scaling: Scaling::IDENTITY };
+            let lens = Lens { discriminator: &discriminator, loss, pack: 1, scaling: Scaling::IDENTITY };
             let view = lens.view(&target, &[(0.0, -0.2), (0.1, 0.3)], &[(0.0, 0.0)]);
             assert_eq!((view.cells.len(), view.points.len()), (COLUMNS * ROWS, 2));
             let (first, last) = (view.cells[0], view.cells[COLUMNS * ROWS - 1]);

@@ -31,8 +31,7 @@ fn a_saved_then_loaded_generator_samples_identically() {
     assert_eq!(manifest.iteration, 50);
     assert_eq!(manifest.train, cfg);
     assert_eq!((manifest.generator_adam_steps, manifest.discriminator_adam_steps), (50, 100));
-    let loaded =
-        gan1d::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params).unwrap();
+    let loaded = gan1d::host::HostNetwork::new(&manifest.model.generator_layers(), &params).unwrap();
     let zs = latent_points(
         &gan1d::rng::Keys::new(&[1], Device::Cpu),
         gan1d::rng::Tag::Sample,
@@ -120,6 +119,30 @@ fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
     assert_eq!(names_in(dir.path()), before);
     let (manifest, _) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
     assert_eq!(manifest.iteration, 1);
+}
+
+/// The seed is the checkpoint's: a configuration naming another continues the saved run.
+#[test]
+fn a_resume_continues_the_seed_it_saved_whatever_the_configuration_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, straight) = trained(12, 40, 40);
+    let (_, first) = trained(12, 40, 20);
+    checkpoint::save(dir.path(), &first.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    let manifest = checkpoint::read_manifest(dir.path()).unwrap();
+    let other = TrainConfig { seed: 99, ..cfg };
+    let mut resumed =
+        Trainer::resumed(dir.path(), &manifest, &other, EngineKind::Native, Device::Cpu).unwrap();
+    assert_eq!((resumed.seeds(), resumed.cfg().seed), (vec![12], 12));
+    for _ in 20..40 {
+        let _ = resumed.step();
+    }
+    for net in Net::BOTH {
+        assert!(
+            resumed.engine().export(net).params.equal(&straight.engine().export(net).params),
+            "{}",
+            net.name()
+        );
+    }
 }
 
 #[test]

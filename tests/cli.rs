@@ -422,7 +422,20 @@ fn a_bad_manifest_is_refused() {
     refused_after(|d| fs::write(d.join("config.json"), "{ not json").unwrap(), "not valid JSON");
     refused_after(|d| fs::write(d.join("config.json"), "").unwrap(), "not valid JSON");
     refused_after(|d| fs::write(d.join("config.json"), [0xff, 0xfe, 0x7b]).unwrap(), "not UTF-8");
-    refused_after(|d| edit(d, &|v| v["format_version"] = 99.into()), "format version 99 is newer");
+    refused_after(
+        |d| edit(d, &|v| v["format_version"] = 99.into()),
+        "was written by a newer gan1d (format version 99; this gan1d",
+    );
+    // A newer gan1d's file may hold fields, values and a seal this one does not know: the
+    // version is judged before any of them.
+    let newer = |d: &Path| {
+        let mut v = common::read_manifest(d);
+        v["format_version"] = 5.into();
+        v["a_field_of_the_future"] = 1.into();
+        v["train"]["loss"] = "a-loss-of-the-future".into();
+        fs::write(d.join("config.json"), v.to_string()).unwrap();
+    };
+    refused_after(newer, "was written by a newer gan1d (format version 5;");
     refused_after(
         |d| edit(d, &|v| v["format_version"] = 1.into()),
         "format version 1 was written by an older",
@@ -480,26 +493,56 @@ fn the_shipped_run_is_rebuilt_byte_for_byte() {
     let out = tmp.path().join("models");
     let o = gan1d(&["train", "--seed", "42", "--device", "cpu", "--quiet", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let shipped = shipped_models();
     let mut files = Vec::new();
-    for entry in walk(&shipped) {
-        let name = entry.strip_prefix(&shipped).unwrap().to_path_buf();
+    for (name, theirs) in &shipped {
         files.push(name.clone());
-        let (ours, theirs) = (fs::read(out.join(&name)).unwrap(), fs::read(&entry).unwrap());
+        let ours = fs::read(out.join(name)).unwrap_or_else(|e| panic!("{}: {e}", name.display()));
         if name == Path::new("config.json") {
             let version = |b: &[u8]| {
                 let text = String::from_utf8(b.to_vec()).unwrap();
                 let line = text.lines().find(|l| l.contains("\"libtorch_version\"")).unwrap().to_string();
                 text.replace(&line, "")
             };
-            if version(&ours) == version(&theirs) && ours != theirs {
+            if version(&ours) == version(theirs) && &ours != theirs {
                 eprintln!("config.json differs only in libtorch's version");
                 continue;
             }
         }
-        assert!(ours == theirs, "{} differs from the shipped models/", name.display());
+        assert!(&ours == theirs, "{} differs from the shipped models/", name.display());
     }
+    let made: Vec<PathBuf> = walk(&out).iter().map(|p| p.strip_prefix(&out).unwrap().to_path_buf()).collect();
+    assert_eq!(made.len(), files.len(), "the run made {made:?}, models/ ships {files:?}");
     assert!(files.len() >= 13, "{files:?}");
+}
+
+/// The files of `models/` as the repository commits them (`git show HEAD:models/…`), so that a
+/// `make train` before the tests, which rewrites `models/`, cannot make the comparison pass.
+/// Outside a git checkout (a source archive), the files on disk.
+fn shipped_models() -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(root).args(args).output();
+    match git(&["ls-tree", "-r", "--name-only", "HEAD", "models/"]) {
+        Ok(listed) if listed.status.success() => {
+            let names = String::from_utf8(listed.stdout).unwrap();
+            names
+                .lines()
+                .map(|name| {
+                    let shown = git(&["show", &format!("HEAD:{name}")]).unwrap();
+                    assert!(shown.status.success(), "git show HEAD:{name}: {}", stderr(&shown));
+                    (Path::new(name).strip_prefix("models").unwrap().to_path_buf(), shown.stdout)
+                })
+                .collect()
+        }
+        _ => {
+            eprintln!("not a git checkout: comparing against models/ as it is on disk");
+            let shipped = root.join("models");
+            walk(&shipped)
+                .into_iter()
+                .map(|p| (p.strip_prefix(&shipped).unwrap().to_path_buf(), fs::read(&p).unwrap()))
+                .collect()
+        }
+    }
 }
 
 /// Every file under `dir`, recursively, but the lock.
@@ -524,6 +567,30 @@ fn png_facts(path: &Path) -> ((u32, u32), usize) {
     let frame = reader.next_frame(&mut pixels).unwrap();
     let colours: std::collections::HashSet<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
     ((frame.width, frame.height), colours.len())
+}
+
+/// How many pixels of the 8-bit RGB PNG at `path` `pick` accepts.
+fn pixels_where(path: &Path, pick: impl Fn(u8, u8, u8) -> bool) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Rgb, "{}", path.display());
+    pixels[..frame.buffer_size()].chunks(3).filter(|p| pick(p[0], p[1], p[2])).count()
+}
+
+/// An evaluation's plot shows its 100 real points in red and 100 generated ones in blue: each
+/// dot is about 28 pixels, and dots overlap, so a few hundred pixels of each at least.
+#[test]
+fn an_evaluation_plot_shows_the_real_and_the_generated_points() {
+    let (dir, out) = trained();
+    assert!(out.status.success(), "{}", stderr(out));
+    let plot = dir.join("plots/iter_00039.png");
+    let red = pixels_where(&plot, |r, g, b| r > 180 && g < 90 && b < 90);
+    let blue = pixels_where(&plot, |r, g, b| b > 180 && r < 90 && g < 90);
+    assert!(red > 400 && blue > 400, "red {red}, blue {blue} pixels");
+    // Far fewer than the plot: points, not a flood of colour.
+    assert!(red + blue < 800 * 600 / 10, "red {red}, blue {blue} pixels");
 }
 
 #[test]

@@ -91,7 +91,6 @@ fn members_step_as_alone(kind: EngineKind) {
             }
         }
     }
-    assert_eq!(compared, 3 * seeds.len() * 2, "every member's two networks at every state were compared");
     println!(
         "{kind}: member against single run: worst {worst:.4} of the allowance; {bitwise} of {compared} states \
          bit-identical"
@@ -485,7 +484,13 @@ fn a_damaged_ensemble_manifest_is_refused_in_one_line() {
         (with("extra", 1.into()), "unknown field"),
         (with("seeds", serde_json::json!([1, 1])), "distinct"),
         (with("seeds", serde_json::json!([])), "distinct"),
-        (with("format_version", 9.into()), "format version 9"),
+        (with("format_version", 9.into()), "written by a newer gan1d (format version 9;"),
+        (
+            serde_json::json!({"format_version": 3, "select": "a-metric-of-the-future", "more": 1})
+                .to_string(),
+            "written by a newer gan1d (format version 3;",
+        ),
+        (with("format_version", 0.into()), "no format version this gan1d reads"),
         (with("select", "best".into()), "ensemble manifest"),
         (with("diverged", serde_json::json!({"5": 3})), "diverged member 5"),
         ("{".to_string(), "ensemble manifest"),

@@ -29,7 +29,7 @@ fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
     let o = train(&dir, &flags);
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir);
-    assert_eq!(manifest["format_version"], 3);
+    assert_eq!(manifest["format_version"], 4);
     assert_eq!(manifest["train"]["target"]["expression"], "10*x");
     assert_eq!(manifest["train"]["target"]["domain"], serde_json::json!([2.0, 4.0]));
     assert_eq!(manifest["model"]["activation"], "leaky-relu:0.2");

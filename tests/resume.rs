@@ -150,8 +150,13 @@ fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
     // A first, complete run: from here on the folder must always hold a loadable checkpoint.
     let o = train(&["--epochs", "5", "--out", d]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let (mut loaded, mut mid_save) = (0, 0);
-    for round in 0..14 {
+    // At least 14 rounds, and more (up to 40) until a kill has landed inside a save: the case
+    // this test exists for must have happened, not only been likely.
+    let mut mid_save = 0;
+    for round in 0..40 {
+        if round >= 14 && mid_save > 0 {
+            break;
+        }
         // Fresh runs over the folder and resumes of it, each saving after every iteration, so
         // that most kills land in the middle of a save.
         let seed = round.to_string();
@@ -176,16 +181,18 @@ fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
         });
         mid_save += inside_a_save as u32;
         let o = gan1d(&["sample", "--checkpoint", d, "-n", "3"]);
-        assert!(o.status.success(), "round {round}: the checkpoint does not load: {}", stderr(&o));
-        loaded += 1;
+        assert!(
+            o.status.success(),
+            "round {round}: the checkpoint does not load (killed inside a save: {inside_a_save}): {}",
+            stderr(&o)
+        );
     }
+    assert!(mid_save > 0, "no kill of 40 landed inside a save: the test did not test what it is for");
     // The folder a kill left goes on training.
     let reached = read_manifest(&dir)["iteration"].as_u64().unwrap();
     let o = train(&["--resume", d, "--epochs", &(reached + 20).to_string()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // Every round's folder loaded; how many kills landed inside a save is a figure, not a check.
-    assert_eq!(loaded, 14);
-    eprintln!("kill -9: {loaded} folders loaded after a kill, {mid_save} of them killed inside a save");
+    eprintln!("kill -9: every folder loaded after a kill, {mid_save} of them killed inside a save");
 }
 
 #[test]

@@ -59,8 +59,10 @@ pub fn members_of(dir: &Path) -> Result<(Layout, Vec<u64>, Option<EnsembleManife
     }
 }
 
-/// The version of the ensemble manifest's layout.
-pub const ENSEMBLE_FORMAT_VERSION: u32 = 1;
+/// The version of the ensemble manifest's layout: 2 since gan1d 0.9, the first to say that
+/// `select` may be `modes` (gan1d 0.8 wrote it under 1). Both are read; a newer one is refused
+/// before any field is read.
+pub const ENSEMBLE_FORMAT_VERSION: u32 = 2;
 
 pub fn ensemble_manifest_path(dir: &Path) -> PathBuf {
     dir.join(ENSEMBLE_MANIFEST)
@@ -136,14 +138,16 @@ pub fn read_ensemble_manifest(dir: &Path) -> Result<EnsembleManifest> {
     let path = ensemble_manifest_path(dir);
     let fail = || format!("cannot read the ensemble manifest {}", path.display());
     let bytes = fsio::read_regular_file(&path, MAX_MANIFEST_BYTES).with_context(fail)?;
-    let manifest: EnsembleManifest = serde_json::from_slice(&bytes).with_context(fail)?;
-    if manifest.format_version != ENSEMBLE_FORMAT_VERSION {
-        bail!(
-            "{}: format version {} is not one this gan1d reads ({ENSEMBLE_FORMAT_VERSION})",
-            path.display(),
-            manifest.format_version
-        );
+    // The version first: a newer gan1d's file may hold fields this one does not know.
+    let value: serde_json::Value = serde_json::from_slice(&bytes).with_context(fail)?;
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(v) if v > u64::from(ENSEMBLE_FORMAT_VERSION) => {
+            return Err(super::manifest::written_by_a_newer_gan1d(&path, v, ENSEMBLE_FORMAT_VERSION));
+        }
+        Some(1..) => {}
+        _ => bail!("{}: no format version this gan1d reads (1 to {ENSEMBLE_FORMAT_VERSION})", path.display()),
     }
+    let manifest: EnsembleManifest = serde_json::from_value(value).with_context(fail)?;
     let unique: std::collections::HashSet<u64> = manifest.seeds.iter().copied().collect();
     if manifest.seeds.is_empty()
         || manifest.seeds.len() > crate::config::limits::MAX_MEMBERS

@@ -2,11 +2,14 @@
 
 use super::*;
 
-/// The version of the layout above, which gan1d writes. Version 3 (gan1d 0.3) added the
-/// target, the activations and the scaling; version 2 (gan1d 0.2) is read as the tutorial's
-/// x², ReLU and no scaling. Version 1 (gan1d 0.1) kept the tensors in fixed file names,
-/// replaced one by one, and is refused, as are versions newer than this.
-pub const FORMAT_VERSION: u32 = 3;
+/// The version of the layout above, which gan1d writes. Version 4 (gan1d 0.9) is the first to
+/// say that it may hold the training choices (loss, rounds, step sizes, latent, packing,
+/// learning-rate half-life) and plane targets with their data, which gan1d 0.7 and 0.8 wrote
+/// under version 3; version 3 (gan1d 0.3) added the target, the activations and the scaling;
+/// version 2 (gan1d 0.2) is read as the tutorial's x², ReLU and no scaling. Version 1 (gan1d
+/// 0.1) kept the tensors in fixed file names, replaced one by one, and is refused; a version
+/// newer than this is refused first of all, before any field is read, with its own message.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest version read.
 pub const OLDEST_FORMAT_VERSION: u32 = 2;
@@ -27,6 +30,15 @@ pub(super) fn max_tensor_file_bytes(model: &ModelConfig) -> u64 {
     let g = parameters(model.latent_dim, &model.generator_hidden, crate::config::POINT_DIM);
     let d = parameters(crate::config::POINT_DIM * model.pack, &model.discriminator_hidden, 1);
     2 * (g + d) * 4 + (1 << 20)
+}
+
+/// The error for a file of format version `found` where this gan1d reads up to `newest`.
+pub(super) fn written_by_a_newer_gan1d(path: &Path, found: u64, newest: u32) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} was written by a newer gan1d (format version {found}; this gan1d {} reads up to {newest}): update gan1d",
+        path.display(),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// The manifest field holding the manifest's own checksum.
@@ -193,9 +205,7 @@ pub(super) fn read_manifest_but_target(dir: &Path) -> Result<Manifest> {
     match value.get("format_version").and_then(|v| v.as_u64()) {
         None => return Err(invalid("no format_version field".into())),
         Some(v) if v > FORMAT_VERSION as u64 => {
-            return Err(invalid(format!(
-                "format version {v} is newer than this gan1d understands ({FORMAT_VERSION}); update gan1d"
-            )));
+            return Err(written_by_a_newer_gan1d(&path, v, FORMAT_VERSION));
         }
         Some(v) if v < OLDEST_FORMAT_VERSION as u64 => {
             return Err(invalid(format!(

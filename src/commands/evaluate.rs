@@ -1,13 +1,12 @@
 //! `gan1d evaluate`: the quality metrics of a trained generator beside the real-data floor.
 
 use anyhow::Result;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use tch::Device;
 
 use crate::cli::EvaluateArgs;
 use crate::metrics::{self, ENERGY_MAX_POINTS, Metrics};
+use crate::rng::Tag;
 use crate::{checkpoint, sample};
 
 /// What `evaluate --json` prints.
@@ -32,7 +31,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     tch::set_num_threads(1);
     let (dir, note) = super::resolve_checkpoint(&args.checkpoint, args.member)?;
     let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
-    let generator = crate::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params)?;
+    let generator = crate::host::HostNetwork::new(&manifest.model.generator_layers(), &params)?;
     if let Some(note) = note {
         crate::output::note(&note);
     }
@@ -45,11 +44,13 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     };
     let points = sample::generate(&sampler, args.n);
 
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    // Three sets of real points, each its own counter of the seed's stream.
+    let real =
+        |counter, n| crate::data::reference_pairs(args.seed, Tag::EvaluateReference, counter, &target, n);
     let reference_size = ENERGY_MAX_POINTS.min(args.n as usize);
-    let reference = target.real_pairs(reference_size, &mut rng);
-    let floor_points = target.real_pairs(args.n as usize, &mut rng);
-    let floor_reference = target.real_pairs(reference_size, &mut rng);
+    let reference = real(0, reference_size);
+    let floor_points = real(1, args.n as usize);
+    let floor_reference = real(2, reference_size);
     let generated = metrics::measure(&points, &reference, &target);
     let floor = metrics::measure(&floor_points, &floor_reference, &target);
 

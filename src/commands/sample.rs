@@ -28,7 +28,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         super::destination::distinct(&out, plot, ("--out", "--plot"), shown)?;
     }
     let (manifest, params) = checkpoint::load_generator(&dir, Device::Cpu)?;
-    let generator = crate::engine::native::HostNetwork::new(&manifest.model.generator_layers(), &params)?;
+    let generator = crate::host::HostNetwork::new(&manifest.model.generator_layers(), &params)?;
     if let Some(note) = note {
         crate::output::note(&note);
     }

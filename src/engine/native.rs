@@ -3,16 +3,8 @@
 //!
 //! At this size (an iteration is about 0.2 MFLOP) libtorch's cost is its calls, not their
 //! arithmetic; here an iteration is a few loops over arrays that stay in the first-level cache.
-//! Activations are kept feature-major (`[features][points]`), so that every inner loop runs
-//! along the batch, which the compiler vectorises.
-//!
-//! **The same bits on every CPU.** Every number is computed in a fixed order of float32
-//! operations that are exactly rounded (add, multiply, divide, square root, compare):
-//! - a product sum over a layer's inputs runs in input order, one output at a time;
-//! - a sum over the batch (weight and bias gradients) uses [`LANES`] fixed partial sums,
-//!   added in a fixed tree at the end, whatever vector width the CPU has;
-//! - no fused multiply-add anywhere (Rust never contracts `a * b + c`);
-//! - exp, tanh and their relatives come from the `libm` crate, plain Rust, not the platform.
+//! The layers' passes are [`crate::host`]'s, with the same bits on every CPU; this file owns the
+//! iteration around them (rounds, packing, pairing, the generator's pass) and Adam.
 //!
 //! The hot loops are compiled twice, for any x86-64 and with AVX2, and chosen at run time;
 //! both are the same operations in the same order, so they give the same bits (a test checks).
@@ -20,94 +12,14 @@
 //! are those of `--seed S` alone, bit for bit, whatever K and N are.
 
 use anyhow::{Result, bail};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
-use crate::activation::Activation;
-use crate::config::{AdamConfig, LayerSpec, ModelConfig, POINT_DIM, parameter_count, variables};
+use crate::config::{AdamConfig, ModelConfig, POINT_DIM};
 use crate::failure::OutOfMemory;
+use crate::host::{HostView, Shape, apply, backward, buffer, forward, host, transpose, zeros};
 use crate::loss::{Loss, Term};
 use crate::model::Need;
-
-/// Points one evaluation pass holds at once, so that its buffers stay small whatever the
-/// evaluation's size; the points are independent, so the numbers do not depend on it.
-const EVAL_CHUNK: usize = 4096;
-
-/// An empty buffer that can grow to `len` numbers without allocating again, or the allocation
-/// that failed: with limits on memory, a run too large fails in one line instead of aborting.
-fn buffer(len: usize) -> Result<Vec<f32>, OutOfMemory> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| OutOfMemory { bytes: len as u64 * 4 })?;
-    Ok(v)
-}
-
-/// `len` zeros, allocated as [`buffer`] does.
-fn zeros(len: usize) -> Result<Vec<f32>, OutOfMemory> {
-    let mut v = buffer(len)?;
-    v.resize(len, 0.0);
-    Ok(v)
-}
-
-/// Partial sums of a reduction over the batch: fixed, so that the order of additions does not
-/// depend on the CPU's vector width.
-const LANES: usize = 8;
-
-/// One dense layer's place in a network's flat row.
-#[derive(Debug, Clone, Copy)]
-struct Layer {
-    inputs: usize,
-    outputs: usize,
-    activation: Activation,
-    /// Offset of the weight, `[outputs, inputs]` row-major.
-    weight: usize,
-    /// Offset of the bias, `[outputs]`.
-    bias: usize,
-}
-
-/// A network's layers, as the loops read them.
-#[derive(Debug, Clone)]
-struct Shape {
-    layers: Vec<Layer>,
-    /// Parameters per member.
-    len: usize,
-}
-
-impl Shape {
-    fn of(specs: &[LayerSpec]) -> Shape {
-        let vars = variables(specs);
-        let layers = specs
-            .iter()
-            .enumerate()
-            .map(|(i, spec)| Layer {
-                inputs: spec.inputs as usize,
-                outputs: spec.outputs as usize,
-                activation: spec.activation,
-                weight: vars[2 * i].offset as usize,
-                bias: vars[2 * i + 1].offset as usize,
-            })
-            .collect();
-        Shape { layers, len: parameter_count(specs) as usize }
-    }
-
-    fn inputs(&self) -> usize {
-        self.layers[0].inputs
-    }
-
-    fn widest(&self) -> usize {
-        self.layers.iter().map(|l| l.inputs.max(l.outputs)).max().expect("a network has layers")
-    }
-
-    /// Buffers for a pass over `n` points: the input, then each layer's output.
-    fn pass(&self, n: usize) -> Result<Vec<Vec<f32>>, OutOfMemory> {
-        let mut widths = vec![self.inputs()];
-        widths.extend(self.layers.iter().map(|l| l.outputs));
-        widths.into_iter().map(|w| buffer(w * n)).collect()
-    }
-
-    fn outputs(&self) -> usize {
-        self.layers.last().expect("a network has layers").outputs
-    }
-}
 
 /// One network of K members: parameters and Adam moments, `K × len` each, member by member in
 /// the flat layout, and the updates taken so far.
@@ -271,96 +183,6 @@ impl NativeEngine {
     fn apply(&self, net: Net, k: usize, points: &[f32]) -> Vec<f32> {
         let (shape, network) = self.net(net);
         apply(shape, &network.params[k * shape.len..(k + 1) * shape.len], points)
-    }
-}
-
-/// `params` (one member's flat row) of a network of `shape` applied to `points` (point-major
-/// `[n][in]`), [`EVAL_CHUNK`] points at a time: `[n][out]`.
-fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(points.len() / shape.inputs() * shape.outputs());
-    let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
-    for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
-        transpose(chunk, shape.inputs(), &mut pass[0]);
-        kernels::forward(shape, params, chunk.len() / shape.inputs(), &mut pass);
-        let output = pass.last().expect("a forward pass has an output");
-        transpose(output, output.len() / shape.outputs(), &mut chunk_out);
-        out.extend_from_slice(&chunk_out);
-    }
-    out
-}
-
-/// One network (a generator loaded from a checkpoint, say) applied by the native loops on the
-/// host: what `sample`, `evaluate` and `explore` use, so that their points have the same bits
-/// on every CPU, and are those the training run's own evaluations computed.
-#[derive(Debug)]
-pub struct HostNetwork {
-    shape: Shape,
-    params: Vec<f32>,
-}
-
-impl HostNetwork {
-    /// The network of `specs` with the flat parameters `params` (one row, `[1, n]` or `[n]`).
-    pub fn new(specs: &[LayerSpec], params: &Tensor) -> Result<HostNetwork> {
-        let shape = Shape::of(specs);
-        let params = host(&params.to_device(Device::Cpu));
-        if params.len() != shape.len {
-            bail!("a network of these layers has {} parameters, not {}", shape.len, params.len());
-        }
-        Ok(HostNetwork { shape, params })
-    }
-
-    /// `xs: [1, n, in]` (or `[n, in]`) → `[1, n, out]`, on the CPU.
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let points = host(&xs.to_device(Device::Cpu));
-        let n = (points.len() / self.shape.inputs()) as i64;
-        Tensor::from_slice(&apply(&self.shape, &self.params, &points)).view([
-            1,
-            n,
-            self.shape.outputs() as i64,
-        ])
-    }
-}
-
-/// A CPU float32 tensor's elements in memory order, read where they are (made contiguous
-/// first if need be).
-struct HostView {
-    tensor: Tensor,
-    len: usize,
-}
-
-impl HostView {
-    fn new(t: &Tensor) -> HostView {
-        assert_eq!((t.device(), t.kind()), (Device::Cpu, Kind::Float), "the native engine reads CPU float32");
-        let tensor = t.contiguous();
-        HostView { len: tensor.numel(), tensor }
-    }
-
-    fn slice(&self) -> &[f32] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: a contiguous CPU float32 tensor of `len` elements, alive as long as `self`,
-        // and only read.
-        unsafe { std::slice::from_raw_parts(self.tensor.data_ptr() as *const f32, self.len) }
-    }
-}
-
-/// A CPU float32 tensor's elements as a vector.
-fn host(t: &Tensor) -> Vec<f32> {
-    HostView::new(t).slice().to_vec()
-}
-
-/// The row-major matrix `values` of `columns` columns, transposed into `out`: point-major
-/// `[n][d]` → feature-major `[d][n]` with `columns = d`, and back with `columns = n`.
-#[inline(always)]
-fn transpose(values: &[f32], columns: usize, out: &mut Vec<f32>) {
-    let rows = values.len() / columns;
-    out.clear();
-    out.resize(values.len(), 0.0);
-    for (r, row) in values.chunks_exact(columns).enumerate() {
-        for (c, &value) in row.iter().enumerate() {
-            out[c * rows + r] = value;
-        }
     }
 }
 
@@ -731,136 +553,6 @@ mod kernels {
         }
     }
 
-    /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
-    /// output goes to `pass[l + 1]` (`[out][n]`).
-    #[inline(always)]
-    pub(super) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>) {
-        pass.resize_with(shape.layers.len() + 1, Vec::new);
-        for (l, layer) in shape.layers.iter().enumerate() {
-            let (before, after) = pass.split_at_mut(l + 1);
-            let (x, y) = (&before[l], &mut after[0]);
-            y.resize(layer.outputs * n, 0.0);
-            let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
-            let bias = &params[layer.bias..layer.bias + layer.outputs];
-            for (o, row) in y.chunks_exact_mut(n).enumerate() {
-                let weights = &weight[o * layer.inputs..(o + 1) * layer.inputs];
-                combine(bias[o], weights, 1, x, n, row);
-                activate(layer.activation, row);
-            }
-        }
-    }
-
-    /// Back-propagates `grad` (∂loss/∂output, `[out][n]`) through the layers of `pass`. With
-    /// [`Need::Params`] the parameters' gradients go to `grads` (the flat layout); with
-    /// [`Need::Input`] `grad` ends as ∂loss/∂input (`[in][n]`).
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn backward(
-        shape: &Shape,
-        params: &[f32],
-        n: usize,
-        pass: &[Vec<f32>],
-        grad: &mut Vec<f32>,
-        spare: &mut Vec<f32>,
-        need: Need,
-        grads: &mut Vec<f32>,
-    ) {
-        if need == Need::Params {
-            grads.resize(shape.len, 0.0);
-        }
-        for (l, layer) in shape.layers.iter().enumerate().rev() {
-            let (input, output) = (&pass[l], &pass[l + 1]);
-            derive(layer.activation, grad, output);
-            if need == Need::Params {
-                let (weight_grads, rest) = grads[layer.weight..].split_at_mut(layer.outputs * layer.inputs);
-                let bias_grads = &mut rest[..layer.outputs];
-                for (o, g) in grad.chunks_exact(n).enumerate() {
-                    bias_grads[o] = sum(g);
-                    for (i, x) in input.chunks_exact(n).enumerate() {
-                        weight_grads[o * layer.inputs + i] = dot(g, x);
-                    }
-                }
-                if l == 0 {
-                    return;
-                }
-            }
-            // ∂loss/∂input[i] = Σ_o W[o][i] · grad[o], summed in output order.
-            let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
-            spare.clear();
-            spare.resize(layer.inputs * n, 0.0);
-            for (i, row) in spare.chunks_exact_mut(n).enumerate() {
-                combine(0.0, &weight[i..], layer.inputs, grad, n, row);
-            }
-            std::mem::swap(grad, spare);
-        }
-    }
-
-    /// `out[p] = start + Σ_j weights[j · stride] · rows[j][p]` for every point `p`, with `rows`
-    /// the `[j][n]` rows of a feature-major array, summed in `j` order. Eight points at a time
-    /// stay in registers while the sum runs; each point's additions are the same, in the same
-    /// order, as a plain loop's.
-    #[inline(always)]
-    fn combine(start: f32, weights: &[f32], stride: usize, rows: &[f32], n: usize, out: &mut [f32]) {
-        const BLOCK: usize = 8;
-        let terms = rows.len() / n;
-        let blocks = n / BLOCK;
-        for b in 0..blocks {
-            let p = b * BLOCK;
-            let mut acc = [start; BLOCK];
-            for j in 0..terms {
-                let w = weights[j * stride];
-                let row = &rows[j * n + p..j * n + p + BLOCK];
-                for l in 0..BLOCK {
-                    acc[l] += w * row[l];
-                }
-            }
-            out[p..p + BLOCK].copy_from_slice(&acc);
-        }
-        for p in blocks * BLOCK..n {
-            let mut acc = start;
-            for j in 0..terms {
-                acc += weights[j * stride] * rows[j * n + p];
-            }
-            out[p] = acc;
-        }
-    }
-
-    /// The activation, in place.
-    #[inline(always)]
-    fn activate(activation: Activation, row: &mut [f32]) {
-        match activation {
-            // `x < 0` rather than `max`, so that a NaN stays NaN and divergence is seen.
-            Activation::Relu => row.iter_mut().for_each(|y| *y = if *y < 0.0 { 0.0 } else { *y }),
-            Activation::LeakyRelu(slope) => {
-                let slope = slope as f32;
-                row.iter_mut().for_each(|y| *y = if *y < 0.0 { slope * *y } else { *y })
-            }
-            Activation::Tanh => row.iter_mut().for_each(|y| *y = libm::tanhf(*y)),
-            Activation::Elu => row.iter_mut().for_each(|y| *y = if *y > 0.0 { *y } else { libm::expm1f(*y) }),
-            Activation::Linear => {}
-        }
-    }
-
-    /// ∂loss/∂(pre-activation) from ∂loss/∂(output) `grad` and the output, in place, as
-    /// [`Activation::derivative`] defines it.
-    #[inline(always)]
-    fn derive(activation: Activation, grad: &mut [f32], output: &[f32]) {
-        match activation {
-            Activation::Relu => {
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 })
-            }
-            Activation::LeakyRelu(slope) => {
-                let slope = slope as f32;
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * slope })
-            }
-            Activation::Tanh => grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= 1.0 - y * y),
-            Activation::Elu => {
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * (y + 1.0) })
-            }
-            Activation::Linear => {}
-        }
-    }
-
     /// ∂(mean loss)/∂logits for `term` of `loss`: `(σ(z) − label) / n` for BCE.
     #[inline(always)]
     fn loss_gradient(loss: Loss, term: Term, logits: &[f32], out: &mut Vec<f32>) {
@@ -880,41 +572,6 @@ mod kernels {
         }
     }
 
-    /// `Σ a·b` over the batch, in [`LANES`] partial sums added in a fixed tree.
-    #[inline(always)]
-    fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let mut acc = [0f32; LANES];
-        let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-        let tail: f32 =
-            chunks_a.remainder().iter().zip(chunks_b.remainder()).fold(0.0, |s, (x, y)| s + x * y);
-        for (ca, cb) in chunks_a.zip(chunks_b) {
-            for l in 0..LANES {
-                acc[l] += ca[l] * cb[l];
-            }
-        }
-        fold(acc) + tail
-    }
-
-    /// `Σ a` over the batch, as [`dot`] sums.
-    #[inline(always)]
-    fn sum(a: &[f32]) -> f32 {
-        let mut acc = [0f32; LANES];
-        let chunks = a.chunks_exact(LANES);
-        let tail: f32 = chunks.remainder().iter().fold(0.0, |s, x| s + x);
-        for c in chunks {
-            for l in 0..LANES {
-                acc[l] += c[l];
-            }
-        }
-        fold(acc) + tail
-    }
-
-    /// The partial sums added pairwise, always in the same tree.
-    #[inline(always)]
-    fn fold(acc: [f32; LANES]) -> f32 {
-        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-    }
-
     /// Runs `f` with the portable copy forced, for the test that both copies agree.
     #[cfg(test)]
     pub(super) fn portable_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
@@ -925,7 +582,9 @@ mod kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Activation;
     use crate::engine::initial_state;
+    use crate::host::HostNetwork;
     use crate::rng::Keys;
 
     fn engine(cfg: &ModelConfig, seeds: &[u64]) -> NativeEngine {
@@ -1048,5 +707,32 @@ mod tests {
         let alone = HostNetwork::new(&cfg.generator_layers(), &row).unwrap();
         assert!(alone.forward(&xs.narrow(0, 1, 1)).equal(&one));
         assert!(HostNetwork::new(&cfg.discriminator_layers(), &row).is_err());
+    }
+
+    /// The generator's update passes through the discriminator without moving it: with the
+    /// discriminator's step size 0, its own updates leave its weights as they were, so after a
+    /// whole iteration they are bit for bit those before it, while the generator's moved.
+    #[test]
+    fn a_generator_step_leaves_the_discriminator_bitwise_unchanged() {
+        for loss in [Loss::Bce, Loss::Relativistic] {
+            let cfg = ModelConfig::default();
+            let keys = Keys::new(&[5, 6], Device::Cpu);
+            let rules = Rules { loss, ..Rules::tutorial() };
+            let mut e = NativeEngine::new(&cfg, rules, 2, 128).unwrap();
+            for net in Net::BOTH {
+                e.import(net, &initial_state(&cfg, net, &keys)).unwrap();
+            }
+            e.set_learning_rates(1e-3, 0.0);
+            let (d_before, g_before) = (e.export(Net::Discriminator), e.export(Net::Generator));
+            let _ = step(&mut e, &batches(2, 40));
+            let (d_after, g_after) = (e.export(Net::Discriminator), e.export(Net::Generator));
+            assert!(d_after.params.equal(&d_before.params), "{loss}: the discriminator moved");
+            assert_eq!(
+                d_after.steps,
+                rules.d_updates(),
+                "{loss}: only the discriminator's own updates count"
+            );
+            assert!(!g_after.params.equal(&g_before.params), "{loss}: the generator did not move");
+        }
     }
 }

@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use indicatif::ProgressBar;
 use plotters::style::RGBColor;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
 
 use super::logs::{Logs, frame_every, frame_latent};
@@ -23,6 +21,7 @@ use super::signals::StopSignals;
 use crate::checkpoint::{self, EnsembleManifest, LastEvaluation, Layout, LogRecords};
 use crate::cli::TrainArgs;
 use crate::evaluate::EvalReport;
+use crate::loss::Loss;
 use crate::plot::{self, MemberPanel, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
@@ -150,6 +149,8 @@ pub(super) struct RunObserver {
     verbosity: Verbosity,
     backdrop: plot::Backdrop,
     history_every: u64,
+    /// The loss both networks train with: the learning curves' axis names it.
+    loss: Loss,
     frame_every: u64,
     /// Real points drawn under the animation of a flat run.
     frame_real: Vec<(f32, f32)>,
@@ -173,7 +174,6 @@ impl RunObserver {
         let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
         let cfg = trainer.cfg();
         let frame_points = frame_latent(trainer, 0).size()[0] as usize;
-        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
         Ok(RunObserver {
             dir: dir.to_path_buf(),
             layout,
@@ -184,8 +184,15 @@ impl RunObserver {
             verbosity,
             backdrop: plot::Backdrop::of(trainer.target()),
             history_every: cfg.history_every,
+            loss: cfg.loss,
             frame_every: frame_every(cfg),
-            frame_real: trainer.target().real_pairs(frame_points, &mut rng),
+            frame_real: crate::data::reference_pairs(
+                cfg.seed,
+                crate::rng::Tag::FrameReference,
+                0,
+                trainer.target(),
+                frame_points,
+            ),
             checkpoint_every: args.checkpoint_every,
             saved_at,
             signals: StopSignals::install()?,
@@ -301,7 +308,10 @@ impl RunObserver {
         }
         if self.layout == Layout::Flat {
             let logs = self.members[0].logs.as_ref().expect("a flat run's member trains");
-            plot::panels(&checkpoint::curves_plot_path(&self.dir), &self.curve_panels(logs))?;
+            plot::panels(
+                &checkpoint::curves_plot_path(&self.dir),
+                &curve_panels(logs.history.rows(), logs.metrics.rows(), self.history_every, self.loss),
+            )?;
             plot::animation(
                 &checkpoint::animation_path(&self.dir),
                 &logs.frames,
@@ -390,86 +400,92 @@ impl RunObserver {
             },
         )
     }
+}
 
-    fn curve_panels(&self, logs: &Logs) -> Vec<Panel> {
-        let history = logs.history.rows();
-        // A short run still gets a curve: at most a fifth of its rows are averaged.
-        let rows = SMOOTHING_ROWS.min(history.len() / 5).max(1);
-        let smoothed = |value: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
-            history
-                .windows(rows.min(history.len()).max(1))
-                .map(|w| {
-                    let last = w.last().unwrap().iteration as f64;
-                    (last, w.iter().map(value).sum::<f64>() / w.len() as f64)
-                })
-                .collect()
-        };
-        let series = |label: &str, points, color, style| Series { label: label.into(), points, color, style };
-        let line = |label: &str, points, color| series(label, points, color, Style::Line);
-        let dotted = |label: &str, points, color| series(label, points, color, Style::LineAndDots);
-        let dots = |label: &str, points, color| series(label, points, color, Style::Dots);
-        let per_eval = |value: fn(&MetricsRow) -> f64| -> Vec<(f64, f64)> {
-            logs.metrics.rows().iter().map(|e| (e.iteration as f64, value(e))).collect()
-        };
-        let (red, blue, orange, green) =
-            (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
-        let window = rows as u64 * self.history_every;
-        // A plane target's rows carry its own metrics, a mixture's its modes.
-        let metrics = logs.metrics.rows();
-        let quality = if metrics.iter().any(|e| e.ks_y.is_finite()) {
-            let mut series = Vec::new();
-            if metrics.iter().any(|e| e.high_quality_share.is_finite()) {
-                series.push(dotted("low-quality share", per_eval(|e| 1.0 - e.high_quality_share), blue));
-            }
-            series.extend([
-                dotted("KS statistic of x", per_eval(|e| e.ks), green),
-                dotted("KS statistic of y", per_eval(|e| e.ks_y), orange),
-                dotted("energy distance", per_eval(|e| e.energy_distance), red),
-            ]);
-            series
-        } else {
-            vec![
-                dotted("residual mean", per_eval(|e| e.residual_mean), blue),
-                dotted("residual p95", per_eval(|e| e.residual_p95), orange),
-                dotted("KS statistic of x", per_eval(|e| e.ks), green),
-                dotted("energy distance", per_eval(|e| e.energy_distance), red),
-            ]
-        };
+/// The learning curves' panels: losses and accuracies from `history` (a row every
+/// `history_every` iterations), the quality metrics of each evaluation, for a run trained with
+/// `loss`.
+fn curve_panels(
+    history: &[HistoryRow],
+    metrics: &[MetricsRow],
+    history_every: u64,
+    loss: Loss,
+) -> Vec<Panel> {
+    // A short run still gets a curve: at most a fifth of its rows are averaged.
+    let rows = SMOOTHING_ROWS.min(history.len() / 5).max(1);
+    let smoothed = |value: fn(&HistoryRow) -> f64| -> Vec<(f64, f64)> {
+        history
+            .windows(rows.min(history.len()).max(1))
+            .map(|w| {
+                let last = w.last().unwrap().iteration as f64;
+                (last, w.iter().map(value).sum::<f64>() / w.len() as f64)
+            })
+            .collect()
+    };
+    let series = |label: &str, points, color, style| Series { label: label.into(), points, color, style };
+    let line = |label: &str, points, color| series(label, points, color, Style::Line);
+    let dotted = |label: &str, points, color| series(label, points, color, Style::LineAndDots);
+    let dots = |label: &str, points, color| series(label, points, color, Style::Dots);
+    let per_eval = |value: fn(&MetricsRow) -> f64| -> Vec<(f64, f64)> {
+        metrics.iter().map(|e| (e.iteration as f64, value(e))).collect()
+    };
+    let (red, blue, orange, green) =
+        (RGBColor(200, 30, 30), RGBColor(30, 60, 200), RGBColor(230, 140, 0), RGBColor(20, 140, 60));
+    let window = rows as u64 * history_every;
+    // A plane target's rows carry its own metrics, a mixture's its modes.
+    let quality = if metrics.iter().any(|e| e.ks_y.is_finite()) {
+        let mut series = Vec::new();
+        if metrics.iter().any(|e| e.high_quality_share.is_finite()) {
+            series.push(dotted("low-quality share", per_eval(|e| 1.0 - e.high_quality_share), blue));
+        }
+        series.extend([
+            dotted("KS statistic of x", per_eval(|e| e.ks), green),
+            dotted("KS statistic of y", per_eval(|e| e.ks_y), orange),
+            dotted("energy distance", per_eval(|e| e.energy_distance), red),
+        ]);
+        series
+    } else {
         vec![
-            Panel {
-                title: format!("losses (mean over {window} iterations)"),
-                x_desc: "iteration".into(),
-                y_desc: "binary cross-entropy".into(),
-                series: vec![
-                    line("D on real", smoothed(|r| r.d_loss_real), red),
-                    line("D on fake", smoothed(|r| r.d_loss_fake), orange),
-                    line("G", smoothed(|r| r.g_loss), blue),
-                ],
-                log_y: false,
-            },
-            Panel {
-                title: format!(
-                    "discriminator accuracy (training batches, mean over {window} iterations; dots: evaluations)"
-                ),
-                x_desc: "iteration".into(),
-                y_desc: "accuracy".into(),
-                series: vec![
-                    line("on real", smoothed(|r| r.d_acc_real), red),
-                    line("on fake", smoothed(|r| r.d_acc_fake), blue),
-                    dots("evaluation, real", per_eval(|e| e.acc_real), RGBColor(120, 0, 0)),
-                    dots("evaluation, fake", per_eval(|e| e.acc_fake), RGBColor(0, 20, 120)),
-                ],
-                log_y: false,
-            },
-            Panel {
-                title: "quality of the generated points (log scale; lower is better)".into(),
-                x_desc: "iteration".into(),
-                y_desc: "metric".into(),
-                series: quality,
-                log_y: true,
-            },
+            dotted("residual mean", per_eval(|e| e.residual_mean), blue),
+            dotted("residual p95", per_eval(|e| e.residual_p95), orange),
+            dotted("KS statistic of x", per_eval(|e| e.ks), green),
+            dotted("energy distance", per_eval(|e| e.energy_distance), red),
         ]
-    }
+    };
+    vec![
+        Panel {
+            title: format!("losses (mean over {window} iterations)"),
+            x_desc: "iteration".into(),
+            y_desc: loss.quantity().into(),
+            series: vec![
+                line("D on real", smoothed(|r| r.d_loss_real), red),
+                line("D on fake", smoothed(|r| r.d_loss_fake), orange),
+                line("G", smoothed(|r| r.g_loss), blue),
+            ],
+            log_y: false,
+        },
+        Panel {
+            title: format!(
+                "discriminator accuracy (training batches, mean over {window} iterations; dots: evaluations)"
+            ),
+            x_desc: "iteration".into(),
+            y_desc: "accuracy".into(),
+            series: vec![
+                line("on real", smoothed(|r| r.d_acc_real), red),
+                line("on fake", smoothed(|r| r.d_acc_fake), blue),
+                dots("evaluation, real", per_eval(|e| e.acc_real), RGBColor(120, 0, 0)),
+                dots("evaluation, fake", per_eval(|e| e.acc_fake), RGBColor(0, 20, 120)),
+            ],
+            log_y: false,
+        },
+        Panel {
+            title: "quality of the generated points (log scale; lower is better)".into(),
+            x_desc: "iteration".into(),
+            y_desc: "metric".into(),
+            series: quality,
+            log_y: true,
+        },
+    ]
 }
 
 impl Observer for RunObserver {
@@ -594,5 +610,35 @@ impl Observer for RunObserver {
 
     fn stop_requested(&mut self) -> bool {
         self.signals.received().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_axis_names_the_loss_the_run_trains_with() {
+        let history: Vec<HistoryRow> = (0..10)
+            .map(|i| HistoryRow {
+                iteration: i,
+                d_loss_real: 0.5,
+                d_loss_fake: 0.5,
+                g_loss: 1.0,
+                d_acc_real: 0.5,
+                d_acc_fake: 0.5,
+            })
+            .collect();
+        for &loss in Loss::ALL {
+            let panels = curve_panels(&history, &[], 1, loss);
+            assert_eq!(panels[0].y_desc, loss.quantity(), "{loss}");
+            let cross_entropy = panels[0].y_desc.contains("cross-entropy");
+            assert_eq!(
+                cross_entropy,
+                matches!(loss, Loss::Bce | Loss::Relativistic),
+                "{loss}: {}",
+                panels[0].y_desc
+            );
+        }
     }
 }

@@ -1,0 +1,389 @@
+//! The host network: a dense network's forward and backward passes in plain Rust over the
+//! flat parameter layout ([`crate::config::variables`]), with the same bits on every CPU. The
+//! native engine trains with these loops, and everything that reaches a run's files on the
+//! CPU (evaluations, samples, the discriminator's view) infers with them, never through
+//! libtorch's kernels, which pick their instructions (and so their rounding) by CPU.
+//!
+//! **The same bits on every CPU.** Every number is computed in a fixed order of float32
+//! operations that are exactly rounded (add, multiply, divide, square root, compare):
+//! - a product sum over a layer's inputs runs in input order, one output at a time;
+//! - a sum over the batch (weight and bias gradients) uses [`LANES`] fixed partial sums,
+//!   added in a fixed tree at the end, whatever vector width the CPU has;
+//! - no fused multiply-add anywhere (Rust never contracts `a * b + c`);
+//! - exp, tanh and their relatives come from the `libm` crate, plain Rust, not the platform.
+//!
+//! Activations are kept feature-major (`[features][points]`), so that every inner loop runs
+//! along the batch, which the compiler vectorises.
+
+use anyhow::{Result, bail};
+use tch::{Device, Kind, Tensor};
+
+use crate::activation::Activation;
+use crate::config::{LayerSpec, parameter_count, variables};
+use crate::failure::OutOfMemory;
+use crate::model::Need;
+/// Points one evaluation pass holds at once, so that its buffers stay small whatever the
+/// evaluation's size; the points are independent, so the numbers do not depend on it.
+const EVAL_CHUNK: usize = 4096;
+
+/// An empty buffer that can grow to `len` numbers without allocating again, or the allocation
+/// that failed: with limits on memory, a run too large fails in one line instead of aborting.
+pub(crate) fn buffer(len: usize) -> Result<Vec<f32>, OutOfMemory> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| OutOfMemory { bytes: len as u64 * 4 })?;
+    Ok(v)
+}
+
+/// `len` zeros, allocated as [`buffer`] does.
+pub(crate) fn zeros(len: usize) -> Result<Vec<f32>, OutOfMemory> {
+    let mut v = buffer(len)?;
+    v.resize(len, 0.0);
+    Ok(v)
+}
+
+/// Partial sums of a reduction over the batch: fixed, so that the order of additions does not
+/// depend on the CPU's vector width.
+pub(crate) const LANES: usize = 8;
+
+/// One dense layer's place in a network's flat row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layer {
+    pub(crate) inputs: usize,
+    pub(crate) outputs: usize,
+    pub(crate) activation: Activation,
+    /// Offset of the weight, `[outputs, inputs]` row-major.
+    pub(crate) weight: usize,
+    /// Offset of the bias, `[outputs]`.
+    pub(crate) bias: usize,
+}
+
+/// A network's layers, as the loops read them.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    pub(crate) layers: Vec<Layer>,
+    /// Parameters per member.
+    pub(crate) len: usize,
+}
+
+impl Shape {
+    pub(crate) fn of(specs: &[LayerSpec]) -> Shape {
+        let vars = variables(specs);
+        let layers = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Layer {
+                inputs: spec.inputs as usize,
+                outputs: spec.outputs as usize,
+                activation: spec.activation,
+                weight: vars[2 * i].offset as usize,
+                bias: vars[2 * i + 1].offset as usize,
+            })
+            .collect();
+        Shape { layers, len: parameter_count(specs) as usize }
+    }
+
+    pub(crate) fn inputs(&self) -> usize {
+        self.layers[0].inputs
+    }
+
+    pub(crate) fn widest(&self) -> usize {
+        self.layers.iter().map(|l| l.inputs.max(l.outputs)).max().expect("a network has layers")
+    }
+
+    /// Buffers for a pass over `n` points: the input, then each layer's output.
+    pub(crate) fn pass(&self, n: usize) -> Result<Vec<Vec<f32>>, OutOfMemory> {
+        let mut widths = vec![self.inputs()];
+        widths.extend(self.layers.iter().map(|l| l.outputs));
+        widths.into_iter().map(|w| buffer(w * n)).collect()
+    }
+
+    pub(crate) fn outputs(&self) -> usize {
+        self.layers.last().expect("a network has layers").outputs
+    }
+}
+
+/// `params` (one member's flat row) of a network of `shape` applied to `points` (point-major
+/// `[n][in]`), [`EVAL_CHUNK`] points at a time: `[n][out]`.
+pub(crate) fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(points.len() / shape.inputs() * shape.outputs());
+    let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
+    for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
+        transpose(chunk, shape.inputs(), &mut pass[0]);
+        forward(shape, params, chunk.len() / shape.inputs(), &mut pass);
+        let output = pass.last().expect("a forward pass has an output");
+        transpose(output, output.len() / shape.outputs(), &mut chunk_out);
+        out.extend_from_slice(&chunk_out);
+    }
+    out
+}
+
+/// One network (a generator or discriminator loaded from a checkpoint, say) applied by the
+/// host loops: what `sample`, `evaluate`, `explore` and the discriminator's view use, so that
+/// their numbers have the same bits on every CPU, and are those the training run's own
+/// evaluations computed.
+#[derive(Debug)]
+pub struct HostNetwork {
+    shape: Shape,
+    params: Vec<f32>,
+}
+
+impl HostNetwork {
+    /// The network of `specs` with the flat parameters `params` (one row, `[1, n]` or `[n]`).
+    pub fn new(specs: &[LayerSpec], params: &Tensor) -> Result<HostNetwork> {
+        HostNetwork::from_row(specs, host(&params.to_device(Device::Cpu)))
+    }
+
+    /// The network of `specs` with the flat parameters `params`.
+    pub fn from_row(specs: &[LayerSpec], params: Vec<f32>) -> Result<HostNetwork> {
+        let shape = Shape::of(specs);
+        if params.len() != shape.len {
+            bail!("a network of these layers has {} parameters, not {}", shape.len, params.len());
+        }
+        Ok(HostNetwork { shape, params })
+    }
+
+    /// Numbers of one input, and of one output.
+    pub fn widths(&self) -> (usize, usize) {
+        (self.shape.inputs(), self.shape.outputs())
+    }
+
+    /// `xs: [1, n, in]` (or `[n, in]`) → `[1, n, out]`, on the CPU.
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let points = host(&xs.to_device(Device::Cpu));
+        let n = (points.len() / self.shape.inputs()) as i64;
+        Tensor::from_slice(&self.apply(&points)).view([1, n, self.shape.outputs() as i64])
+    }
+
+    /// The network applied to `inputs`, point-major `[n][in]`: `[n][out]`.
+    pub fn apply(&self, inputs: &[f32]) -> Vec<f32> {
+        apply(&self.shape, &self.params, inputs)
+    }
+
+    /// The outputs at `inputs` (point-major `[n][in]`, a network with one output) and the
+    /// gradient of a loss with respect to each input, `[n][in]`: `gradient` maps the outputs to
+    /// ∂loss/∂output. Everything in one pass, as the generator's update sees the network.
+    pub fn input_gradient(
+        &self,
+        inputs: &[f32],
+        gradient: impl Fn(&[f32]) -> Vec<f32>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let (width, n) = (self.shape.inputs(), inputs.len() / self.shape.inputs());
+        assert_eq!(self.shape.outputs(), 1, "an input gradient is taken of one output");
+        if n == 0 {
+            return (Vec::new(), Vec::new());
+        }
+        let mut pass = vec![Vec::new()];
+        transpose(inputs, width, &mut pass[0]);
+        forward(&self.shape, &self.params, n, &mut pass);
+        let outputs = pass.last().expect("a forward pass has an output").clone();
+        let mut grad = gradient(&outputs);
+        let (mut spare, mut unused) = (Vec::new(), Vec::new());
+        backward(&self.shape, &self.params, n, &pass, &mut grad, &mut spare, Need::Input, &mut unused);
+        let mut point_major = Vec::new();
+        transpose(&grad, n, &mut point_major);
+        (outputs, point_major)
+    }
+}
+
+/// A CPU float32 tensor's elements in memory order, read where they are (made contiguous
+/// first if need be).
+pub(crate) struct HostView {
+    tensor: Tensor,
+    len: usize,
+}
+
+impl HostView {
+    pub(crate) fn new(t: &Tensor) -> HostView {
+        assert_eq!((t.device(), t.kind()), (Device::Cpu, Kind::Float), "the native engine reads CPU float32");
+        let tensor = t.contiguous();
+        HostView { len: tensor.numel(), tensor }
+    }
+
+    pub(crate) fn slice(&self) -> &[f32] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: a contiguous CPU float32 tensor of `len` elements, alive as long as `self`,
+        // and only read.
+        unsafe { std::slice::from_raw_parts(self.tensor.data_ptr() as *const f32, self.len) }
+    }
+}
+
+/// A CPU float32 tensor's elements as a vector.
+pub(crate) fn host(t: &Tensor) -> Vec<f32> {
+    HostView::new(t).slice().to_vec()
+}
+
+/// The row-major matrix `values` of `columns` columns, transposed into `out`: point-major
+/// `[n][d]` → feature-major `[d][n]` with `columns = d`, and back with `columns = n`.
+#[inline(always)]
+pub(crate) fn transpose(values: &[f32], columns: usize, out: &mut Vec<f32>) {
+    let rows = values.len() / columns;
+    out.clear();
+    out.resize(values.len(), 0.0);
+    for (r, row) in values.chunks_exact(columns).enumerate() {
+        for (c, &value) in row.iter().enumerate() {
+            out[c * rows + r] = value;
+        }
+    }
+}
+
+/// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
+/// output goes to `pass[l + 1]` (`[out][n]`).
+#[inline(always)]
+pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>) {
+    pass.resize_with(shape.layers.len() + 1, Vec::new);
+    for (l, layer) in shape.layers.iter().enumerate() {
+        let (before, after) = pass.split_at_mut(l + 1);
+        let (x, y) = (&before[l], &mut after[0]);
+        y.resize(layer.outputs * n, 0.0);
+        let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+        let bias = &params[layer.bias..layer.bias + layer.outputs];
+        for (o, row) in y.chunks_exact_mut(n).enumerate() {
+            let weights = &weight[o * layer.inputs..(o + 1) * layer.inputs];
+            combine(bias[o], weights, 1, x, n, row);
+            layer.activation.apply_host(row);
+        }
+    }
+}
+
+/// Back-propagates `grad` (∂loss/∂output, `[out][n]`) through the layers of `pass`. With
+/// [`Need::Params`] the parameters' gradients go to `grads` (the flat layout); with
+/// [`Need::Input`] `grad` ends as ∂loss/∂input (`[in][n]`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn backward(
+    shape: &Shape,
+    params: &[f32],
+    n: usize,
+    pass: &[Vec<f32>],
+    grad: &mut Vec<f32>,
+    spare: &mut Vec<f32>,
+    need: Need,
+    grads: &mut Vec<f32>,
+) {
+    if need == Need::Params {
+        grads.resize(shape.len, 0.0);
+    }
+    for (l, layer) in shape.layers.iter().enumerate().rev() {
+        let (input, output) = (&pass[l], &pass[l + 1]);
+        layer.activation.derive_host(grad, output);
+        if need == Need::Params {
+            let (weight_grads, rest) = grads[layer.weight..].split_at_mut(layer.outputs * layer.inputs);
+            let bias_grads = &mut rest[..layer.outputs];
+            for (o, g) in grad.chunks_exact(n).enumerate() {
+                bias_grads[o] = sum(g);
+                for (i, x) in input.chunks_exact(n).enumerate() {
+                    weight_grads[o * layer.inputs + i] = dot(g, x);
+                }
+            }
+            if l == 0 {
+                return;
+            }
+        }
+        // ∂loss/∂input[i] = Σ_o W[o][i] · grad[o], summed in output order.
+        let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+        spare.clear();
+        spare.resize(layer.inputs * n, 0.0);
+        for (i, row) in spare.chunks_exact_mut(n).enumerate() {
+            combine(0.0, &weight[i..], layer.inputs, grad, n, row);
+        }
+        std::mem::swap(grad, spare);
+    }
+}
+
+/// `out[p] = start + Σ_j weights[j · stride] · rows[j][p]` for every point `p`, with `rows`
+/// the `[j][n]` rows of a feature-major array, summed in `j` order. Eight points at a time
+/// stay in registers while the sum runs; each point's additions are the same, in the same
+/// order, as a plain loop's.
+#[inline(always)]
+fn combine(start: f32, weights: &[f32], stride: usize, rows: &[f32], n: usize, out: &mut [f32]) {
+    const BLOCK: usize = 8;
+    let terms = rows.len() / n;
+    let blocks = n / BLOCK;
+    for b in 0..blocks {
+        let p = b * BLOCK;
+        let mut acc = [start; BLOCK];
+        for j in 0..terms {
+            let w = weights[j * stride];
+            let row = &rows[j * n + p..j * n + p + BLOCK];
+            for l in 0..BLOCK {
+                acc[l] += w * row[l];
+            }
+        }
+        out[p..p + BLOCK].copy_from_slice(&acc);
+    }
+    for p in blocks * BLOCK..n {
+        let mut acc = start;
+        for j in 0..terms {
+            acc += weights[j * stride] * rows[j * n + p];
+        }
+        out[p] = acc;
+    }
+}
+
+/// `Σ a·b` over the batch, in [`LANES`] partial sums added in a fixed tree.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).fold(0.0, |s, (x, y)| s + x * y);
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        for l in 0..LANES {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    fold(acc) + tail
+}
+
+/// `Σ a` over the batch, as [`dot`] sums.
+#[inline(always)]
+fn sum(a: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = a.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().fold(0.0, |s, x| s + x);
+    for c in chunks {
+        for l in 0..LANES {
+            acc[l] += c[l];
+        }
+    }
+    fold(acc) + tail
+}
+
+/// The partial sums added pairwise, always in the same tree.
+#[inline(always)]
+fn fold(acc: [f32; LANES]) -> f32 {
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelConfig;
+    use crate::loss::{self, Loss, Term};
+    use crate::model::Discriminator;
+
+    /// The host's input gradient against the tensor networks' hand-written backward pass,
+    /// which is tested against autograd, for a packing discriminator of two layers.
+    #[test]
+    fn the_input_gradient_agrees_with_the_tensor_networks() {
+        let cfg = ModelConfig { discriminator_hidden: vec![9, 6], pack: 2, ..ModelConfig::default() };
+        let params = crate::rng::test_normal(3, &[1, parameter_count(&cfg.discriminator_layers())]) * 0.5;
+        let host = HostNetwork::new(&cfg.discriminator_layers(), &params).unwrap();
+        let xs = crate::rng::test_normal(4, &[1, 10, 4]);
+        let n = 10.0;
+        let (logits, grad) = host.input_gradient(&self::host(&xs), |z| {
+            z.iter().map(|&z| Loss::Hinge.point_gradient(Term::Generator, z, n)).collect()
+        });
+        let d = Discriminator::new(&cfg, params);
+        let acts = d.network().forward_cached(&xs.view([1, 20, 2]));
+        let expected = loss::gradient(Loss::Hinge, Term::Generator, &acts.output());
+        let theirs = d.network().backward(&acts, expected, Need::Input).unwrap();
+        let close =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs()));
+        assert!(close(&logits, &self::host(&acts.output())), "{logits:?}");
+        assert_eq!(grad.len(), 40);
+        assert!(close(&grad, &self::host(&theirs)), "{grad:?}");
+        assert_eq!(host.input_gradient(&[], |_| Vec::new()), (Vec::new(), Vec::new()));
+    }
+}
