@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{
     Activation, AdamConfig, EngineKind, Latent, Loss, ModelConfig, Recipe, TrainConfig, limits,
 };
 use crate::device::DeviceChoice;
+use crate::plan::{ModelChoices, TrainPlan, Typed};
 use crate::ranking::Select;
 use crate::target::{Domain, TargetConfig};
 
@@ -36,8 +36,10 @@ impl Cli {
         let matches = Cli::command().try_get_matches_from(args)?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         match (&mut cli.command, matches.subcommand()) {
-            (Command::Train(args), Some(("train", sub))) => args.given = given_flags(sub),
-            (Command::Summary(args), Some(("summary", sub))) => args.given = given_flags(sub),
+            (Command::Train(args), Some(("train", sub))) => args.typed = Typed::read(args, sub),
+            (Command::Summary(args), Some(("summary", sub))) => {
+                args.typed = ModelChoices::read(&args.architecture, sub)
+            }
             _ => {}
         }
         Ok(cli)
@@ -78,15 +80,6 @@ fn one_line(error: &clap::Error) -> String {
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
     format!("{first}; see `gan1d --help`")
-}
-
-/// The ids of the arguments set on the command line.
-fn given_flags(matches: &ArgMatches) -> Vec<String> {
-    matches
-        .ids()
-        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
-        .map(|id| id.as_str().to_string())
-        .collect()
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,9 +187,9 @@ pub struct TrainArgs {
     /// Hide the progress bar and the per-evaluation metric line on stderr
     #[arg(long, short)]
     pub quiet: bool,
-    /// The ids of the flags given on the command line (filled by [`Cli::parse_with_sources`]).
+    /// What the command line typed (filled by [`Cli::parse_with_sources`]).
     #[arg(skip)]
-    pub given: Vec<String>,
+    pub typed: Typed,
 }
 
 /// The networks' shape: `train`'s and `summary`'s flags.
@@ -237,37 +230,6 @@ pub struct ArchitectureArgs {
     pub recipe: Recipe,
 }
 
-impl ArchitectureArgs {
-    /// The networks these flags describe: the recipe's (for a target in the plane if `plane`),
-    /// with each flag in `given` (clap ids typed on the command line) overriding it.
-    pub fn model_config(&self, given: &[String], plane: bool) -> ModelConfig {
-        let base = self.recipe.configs(plane).0;
-        let pick = Pick { recipe: self.recipe, given };
-        ModelConfig {
-            latent_dim: pick.one("latent_dim", self.latent_dim, base.latent_dim),
-            generator_hidden: pick.one("g_hidden", self.g_hidden.0.clone(), base.generator_hidden),
-            discriminator_hidden: pick.one("d_hidden", self.d_hidden.0.clone(), base.discriminator_hidden),
-            activation: pick.one("activation", self.activation, base.activation),
-            generator_output: pick.one("g_output", self.g_output, base.generator_output),
-            latent: pick.one("latent", self.latent, base.latent),
-            pack: pick.one("pack", self.pack, base.pack),
-        }
-    }
-}
-
-/// Chooses between a flag's value and its recipe's: the flag's when it was typed, or when the
-/// recipe is the tutorial's (whose values are the flags' defaults).
-struct Pick<'a> {
-    recipe: Recipe,
-    given: &'a [String],
-}
-
-impl Pick<'_> {
-    fn one<T>(&self, id: &str, flag: T, recipe: T) -> T {
-        if self.recipe == Recipe::Tutorial || self.given.iter().any(|g| g == id) { flag } else { recipe }
-    }
-}
-
 /// The function to learn: `train`'s and `explore`'s flags.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
@@ -303,41 +265,9 @@ impl TargetArgs {
 }
 
 impl TrainArgs {
-    /// The configuration these flags describe: `--recipe`'s, each flag given overriding it;
-    /// the rest keeps its defaults.
-    pub fn configs(&self) -> anyhow::Result<(ModelConfig, TrainConfig)> {
-        let recipe = self.architecture.recipe;
-        let plane = self.target.is_plane();
-        let model = self.architecture.model_config(&self.given, plane);
-        let base = recipe.configs(plane).1;
-        let pick = Pick { recipe, given: &self.given };
-        let adam = AdamConfig {
-            learning_rate: pick.one("learning_rate", self.learning_rate, base.adam.learning_rate),
-            beta1: pick.one("beta1", self.beta1, base.adam.beta1),
-            ..base.adam
-        };
-        let train = TrainConfig {
-            seed: self.seed,
-            epochs: pick.one("epochs", self.epochs, base.epochs),
-            batch: pick.one("batch", self.batch, base.batch),
-            eval_every: pick.one("eval_every", self.eval_every, base.eval_every),
-            history_every: pick.one("history_every", self.history_every, base.history_every),
-            adam,
-            target: self.target.target_config()?,
-            recipe,
-            loss: pick.one("loss", self.loss, base.loss),
-            d_steps: pick.one("d_steps", self.d_steps, base.d_steps),
-            lr_half_life: pick.one("lr_half_life", self.lr_half_life, base.lr_half_life),
-            lr_g: pick.one("lr_g", self.lr_g, base.lr_g),
-            lr_d: pick.one("lr_d", self.lr_d, base.lr_d),
-            ..base
-        };
-        Ok((model, train))
-    }
-
-    /// Whether the flag with clap id `id` (e.g. `batch`) was given on the command line.
-    pub fn was_given(&self, id: &str) -> bool {
-        self.given.iter().any(|g| g == id)
+    /// What this command line asks `train` to do.
+    pub fn plan(&self) -> TrainPlan {
+        TrainPlan::of(self)
     }
 }
 
@@ -424,9 +354,9 @@ pub struct SummaryArgs {
     /// gan_plot.png)
     #[arg(long, value_name = "DIR")]
     pub diagram: Option<PathBuf>,
-    /// The ids of the flags given on the command line (filled by [`Cli::parse_with_sources`]).
+    /// The architecture flags typed (filled by [`Cli::parse_with_sources`]).
     #[arg(skip)]
-    pub given: Vec<String>,
+    pub typed: ModelChoices,
 }
 
 #[derive(Debug, Args)]
@@ -580,9 +510,11 @@ mod tests {
 
     #[test]
     fn train_flags_convert_into_configs() {
-        let cli = Cli::parse_from(["gan1d", "train", "--epochs", "7", "--batch", "6", "--latent-dim", "3"]);
+        let cli =
+            Cli::parse_with_sources(["gan1d", "train", "--epochs", "7", "--batch", "6", "--latent-dim", "3"])
+                .unwrap();
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, train) = args.configs().unwrap();
+        let (model, train) = args.plan().configs().unwrap();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);
     }
@@ -607,13 +539,14 @@ mod tests {
 
     #[test]
     fn hidden_widths_parse_as_one_number_a_layer() {
-        let cli = Cli::parse_from(["gan1d", "train", "--g-hidden", "32,16", "--d-hidden", "8"]);
+        let cli =
+            Cli::parse_with_sources(["gan1d", "train", "--g-hidden", "32,16", "--d-hidden", "8"]).unwrap();
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, _) = args.configs().unwrap();
+        let (model, _) = args.plan().configs().unwrap();
         assert_eq!((model.generator_hidden, model.discriminator_hidden), (vec![32, 16], vec![8]));
-        let defaults = Cli::parse_from(["gan1d", "train"]);
+        let defaults = Cli::parse_with_sources(["gan1d", "train"]).unwrap();
         let Command::Train(args) = defaults.command else { panic!("not train") };
-        assert_eq!(args.configs().unwrap().0, ModelConfig::default());
+        assert_eq!(args.plan().configs().unwrap().0, ModelConfig::default());
         let error = |value: &str| {
             one_line(&Cli::try_parse_from(["gan1d", "train", "--g-hidden", value]).unwrap_err())
         };
@@ -628,7 +561,7 @@ mod tests {
 
     #[test]
     fn experiment_flags_convert_into_configs() {
-        let cli = Cli::parse_from([
+        let cli = Cli::parse_with_sources([
             "gan1d",
             "train",
             "--target",
@@ -639,9 +572,10 @@ mod tests {
             "leaky-relu",
             "--g-output",
             "tanh",
-        ]);
+        ])
+        .unwrap();
         let Command::Train(args) = cli.command else { panic!("not train") };
-        let (model, train) = args.configs().unwrap();
+        let (model, train) = args.plan().configs().unwrap();
         assert_eq!(
             (train.target.expression.as_str(), train.target.domain.to_string()),
             ("-x^3", "-1,1".into())
@@ -650,9 +584,9 @@ mod tests {
             (model.activation, model.generator_output),
             (Activation::LeakyRelu(0.3), Activation::Tanh)
         );
-        let defaults = Cli::parse_from(["gan1d", "train"]);
+        let defaults = Cli::parse_with_sources(["gan1d", "train"]).unwrap();
         let Command::Train(args) = defaults.command else { panic!("not train") };
-        assert_eq!(args.configs().unwrap().1, TrainConfig::default());
+        assert_eq!(args.plan().configs().unwrap().1, TrainConfig::default());
         let error = |flags: &[&str]| {
             one_line(&Cli::try_parse_from([&["gan1d", "train"], flags].concat()).unwrap_err())
         };
@@ -669,17 +603,9 @@ mod tests {
     }
 
     #[test]
-    fn typed_flags_are_told_from_defaults() {
-        let cli = Cli::parse_with_sources(["gan1d", "train", "--batch", "128", "--resume", "m"]).unwrap();
-        let Command::Train(args) = cli.command else { panic!("not train") };
-        assert!(args.was_given("batch") && args.was_given("resume"));
-        assert!(!args.was_given("epochs") && !args.was_given("seed"));
-    }
-
-    #[test]
     fn engine_is_chosen_by_the_device_unless_named() {
         let parse = |extra: &[&str]| {
-            let cli = Cli::parse_from([&["gan1d", "train"], extra].concat());
+            let cli = Cli::parse_with_sources([&["gan1d", "train"], extra].concat()).unwrap();
             let Command::Train(args) = cli.command else { panic!("not train") };
             args.engine
         };

@@ -23,6 +23,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod plane;
 pub mod plot;
 pub mod progress;
@@ -73,7 +74,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn run_command(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Train(args) => commands::train(&args),
+        Command::Train(args) => commands::train(&args.plan()),
         Command::Sample(args) => commands::sample(&args),
         Command::Evaluate(args) => commands::evaluate(&args),
         Command::Explore(command) => commands::explore(&command),

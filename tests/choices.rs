@@ -55,7 +55,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         args.extend_from_slice(extra);
         gan1d(&args)
     };
-    for (flag, value, id, stored) in [
+    for (flag, value, _, stored) in [
         ("--loss", "bce", "loss", "hinge"),
         ("--d-steps", "1", "d_steps", "2"),
         ("--lr-g", "0.001", "lr_g", "0.002"),
@@ -67,7 +67,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     ] {
         let before = std::fs::read(halves.join("config.json")).unwrap();
         let o = resume(&["--epochs", "40", flag, value]);
-        assert_refused(&o, &format!("{flag} {value} contradicts the run's {id} {stored}"));
+        assert_refused(&o, &format!("{flag} {value} contradicts the run's {flag} {stored}"));
         assert_eq!(std::fs::read(halves.join("config.json")).unwrap(), before, "{flag} changed the run");
     }
     let o = resume(&[&["--epochs", "40"], &CHOICES[..]].concat());

@@ -84,7 +84,7 @@ fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
         args.extend_from_slice(extra);
         gan1d(&args)
     };
-    for (flag, value, shown, id) in [
+    for (flag, value, shown, _) in [
         ("--target", "x^2", "x^2", "target"),
         ("--domain", "-1,1", "-1,1", "domain"),
         ("--activation", "relu", "relu", "activation"),
@@ -94,7 +94,7 @@ fn a_tanh_run_records_every_option_and_scales_every_generated_point_back() {
     ] {
         let before = std::fs::read(dir.join("config.json")).unwrap();
         let o = resume(&[flag, value]);
-        assert_refused(&o, &format!("{flag} {shown} contradicts the run's {id}"));
+        assert_refused(&o, &format!("{flag} {shown} contradicts the run's {flag}"));
         assert_eq!(std::fs::read(dir.join("config.json")).unwrap(), before, "{flag} changed the run");
     }
     // The same flags as the run's: accepted.

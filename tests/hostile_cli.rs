@@ -214,7 +214,7 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "resume, another architecture",
             vec!["train", "--resume", "R", "--g-hidden", "32,16"],
             none(),
-            "--g-hidden 32,16 contradicts the run's g_hidden 15",
+            "--g-hidden 32,16 contradicts the run's --g-hidden 15",
         ),
         (
             "sample, negative count",

@@ -156,8 +156,8 @@ fn a_resume_that_contradicts_the_target_or_the_packing_is_refused() {
     std::fs::write(&csv, (0..20).fold("x,y\n".to_string(), |s, i| format!("{s}{i},{i}\n"))).unwrap();
     let before = common::snapshot(&dir);
     for (flags, needle) in [
-        (vec!["--target", "ring"], "--target ring contradicts the run's target grid"),
-        (vec!["--pack", "2"], "--pack 2 contradicts the run's pack 4"),
+        (vec!["--target", "ring"], "--target ring contradicts the run's --target grid"),
+        (vec!["--pack", "2"], "--pack 2 contradicts the run's --pack 4"),
         (vec!["--data", csv.to_str().unwrap()], "--data other.csv (20 points, sha256"),
     ] {
         let mut args =

@@ -63,12 +63,12 @@ fn resuming_with_flags_that_contradict_the_run_is_refused() {
     let before = contents(&dir);
     let d = path(&dir);
     for (flags, needle) in [
-        (&["--batch", "64"][..], "--batch 64 contradicts the run's batch 128"),
-        (&["--latent-dim", "3"], "--latent-dim 3 contradicts the run's latent_dim 5"),
-        (&["--seed", "1"], "--seed 1 contradicts the run's seed 2"),
-        (&["--eval-every", "5"], "--eval-every 5 contradicts the run's eval_every 10"),
-        (&["--history-every", "3"], "--history-every 3 contradicts the run's history_every 10"),
-        (&["--learning-rate", "0.01"], "--learning-rate 0.01 contradicts the run's learning_rate 0.001"),
+        (&["--batch", "64"][..], "--batch 64 contradicts the run's --batch 128"),
+        (&["--latent-dim", "3"], "--latent-dim 3 contradicts the run's --latent-dim 5"),
+        (&["--seed", "1"], "--seed 1 contradicts the run's --seed 2"),
+        (&["--eval-every", "5"], "--eval-every 5 contradicts the run's --eval-every 10"),
+        (&["--history-every", "3"], "--history-every 3 contradicts the run's --history-every 10"),
+        (&["--learning-rate", "0.01"], "--learning-rate 0.01 contradicts the run's --learning-rate 0.001"),
         (&[], "has already done 30 iterations"),
         (&["--epochs", "30"], "--epochs 30 leaves nothing to do"),
     ] {

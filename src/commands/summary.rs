@@ -14,9 +14,10 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
             (manifest.model, manifest.train, note)
         }
         None => {
-            let model_cfg = args.architecture.model_config(&args.given, false);
+            let (mut model_cfg, mut train_cfg) = args.architecture.recipe.configs(false);
+            args.typed.apply(&mut model_cfg, &mut train_cfg)?;
             model_cfg.validate()?;
-            (model_cfg, args.architecture.recipe.configs(false).1, None)
+            (model_cfg, train_cfg, None)
         }
     };
     let diagrams = tables::diagrams(&model_cfg);

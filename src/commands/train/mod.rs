@@ -21,22 +21,22 @@ use anyhow::{Context, Result, bail};
 use tch::Device;
 
 use crate::checkpoint::{self, EnsembleManifest, Layout, Manifest};
-use crate::cli::TrainArgs;
 use crate::config::{EngineKind, TrainConfig};
 use crate::device::DeviceChoice;
 use crate::engine::{self, Net, NetState};
+use crate::plan::{Begin, Conflict, TrainPlan};
 use crate::ranking::{self, Standing};
 use crate::runlog::MetricsRow;
 use crate::train::{Diverged, FitEnd, Start, Status, Trainer};
 use logs::{CheckedLogs, Logs};
 use observer::{MemberLog, RunObserver};
 
-pub fn train(args: &TrainArgs) -> Result<()> {
-    let run = match &args.resume {
-        None => Run::fresh(args)?,
-        Some(dir) => Run::resumed(args, dir)?,
+pub fn train(plan: &TrainPlan) -> Result<()> {
+    let run = match &plan.begin {
+        Begin::Fresh { out, .. } => Run::fresh(plan, out)?,
+        Begin::Resume(dir) => Run::resumed(plan, dir)?,
     };
-    run.go(args)
+    run.go(plan)
 }
 
 /// How `train` ended when it did not complete: stopped by a signal (exit code 128 + the
@@ -77,9 +77,9 @@ struct Run {
 impl Run {
     /// A new run into `--out`, from the flags: one member of `--seed` in the flat layout, or
     /// the members of `--seeds` in the members layout.
-    fn fresh(args: &TrainArgs) -> Result<Run> {
-        let created = Created::note(&args.out);
-        let run = Run::fresh_unguarded(args);
+    fn fresh(plan: &TrainPlan, out: &Path) -> Result<Run> {
+        let created = Created::note(out);
+        let run = Run::fresh_unguarded(plan);
         match run {
             Ok(run) => Ok(Run { created: Some(created), ..run }),
             Err(e) => {
@@ -89,33 +89,36 @@ impl Run {
         }
     }
 
-    fn fresh_unguarded(args: &TrainArgs) -> Result<Run> {
-        let (model_cfg, cfg) = args.configs()?;
+    fn fresh_unguarded(plan: &TrainPlan) -> Result<Run> {
+        let Begin::Fresh { out, overwrite, seeds } = &plan.begin else {
+            bail!("a new run is trained into --out, not resumed");
+        };
+        let (model_cfg, cfg) = plan.configs()?;
         model_cfg.validate()?;
         cfg.validate()?;
         model_cfg.check_pack(&cfg)?;
         let target = crate::target::Target::new(&cfg.target)?;
-        if args.select == ranking::Select::Modes && target.plane().and_then(|p| p.mixture()).is_none() {
+        if plan.select == ranking::Select::Modes && target.plane().and_then(|p| p.mixture()).is_none() {
             bail!(
                 "--select modes ranks members by the modes of a mixture target (ring, grid); {} has none: use \
                  --select energy",
                 target.legend_label()
             );
         }
-        let (layout, seeds) = match &args.seeds {
-            Some(list) => (Layout::Members, list.0.clone()),
+        let (layout, seeds) = match seeds {
+            Some(list) => (Layout::Members, list.clone()),
             None => (Layout::Flat, vec![cfg.seed]),
         };
-        check_engine(args.engine, seeds.len())?;
-        let dir = args.out.clone();
-        if layout == Layout::Members && args.overwrite {
+        check_engine(plan.engine, seeds.len())?;
+        let dir = out.clone();
+        if layout == Layout::Members && *overwrite {
             bail!(
                 "--overwrite: an ensemble never replaces a folder; remove {} yourself, or train into another --out",
                 dir.display()
             );
         }
         // Everything is checked before anything in the folder changes.
-        let (device, engine) = start_device(args)?;
+        let (device, engine) = start_device(plan)?;
         let refuse_an_earlier_run = || -> Result<()> {
             if let Some(what) = checkpoint::folder_within_a_run(&dir) {
                 bail!(
@@ -126,7 +129,7 @@ impl Run {
             let Some(found) = checkpoint::run_evidence(&dir) else { return Ok(()) };
             let quoted = shell_quote(&dir.display().to_string());
             let holds_members = Layout::of(&dir) == Layout::Members || checkpoint::members_dir(&dir).exists();
-            if !args.overwrite {
+            if !overwrite {
                 let instead = if layout == Layout::Flat {
                     "replace it with `--overwrite`"
                 } else {
@@ -157,11 +160,11 @@ impl Run {
         // With --overwrite, the earlier run's files stay until this run's first checkpoint.
         let trainer = crate::failure::catch_libtorch(|| {
             Trainer::new(&model_cfg, &cfg, engine, device, None, Start::fresh(&seeds))
-                .and_then(|t| t.with_threads(args.threads as usize))
+                .and_then(|t| t.with_threads(plan.threads as usize))
         })
         .map_err(|e| too_large(e, &model_cfg, &cfg, seeds.len()))?;
         let manifest =
-            (layout == Layout::Members).then(|| EnsembleManifest::new(seeds.clone(), args.select, 0));
+            (layout == Layout::Members).then(|| EnsembleManifest::new(seeds.clone(), plan.select, 0));
         let mut set_up = || -> Result<Vec<MemberLog>> {
             let mut members = Vec::with_capacity(seeds.len());
             for (k, &seed) in seeds.iter().enumerate() {
@@ -189,7 +192,7 @@ impl Run {
                 return Err(e);
             }
         };
-        let observer = RunObserver::new(&dir, layout, args, &trainer, members, manifest, None)?;
+        let observer = RunObserver::new(&dir, layout, plan, &trainer, members, manifest, None)?;
         if layout == Layout::Members {
             crate::output::note(&format!(
                 "gan1d: training {} members (seeds {}) at once into {}",
@@ -203,20 +206,20 @@ impl Run {
 
     /// The run in `dir`, every member continued to `--epochs` or the run's own total. Every
     /// member's checkpoint and logs are read and checked before anything is written.
-    fn resumed(args: &TrainArgs, dir: &Path) -> Result<Run> {
+    fn resumed(plan: &TrainPlan, dir: &Path) -> Result<Run> {
         let context = || format!("--resume {}", dir.display());
         // Checked once before anything is written into the folder, and read again under the
         // lock, which no other run can then change.
         let first_look = checkpoint::members_of(dir).with_context(context)?;
-        check_resume_flags(args, dir, first_look.2.as_ref())?;
+        check_resume_flags(plan, dir, first_look.2.as_ref())?;
         if first_look.0 == Layout::Flat {
-            resumed_config(args, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
+            resumed_config(plan, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
         }
         super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
         let mut locks = vec![lock_run_dir(dir, &context())?];
         let (layout, seeds, manifest) = checkpoint::members_of(dir).with_context(context)?;
-        check_engine(args.engine, seeds.len())?;
-        let (device, engine) = start_device(args)?;
+        check_engine(plan.engine, seeds.len())?;
+        let (device, engine) = start_device(plan)?;
         let select = manifest.as_ref().map(|m| m.select).unwrap_or_default();
         let earlier: Vec<Standing> = match layout {
             // Rewritten by every checkpoint round; a missing one is rebuilt (diverged members
@@ -253,7 +256,7 @@ impl Run {
             if member_manifest.seed != seed {
                 bail!("{}: it holds seed {}, not {seed}", context(), member_manifest.seed);
             }
-            let cfg = resumed_config(args, &member_dir, &member_manifest)?;
+            let cfg = resumed_config(plan, &member_dir, &member_manifest)?;
             let state =
                 checkpoint::load_state(&member_dir, &member_manifest, device).with_context(context)?;
             let logs = Logs::check(&member_dir, &member_manifest, &cfg).with_context(context)?;
@@ -310,9 +313,9 @@ impl Run {
                 }
             }
         }
-        let level = Level { model_cfg, cfg, scaling, engine, threads: args.threads as usize, device, seeds };
+        let level = Level { model_cfg, cfg, scaling, engine, threads: plan.threads as usize, device, seeds };
         let (trainer, observer) =
-            level.bring_level(args, dir, layout, manifest, members, states, statuses)?;
+            level.bring_level(plan, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
         let first_iteration = trainer.iteration();
         crate::progress::resume_at(&observer.bar, first_iteration);
@@ -320,7 +323,7 @@ impl Run {
             Layout::Flat => dir.display().to_string(),
             Layout::Members => format!("the ensemble in {} ({} members)", dir.display(), trainer.members()),
         };
-        let session = session_flags(args);
+        let session = plan.session_flags();
         let session = if session.is_empty() {
             String::new()
         } else {
@@ -342,7 +345,7 @@ impl Run {
     }
 
     /// Trains the run to its end and says how it ended.
-    fn go(self, args: &TrainArgs) -> Result<()> {
+    fn go(self, plan: &TrainPlan) -> Result<()> {
         let Run { dir, layout, mut trainer, mut observer, first_iteration, created, _locks } = self;
         let total = trainer.cfg().epochs;
         let started = Instant::now();
@@ -366,7 +369,7 @@ impl Run {
                     created.undo();
                 }
                 let notes =
-                    observer.where_the_last_checkpoint_is(args, e.downcast_ref::<Diverged>().is_some());
+                    observer.where_the_last_checkpoint_is(plan, e.downcast_ref::<Diverged>().is_some());
                 return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
             }
         };
@@ -380,7 +383,7 @@ impl Run {
                     trainer.iteration(),
                     dir.display()
                 ),
-                format!("resume with: {}", resume_command(args, &dir)),
+                format!("resume with: {}", resume_command(plan, &dir)),
             ];
             return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
         }
@@ -486,7 +489,7 @@ impl Level {
     #[allow(clippy::too_many_arguments)]
     fn bring_level(
         &self,
-        args: &TrainArgs,
+        plan: &TrainPlan,
         dir: &Path,
         layout: Layout,
         manifest: Option<EnsembleManifest>,
@@ -551,13 +554,13 @@ impl Level {
             })
             .collect();
         let saved_at = manifest.as_ref().map_or(Some(lowest), |m| Some(m.iteration));
-        let mut observer = RunObserver::new(dir, layout, args, &trainer, members, manifest, saved_at)?;
+        let mut observer = RunObserver::new(dir, layout, plan, &trainer, members, manifest, saved_at)?;
         loop {
             let at = live_at(&states, &statuses);
             let lowest = *at.iter().min().expect("a member trains");
             let Some(next) = at.iter().copied().filter(|&i| i > lowest).min() else {
                 let trainer = trainer_at(lowest, &states, &statuses)?;
-                observer.bar = crate::progress::training_bar(trainer.cfg().epochs, verbosity(args));
+                observer.bar = crate::progress::training_bar(trainer.cfg().epochs, verbosity(plan));
                 return Ok((trainer, observer));
             };
             let behind: Vec<bool> =
@@ -576,7 +579,7 @@ impl Level {
             observer.checkpoint_round(&mut sub)?;
             if end == FitEnd::Stopped {
                 let signal = observer.signals.received().expect("training stops only on a signal");
-                let notes = vec![format!("resume with: {}", resume_command(args, dir))];
+                let notes = vec![format!("resume with: {}", resume_command(plan, dir))];
                 return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
             }
             for k in 0..sub.members() {
@@ -621,9 +624,9 @@ fn too_large(
     ))
 }
 
-/// The bar's verbosity for `args`.
-fn verbosity(args: &TrainArgs) -> crate::progress::Verbosity {
-    if args.quiet { crate::progress::Verbosity::Quiet } else { crate::progress::Verbosity::Normal }
+/// The bar's verbosity for `plan`.
+fn verbosity(plan: &TrainPlan) -> crate::progress::Verbosity {
+    if plan.quiet { crate::progress::Verbosity::Quiet } else { crate::progress::Verbosity::Normal }
 }
 
 /// Refuses an engine that cannot train `members` members at once, before anything is written.
@@ -641,30 +644,29 @@ fn check_engine(engine: Option<EngineKind>, members: usize) -> Result<()> {
 /// layout) can apply: a ranking metric other than the ensemble's, or for a single run any; a
 /// seed for an ensemble, whose members keep theirs. The flags of the run's settings are
 /// checked against each member's checkpoint by [`resumed_config`].
-fn check_resume_flags(args: &TrainArgs, dir: &Path, manifest: Option<&EnsembleManifest>) -> Result<()> {
+fn check_resume_flags(plan: &TrainPlan, dir: &Path, manifest: Option<&EnsembleManifest>) -> Result<()> {
     let dir = dir.display();
-    if args.was_given("select") {
+    if plan.select_typed {
         match manifest {
             None => bail!(
                 "--resume {dir}: --select ranks the members of an ensemble, and this is a single run; leave \
                  --select out"
             ),
-            Some(m) if m.select != args.select => bail!(
+            Some(m) if m.select != plan.select => bail!(
                 "--resume {dir}: --select {} contradicts the ensemble's ranking by {}; leave --select out to \
                  continue it, or start a new ensemble with --out",
-                args.select,
+                plan.select,
                 m.select
             ),
             Some(_) => {}
         }
     }
     if let Some(m) = manifest
-        && args.was_given("seed")
+        && let Some(seed) = plan.choices.run.seed
     {
         bail!(
-            "--resume {dir}: --seed {} names one seed, and the ensemble's members keep their own ({}); leave \
+            "--resume {dir}: --seed {seed} names one seed, and the ensemble's members keep their own ({}); leave \
              --seed out",
-            args.seed,
             crate::cli::SeedList(m.seeds.clone())
         );
     }
@@ -672,108 +674,55 @@ fn check_resume_flags(args: &TrainArgs, dir: &Path, manifest: Option<&EnsembleMa
 }
 
 /// The configuration to continue `manifest`'s run under: its own, with the new total if
-/// `--epochs` is given. A flag that would change the run is refused, naming both values.
-fn resumed_config(args: &TrainArgs, dir: &Path, manifest: &Manifest) -> Result<TrainConfig> {
-    let (model_cfg, flags) = args.configs()?;
-    let (saved, saved_model) = (&manifest.train, &manifest.model);
+/// `--epochs` is typed. A typed choice that would change the run is refused, naming the flag
+/// and both values.
+fn resumed_config(plan: &TrainPlan, dir: &Path, manifest: &Manifest) -> Result<TrainConfig> {
     let dir = dir.display();
-    let widths = |w: &[i64]| crate::cli::Widths(w.to_vec()).to_string();
-    let rate = |r: Option<f64>| r.map_or_else(|| "unset".to_string(), |r| r.to_string());
-    let points = |t: &crate::target::TargetConfig| {
-        t.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint())
-    };
-    let half_life = |h: Option<u64>| h.map_or_else(|| "unset".to_string(), |h| h.to_string());
-    let conflicts: [(&str, &str, String, String); 22] = [
-        ("target", "--target", flags.target.expression.clone(), saved.target.expression.clone()),
-        ("data", "--data", points(&flags.target), points(&saved.target)),
-        ("domain", "--domain", flags.target.domain.to_string(), saved.target.domain.to_string()),
-        ("activation", "--activation", model_cfg.activation.to_string(), saved_model.activation.to_string()),
-        (
-            "g_output",
-            "--g-output",
-            model_cfg.generator_output.to_string(),
-            saved_model.generator_output.to_string(),
-        ),
-        ("latent_dim", "--latent-dim", model_cfg.latent_dim.to_string(), saved_model.latent_dim.to_string()),
-        (
-            "g_hidden",
-            "--g-hidden",
-            widths(&model_cfg.generator_hidden),
-            widths(&saved_model.generator_hidden),
-        ),
-        (
-            "d_hidden",
-            "--d-hidden",
-            widths(&model_cfg.discriminator_hidden),
-            widths(&saved_model.discriminator_hidden),
-        ),
-        ("batch", "--batch", flags.batch.to_string(), saved.batch.to_string()),
-        ("seed", "--seed", flags.seed.to_string(), saved.seed.to_string()),
-        ("eval_every", "--eval-every", flags.eval_every.to_string(), saved.eval_every.to_string()),
-        (
-            "history_every",
-            "--history-every",
-            flags.history_every.to_string(),
-            saved.history_every.to_string(),
-        ),
-        (
-            "learning_rate",
-            "--learning-rate",
-            flags.adam.learning_rate.to_string(),
-            saved.adam.learning_rate.to_string(),
-        ),
-        ("lr_g", "--lr-g", rate(flags.lr_g), rate(saved.lr_g)),
-        ("lr_d", "--lr-d", rate(flags.lr_d), rate(saved.lr_d)),
-        ("lr_half_life", "--lr-half-life", half_life(flags.lr_half_life), half_life(saved.lr_half_life)),
-        ("beta1", "--beta1", flags.adam.beta1.to_string(), saved.adam.beta1.to_string()),
-        ("loss", "--loss", flags.loss.to_string(), saved.loss.to_string()),
-        ("d_steps", "--d-steps", flags.d_steps.to_string(), saved.d_steps.to_string()),
-        ("latent", "--latent", model_cfg.latent.to_string(), saved_model.latent.to_string()),
-        ("pack", "--pack", model_cfg.pack.to_string(), saved_model.pack.to_string()),
-        ("recipe", "--recipe", flags.recipe.to_string(), saved.recipe.to_string()),
-    ];
-    for (id, flag, given, stored) in conflicts {
-        if args.was_given(id) && given != stored {
-            bail!(
-                "--resume {dir}: {flag} {given} contradicts the run's {id} {stored}; leave {flag} out to \
-                 continue the run, or start a new run with --out"
-            );
-        }
+    let typed_epochs = plan.choices.run.epochs;
+    let epochs = typed_epochs.unwrap_or(manifest.train.epochs);
+    // The new total is no contradiction: it is what `--epochs` is for on a resume.
+    let wanted = TrainConfig { epochs, ..manifest.train.clone() };
+    let conflicts =
+        plan.choices.conflicts(&manifest.model, &wanted).with_context(|| format!("--resume {dir}"))?;
+    if let Some(Conflict { flag, given, stored }) = conflicts.first() {
+        bail!(
+            "--resume {dir}: {flag} {given} contradicts the run's {flag} {stored}; leave {flag} out to continue the \
+             run, or start a new run with --out"
+        );
     }
-    let epochs = if args.was_given("epochs") { flags.epochs } else { saved.epochs };
     if epochs <= manifest.iteration {
         bail!(
             "--resume {dir}: the run has already done {} iterations{}; pass --epochs with a larger total to \
              train further",
             manifest.iteration,
-            if args.was_given("epochs") {
+            if typed_epochs.is_some() {
                 format!(", so --epochs {epochs} leaves nothing to do")
             } else {
                 String::new()
             }
         );
     }
-    Ok(TrainConfig { epochs, ..saved.clone() })
+    Ok(wanted)
 }
 
 /// Resolves `--device` and `--engine` (native on the CPU, fused on CUDA, unless named), says
 /// what `auto` picked, and sets libtorch's CPU threads.
-fn start_device(args: &TrainArgs) -> Result<(Device, EngineKind)> {
-    let device = args.device.resolve()?;
-    let engine = args.engine.unwrap_or(EngineKind::for_device(device));
+fn start_device(plan: &TrainPlan) -> Result<(Device, EngineKind)> {
+    let device = plan.device.resolve()?;
+    let engine = plan.engine.unwrap_or(EngineKind::for_device(device));
     if engine == EngineKind::Native && device != Device::Cpu {
         bail!(
             "--engine native runs on the CPU, and --device {} picked {}; use --engine fused there, or --device cpu",
-            args.device,
+            plan.device,
             checkpoint::device_name(device)
         );
     }
-    if args.device == DeviceChoice::Auto {
+    if plan.device == DeviceChoice::Auto {
         crate::output::note(&format!("gan1d: --device auto picked {}", checkpoint::device_name(device)));
     }
     // The native engine spreads its members over --threads itself; libtorch, which then only
     // draws and evaluates, keeps one thread, whose idle spinning would otherwise take a core.
-    let libtorch_threads = if engine == EngineKind::Native { 1 } else { args.threads as i32 };
+    let libtorch_threads = if engine == EngineKind::Native { 1 } else { plan.threads as i32 };
     tch::set_num_threads(libtorch_threads);
     Ok((device, engine))
 }
@@ -832,34 +781,15 @@ pub(super) fn remove_plots(dir: &Path, from: u64, end_plots: bool) -> Result<()>
 /// The command that continues this run (or ensemble) where it stopped, for the user to copy.
 /// The run's total is in its checkpoint; the settings that are not (device, threads…) are
 /// repeated.
-fn resume_command(args: &TrainArgs, dir: &Path) -> String {
+fn resume_command(plan: &TrainPlan, dir: &Path) -> String {
     let mut command = format!("gan1d train --resume {}", shell_quote(&dir.display().to_string()));
-    for flag in session_flags(args) {
+    for flag in plan.session_flags() {
         command += &format!(" {flag}");
     }
-    if args.quiet {
+    if plan.quiet {
         command += " --quiet";
     }
     command
-}
-
-/// The flags given for this session only, which no checkpoint keeps: device, engine, threads
-/// and checkpoint spacing.
-fn session_flags(args: &TrainArgs) -> Vec<String> {
-    let mut flags = Vec::new();
-    if args.was_given("device") {
-        flags.push(format!("--device {}", args.device));
-    }
-    if let Some(engine) = args.engine {
-        flags.push(format!("--engine {engine}"));
-    }
-    if args.was_given("threads") {
-        flags.push(format!("--threads {}", args.threads));
-    }
-    if let Some(n) = args.checkpoint_every {
-        flags.push(format!("--checkpoint-every {n}"));
-    }
-    flags
 }
 
 /// `text` as one word for a POSIX shell.

@@ -19,9 +19,9 @@ use super::logs::{Logs, frame_every, frame_latent};
 use super::resume_command;
 use super::signals::StopSignals;
 use crate::checkpoint::{self, EnsembleManifest, LastEvaluation, Layout, LogRecords};
-use crate::cli::TrainArgs;
 use crate::evaluate::EvalReport;
 use crate::loss::Loss;
+use crate::plan::TrainPlan;
 use crate::plot::{self, MemberPanel, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
@@ -165,13 +165,13 @@ impl RunObserver {
     pub(super) fn new(
         dir: &Path,
         layout: Layout,
-        args: &TrainArgs,
+        plan: &TrainPlan,
         trainer: &Trainer,
         members: Vec<MemberLog>,
         manifest: Option<EnsembleManifest>,
         saved_at: Option<u64>,
     ) -> Result<Self> {
-        let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
+        let verbosity = if plan.quiet { Verbosity::Quiet } else { Verbosity::Normal };
         let cfg = trainer.cfg();
         let frame_points = frame_latent(trainer, 0).size()[0] as usize;
         Ok(RunObserver {
@@ -193,7 +193,7 @@ impl RunObserver {
                 trainer.target(),
                 frame_points,
             ),
-            checkpoint_every: args.checkpoint_every,
+            checkpoint_every: plan.checkpoint_every,
             saved_at,
             signals: StopSignals::install()?,
             stdout: crate::output::Stdout::default(),
@@ -267,7 +267,7 @@ impl RunObserver {
     }
 
     /// After a failure: where the last complete checkpoint is, and how to go on from it.
-    pub(super) fn where_the_last_checkpoint_is(&self, args: &TrainArgs, diverged: bool) -> Vec<String> {
+    pub(super) fn where_the_last_checkpoint_is(&self, plan: &TrainPlan, diverged: bool) -> Vec<String> {
         let dir = self.dir.display();
         let every = if self.layout == Layout::Members { " of every member" } else { "" };
         match self.saved_at {
@@ -279,7 +279,7 @@ impl RunObserver {
             }
             Some(iteration) => vec![
                 format!("the last complete checkpoint{every}, after {iteration} iterations, is in {dir}"),
-                format!("resume with: {}", resume_command(args, &self.dir)),
+                format!("resume with: {}", resume_command(plan, &self.dir)),
             ],
         }
     }
