@@ -1,11 +1,9 @@
 //! Evaluation: the tutorial's discriminator accuracies and the report of one evaluation (the
 //! quality metrics themselves live in `metrics`). Nothing here updates a weight or writes a file.
 
-use tch::{Kind, Tensor};
-
 use crate::loss::{self, Label, Loss};
-
 use crate::metrics::Metrics;
+use crate::rows::MetricsRow;
 
 /// One evaluation, as the tutorial prints and plots it.
 #[derive(Debug, Clone)]
@@ -24,6 +22,24 @@ pub struct EvalReport {
     pub metrics: Metrics,
 }
 
+/// Defines [`EvalReport::row`] over the quality metrics.
+macro_rules! define_report_row {
+    ($( $(#[$doc:meta])* $field:ident $skip:literal, )*) => {
+        impl EvalReport {
+            /// This evaluation as a row of `metrics.csv`.
+            pub fn row(&self) -> MetricsRow {
+                MetricsRow {
+                    iteration: self.iteration,
+                    acc_real: self.acc_real,
+                    acc_fake: self.acc_fake,
+                    $($field: self.metrics.$field,)*
+                }
+            }
+        }
+    };
+}
+crate::rows::quality_fields!(define_report_row);
+
 impl EvalReport {
     /// The tutorial's line: `<iteration> <acc_real> <acc_fake>`, e.g. `1999 0.45 1.0`.
     pub fn line(&self) -> String {
@@ -31,24 +47,24 @@ impl EvalReport {
     }
 }
 
-/// Each run's discriminator accuracy from its logits on real points and on fake points
-/// (`[K, n, 1]` each) under `loss`: the share of real points it scores real and of fakes it
-/// scores fake.
+/// A discriminator's accuracy from its logits on real points and on fake points under
+/// `loss`: the share of real points it scores real and of fakes it scores fake. On the host,
+/// in a fixed order, so the same numbers on every CPU.
 ///
 /// A paired loss's logits mean something only against each other: a real point counts as
 /// scored real when its logit is above the mean fake logit, a fake as scored fake when its
 /// logit is below the mean real one.
-pub fn accuracies(loss: Loss, real_logits: &Tensor, fake_logits: &Tensor) -> Vec<(f64, f64)> {
+pub fn accuracies(loss: Loss, real_logits: &[f32], fake_logits: &[f32]) -> (f64, f64) {
     if loss.is_paired() {
-        let mean = |t: &Tensor| t.mean_dim([1i64, 2].as_slice(), true, Kind::Float);
-        let (real_ahead, fake_ahead) = (real_logits - mean(fake_logits), fake_logits - mean(real_logits));
+        let mean = |logits: &[f32]| {
+            (logits.iter().map(|&z| f64::from(z)).sum::<f64>() / logits.len().max(1) as f64) as f32
+        };
+        let ahead = |logits: &[f32], of: f32| -> Vec<f32> { logits.iter().map(|&z| z - of).collect() };
+        let (real_ahead, fake_ahead) =
+            (ahead(real_logits, mean(fake_logits)), ahead(fake_logits, mean(real_logits)));
         return accuracies(Loss::Bce, &real_ahead, &fake_ahead);
     }
-    let share = |logits: &Tensor, label| -> Vec<f64> {
-        let acc = loss::accuracy(loss, logits, label, Kind::Double).to_device(tch::Device::Cpu);
-        Vec::try_from(acc).expect("[K] accuracies convert to Vec<f64>")
-    };
-    share(real_logits, Label::Real).into_iter().zip(share(fake_logits, Label::Fake)).collect()
+    (loss::host_accuracy(loss, real_logits, Label::Real), loss::host_accuracy(loss, fake_logits, Label::Fake))
 }
 
 #[cfg(test)]
@@ -69,5 +85,20 @@ mod tests {
             metrics,
         };
         assert_eq!(r.line(), "1999 0.45 1.0");
+    }
+}
+
+#[cfg(test)]
+mod accuracy_tests {
+    use super::*;
+
+    #[test]
+    fn accuracies_count_the_points_on_each_side() {
+        let (real, fake) = ([2.0f32, -1.0, 0.5, 3.0], [-2.0f32, 1.0]);
+        assert_eq!(accuracies(Loss::Bce, &real, &fake), (0.75, 0.5));
+        // Least squares' boundary is ½.
+        assert_eq!(accuracies(Loss::LeastSquares, &real, &fake), (0.5, 0.5));
+        // Paired: against the other batch's mean (−0.5 for the fakes, 1.125 for the real).
+        assert_eq!(accuracies(Loss::Relativistic, &real, &fake), (0.75, 1.0));
     }
 }

@@ -24,72 +24,45 @@ pub fn on_curve_tolerance(target: &Target) -> f64 {
 /// The energy distance compares at most this many points of each set: it costs n² distances.
 pub const ENERGY_MAX_POINTS: usize = 2000;
 
-/// The quality numbers of one set of generated (or real) points. A curve's are all numbers
-/// but the mixture's; a plane target's curve metrics are NaN (`null` in JSON), and the
-/// metrics a curve does not have are left out of JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Points measured.
-    pub n: usize,
-    /// Mean of `|y − f(x)|`: 0 for points exactly on the curve.
-    pub residual_mean: f64,
-    pub residual_median: f64,
-    /// 95th percentile of `|y − f(x)|`: how far the worst-but-not-outlier points miss.
-    pub residual_p95: f64,
-    /// Share of points with `|y − f(x)|` under [`ON_CURVE`] of the target's height.
-    pub residual_share_on_curve: f64,
-    /// Share of `x` inside the domain; for a plane target, of points inside its box.
-    pub share_in_domain: f64,
-    /// Kolmogorov–Smirnov statistic of `x` against the uniform distribution over the domain:
-    /// the largest gap between the two cumulative distributions (0 is perfect, 1 is disjoint).
-    /// For a plane target, the two-sample statistic of `x` against the real points'.
-    pub ks: f64,
-    /// A plane target's two-sample KS statistic of `y` against the real points'.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ks_y: Option<f64>,
-    /// A mixture's modes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modes: Option<f64>,
-    /// A mixture's modes covered: modes nearest to at least one high-quality point.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modes_covered: Option<f64>,
-    /// A mixture's share of points within 3σ of their nearest mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub high_quality_share: Option<f64>,
-    /// Share of `x` in the left half of the domain (for x² on `[-0.5, 0.5)`, the parabola's
-    /// left branch): ½ when balanced.
-    pub share_left_branch: f64,
-    /// The widest stretch of the domain (at its edges or between two points) where no
-    /// generated `x` falls, as a share of the domain: a hole the generator never fills. Real
-    /// points leave gaps of about ln(n)/n (0.7 % for 1 000 points, 0.1 % for 10 000).
-    pub widest_gap: f64,
-    /// Unbiased energy distance between these points and a reference set of real points, in
-    /// the plane (Euclidean): about 0 when they come from the same distribution.
-    pub energy_distance: f64,
+/// Defines [`Metrics`] with the quality metrics of [`crate::rows::quality_fields!`].
+macro_rules! define_metrics {
+    ($( $(#[$doc:meta])* $field:ident $skip:literal, )*) => {
+        /// The quality numbers of one set of generated (or real) points. A curve's are all
+        /// numbers but the mixture's; a plane target's curve metrics are NaN (`null` in JSON),
+        /// and the metrics a curve does not have are NaN and left out of JSON.
+        #[derive(Debug, Clone, Serialize)]
+        pub struct Metrics {
+            /// Points measured.
+            pub n: usize,
+            $(
+                $(#[$doc])*
+                #[serde(skip_serializing_if = $skip)]
+                pub $field: f64,
+            )*
+        }
+    };
 }
+crate::rows::quality_fields!(define_metrics);
 
 impl Metrics {
     /// Whether these are a plane target's metrics: only those measure `y` against real points.
     pub fn is_plane(&self) -> bool {
-        self.ks_y.is_some()
+        !self.ks_y.is_nan()
     }
 
     /// The metrics that apply as `(label, value)` rows, in the order tables list them.
     pub fn rows(&self) -> Vec<(&'static str, f64)> {
         if self.is_plane() {
             let mut rows = Vec::new();
-            let none = f64::NAN;
-            if let (Some(covered), Some(modes), Some(hq)) =
-                (self.modes_covered, self.modes, self.high_quality_share)
-            {
-                rows.push(("modes covered", covered));
-                rows.push(("modes", modes));
-                rows.push(("high-quality share (within 3 sigma)", hq));
+            if !self.modes.is_nan() {
+                rows.push(("modes covered", self.modes_covered));
+                rows.push(("modes", self.modes));
+                rows.push(("high-quality share (within 3 sigma)", self.high_quality_share));
             }
             rows.extend([
                 ("energy distance to real", self.energy_distance),
                 ("KS statistic of x (vs real)", self.ks),
-                ("KS statistic of y (vs real)", self.ks_y.unwrap_or(none)),
+                ("KS statistic of y (vs real)", self.ks_y),
                 ("share of points in target's box", self.share_in_domain),
             ]);
             return rows;
@@ -110,12 +83,15 @@ impl Metrics {
     /// One line for a terminal: the headline numbers.
     pub fn summary_line(&self) -> String {
         if self.is_plane() {
-            let modes = match (self.modes_covered, self.high_quality_share) {
-                (Some(covered), Some(hq)) => format!("modes {covered} | HQ {hq:.3} | "),
-                _ => String::new(),
+            let modes = if self.modes.is_nan() {
+                String::new()
+            } else {
+                format!("modes {} | HQ {:.3} | ", self.modes_covered, self.high_quality_share)
             };
-            let ks_y = self.ks_y.unwrap_or(f64::NAN);
-            return format!("{modes}KS x {:.3} y {ks_y:.3} | energy {:.4}", self.ks, self.energy_distance);
+            return format!(
+                "{modes}KS x {:.3} y {:.3} | energy {:.4}",
+                self.ks, self.ks_y, self.energy_distance
+            );
         }
         format!(
             "residual mean {:.4} p95 {:.4} | KS {:.3} | left {:.2} | gap {:.3} | energy {:.4}",
@@ -184,10 +160,10 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
             &points[..n.min(ENERGY_MAX_POINTS)],
             &reference[..reference.len().min(ENERGY_MAX_POINTS)],
         ),
-        ks_y: None,
-        modes: None,
-        modes_covered: None,
-        high_quality_share: None,
+        ks_y: f64::NAN,
+        modes: f64::NAN,
+        modes_covered: f64::NAN,
+        high_quality_share: f64::NAN,
     }
 }
 
@@ -219,10 +195,10 @@ fn measure_plane(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Targe
             &points[..n.min(ENERGY_MAX_POINTS)],
             &reference[..reference.len().min(ENERGY_MAX_POINTS)],
         ),
-        ks_y: Some(ks_two_sample(&column(points, 1), &column(reference, 1))),
-        modes: scores.map(|s| s.modes as f64),
-        modes_covered: scores.map(|s| s.covered as f64),
-        high_quality_share: scores.map(|s| s.high_quality_share),
+        ks_y: ks_two_sample(&column(points, 1), &column(reference, 1)),
+        modes: scores.map_or(f64::NAN, |s| s.modes as f64),
+        modes_covered: scores.map_or(f64::NAN, |s| s.covered as f64),
+        high_quality_share: scores.map_or(f64::NAN, |s| s.high_quality_share),
     }
 }
 

@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::runlog::MetricsRow;
+use crate::rows::MetricsRow;
 
 pub use crate::config::Select;
 
@@ -22,77 +22,60 @@ impl Select {
     }
 }
 
-/// One member's row of the leaderboard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Standing {
-    /// 1 for the best member.
-    pub rank: usize,
-    pub seed: u64,
-    /// `trained`, or `diverged` for a member frozen when its losses stopped being finite.
-    pub status: String,
-    /// The 0-based iteration after which it diverged.
-    pub diverged_after: Option<u64>,
-    /// The ranking metric, and its value at the member's best evaluation.
-    pub select: Select,
-    pub score: Option<f64>,
-    /// The best evaluation: its 0-based iteration and its metrics (empty before any).
-    pub best_iteration: Option<u64>,
-    pub acc_real: Option<f64>,
-    pub acc_fake: Option<f64>,
-    pub residual_mean: Option<f64>,
-    pub residual_median: Option<f64>,
-    pub residual_p95: Option<f64>,
-    pub residual_share_on_curve: Option<f64>,
-    pub share_in_domain: Option<f64>,
-    pub ks: Option<f64>,
-    pub share_left_branch: Option<f64>,
-    pub widest_gap: Option<f64>,
-    pub energy_distance: Option<f64>,
-    /// A plane target's: absent from leaderboards of gan1d before 0.8.
-    #[serde(default)]
-    pub ks_y: Option<f64>,
-    #[serde(default)]
-    pub modes: Option<f64>,
-    #[serde(default)]
-    pub modes_covered: Option<f64>,
-    #[serde(default)]
-    pub high_quality_share: Option<f64>,
-}
-
-impl Standing {
-    /// The row of member `seed`, ranked by `select`, whose best evaluation is `best`.
-    pub fn new(
-        seed: u64,
-        select: Select,
-        best: Option<&MetricsRow>,
-        diverged_after: Option<u64>,
-    ) -> Standing {
-        Standing {
-            rank: 0,
-            seed,
-            status: if diverged_after.is_some() { "diverged" } else { "trained" }.to_string(),
-            diverged_after,
-            select,
-            score: best.map(|b| select.of(b)),
-            best_iteration: best.map(|b| b.iteration),
-            acc_real: best.map(|b| b.acc_real),
-            acc_fake: best.map(|b| b.acc_fake),
-            residual_mean: best.map(|b| b.residual_mean),
-            residual_median: best.map(|b| b.residual_median),
-            residual_p95: best.map(|b| b.residual_p95),
-            residual_share_on_curve: best.map(|b| b.residual_share_on_curve),
-            share_in_domain: best.map(|b| b.share_in_domain),
-            ks: best.map(|b| b.ks),
-            share_left_branch: best.map(|b| b.share_left_branch),
-            widest_gap: best.map(|b| b.widest_gap),
-            energy_distance: best.map(|b| b.energy_distance),
-            ks_y: best.map(|b| b.ks_y),
-            modes: best.map(|b| b.modes),
-            modes_covered: best.map(|b| b.modes_covered),
-            high_quality_share: best.map(|b| b.high_quality_share),
+/// Defines [`Standing`] and [`Standing::new`] over the quality metrics.
+macro_rules! define_standing {
+    ($( $(#[$doc:meta])* $field:ident $skip:literal, )*) => {
+        /// One member's row of the leaderboard: its best evaluation's metrics, empty before
+        /// any (and in leaderboards of an older gan1d, which lacked a column).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct Standing {
+            /// 1 for the best member.
+            pub rank: usize,
+            pub seed: u64,
+            /// `trained`, or `diverged` for a member frozen when its losses stopped being
+            /// finite.
+            pub status: String,
+            /// The 0-based iteration after which it diverged.
+            pub diverged_after: Option<u64>,
+            /// The ranking metric, and its value at the member's best evaluation.
+            pub select: Select,
+            pub score: Option<f64>,
+            /// The best evaluation: its 0-based iteration and its accuracies.
+            pub best_iteration: Option<u64>,
+            pub acc_real: Option<f64>,
+            pub acc_fake: Option<f64>,
+            $(
+                $(#[$doc])*
+                #[serde(default)]
+                pub $field: Option<f64>,
+            )*
         }
-    }
+
+        impl Standing {
+            /// The row of member `seed`, ranked by `select`, whose best evaluation is `best`.
+            pub fn new(
+                seed: u64,
+                select: Select,
+                best: Option<&MetricsRow>,
+                diverged_after: Option<u64>,
+            ) -> Standing {
+                Standing {
+                    rank: 0,
+                    seed,
+                    status: if diverged_after.is_some() { "diverged" } else { "trained" }.to_string(),
+                    diverged_after,
+                    select,
+                    score: best.map(|b| select.of(b)),
+                    best_iteration: best.map(|b| b.iteration),
+                    acc_real: best.map(|b| b.acc_real),
+                    acc_fake: best.map(|b| b.acc_fake),
+                    $($field: best.map(|b| b.$field),)*
+                }
+            }
+        }
+    };
 }
+crate::rows::quality_fields!(define_standing);
 
 /// Whether `score` beats `best`: lower, and a number (a NaN never wins).
 pub fn improves(score: f64, best: Option<f64>) -> bool {

@@ -19,112 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::evaluate::EvalReport;
 use crate::fsio;
-
-/// One row of `metrics.csv`: an evaluation's accuracies and quality metrics.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricsRow {
-    /// The 0-based iteration the evaluation followed, as printed.
-    pub iteration: u64,
-    pub acc_real: f64,
-    pub acc_fake: f64,
-    pub residual_mean: f64,
-    pub residual_median: f64,
-    pub residual_p95: f64,
-    pub residual_share_on_curve: f64,
-    pub share_in_domain: f64,
-    pub ks: f64,
-    pub share_left_branch: f64,
-    /// Absent from logs of gan1d 0.2, whose coverage column was `bins_covered`.
-    #[serde(default = "not_measured")]
-    pub widest_gap: f64,
-    pub energy_distance: f64,
-    /// A plane target's metrics (NaN for a curve; absent from logs of gan1d before 0.8).
-    #[serde(default = "not_measured")]
-    pub ks_y: f64,
-    /// A mixture's modes, and those covered.
-    #[serde(default = "not_measured")]
-    pub modes: f64,
-    #[serde(default = "not_measured")]
-    pub modes_covered: f64,
-    #[serde(default = "not_measured")]
-    pub high_quality_share: f64,
-}
-
-fn not_measured() -> f64 {
-    f64::NAN
-}
-
-impl MetricsRow {
-    pub fn new(report: &EvalReport) -> MetricsRow {
-        let m = &report.metrics;
-        MetricsRow {
-            iteration: report.iteration,
-            acc_real: report.acc_real,
-            acc_fake: report.acc_fake,
-            residual_mean: m.residual_mean,
-            residual_median: m.residual_median,
-            residual_p95: m.residual_p95,
-            residual_share_on_curve: m.residual_share_on_curve,
-            share_in_domain: m.share_in_domain,
-            ks: m.ks,
-            share_left_branch: m.share_left_branch,
-            widest_gap: m.widest_gap,
-            energy_distance: m.energy_distance,
-            ks_y: m.ks_y.unwrap_or(f64::NAN),
-            modes: m.modes.unwrap_or(f64::NAN),
-            modes_covered: m.modes_covered.unwrap_or(f64::NAN),
-            high_quality_share: m.high_quality_share.unwrap_or(f64::NAN),
-        }
-    }
-}
-
-/// One row of `frames.csv`: a point of the animation's frame after `iterations_done`
-/// iterations (0 for the untrained generator).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FrameRow {
-    pub iterations_done: u64,
-    pub x: f32,
-    pub y: f32,
-    /// A generated point of the frame, or a cell of its heat map (logs of gan1d before 0.7 hold
-    /// points only).
-    #[serde(default)]
-    pub kind: FrameKind,
-    /// The discriminator's belief that a point here is real, on `[0, 1]`; NaN where it was not
-    /// measured.
-    #[serde(default = "not_measured_f32")]
-    pub realness: f32,
-    /// The pull on a generated point here: the direction of the generator's update, on the
-    /// data's axes.
-    #[serde(default)]
-    pub dx: f32,
-    #[serde(default)]
-    pub dy: f32,
-}
-
-/// What a [`FrameRow`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FrameKind {
-    #[default]
-    Point,
-    Cell,
-}
-
-fn not_measured_f32() -> f32 {
-    f32::NAN
-}
-
-impl FrameRow {
-    pub fn of(iterations_done: u64, kind: FrameKind, p: &crate::view::Probe) -> FrameRow {
-        FrameRow { iterations_done, x: p.x, y: p.y, kind, realness: p.realness, dx: p.dx, dy: p.dy }
-    }
-
-    pub fn probe(&self) -> crate::view::Probe {
-        crate::view::Probe { x: self.x, y: self.y, realness: self.realness, dx: self.dx, dy: self.dy }
-    }
-}
 
 /// How much of a log a checkpoint covers: its first `bytes` bytes, whose SHA-256 is `sha256`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -314,18 +209,19 @@ impl<R: Serialize + DeserializeOwned> Reopened<R> {
         &self.rows
     }
 
+    /// What a user should hear before the log is opened: that it was missing and starts
+    /// again from the checkpoint. Storage says it; the command layer prints it.
+    pub fn warning(&self) -> Option<String> {
+        self.missing
+            .then(|| format!("{} is missing, so it starts again from the checkpoint", self.path.display()))
+    }
+
     /// Opens the log for appending after the kept rows. When they are the bytes the
     /// checkpoint records, the log is rewritten with them atomically (dropping any staged
-    /// copy); otherwise (other rows kept, or a missing log, which starts empty with a warning)
-    /// they go to the staged copy and the log stays as the checkpoint describes it until the
-    /// next checkpoint publishes the copy.
+    /// copy); otherwise (other rows kept, or a missing log, which starts empty: see
+    /// [`Reopened::warning`]) they go to the staged copy and the log stays as the checkpoint
+    /// describes it until the next checkpoint publishes the copy.
     pub fn open(self) -> Result<CsvLog<R>> {
-        if self.missing {
-            crate::output::note(&format!(
-                "gan1d: warning: {} is missing, so it starts again from the checkpoint",
-                self.path.display()
-            ));
-        }
         let as_recorded = self
             .record
             .as_ref()

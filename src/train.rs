@@ -28,6 +28,7 @@ use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target};
 
 pub use crate::engine::StepLosses;
+pub use crate::rows::HistoryRow;
 
 /// Something that wants to hear about training as it goes: the command layer's progress bar,
 /// logs, animation frames, printing, plotting and checkpointing.
@@ -48,19 +49,6 @@ pub trait Observer {
     fn stop_requested(&mut self) -> bool {
         false
     }
-}
-
-/// One row of the training history (`history.csv`).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HistoryRow {
-    /// Iterations completed when the row was taken.
-    pub iteration: u64,
-    pub d_loss_real: f64,
-    pub d_loss_fake: f64,
-    pub g_loss: f64,
-    /// The discriminator's accuracy on that iteration's real and fake training batches.
-    pub d_acc_real: f64,
-    pub d_acc_fake: f64,
 }
 
 /// Collects history rows on the training device and copies them to the host in one transfer
@@ -258,36 +246,6 @@ impl Trainer {
         })
     }
 
-    /// One new run of `cfg.seed` (K = 1), its data scaled as its target needs.
-    pub fn single(
-        model_cfg: &ModelConfig,
-        cfg: &TrainConfig,
-        engine_kind: EngineKind,
-        device: Device,
-    ) -> Result<Self> {
-        Trainer::new(model_cfg, cfg, engine_kind, device, None, Start::fresh(&[cfg.seed]))
-    }
-
-    /// The one-member run saved in `dir` under `manifest`, rebuilt on `device` with
-    /// `engine_kind`'s engine (any engine continues any engine's checkpoint) to continue under
-    /// `cfg` (the saved configuration, possibly with more epochs) as the seed the checkpoint
-    /// holds, whatever `cfg`'s. Every file is checked before anything is built.
-    pub fn resumed(
-        dir: &std::path::Path,
-        manifest: &crate::checkpoint::Manifest,
-        cfg: &TrainConfig,
-        engine_kind: EngineKind,
-        device: Device,
-    ) -> Result<Self> {
-        let state = crate::checkpoint::load_state(dir, manifest, device)?;
-        let start = Start {
-            seeds: vec![manifest.seed],
-            saved: Some((manifest.iteration, state)),
-            statuses: Vec::new(),
-        };
-        Trainer::new(&manifest.model, cfg, engine_kind, device, Some(manifest.scaling), start)
-    }
-
     pub fn device(&self) -> Device {
         self.members[0].metric_latent.device()
     }
@@ -393,32 +351,6 @@ impl Trainer {
         [both[0].member(k as i64), both[1].member(k as i64)]
     }
 
-    /// What a checkpoint of member `k` now holds.
-    pub fn snapshot(&self, k: usize) -> crate::checkpoint::Snapshot<'_> {
-        let [generator, discriminator] = self.member_state(k);
-        crate::checkpoint::Snapshot {
-            model: &self.model_cfg,
-            train: &self.members[k].cfg,
-            scaling: self.scaling,
-            iteration: self.iteration,
-            device: self.device(),
-            generator,
-            discriminator,
-        }
-    }
-
-    /// Makes this run's networks, optimisers and iteration those of `other` (K members alike,
-    /// which may use another engine): the next [`Trainer::step`]s of both then start from the
-    /// same state.
-    pub fn load_state_of(&mut self, other: &Trainer) -> Result<()> {
-        for net in Net::BOTH {
-            self.engine.import(net, &other.engine.export(net))?;
-        }
-        self.iteration = other.iteration;
-        self.exported.take();
-        Ok(())
-    }
-
     /// One iteration of the tutorial for every member: a discriminator update on real points,
     /// a separate one on fake points, then a generator update through the (unchanged)
     /// discriminator. What an iteration draws depends on each seed and the iteration alone.
@@ -470,8 +402,8 @@ impl Trainer {
             data::eval_draws(&member.keys, &self.target, self.scaling, n, &self.model_cfg, self.iteration);
         let fake = self.forward(k, Net::Generator, &latent);
         let measured = self.generate(k, &member.metric_latent.get(0));
-        let score = |points: &Tensor| self.forward(k, Net::Discriminator, points);
-        let (acc_real, acc_fake) = evaluate::accuracies(member.cfg.loss, &score(&real), &score(&fake))[0];
+        let score = |points: &Tensor| host_values(&self.forward(k, Net::Discriminator, points));
+        let (acc_real, acc_fake) = evaluate::accuracies(member.cfg.loss, &score(&real), &score(&fake));
         let (real, fake) = (
             data::to_pairs(&self.scaling.to_data(&real.get(0))),
             data::to_pairs(&self.scaling.to_data(&fake.get(0))),
@@ -664,11 +596,20 @@ pub fn discriminator_alone(
         let _ = fused::update_discriminator(&discriminator, &mut opt, &real, Loss::Bce, Term::Real);
         let fake = data::uniform_points(&keys, Tag::AloneFake, i, half, -1.0, 1.0);
         let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Loss::Bce, Term::Fake);
-        let (acc_real, acc_fake) =
-            evaluate::accuracies(Loss::Bce, &discriminator.score(&real), &discriminator.score(&fake))[0];
+        let (acc_real, acc_fake) = evaluate::accuracies(
+            Loss::Bce,
+            &host_values(&discriminator.score(&real)),
+            &host_values(&discriminator.score(&fake)),
+        );
         each(i, acc_real, acc_fake)?;
     }
     Ok(())
+}
+
+/// A float tensor's values on the host, in memory order.
+fn host_values(t: &Tensor) -> Vec<f32> {
+    Vec::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]))
+        .expect("a float tensor converts to Vec<f32>")
 }
 
 /// How a run of `model_cfg` on `target` scales its data: onto `[-1, 1]` on both axes for a

@@ -6,6 +6,7 @@
 
 use crate::host::HostNetwork;
 use crate::loss::{Loss, Term};
+use crate::rows::{FrameKind, FrameRow};
 use crate::target::{Scaling, Target};
 
 /// Cells of the heat map across and up: coarse enough for a small log, fine enough to show
@@ -24,6 +25,19 @@ pub struct Probe {
     /// here, on the data's axes, unnormalised.
     pub dx: f32,
     pub dy: f32,
+}
+
+impl Probe {
+    /// The probe as a row of `frames.csv`, after `iterations_done` iterations.
+    pub fn row(&self, iterations_done: u64, kind: FrameKind) -> FrameRow {
+        let Probe { x, y, realness, dx, dy } = *self;
+        FrameRow { iterations_done, x, y, kind, realness, dx, dy }
+    }
+
+    /// The probe a row of `frames.csv` holds.
+    pub fn of_row(row: &FrameRow) -> Probe {
+        Probe { x: row.x, y: row.y, realness: row.realness, dx: row.dx, dy: row.dy }
+    }
 }
 
 /// The box the heat map covers: the target's domain and range with a quarter of each on every

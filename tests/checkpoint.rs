@@ -7,14 +7,21 @@ use gan1d::checkpoint;
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::data::latent_points;
 use gan1d::engine::Net;
-use gan1d::train::Trainer;
+use gan1d::train::{Start, Trainer};
 use tch::Device;
 
 /// A tutorial-sized trainer seeded with `seed`, planned for `epochs`, after `steps` iterations.
 fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
     let cfg = TrainConfig { seed, epochs, ..TrainConfig::default() };
-    let mut trainer =
-        Trainer::single(&ModelConfig::default(), &cfg, EngineKind::Native, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(
+        &ModelConfig::default(),
+        &cfg,
+        EngineKind::Native,
+        Device::Cpu,
+        None,
+        Start::fresh(&[cfg.seed]),
+    )
+    .unwrap();
     for _ in 0..steps {
         let _ = trainer.step();
     }
@@ -25,7 +32,8 @@ fn trained(seed: u64, epochs: u64, steps: u64) -> (TrainConfig, Trainer) {
 fn a_saved_then_loaded_generator_samples_identically() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, trainer) = trained(11, 50, 50);
-    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&trainer, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
 
     let (manifest, params) = checkpoint::load_generator(dir.path(), Device::Cpu).unwrap();
     assert_eq!(manifest.iteration, 50);
@@ -85,20 +93,23 @@ fn names_in(dir: &std::path::Path) -> Vec<String> {
 fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(4, 20, 1);
-    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&trainer, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001.ot", "generator-000001.ot", "optimizer-000001.ot"]
     );
     // Saving again at the same iteration (a new run in the same folder) takes other names,
     // then removes the old files.
-    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&trainer, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     assert_eq!(
         names_in(dir.path()),
         ["config.json", "discriminator-000001-b.ot", "generator-000001-b.ot", "optimizer-000001-b.ot"]
     );
     let _ = trainer.step();
-    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&trainer, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     assert_eq!(checkpoint::read_manifest(dir.path()).unwrap().iteration, 2);
     assert_eq!(names_in(dir.path()).len(), 4);
 }
@@ -107,13 +118,19 @@ fn a_new_checkpoint_never_overwrites_the_files_of_the_committed_one() {
 fn a_save_that_fails_removes_what_it_wrote_and_keeps_the_previous_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut trainer) = trained(5, 20, 1);
-    checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&trainer, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     let before = names_in(dir.path());
     let _ = trainer.step();
     // A folder where the optimiser's new file would be renamed to: its write fails.
     std::fs::create_dir(dir.path().join("optimizer-000002.ot")).unwrap();
-    let err = checkpoint::save(dir.path(), &trainer.snapshot(0), None, checkpoint::LogRecords::empty())
-        .unwrap_err();
+    let err = checkpoint::save(
+        dir.path(),
+        &gan1d::saved::snapshot(&trainer, 0),
+        None,
+        checkpoint::LogRecords::empty(),
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("cannot write checkpoint file"), "{err:#}");
     std::fs::remove_dir(dir.path().join("optimizer-000002.ot")).unwrap();
     assert_eq!(names_in(dir.path()), before);
@@ -127,11 +144,12 @@ fn a_resume_continues_the_seed_it_saved_whatever_the_configuration_says() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, straight) = trained(12, 40, 40);
     let (_, first) = trained(12, 40, 20);
-    checkpoint::save(dir.path(), &first.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&first, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
     let other = TrainConfig { seed: 99, ..cfg };
     let mut resumed =
-        Trainer::resumed(dir.path(), &manifest, &other, EngineKind::Native, Device::Cpu).unwrap();
+        gan1d::saved::resumed(dir.path(), &manifest, &other, EngineKind::Native, Device::Cpu).unwrap();
     assert_eq!((resumed.seeds(), resumed.cfg().seed), (vec![12], 12));
     for _ in 20..40 {
         let _ = resumed.step();
@@ -150,10 +168,12 @@ fn resuming_in_process_continues_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let (cfg, straight) = trained(12, 60, 60);
     let (_, first) = trained(12, 60, 25);
-    checkpoint::save(dir.path(), &first.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+    checkpoint::save(dir.path(), &gan1d::saved::snapshot(&first, 0), None, checkpoint::LogRecords::empty())
+        .unwrap();
     drop(first);
     let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-    let mut resumed = Trainer::resumed(dir.path(), &manifest, &cfg, EngineKind::Native, Device::Cpu).unwrap();
+    let mut resumed =
+        gan1d::saved::resumed(dir.path(), &manifest, &cfg, EngineKind::Native, Device::Cpu).unwrap();
     assert_eq!(resumed.iteration(), 25);
     for _ in 25..60 {
         let _ = resumed.step();

@@ -3,7 +3,7 @@
 
 use gan1d::config::{EngineKind, ModelConfig, TrainConfig};
 use gan1d::device::{DeviceChoice, cuda_loaded};
-use gan1d::train::Trainer;
+use gan1d::train::{Start, Trainer};
 
 #[test]
 fn a_cpu_run_never_maps_cuda_and_cuda_is_loaded_when_asked_for() {
@@ -11,7 +11,9 @@ fn a_cpu_run_never_maps_cuda_and_cuda_is_loaded_when_asked_for() {
     let device = DeviceChoice::Cpu.resolve().unwrap();
     let cfg = TrainConfig { epochs: 20, eval_every: 10, ..TrainConfig::default() };
     for engine in EngineKind::ALL {
-        let mut trainer = Trainer::single(&ModelConfig::default(), &cfg, engine, device).unwrap();
+        let mut trainer =
+            Trainer::new(&ModelConfig::default(), &cfg, engine, device, None, Start::fresh(&[cfg.seed]))
+                .unwrap();
         for _ in 0..20 {
             let _ = trainer.step();
         }

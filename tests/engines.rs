@@ -15,7 +15,7 @@ use gan1d::checkpoint;
 use gan1d::config::{Activation, AdamConfig, EngineKind, Latent, Loss, ModelConfig, TrainConfig};
 use gan1d::engine::Net;
 use gan1d::target::TargetConfig;
-use gan1d::train::Trainer;
+use gan1d::train::{Start, Trainer};
 use tch::Device;
 
 fn trainer(seed: u64, kind: EngineKind) -> Trainer {
@@ -34,7 +34,15 @@ fn trainer_for(model: &ModelConfig, target: &TargetConfig, seed: u64, kind: Engi
 fn trainer_with(model: &ModelConfig, cfg: &TrainConfig, seed: u64, kind: EngineKind) -> Trainer {
     tch::set_num_threads(1);
     let cfg = TrainConfig { seed, epochs: 10_000, ..cfg.clone() };
-    Trainer::single(model, &cfg, kind, Device::Cpu).unwrap()
+    Trainer::new(model, &cfg, kind, Device::Cpu, None, Start::fresh(&[cfg.seed])).unwrap()
+}
+
+/// A run with `run`'s configuration, networks, optimisers and iteration on `kind`'s engine: the
+/// next steps of both start from the same state.
+fn continued(run: &Trainer, kind: EngineKind) -> Trainer {
+    let state = Net::BOTH.map(|net| run.engine().export(net));
+    let start = Start { seeds: run.seeds(), saved: Some((run.iteration(), state)), statuses: Vec::new() };
+    Trainer::new(run.model_cfg(), run.cfg(), kind, Device::Cpu, Some(run.scaling()), start).unwrap()
 }
 
 /// A deeper architecture than the tutorial's, to check that nothing assumes one hidden layer.
@@ -107,10 +115,8 @@ fn compare_one(
     let last = *at.iter().max().unwrap();
     while run.iteration() <= last {
         if at.contains(&run.iteration()) {
-            let mut fused = trainer(seed, candidate);
-            let mut reference = trainer(seed, EngineKind::Autograd);
-            fused.load_state_of(&run).unwrap();
-            reference.load_state_of(&run).unwrap();
+            let mut fused = continued(&run, candidate);
+            let mut reference = continued(&run, EngineKind::Autograd);
             let seen = |t: &Trainer, net| without_free_bias(cfg, net, state(t, net));
             let before = [seen(&run, Net::Generator), seen(&run, Net::Discriminator)];
             let _ = fused.step();
@@ -303,9 +309,10 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
         for _ in 0..40 {
             let _ = run.step();
         }
-        checkpoint::save(dir.path(), &run.snapshot(0), None, checkpoint::LogRecords::empty()).unwrap();
+        checkpoint::save(dir.path(), &gan1d::saved::snapshot(&run, 0), None, checkpoint::LogRecords::empty())
+            .unwrap();
         let manifest = checkpoint::read_manifest(dir.path()).unwrap();
-        let resumed = Trainer::resumed(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
+        let resumed = gan1d::saved::resumed(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
         assert_eq!(resumed.engine_kind(), then);
         assert_eq!(resumed.iteration(), 40);
         for net in Net::BOTH {

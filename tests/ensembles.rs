@@ -26,7 +26,15 @@ fn single(seed: u64, cfg: &TrainConfig) -> Trainer {
 
 fn single_with(kind: EngineKind, seed: u64, cfg: &TrainConfig) -> Trainer {
     tch::set_num_threads(1);
-    Trainer::single(&ModelConfig::default(), &TrainConfig { seed, ..cfg.clone() }, kind, Device::Cpu).unwrap()
+    Trainer::new(
+        &ModelConfig::default(),
+        &TrainConfig { seed, ..cfg.clone() },
+        kind,
+        Device::Cpu,
+        None,
+        Start::fresh(&[seed]),
+    )
+    .unwrap()
 }
 
 /// The run whose members are `runs` (one member each, all at one iteration), in their states.

@@ -292,13 +292,7 @@ fn every_hostile_checkpoint_is_refused_in_process_by_both_loaders() {
         // Reading the generator (sample, evaluate) reads one tensor file; a resume reads all.
         let resumed = checkpoint::read_manifest(&dir).and_then(|manifest| {
             let cfg = manifest.train.clone();
-            gan1d::train::Trainer::resumed(
-                &dir,
-                &manifest,
-                &cfg,
-                gan1d::config::EngineKind::Native,
-                Device::Cpu,
-            )
+            gan1d::saved::resumed(&dir, &manifest, &cfg, gan1d::config::EngineKind::Native, Device::Cpu)
         });
         let error = match resumed {
             Ok(trainer) if what.ends_with(MAY_LOAD) => {

@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use crate::checkpoint::{self, Layout};
 use crate::cli::LeaderboardArgs;
 use crate::ranking::{self, Select, Standing};
-use crate::runlog::{CsvLog, MetricsRow};
+use crate::rows::MetricsRow;
+use crate::runlog::CsvLog;
 
 pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
     let mut rankings = Vec::new();

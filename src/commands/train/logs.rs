@@ -10,7 +10,8 @@ use tch::Tensor;
 use crate::checkpoint::{self, LogRecords, Manifest};
 use crate::config::TrainConfig;
 use crate::plot::Frame;
-use crate::runlog::{CsvLog, FrameKind, FrameRow, MetricsRow, Reopened};
+use crate::rows::{FrameKind, FrameRow, MetricsRow};
+use crate::runlog::{CsvLog, Reopened};
 use crate::train::{HistoryRow, Trainer};
 use crate::view::{Probe, View};
 
@@ -91,10 +92,10 @@ impl Logs {
         for (i, &(x, y)) in generated.iter().enumerate() {
             let unmeasured = Probe { x, y, realness: f32::NAN, dx: 0.0, dy: 0.0 };
             let probe = view.points.get(i).copied().unwrap_or(unmeasured);
-            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Point, &probe))?;
+            self.frames_log.append(probe.row(iterations_done, FrameKind::Point))?;
         }
         for probe in &view.cells {
-            self.frames_log.append(FrameRow::of(iterations_done, FrameKind::Cell, probe))?;
+            self.frames_log.append(probe.row(iterations_done, FrameKind::Cell))?;
         }
         self.frames_log.flush()?;
         self.frames.push(Frame { iterations_done, generated, view });
@@ -153,6 +154,10 @@ impl CheckedLogs {
     /// Opens the logs for appending, cut to what the checkpoint covers; `cell` is the size of
     /// a heat-map cell of the run's target.
     pub(super) fn open(self, cell: (f64, f64)) -> Result<Logs> {
+        let warnings = [self.history.warning(), self.metrics.warning(), self.frames_log.warning()];
+        for warning in warnings.into_iter().flatten() {
+            crate::output::note(&format!("gan1d: warning: {warning}"));
+        }
         let (history, metrics, frames_log) =
             (self.history.open()?, self.metrics.open()?, self.frames_log.open()?);
         let mut frames: Vec<Frame> = Vec::new();
@@ -161,7 +166,7 @@ impl CheckedLogs {
                 frames.push(Frame::new(row.iterations_done, Vec::new()));
             }
             let frame = frames.last_mut().expect("a frame was just pushed");
-            let probe = row.probe();
+            let probe = Probe::of_row(row);
             match row.kind {
                 FrameKind::Point => {
                     frame.generated.push((row.x, row.y));

@@ -26,7 +26,7 @@ use crate::device::DeviceChoice;
 use crate::engine::{self, Net, NetState};
 use crate::plan::{Begin, Conflict, TrainPlan};
 use crate::ranking::{self, Standing};
-use crate::runlog::MetricsRow;
+use crate::rows::MetricsRow;
 use crate::train::{Diverged, FitEnd, Start, Status, Trainer};
 use logs::{CheckedLogs, Logs};
 use observer::{MemberLog, RunObserver};

@@ -25,7 +25,7 @@ use crate::plan::TrainPlan;
 use crate::plot::{self, MemberPanel, Panel, Series, Style};
 use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
-use crate::runlog::MetricsRow;
+use crate::rows::MetricsRow;
 use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
 use crate::view::View;
 
@@ -123,7 +123,8 @@ impl MemberLog {
         }
         self.flush_history()?;
         let records = self.logs().records()?;
-        match checkpoint::save(&self.dir, &trainer.snapshot(k), self.last_evaluation, records) {
+        match checkpoint::save(&self.dir, &crate::saved::snapshot(trainer, k), self.last_evaluation, records)
+        {
             Ok(()) => {}
             Err(e) => match e.downcast::<checkpoint::NotFinite>() {
                 Ok(not_finite) => return Ok(Saved::NotFinite(not_finite.to_string())),
@@ -349,7 +350,7 @@ impl RunObserver {
         let mut shown: Vec<(f64, usize)> = reports
             .iter()
             .enumerate()
-            .filter_map(|(k, r)| r.as_ref().map(|r| (select.of(&MetricsRow::new(r)), k)))
+            .filter_map(|(k, r)| r.as_ref().map(|r| (select.of(&r.row()), k)))
             .collect();
         shown.sort_by(|a, b| a.0.total_cmp(&b.0));
         let total = shown.len();
@@ -558,7 +559,7 @@ impl Observer for RunObserver {
         for (k, report) in reports.iter().enumerate() {
             let Some(report) = report else { continue };
             iteration = report.iteration;
-            let row = MetricsRow::new(report);
+            let row = report.row();
             let member = &mut self.members[k];
             member.logs().metrics.append(row.clone())?;
             member.last_evaluation = Some(LastEvaluation {
@@ -574,7 +575,7 @@ impl Observer for RunObserver {
                     let best = checkpoint::best_dir(&member.dir);
                     let saved = checkpoint::save(
                         &best,
-                        &trainer.snapshot(k),
+                        &crate::saved::snapshot(trainer, k),
                         member.last_evaluation,
                         LogRecords::empty(),
                     );
