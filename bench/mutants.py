@@ -37,16 +37,16 @@ MUTANTS = [
     ("learning-rate-1.1e-3", "src/config.rs", "learning_rate: 1e-3,", "learning_rate: 1.1e-3,"),
     ("adam-beta2-0.99", "src/config.rs", "beta2: 0.999,", "beta2: 0.99,"),
     (
-        "native-adam-epsilon-inside-the-root",
-        "src/engine/native.rs",
-        "*p += (c.neg_alpha * *m) / (v.sqrt() + c.epsilon);",
-        "*p += (c.neg_alpha * *m) / (*v + c.epsilon).sqrt();",
+        "host-adam-epsilon-inside-the-root",
+        "src/adam.rs",
+        "*p += (self.neg_alpha * *m) / (v.sqrt() + self.epsilon);",
+        "*p += (self.neg_alpha * *m) / (*v + self.epsilon).sqrt();",
     ),
     (
-        "native-adam-first-moment-with-beta2",
-        "src/engine/native.rs",
-        "*m += c.one_minus_beta1 * (g - *m);",
-        "*m += c.one_minus_beta2 * (g - *m);",
+        "host-adam-first-moment-with-beta2",
+        "src/adam.rs",
+        "*m += self.one_minus_beta1 * (g - *m);",
+        "*m += self.one_minus_beta2 * (g - *m);",
     ),
     (
         "fused-adam-epsilon-after-bias-correction",
@@ -61,31 +61,55 @@ MUTANTS = [
         "                init: activation.initialiser(),",
         "                init: if output == POINT_DIM { Init::GlorotUniform } else { activation.initialiser() },",
     ),
-    # The iteration, in the native engine.
+    # The iteration, written once for the native and the fused engine.
+    (
+        "fakes-labelled-real",
+        "src/engine/iteration.rs",
+        "(d_real, update_discriminator(b, fakes, Term::Fake))",
+        "(d_real, update_discriminator(b, fakes, Term::Real))",
+    ),
+    (
+        "generator-labels-not-inverted",
+        "src/engine/iteration.rs",
+        "let grad = b.loss_gradient(Term::Generator, &g);",
+        "let grad = b.loss_gradient(Term::Fake, &g);",
+    ),
+    (
+        "fake-update-before-real",
+        "src/engine/iteration.rs",
+        "            let d_real = update_discriminator(b, real, Term::Real);\n"
+        "            (d_real, update_discriminator(b, fakes, Term::Fake))",
+        "            let d_fake = update_discriminator(b, fakes, Term::Fake);\n"
+        "            (update_discriminator(b, real, Term::Real), d_fake)",
+    ),
+    (
+        "paired-anchor-from-the-first-round",
+        "src/engine/iteration.rs",
+        "let real = b.real(rules.d_steps - 1);",
+        "let real = b.real(0);",
+    ),
+    (
+        "fused-generator-step-moves-discriminator",
+        "src/engine/fused.rs",
+        "                engine.generator_opt.step(g.params(), g.grads());",
+        "                engine.generator_opt.step(g.params(), g.grads());\n"
+        "                let d = engine.discriminator.network();\n"
+        "                engine.discriminator_opt.step(d.params(), d.grads());",
+    ),
+    # The native engine's backend.
     (
         "native-generator-step-moves-discriminator",
         "src/engine/native.rs",
-        "        let [p, m, v] = &mut w.g;\n        adam(p, m, v, &s.g_grads, plan.g_step);",
-        "        let [p, m, v] = &mut w.g;\n        adam(p, m, v, &s.g_grads, plan.g_step);\n"
-        "        let [p, m, v] = &mut w.d;\n        adam(p, m, v, &s.d_grads, plan.g_step);",
-    ),
-    (
-        "native-fakes-labelled-real",
-        "src/engine/native.rs",
-        "                    s,\n                    Term::Fake,",
-        "                    s,\n                    Term::Real,",
-    ),
-    (
-        "native-generator-labels-not-inverted",
-        "src/engine/native.rs",
-        "loss_gradient(loss, Term::Generator, scored, &mut s.grad);",
-        "loss_gradient(loss, Term::Fake, scored, &mut s.grad);",
+        "                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);",
+        "                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);\n"
+        "                    let [p, m, v] = &mut self.w.d;\n"
+        "                    adam(p, m, v, &self.s.d_grads, self.plan.g_step);",
     ),
     (
         "native-paired-against-the-next-real-pack",
         "src/engine/native.rs",
-        "*z -= s.paired[j % judged_half];",
-        "*z -= s.paired[(j + 1) % judged_half];",
+        "z - b.values[j % n]",
+        "z - b.values[(j + 1) % n]",
     ),
     (
         "native-packs-coordinate-major",

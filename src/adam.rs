@@ -9,6 +9,43 @@ use tch::{Kind, Tensor};
 
 use crate::config::AdamConfig;
 
+/// The constants of one Adam update on the host, the same for every member and parameter,
+/// and the update of one parameter: what the native engine applies, one scalar function.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamStep {
+    one_minus_beta1: f32,
+    one_minus_beta2: f32,
+    epsilon: f32,
+    /// `−lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)`: Keras' step size at update `t`, negated.
+    neg_alpha: f32,
+}
+
+impl AdamStep {
+    /// The constants of update `t` (1 for the first) by `cfg`, computed in float64 with `libm`
+    /// (the same bits on every CPU), then rounded to float32.
+    pub fn new(cfg: AdamConfig, t: u64) -> AdamStep {
+        let t = t as f64;
+        let alpha =
+            cfg.learning_rate * (1.0 - libm::pow(cfg.beta2, t)).sqrt() / (1.0 - libm::pow(cfg.beta1, t));
+        AdamStep {
+            one_minus_beta1: (1.0 - cfg.beta1) as f32,
+            one_minus_beta2: (1.0 - cfg.beta2) as f32,
+            epsilon: cfg.epsilon as f32,
+            neg_alpha: -alpha as f32,
+        }
+    }
+
+    /// Keras' update of one parameter `p` with moments `m`, `v` from its gradient `g`:
+    /// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `p += −α·m / (√v + ε)`, each operation
+    /// rounded to float32 in this order (no fused multiply-add).
+    #[inline(always)]
+    pub fn update(&self, p: &mut f32, m: &mut f32, v: &mut f32, g: f32) {
+        *m += self.one_minus_beta1 * (g - *m);
+        *v += self.one_minus_beta2 * (g * g - *v);
+        *p += (self.neg_alpha * *m) / (v.sqrt() + self.epsilon);
+    }
+}
+
 /// The moments and step count of one Adam, sized for one network's flat parameters.
 #[derive(Debug)]
 pub struct Adam {

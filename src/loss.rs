@@ -172,6 +172,14 @@ pub fn host_value(loss: Loss, term: Term, logits: &[f32]) -> f64 {
     total / logits.len() as f64
 }
 
+/// [`gradient`] of one run's logits on the host, into `out`: [`Loss::point_gradient`] of each.
+#[inline(always)]
+pub fn host_gradient(loss: Loss, term: Term, logits: &[f32], out: &mut Vec<f32>) {
+    let n = logits.len() as f32;
+    out.clear();
+    out.extend(logits.iter().map(|&z| loss.point_gradient(term, z, n)));
+}
+
 /// [`accuracy`] of one run's logits on the host.
 pub fn host_accuracy(loss: Loss, logits: &[f32], label: Label) -> f64 {
     let boundary = loss.boundary();

@@ -15,7 +15,6 @@
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};
 
-use crate::adam::Adam;
 use crate::config::{Activation, EngineKind, ModelConfig, TrainConfig, limits};
 use crate::data::{self, TrainingDraws};
 use crate::engine::{self, Batches, Engine, Net, NetState, fused};
@@ -23,7 +22,6 @@ use crate::evaluate::{self, EvalReport};
 use crate::host::HostNetwork;
 use crate::loss::{Loss, Term};
 use crate::metrics;
-use crate::model::Discriminator;
 use crate::rng::{Keys, Tag};
 use crate::target::{Scaling, Target};
 
@@ -585,22 +583,21 @@ pub fn discriminator_alone(
     model_cfg.validate()?;
     cfg.validate()?;
     let keys = Keys::new(&[cfg.seed], device);
-    let first = engine::initial_state(model_cfg, Net::Discriminator, &keys);
-    let discriminator = Discriminator::new(model_cfg, first.params);
-    let mut opt = Adam::new(discriminator.network().params(), cfg.adam);
+    // The tensor engine's discriminator, trained by the iteration's own update; its generator
+    // is never used.
+    let rules = engine::Rules { loss: Loss::Bce, ..engine::Rules::of(cfg) };
+    let mut alone = fused::FusedEngine::new(model_cfg, rules, 1, device);
+    alone.import(Net::Discriminator, &engine::initial_state(model_cfg, Net::Discriminator, &keys))?;
     let target = Target::new(&cfg.target)?;
     let scaling = scaling_for(model_cfg, &target);
     let half = cfg.half_batch();
     for i in 0..batches {
         let real = data::real_points(&keys, Tag::AloneReal, i, &target, scaling, half);
-        let _ = fused::update_discriminator(&discriminator, &mut opt, &real, Loss::Bce, Term::Real);
+        let _ = alone.update_discriminator(&real, Term::Real);
         let fake = data::uniform_points(&keys, Tag::AloneFake, i, half, -1.0, 1.0);
-        let _ = fused::update_discriminator(&discriminator, &mut opt, &fake, Loss::Bce, Term::Fake);
-        let (acc_real, acc_fake) = evaluate::accuracies(
-            Loss::Bce,
-            &host_values(&discriminator.score(&real)),
-            &host_values(&discriminator.score(&fake)),
-        );
+        let _ = alone.update_discriminator(&fake, Term::Fake);
+        let score = |points: &Tensor| host_values(&alone.forward(Net::Discriminator, points));
+        let (acc_real, acc_fake) = evaluate::accuracies(Loss::Bce, &score(&real), &score(&fake));
         each(i, acc_real, acc_fake)?;
     }
     Ok(())

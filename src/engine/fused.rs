@@ -1,16 +1,18 @@
-//! The fast engine: each network's parameters for K runs in one flat `[K, n]` tensor
+//! The tensor engine: each network's parameters for K runs in one flat `[K, n]` tensor
 //! ([`crate::model::Mlp`]), gradients from the hand-written [`crate::model::Mlp::backward`],
-//! and one [`Adam`] update per network over the whole tensor. An iteration is a few dozen
-//! libtorch calls and allocates little, whatever K is, which is what costs time at this size.
+//! and one [`Adam`] update per network over the whole tensor, on any device (CUDA's engine).
+//! The algorithm of an iteration is [`iteration`]'s; this file is its [`Backend`] over
+//! tensors. An iteration is a few dozen libtorch calls, whatever K is.
 
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
+use super::iteration::{self, Backend, Logits, iteration};
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
 use crate::adam::Adam;
 use crate::config::{ModelConfig, parameter_count};
-use crate::loss::{self, Loss, Term};
-use crate::model::{Discriminator, Generator, Need};
+use crate::loss::{self, Term};
+use crate::model::{Activations, Discriminator, Generator, Mlp, Need};
 
 /// The two networks of K runs over flat parameters, each with its own Adam.
 #[derive(Debug)]
@@ -45,30 +47,15 @@ impl FusedEngine {
         }
     }
 
-    /// One composite update on `latent` (`[K, batch, latent_dim]`) by the generator's term of
-    /// the loss (for BCE: the fakes labelled real, which rewards the generator when they are
-    /// scored real); a paired loss pairs fake `j` with real point `j mod half` of `real`.
-    /// Returns the (relative) logits. Back-propagation stops at the discriminator's input: only
-    /// the generator changes.
-    fn generator_update(&mut self, latent: &Tensor, real: &Tensor) -> Tensor {
-        let loss = self.rules.loss;
-        let (g, d) = (self.generator.network(), self.discriminator.network());
-        let g_acts = g.forward_cached(latent);
-        let d_acts = d.forward_cached(&g_acts.output());
-        let mut logits = d_acts.output();
-        if loss.is_paired() {
-            let z_real = self.discriminator.score(real);
-            let rounds = logits.size()[1] / z_real.size()[1];
-            // A new tensor, not in place: the cached activations keep the absolute logits.
-            let relative = &logits - z_real.repeat([1, rounds, 1]);
-            logits = relative;
-        }
-        let grad_points = d
-            .backward(&d_acts, loss::gradient(loss, Term::Generator, &logits), Need::Input)
-            .expect("Need::Input returns the input gradient");
-        g.backward(&g_acts, grad_points, Need::Params);
-        self.generator_opt.step(g.params(), g.grads());
-        logits
+    /// The backend of an iteration on `batches`, or of updates on points given directly.
+    fn backend<'a>(&'a mut self, batches: Option<&'a Batches<'a>>) -> Tensors<'a> {
+        Tensors { engine: self, batches }
+    }
+
+    /// One update of the discriminator on `points` (`[K, n, 2]`), all in `term` of the loss;
+    /// returns its logits. The tutorial's first experiment trains a discriminator alone so.
+    pub fn update_discriminator(&mut self, points: &Tensor, term: Term) -> Tensor {
+        iteration::update_discriminator(&mut self.backend(None), points.shallow_clone(), term)
     }
 
     fn parts(&self, net: Net) -> (&crate::model::Mlp, &Adam) {
@@ -85,31 +72,9 @@ impl Engine for FusedEngine {
     }
 
     fn step(&mut self, batches: &Batches) -> StepLosses {
-        let Rules { loss, d_steps, .. } = self.rules;
-        let round = |t: &Tensor, r: usize| {
-            if d_steps == 1 {
-                return t.shallow_clone();
-            }
-            let n = t.size()[1] / d_steps as i64;
-            t.narrow(1, r as i64 * n, n)
-        };
-        let mut last = None;
-        for r in 0..d_steps {
-            let real = round(batches.real, r);
-            // The generator's output as a plain tensor: no gradient reaches the generator.
-            let fake = self.generator.generate(&round(batches.latent_half, r));
-            let (discriminator, opt) = (&self.discriminator, &mut self.discriminator_opt);
-            let logits = if loss.is_paired() {
-                update_discriminator_paired(discriminator, opt, &real, &fake, loss)
-            } else {
-                let d_real = update_discriminator(discriminator, opt, &real, loss, Term::Real);
-                (d_real, update_discriminator(discriminator, opt, &fake, loss, Term::Fake))
-            };
-            last = Some((real, logits));
-        }
-        let (real, (d_real, d_fake)) = last.expect("at least one discriminator round");
-        let g = self.generator_update(batches.latent_full, &real);
-        StepLosses::from_tensors(loss, d_real, d_fake, g)
+        let rules = self.rules;
+        let Logits { d_real, d_fake, g } = iteration(&mut self.backend(Some(batches)), &rules);
+        StepLosses::from_tensors(rules.loss, d_real, d_fake, g)
     }
 
     fn forward(&self, net: Net, xs: &Tensor) -> Tensor {
@@ -154,47 +119,113 @@ impl Engine for FusedEngine {
     }
 }
 
-/// One update of `discriminator` (K runs) by `opt` on `points` (`[K, n, 2]`), all in `term`
-/// of `loss`; returns the logits it computed on the way.
-pub fn update_discriminator(
-    discriminator: &Discriminator,
-    opt: &mut Adam,
-    points: &Tensor,
-    loss: Loss,
-    term: Term,
-) -> Tensor {
-    let d = discriminator.network();
-    let acts = d.forward_cached(points);
-    let logits = acts.output();
-    d.backward(&acts, loss::gradient(loss, term, &logits), Need::Params);
-    opt.step(d.params(), d.grads());
-    logits
+/// An iteration's view of the fused engine: K members' batches as `[K, n, …]` tensors. The
+/// discriminator packs its input itself ([`crate::model::Mlp::packing`]), so packing here
+/// leaves points as they are.
+struct Tensors<'a> {
+    engine: &'a mut FusedEngine,
+    /// The iteration's draws; `None` for updates on points given directly.
+    batches: Option<&'a Batches<'a>>,
 }
 
-/// One update of `discriminator` by a paired `loss` on `real[i]` against `fake[i]` (both
-/// `[K, n, 2]`), one pass over both batches; returns the relative logits `z_real − z_fake` and
-/// `z_fake − z_real`.
-fn update_discriminator_paired(
-    discriminator: &Discriminator,
-    opt: &mut Adam,
-    real: &Tensor,
-    fake: &Tensor,
-    loss: Loss,
-) -> (Tensor, Tensor) {
-    let d = discriminator.network();
-    // Packs never mix the two batches: each holds whole packs.
-    let acts = d.forward_cached(&Tensor::cat(&[real, fake], 1));
-    let logits = acts.output();
-    let n = logits.size()[1] / 2;
-    let real_ahead = logits.narrow(1, 0, n) - logits.narrow(1, n, n);
-    let fake_ahead = -&real_ahead;
-    let grad = Tensor::cat(
-        &[loss::gradient(loss, Term::Real, &real_ahead), loss::gradient(loss, Term::Fake, &fake_ahead)],
-        1,
-    );
-    d.backward(&acts, grad, Need::Params);
-    opt.step(d.params(), d.grads());
-    (real_ahead, fake_ahead)
+impl Tensors<'_> {
+    fn batches(&self) -> &Batches<'_> {
+        self.batches.expect("an iteration's draws")
+    }
+
+    fn network(&self, net: Net) -> &Mlp {
+        self.engine.parts(net).0
+    }
+}
+
+/// Round `round` of `d_steps` rounds laid out one after another along the points.
+fn round_of(t: &Tensor, round: usize, d_steps: usize) -> Tensor {
+    if d_steps == 1 {
+        return t.shallow_clone();
+    }
+    let n = t.size()[1] / d_steps as i64;
+    t.narrow(1, round as i64 * n, n)
+}
+
+impl Backend for Tensors<'_> {
+    type Batch = Tensor;
+    type Pass = Activations;
+
+    fn real(&mut self, round: usize) -> Tensor {
+        round_of(self.batches().real, round, self.engine.rules.d_steps)
+    }
+
+    fn latent_half(&mut self, round: usize) -> Tensor {
+        round_of(self.batches().latent_half, round, self.engine.rules.d_steps)
+    }
+
+    fn latent_full(&mut self) -> Tensor {
+        self.batches().latent_full.shallow_clone()
+    }
+
+    fn forward(&mut self, net: Net, input: Tensor) -> Activations {
+        self.network(net).forward_cached(&input)
+    }
+
+    fn output(&mut self, pass: &Activations) -> Tensor {
+        pass.output()
+    }
+
+    /// Without keeping the pass: no tensor of it is made.
+    fn apply(&mut self, net: Net, input: Tensor) -> Tensor {
+        tch::no_grad(|| self.network(net).forward(&input))
+    }
+
+    fn discard(&mut self, _pass: Activations) {}
+
+    fn backward_params(&mut self, net: Net, pass: Activations, grad: Tensor) {
+        self.network(net).backward(&pass, grad, Need::Params);
+    }
+
+    fn backward_input(&mut self, net: Net, pass: Activations, grad: Tensor) -> Tensor {
+        self.network(net).backward(&pass, grad, Need::Input).expect("Need::Input returns the input gradient")
+    }
+
+    fn adam(&mut self, net: Net) {
+        let engine = &mut *self.engine;
+        match net {
+            Net::Generator => {
+                let g = engine.generator.network();
+                engine.generator_opt.step(g.params(), g.grads());
+            }
+            Net::Discriminator => {
+                let d = engine.discriminator.network();
+                engine.discriminator_opt.step(d.params(), d.grads());
+            }
+        }
+    }
+
+    fn pack(&mut self, points: Tensor) -> Tensor {
+        points
+    }
+
+    fn unpack(&mut self, grad: Tensor) -> Tensor {
+        grad
+    }
+
+    fn loss_gradient(&mut self, term: Term, logits: &Tensor) -> Tensor {
+        loss::gradient(self.engine.rules.loss, term, logits)
+    }
+
+    /// Whole packs of each batch, so the discriminator's packs never mix the two.
+    fn join(&mut self, first: Tensor, second: Tensor) -> Tensor {
+        Tensor::cat(&[first, second], 1)
+    }
+
+    fn split(&mut self, logits: Tensor) -> (Tensor, Tensor) {
+        let n = logits.size()[1] / 2;
+        (logits.narrow(1, 0, n), logits.narrow(1, n, n))
+    }
+
+    fn relative(&mut self, a: &Tensor, b: &Tensor) -> Tensor {
+        let (na, nb) = (a.size()[1], b.size()[1]);
+        if na == nb { a - b } else { a - b.repeat([1, na / nb, 1]) }
+    }
 }
 
 #[cfg(test)]
@@ -230,23 +261,20 @@ mod tests {
     fn generator_update_leaves_the_discriminator_bit_identical() {
         for k in [1, 3] {
             let mut e = initialised_engine(k as u64);
-            // The discriminator part of an iteration by hand, then the generator part.
+            // A discriminator update moves the discriminator only.
             let g_before = e.export(Net::Generator);
             let d_before = e.export(Net::Discriminator);
-            let _ = update_discriminator(
-                &e.discriminator,
-                &mut e.discriminator_opt,
-                &batch(k, 64, 2),
-                Loss::Bce,
-                Term::Real,
-            );
+            let _ = e.update_discriminator(&batch(k, 64, 2), Term::Real);
             assert!(!same(&d_before, &e.export(Net::Discriminator)), "a D update left D as it was");
             assert!(same(&g_before, &e.export(Net::Generator)), "a D update moved G");
 
-            let d_before = e.export(Net::Discriminator);
-            let g_before = e.export(Net::Generator);
-            let _ = e.generator_update(&batch(k, 128, 5), &batch(k, 64, 2));
-            assert!(same(&d_before, &e.export(Net::Discriminator)), "a G update moved D or its Adam");
+            // A whole iteration with the discriminator's step size 0: its own updates leave its
+            // weights as they were, so the generator's update must too.
+            e.set_learning_rates(1e-3, 0.0);
+            let (d_before, g_before) = (e.export(Net::Discriminator), e.export(Net::Generator));
+            let (real, half, full) = (batch(k, 64, 2), batch(k, 64, 5), batch(k, 128, 5));
+            let _ = e.step(&Batches { real: &real, latent_half: &half, latent_full: &full });
+            assert!(e.export(Net::Discriminator).params.equal(&d_before.params), "a G update moved D");
             let g_after = e.export(Net::Generator);
             for run in 0..k {
                 assert!(

@@ -17,6 +17,7 @@
 
 pub mod autograd;
 pub mod fused;
+pub mod iteration;
 pub mod native;
 
 use anyhow::{Result, bail};

@@ -14,11 +14,13 @@
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
 
+use super::iteration::{Backend, Logits, iteration};
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
-use crate::config::{AdamConfig, ModelConfig, POINT_DIM};
+use crate::adam::AdamStep;
+use crate::config::{ModelConfig, POINT_DIM};
 use crate::failure::OutOfMemory;
 use crate::host::{HostView, Shape, apply, backward, buffer, forward, host, transpose, zeros};
-use crate::loss::{Loss, Term};
+use crate::loss::{self, Term};
 use crate::model::Need;
 
 /// One network of K members: parameters and Adam moments, `K × len` each, member by member in
@@ -38,63 +40,52 @@ impl Net32 {
     }
 }
 
-/// The constants of one Adam update, the same for every member and parameter.
-#[derive(Debug, Clone, Copy)]
-struct AdamStep {
-    one_minus_beta1: f32,
-    one_minus_beta2: f32,
-    epsilon: f32,
-    /// `−lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)`: Keras' step size at update `t`, negated.
-    neg_alpha: f32,
-}
-
-impl AdamStep {
-    fn new(cfg: AdamConfig, t: u64) -> AdamStep {
-        let t = t as f64;
-        let alpha =
-            cfg.learning_rate * (1.0 - libm::pow(cfg.beta2, t)).sqrt() / (1.0 - libm::pow(cfg.beta1, t));
-        AdamStep {
-            one_minus_beta1: (1.0 - cfg.beta1) as f32,
-            one_minus_beta2: (1.0 - cfg.beta2) as f32,
-            epsilon: cfg.epsilon as f32,
-            neg_alpha: -alpha as f32,
-        }
-    }
-}
-
-/// What one thread reuses from iteration to iteration: each network's activations and the
-/// gradients, allocated once at their largest.
+/// What one thread reuses from iteration to iteration: buffers handed from operation to
+/// operation and each network's passes, given back after use, so that after the first
+/// iteration none is allocated; and the parameters' gradients.
 #[derive(Debug, Default)]
 struct Scratch {
-    /// The generator's input and each layer's output, feature-major.
-    g_pass: Vec<Vec<f32>>,
-    /// The discriminator's.
-    d_pass: Vec<Vec<f32>>,
-    grad: Vec<f32>,
+    /// Buffers not in use.
+    free: Vec<Vec<f32>>,
+    /// Passes not in use, by network (generator first).
+    passes: [Vec<Vec<Vec<f32>>>; 2],
     spare: Vec<f32>,
     g_grads: Vec<f32>,
     d_grads: Vec<f32>,
-    /// A paired loss's real logits, which the generator's logits are measured against.
-    paired: Vec<f32>,
-    /// Generated points packed for a packing discriminator.
-    packed: Vec<f32>,
 }
 
 impl Scratch {
+    /// Buffers for networks of `g` and `d` training on batches of `batch` points: enough for
+    /// an iteration, each as large as the largest array it may hold, so that a run too large
+    /// for memory fails here, in one line, rather than in the loop.
     fn new(g: &Shape, d: &Shape, batch: usize) -> Result<Scratch, OutOfMemory> {
         let widest = g.widest().max(d.widest()) * batch;
         Ok(Scratch {
-            g_pass: g.pass(batch)?,
-            d_pass: d.pass(batch)?,
-            grad: buffer(widest)?,
+            free: (0..BUFFERS).map(|_| buffer(widest)).collect::<Result<_, _>>()?,
+            passes: [vec![g.pass(batch)?], vec![d.pass(batch)?]],
             spare: buffer(widest)?,
             g_grads: buffer(g.len)?,
             d_grads: buffer(d.len)?,
-            paired: buffer(batch)?,
-            packed: buffer(2 * batch)?,
         })
     }
+
+    /// An empty buffer.
+    #[inline(always)]
+    fn take(&mut self) -> Vec<f32> {
+        let mut v = self.free.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Gives a buffer back.
+    #[inline(always)]
+    fn give(&mut self, v: Vec<f32>) {
+        self.free.push(v);
+    }
 }
+
+/// Buffers an iteration holds at once at most (batches in flight, beside the passes).
+const BUFFERS: usize = 8;
 
 /// One member's part of an iteration: its rows of both networks, its draws and where its
 /// logits go.
@@ -116,12 +107,11 @@ struct Work<'a> {
 struct Plan<'a> {
     g: &'a Shape,
     d: &'a Shape,
-    /// Points of a discriminator update, and of the generator's.
+    /// Points of a discriminator update.
     half: usize,
-    batch: usize,
     /// Points the discriminator judges at once: it judges `half / pack` and `batch / pack`.
     pack: usize,
-    loss: Loss,
+    rules: Rules,
     /// The discriminator's updates in order: two a round (real, fake), or one for a paired
     /// loss.
     d_updates: &'a [AdamStep],
@@ -214,9 +204,8 @@ impl Engine for NativeEngine {
             g: &self.g_shape,
             d: &self.d_shape,
             half,
-            batch,
             pack: self.pack,
-            loss: rules.loss,
+            rules,
             d_updates: &self.d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
         };
@@ -361,169 +350,248 @@ mod kernels {
         step_body(plan, w, s)
     }
 
-    /// The tutorial's iteration for one member: `d_steps` rounds of the generator's fakes (no
-    /// gradient), a discriminator update on the real points and another on the fakes (one on
-    /// both for a paired loss), then a generator update through the unchanged discriminator.
+    /// One member's iteration: the algorithm of [`iteration`] over this member's rows, its
+    /// logits copied to `w.logits`.
     #[inline(always)]
     fn step_body(plan: &Plan, w: &mut Work, s: &mut Scratch) {
-        let (half, batch, loss, pack) = (plan.half, plan.batch, plan.loss, plan.pack);
-        // What the discriminator judges: packs of `pack` points, `d_in` numbers each. Real
-        // points come point-major, so `pack` consecutive ones are already one pack's numbers.
-        let (judged_half, judged_batch) = (half / pack, batch / pack);
-        let (g_in, d_in) = (plan.g.inputs(), plan.d.inputs());
-        s.g_pass.resize_with(plan.g.layers.len() + 1, Vec::new);
-        s.d_pass.resize_with(plan.d.layers.len() + 1, Vec::new);
-        let mut updates = plan.d_updates.iter().copied();
-        let point = POINT_DIM as usize;
-        let rounds = w.real.len() / (half * point);
-        for r in 0..rounds {
-            let real = &w.real[r * half * point..(r + 1) * half * point];
-            // The fakes, from the generator before its update.
-            transpose(&w.latent_half[r * half * g_in..(r + 1) * half * g_in], g_in, &mut s.g_pass[0]);
-            forward(plan.g, &*w.g[0], half, &mut s.g_pass);
-            let fakes = s.g_pass.last().expect("the generator has layers");
-            if loss.is_paired() {
-                // Both batches in one pass: each feature's row holds the real packs, then the
-                // fake ones.
-                transpose(real, d_in, &mut s.spare);
-                let fakes = packed(fakes, half, pack, &mut s.packed);
-                let input = &mut s.d_pass[0];
-                input.clear();
-                for (real_row, fake_row) in
-                    s.spare.chunks_exact(judged_half).zip(fakes.chunks_exact(judged_half))
-                {
-                    input.extend_from_slice(real_row);
-                    input.extend_from_slice(fake_row);
+        let mut member = Member { plan, w, s, d_update: 0 };
+        let Logits { d_real, d_fake, g } = iteration(&mut member, &plan.rules);
+        let Member { w, s, .. } = member;
+        let (judged_half, _) = (d_real.values.len(), d_fake.values.len());
+        w.logits[..judged_half].copy_from_slice(&d_real.values);
+        w.logits[judged_half..2 * judged_half].copy_from_slice(&d_fake.values);
+        w.logits[2 * judged_half..].copy_from_slice(&g.values);
+        for rows in [d_real, d_fake, g] {
+            s.give(rows.values);
+        }
+    }
+
+    /// A feature-major array: `width` rows of `n` values, one row a feature (a coordinate of
+    /// points, a unit of a layer, the logit).
+    pub(super) struct Rows {
+        pub(super) values: Vec<f32>,
+        width: usize,
+    }
+
+    impl Rows {
+        #[inline(always)]
+        fn n(&self) -> usize {
+            self.values.len() / self.width
+        }
+    }
+
+    /// A network's pass over `n` points: its input, then each layer's output, feature-major.
+    pub(super) struct Pass {
+        net: Net,
+        layers: Vec<Vec<f32>>,
+        n: usize,
+    }
+
+    /// One member's iteration on the host: its rows of the networks, its draws, and the
+    /// thread's buffers.
+    struct Member<'p, 'w, 'a> {
+        plan: &'p Plan<'p>,
+        w: &'w mut Work<'a>,
+        s: &'w mut Scratch,
+        /// The discriminator's updates taken in this iteration.
+        d_update: usize,
+    }
+
+    impl Member<'_, '_, '_> {
+        #[inline(always)]
+        fn shape(&self, net: Net) -> &Shape {
+            match net {
+                Net::Generator => self.plan.g,
+                Net::Discriminator => self.plan.d,
+            }
+        }
+
+        /// `points` (point-major, `columns` numbers a point) as rows.
+        #[inline(always)]
+        fn rows_of(&mut self, points: &[f32], columns: usize) -> Rows {
+            let mut values = self.s.take();
+            transpose(points, columns, &mut values);
+            Rows { values, width: columns }
+        }
+    }
+
+    impl Backend for Member<'_, '_, '_> {
+        type Batch = Rows;
+        type Pass = Pass;
+
+        #[inline(always)]
+        fn real(&mut self, round: usize) -> Rows {
+            let size = self.plan.half * POINT_DIM as usize;
+            let real = &self.w.real[round * size..(round + 1) * size];
+            self.rows_of(real, POINT_DIM as usize)
+        }
+
+        #[inline(always)]
+        fn latent_half(&mut self, round: usize) -> Rows {
+            let g_in = self.plan.g.inputs();
+            let size = self.plan.half * g_in;
+            let latent = &self.w.latent_half[round * size..(round + 1) * size];
+            self.rows_of(latent, g_in)
+        }
+
+        #[inline(always)]
+        fn latent_full(&mut self) -> Rows {
+            let latent = self.w.latent_full;
+            self.rows_of(latent, self.plan.g.inputs())
+        }
+
+        #[inline(always)]
+        fn forward(&mut self, net: Net, input: Rows) -> Pass {
+            let n = input.n();
+            let mut layers = self.s.passes[net as usize].pop().unwrap_or_default();
+            if layers.is_empty() {
+                layers.push(Vec::new());
+            }
+            let old = std::mem::replace(&mut layers[0], input.values);
+            self.s.give(old);
+            let params = match net {
+                Net::Generator => &*self.w.g[0],
+                Net::Discriminator => &*self.w.d[0],
+            };
+            forward(self.shape(net), params, n, &mut layers);
+            Pass { net, layers, n }
+        }
+
+        #[inline(always)]
+        fn output(&mut self, pass: &Pass) -> Rows {
+            let last = pass.layers.last().expect("a network has layers");
+            let mut values = self.s.take();
+            values.extend_from_slice(last);
+            Rows { values, width: self.shape(pass.net).outputs() }
+        }
+
+        #[inline(always)]
+        fn discard(&mut self, pass: Pass) {
+            self.s.passes[pass.net as usize].push(pass.layers);
+        }
+
+        #[inline(always)]
+        fn backward_params(&mut self, net: Net, pass: Pass, grad: Rows) {
+            let n = pass.n;
+            let mut grad = grad.values;
+            let s = &mut *self.s;
+            let (params, grads) = match net {
+                Net::Generator => (&*self.w.g[0], &mut s.g_grads),
+                Net::Discriminator => (&*self.w.d[0], &mut s.d_grads),
+            };
+            let shape = match net {
+                Net::Generator => self.plan.g,
+                Net::Discriminator => self.plan.d,
+            };
+            backward(shape, params, n, &pass.layers, &mut grad, &mut s.spare, Need::Params, grads);
+            s.give(grad);
+            s.passes[net as usize].push(pass.layers);
+        }
+
+        #[inline(always)]
+        fn backward_input(&mut self, net: Net, pass: Pass, grad: Rows) -> Rows {
+            let n = pass.n;
+            let mut grad = grad.values;
+            let s = &mut *self.s;
+            let params = match net {
+                Net::Generator => &*self.w.g[0],
+                Net::Discriminator => &*self.w.d[0],
+            };
+            let shape = match net {
+                Net::Generator => self.plan.g,
+                Net::Discriminator => self.plan.d,
+            };
+            let mut unused = Vec::new();
+            backward(shape, params, n, &pass.layers, &mut grad, &mut s.spare, Need::Input, &mut unused);
+            s.passes[net as usize].push(pass.layers);
+            Rows { values: grad, width: shape.inputs() }
+        }
+
+        #[inline(always)]
+        fn adam(&mut self, net: Net) {
+            match net {
+                Net::Generator => {
+                    let [p, m, v] = &mut self.w.g;
+                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);
                 }
-                paired_update(plan, w, s, updates.next().expect("a paired update a round"));
-            } else {
-                // The discriminator on the real points, labelled real.
-                transpose(real, d_in, &mut s.d_pass[0]);
-                discriminator_update(plan, w, s, Term::Real, updates.next().expect("two updates a round"), 0);
-                // And on the fakes, labelled fake.
-                let fakes = s.g_pass.last().expect("the generator has layers");
-                let fakes = packed(fakes, half, pack, &mut s.packed);
-                s.d_pass[0].clear();
-                s.d_pass[0].extend_from_slice(fakes);
-                discriminator_update(
-                    plan,
-                    w,
-                    s,
-                    Term::Fake,
-                    updates.next().expect("two updates a round"),
-                    judged_half,
-                );
+                Net::Discriminator => {
+                    let step = self.plan.d_updates[self.d_update];
+                    self.d_update += 1;
+                    let [p, m, v] = &mut self.w.d;
+                    adam(p, m, v, &self.s.d_grads, step);
+                }
             }
         }
-        if loss.is_paired() {
-            // The last round's real points, scored by the updated discriminator.
-            let real = &w.real[(rounds - 1) * half * point..];
-            transpose(real, d_in, &mut s.d_pass[0]);
-            forward(plan.d, &*w.d[0], judged_half, &mut s.d_pass);
-            s.paired.clear();
-            s.paired.extend_from_slice(s.d_pass.last().expect("the discriminator has layers"));
-        }
 
-        // The generator through the discriminator, by the generator's term of the loss.
-        transpose(w.latent_full, g_in, &mut s.g_pass[0]);
-        forward(plan.g, &*w.g[0], batch, &mut s.g_pass);
-        let points = s.g_pass.last().expect("the generator has layers");
-        let points = packed(points, batch, pack, &mut s.packed);
-        s.d_pass[0].clear();
-        s.d_pass[0].extend_from_slice(points);
-        forward(plan.d, &*w.d[0], judged_batch, &mut s.d_pass);
-        let logits = s.d_pass.last().expect("the discriminator has layers");
-        let scored = &mut w.logits[2 * judged_half..];
-        scored.copy_from_slice(logits);
-        if loss.is_paired() {
-            // Fake pack j against real pack j mod half.
-            for (j, z) in scored.iter_mut().enumerate() {
-                *z -= s.paired[j % judged_half];
+        #[inline(always)]
+        fn pack(&mut self, points: Rows) -> Rows {
+            let pack = self.plan.pack;
+            if pack == 1 {
+                return points;
             }
+            let mut out = self.s.take();
+            packed(&points.values, points.n(), pack, &mut out);
+            self.s.give(points.values);
+            Rows { values: out, width: POINT_DIM as usize * pack }
         }
-        loss_gradient(loss, Term::Generator, scored, &mut s.grad);
-        let d_pass = &s.d_pass;
-        backward(
-            plan.d,
-            &*w.d[0],
-            judged_batch,
-            d_pass,
-            &mut s.grad,
-            &mut s.spare,
-            Need::Input,
-            &mut s.d_grads,
-        );
-        if pack > 1 {
-            // Each pack's gradient back to its points.
-            unpack(&s.grad, batch, pack, &mut s.spare);
-            std::mem::swap(&mut s.grad, &mut s.spare);
-        }
-        backward(plan.g, &*w.g[0], batch, &s.g_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.g_grads);
-        let [p, m, v] = &mut w.g;
-        adam(p, m, v, &s.g_grads, plan.g_step);
-    }
 
-    /// One discriminator update on the points in `s.d_pass[0]`, all in `term` of the loss; the
-    /// logits go to `w.logits[at..at + half]`.
-    #[inline(always)]
-    fn discriminator_update(
-        plan: &Plan,
-        w: &mut Work,
-        s: &mut Scratch,
-        term: Term,
-        step: AdamStep,
-        at: usize,
-    ) {
-        let n = plan.half / plan.pack;
-        forward(plan.d, &*w.d[0], n, &mut s.d_pass);
-        let logits = s.d_pass.last().expect("the discriminator has layers");
-        w.logits[at..at + n].copy_from_slice(logits);
-        loss_gradient(plan.loss, term, logits, &mut s.grad);
-        backward(plan.d, &*w.d[0], n, &s.d_pass, &mut s.grad, &mut s.spare, Need::Params, &mut s.d_grads);
-        let [p, m, v] = &mut w.d;
-        adam(p, m, v, &s.d_grads, step);
-    }
-
-    /// One discriminator update by a paired loss on `s.d_pass[0]`, `half` real points then
-    /// `half` fakes: real point `i` against fake `i`. The relative logits `z_real − z_fake` and
-    /// `z_fake − z_real` go to `w.logits[..2 · half]`.
-    #[inline(always)]
-    fn paired_update(plan: &Plan, w: &mut Work, s: &mut Scratch, step: AdamStep) {
-        let half = plan.half / plan.pack;
-        forward(plan.d, &*w.d[0], 2 * half, &mut s.d_pass);
-        let logits = s.d_pass.last().expect("the discriminator has layers");
-        let (z_real, z_fake) = logits.split_at(half);
-        let (real_ahead, fake_ahead) = w.logits[..2 * half].split_at_mut(half);
-        for i in 0..half {
-            real_ahead[i] = z_real[i] - z_fake[i];
-            fake_ahead[i] = z_fake[i] - z_real[i];
+        #[inline(always)]
+        fn unpack(&mut self, grad: Rows) -> Rows {
+            let pack = self.plan.pack;
+            if pack == 1 {
+                return grad;
+            }
+            let mut out = self.s.take();
+            unpack(&grad.values, grad.n() * pack, pack, &mut out);
+            self.s.give(grad.values);
+            Rows { values: out, width: POINT_DIM as usize }
         }
-        let n = half as f32;
-        s.grad.clear();
-        s.grad.extend(real_ahead.iter().map(|&z| plan.loss.point_gradient(Term::Real, z, n)));
-        s.grad.extend(fake_ahead.iter().map(|&z| plan.loss.point_gradient(Term::Fake, z, n)));
-        backward(
-            plan.d,
-            &*w.d[0],
-            2 * half,
-            &s.d_pass,
-            &mut s.grad,
-            &mut s.spare,
-            Need::Params,
-            &mut s.d_grads,
-        );
-        let [p, m, v] = &mut w.d;
-        adam(p, m, v, &s.d_grads, step);
+
+        #[inline(always)]
+        fn loss_gradient(&mut self, term: Term, logits: &Rows) -> Rows {
+            let mut values = self.s.take();
+            loss::host_gradient(self.plan.rules.loss, term, &logits.values, &mut values);
+            Rows { values, width: 1 }
+        }
+
+        #[inline(always)]
+        fn join(&mut self, first: Rows, second: Rows) -> Rows {
+            let (a, b) = (first.n(), second.n());
+            let mut values = self.s.take();
+            for (x, y) in first.values.chunks_exact(a).zip(second.values.chunks_exact(b)) {
+                values.extend_from_slice(x);
+                values.extend_from_slice(y);
+            }
+            let width = first.width;
+            self.s.give(first.values);
+            self.s.give(second.values);
+            Rows { values, width }
+        }
+
+        #[inline(always)]
+        fn split(&mut self, logits: Rows) -> (Rows, Rows) {
+            let half = logits.values.len() / 2;
+            let (mut first, mut second) = (self.s.take(), self.s.take());
+            first.extend_from_slice(&logits.values[..half]);
+            second.extend_from_slice(&logits.values[half..]);
+            self.s.give(logits.values);
+            (Rows { values: first, width: 1 }, Rows { values: second, width: 1 })
+        }
+
+        #[inline(always)]
+        fn relative(&mut self, a: &Rows, b: &Rows) -> Rows {
+            let n = b.values.len();
+            let mut values = self.s.take();
+            values.extend(a.values.iter().enumerate().map(|(j, &z)| z - b.values[j % n]));
+            Rows { values, width: 1 }
+        }
     }
 
     /// `points` (feature-major `[2][n]`) as a discriminator of `pack` reads them: each `pack`
     /// consecutive points one input, feature-major `[2 · pack][n / pack]`, pack member `m`'s
-    /// coordinate `c` at feature `2m + c` (the point-major order); `points` itself if `pack` is 1.
+    /// coordinate `c` at feature `2m + c` (the point-major order), into `out`.
     #[inline(always)]
-    fn packed<'a>(points: &'a [f32], n: usize, pack: usize, out: &'a mut Vec<f32>) -> &'a [f32] {
-        if pack == 1 {
-            return points;
-        }
+    fn packed(points: &[f32], n: usize, pack: usize, out: &mut Vec<f32>) {
         let judged = n / pack;
         out.clear();
         out.resize(POINT_DIM as usize * n, 0.0);
@@ -534,7 +602,6 @@ mod kernels {
                 }
             }
         }
-        out
     }
 
     /// [`packed`]'s inverse: a gradient over packs (`[2 · pack][n / pack]`) as one over the
@@ -553,22 +620,11 @@ mod kernels {
         }
     }
 
-    /// ∂(mean loss)/∂logits for `term` of `loss`: `(σ(z) − label) / n` for BCE.
-    #[inline(always)]
-    fn loss_gradient(loss: Loss, term: Term, logits: &[f32], out: &mut Vec<f32>) {
-        let n = logits.len() as f32;
-        out.clear();
-        out.extend(logits.iter().map(|&z| loss.point_gradient(term, z, n)));
-    }
-
-    /// Keras' Adam on one member's row: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
-    /// `p += −α·m / (√v + ε)`.
+    /// Keras' Adam on one member's row, [`AdamStep::update`] on each parameter.
     #[inline(always)]
     fn adam(params: &mut [f32], m: &mut [f32], v: &mut [f32], grads: &[f32], c: AdamStep) {
         for (((p, m), v), &g) in params.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(grads) {
-            *m += c.one_minus_beta1 * (g - *m);
-            *v += c.one_minus_beta2 * (g * g - *v);
-            *p += (c.neg_alpha * *m) / (v.sqrt() + c.epsilon);
+            c.update(p, m, v, g);
         }
     }
 
@@ -582,7 +638,7 @@ mod kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Activation;
+    use crate::config::{Activation, AdamConfig, Loss};
     use crate::engine::initial_state;
     use crate::host::HostNetwork;
     use crate::rng::Keys;
@@ -667,9 +723,8 @@ mod tests {
                 g: &portable.g_shape,
                 d: &portable.d_shape,
                 half: 64,
-                batch: 128,
                 pack: 1,
-                loss: Loss::Bce,
+                rules: Rules::tutorial(),
                 d_updates: &d_updates,
                 g_step: AdamStep::new(adam, portable.generator.steps + 1),
             };
