@@ -141,10 +141,15 @@ MUTANTS = [
     (
         "relu-derivative-leaks",
         "src/activation.rs",
-        "*g = if y > 0.0 { *g } else { 0.0 })",
-        "*g = if y > 0.0 { *g } else { 0.1 * *g })",
+        "grad[i] = if output[i] > 0.0 { grad[i] } else { 0.0 };",
+        "grad[i] = if output[i] > 0.0 { grad[i] } else { 0.1 * grad[i] };",
     ),
-    ("tanh-derivative-unsquared", "src/activation.rs", "*g *= 1.0 - y * y)", "*g *= 1.0 - y)"),
+    (
+        "tanh-derivative-unsquared",
+        "src/activation.rs",
+        "grad[i] *= 1.0 - output[i] * output[i];",
+        "grad[i] *= 1.0 - output[i];",
+    ),
     ("fused-leaky-hidden-activation", "src/activation.rs", "Activation::Relu => ys.relu_(),", "Activation::Relu => ys.leaky_relu_(),"),
     # Losses.
     (

@@ -99,20 +99,32 @@ impl Activation {
     }
 
     /// [`Activation::derivative`] on the host, in place: ∂loss/∂(pre-activation) from
-    /// ∂loss/∂(output) `grad` and the layer's `output`.
+    /// ∂loss/∂(output) `grad` and the layer's `output` (indexed loops, which stay inlined in
+    /// the hot loops whatever the compiler judges of iterator adapters).
     #[inline(always)]
     pub fn derive_host(self, grad: &mut [f32], output: &[f32]) {
+        let output = &output[..grad.len()];
         match self {
             Activation::Relu => {
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 })
+                for i in 0..grad.len() {
+                    grad[i] = if output[i] > 0.0 { grad[i] } else { 0.0 };
+                }
             }
             Activation::LeakyRelu(slope) => {
                 let slope = slope as f32;
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * slope })
+                for i in 0..grad.len() {
+                    grad[i] = if output[i] > 0.0 { grad[i] } else { grad[i] * slope };
+                }
             }
-            Activation::Tanh => grad.iter_mut().zip(output).for_each(|(g, &y)| *g *= 1.0 - y * y),
+            Activation::Tanh => {
+                for i in 0..grad.len() {
+                    grad[i] *= 1.0 - output[i] * output[i];
+                }
+            }
             Activation::Elu => {
-                grad.iter_mut().zip(output).for_each(|(g, &y)| *g = if y > 0.0 { *g } else { *g * (y + 1.0) })
+                for i in 0..grad.len() {
+                    grad[i] = if output[i] > 0.0 { grad[i] } else { grad[i] * (output[i] + 1.0) };
+                }
             }
             Activation::Linear => {}
         }

@@ -322,16 +322,25 @@ fn combine(start: f32, weights: &[f32], stride: usize, rows: &[f32], n: usize, o
     }
 }
 
-/// `Σ a·b` over the batch, in [`LANES`] partial sums added in a fixed tree.
+/// `Σ a·b` over the batch (`a` and `b` of one length), in [`LANES`] partial sums added in a
+/// fixed tree, then the last few in order. Each block of [`LANES`] is taken as an array, so
+/// the lanes' sums are one vector operation whatever the compiler judges of iterator adapters.
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let whole = a.len() / LANES * LANES;
+    let (a, a_tail) = a.split_at(whole);
+    let (b, b_tail) = b[..a.len() + a_tail.len()].split_at(whole);
     let mut acc = [0f32; LANES];
-    let (chunks_a, chunks_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = chunks_a.remainder().iter().zip(chunks_b.remainder()).fold(0.0, |s, (x, y)| s + x * y);
-    for (ca, cb) in chunks_a.zip(chunks_b) {
+    for k in 0..whole / LANES {
+        let x: &[f32; LANES] = a[k * LANES..][..LANES].try_into().expect("a whole block");
+        let y: &[f32; LANES] = b[k * LANES..][..LANES].try_into().expect("a whole block");
         for l in 0..LANES {
-            acc[l] += ca[l] * cb[l];
+            acc[l] += x[l] * y[l];
         }
+    }
+    let mut tail = 0f32;
+    for (x, y) in a_tail.iter().zip(b_tail) {
+        tail += x * y;
     }
     fold(acc) + tail
 }
@@ -339,13 +348,18 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `Σ a` over the batch, as [`dot`] sums.
 #[inline(always)]
 fn sum(a: &[f32]) -> f32 {
+    let whole = a.len() / LANES * LANES;
+    let (a, a_tail) = a.split_at(whole);
     let mut acc = [0f32; LANES];
-    let chunks = a.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().fold(0.0, |s, x| s + x);
-    for c in chunks {
+    for k in 0..whole / LANES {
+        let x: &[f32; LANES] = a[k * LANES..][..LANES].try_into().expect("a whole block");
         for l in 0..LANES {
-            acc[l] += c[l];
+            acc[l] += x[l];
         }
+    }
+    let mut tail = 0f32;
+    for &x in a_tail {
+        tail += x;
     }
     fold(acc) + tail
 }

@@ -35,6 +35,7 @@ pub trait Backend {
     /// The output of `pass`: the generator's points, or the discriminator's logits.
     fn output(&mut self, pass: &Self::Pass) -> Self::Batch;
     /// `net` over `input` without keeping the pass: its output.
+    #[inline(always)]
     fn apply(&mut self, net: Net, input: Self::Batch) -> Self::Batch {
         let pass = self.forward(net, input);
         let output = self.output(&pass);

@@ -623,8 +623,10 @@ mod kernels {
     /// Keras' Adam on one member's row, [`AdamStep::update`] on each parameter.
     #[inline(always)]
     fn adam(params: &mut [f32], m: &mut [f32], v: &mut [f32], grads: &[f32], c: AdamStep) {
-        for (((p, m), v), &g) in params.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(grads) {
-            c.update(p, m, v, g);
+        let n = params.len();
+        let (m, v, grads) = (&mut m[..n], &mut v[..n], &grads[..n]);
+        for i in 0..n {
+            c.update(&mut params[i], &mut m[i], &mut v[i], grads[i]);
         }
     }
 
