@@ -69,10 +69,6 @@ impl Adam {
         Adam { cfg, m: zeros(), v: zeros(), steps: 0, grad_sq: zeros(), denom: zeros(), update: zeros() }
     }
 
-    pub fn steps(&self) -> u64 {
-        self.steps
-    }
-
     /// The step size of the updates from now on.
     pub fn set_learning_rate(&mut self, learning_rate: f64) {
         self.cfg.learning_rate = learning_rate;
@@ -146,7 +142,7 @@ mod tests {
         for g in &grads {
             adam.step(&params, &Tensor::from_slice(g));
         }
-        assert_eq!(adam.steps(), 3);
+        assert_eq!(adam.state().1, 3);
         let got: Vec<f32> = Vec::try_from(&params).unwrap();
         for i in 0..start.len() {
             let gs: Vec<f64> = grads.iter().map(|g| g[i] as f64).collect();

@@ -253,12 +253,12 @@ impl TargetArgs {
     /// Whether the target these flags name is a distribution in the plane (a name only: the
     /// target is checked later).
     pub fn is_plane(&self) -> bool {
-        self.data.is_some() || crate::plane::Plane::parse(self.target.trim(), None).is_some()
+        self.data.is_some() || crate::target::plane::Plane::parse(self.target.trim(), None).is_some()
     }
 
     pub fn target_config(&self) -> anyhow::Result<TargetConfig> {
         match &self.data {
-            Some(path) => Ok(TargetConfig::data(crate::plane::read_data(path)?)),
+            Some(path) => Ok(TargetConfig::data(crate::target::plane::read_data(path)?)),
             None => Ok(TargetConfig::given(&self.target, self.domain)),
         }
     }

@@ -150,6 +150,12 @@ impl Loss {
     pub fn is_paired(self) -> bool {
         self == Loss::Relativistic
     }
+
+    /// Discriminator updates in `rounds` rounds: two a round (real, then fake), or one for a
+    /// paired loss.
+    pub fn d_updates(self, rounds: u64) -> u64 {
+        rounds * if self.is_paired() { 1 } else { 2 }
+    }
 }
 
 /// A named set of choices: `train`'s defaults for everything it sets. Flags given beside it
@@ -669,7 +675,7 @@ impl TrainConfig {
     /// Discriminator updates per iteration: two a round (real, then fake), or one for a paired
     /// loss.
     pub fn d_updates(&self) -> u64 {
-        self.d_steps * if self.loss.is_paired() { 1 } else { 2 }
+        self.loss.d_updates(self.d_steps)
     }
 
     /// Rejects settings that cannot train, naming the flag that sets each value.

@@ -5,39 +5,39 @@
 //! function per subcommand, connecting those modules. A run has K ≥ 1 members everywhere below
 //! the commands: a single run is K = 1.
 
-pub mod activation;
-pub mod adam;
+mod activation;
+mod adam;
 pub mod checkpoint;
 pub mod cli;
 mod commands;
 pub mod config;
 pub mod data;
 pub mod device;
-pub mod diagram;
+mod diagram;
 pub mod engine;
 pub mod evaluate;
-pub mod failure;
+mod failure;
 pub mod fsio;
 pub mod host;
-pub mod loss;
-pub mod metrics;
-pub mod model;
+mod loss;
+mod metrics;
+mod model;
 pub mod output;
-pub mod plan;
-pub mod plane;
-pub mod plot;
-pub mod progress;
-pub mod ranking;
+mod plan;
+
+mod plot;
+mod progress;
+mod ranking;
 pub mod rng;
-pub mod rows;
-pub mod runlog;
-pub mod sample;
+mod rows;
+mod runlog;
+mod sample;
 pub mod saved;
-pub mod state;
-pub mod summary;
+mod state;
+mod summary;
 pub mod target;
 pub mod train;
-pub mod view;
+mod view;
 
 use anyhow::Result;
 

@@ -168,7 +168,7 @@ pub fn measure(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target)
 }
 
 /// [`measure`] for a plane target: against the real points `reference` and, for a mixture, its
-/// modes ([`crate::plane::mode_scores`]).
+/// modes ([`crate::target::plane::mode_scores`]).
 fn measure_plane(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Target) -> Metrics {
     let plane = target.plane().expect("a plane target");
     let n = points.len();
@@ -180,7 +180,8 @@ fn measure_plane(points: &[(f32, f32)], reference: &[(f32, f32)], target: &Targe
         .iter()
         .filter(|&&(x, y)| (x0..=x1).contains(&f64::from(x)) && (y0..=y1).contains(&f64::from(y)))
         .count();
-    let scores = plane.mixture().map(|(modes, sigma)| crate::plane::mode_scores(points, modes, sigma));
+    let scores =
+        plane.mixture().map(|(modes, sigma)| crate::target::plane::mode_scores(points, modes, sigma));
     Metrics {
         n,
         residual_mean: f64::NAN,

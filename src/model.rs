@@ -14,7 +14,7 @@
 //! the run's own matrices, the calls a single run has always made, so its numbers keep their
 //! bits. This module owns no VarStore, optimiser, file or output.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::config::{LayerSpec, ModelConfig, parameter_count, variables};
 use crate::rng::{self, Keys, Tag};
@@ -133,11 +133,6 @@ impl Mlp {
         self
     }
 
-    /// K networks of `specs`, every parameter zero.
-    pub fn zeros(specs: &[LayerSpec], k: i64, device: tch::Device) -> Self {
-        Mlp::new(specs, Tensor::zeros([k, parameter_count(specs)], (Kind::Float, device)))
-    }
-
     /// The number of networks, K.
     pub fn members(&self) -> i64 {
         self.k
@@ -160,10 +155,6 @@ impl Mlp {
     /// Overwrites every parameter with `flat` (`[K, n]`).
     pub fn set_params(&self, flat: &Tensor) {
         tch::no_grad(|| self.params.shallow_clone().copy_(flat));
-    }
-
-    pub fn device(&self) -> tch::Device {
-        self.params.device()
     }
 
     /// The forward pass: `xs: [K, batch, in]` → `[K, batch, out]`.
@@ -316,7 +307,7 @@ impl Discriminator {
 mod tests {
     use super::*;
     use crate::config::Activation;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     /// K runs' first parameters of `specs`, seeds 0…K−1.
     fn first(specs: &[LayerSpec], k: u64, tag: Tag) -> Tensor {

@@ -171,7 +171,7 @@ fn widths(widths: &Widths) -> Result<Vec<i64>> {
 /// The target of `--data`'s points, read from the file and checked.
 #[allow(clippy::ptr_arg)] // Called on the flag's value, a `PathBuf`.
 fn points(path: &PathBuf) -> Result<TargetConfig> {
-    Ok(TargetConfig::data(crate::plane::read_data(path)?))
+    Ok(TargetConfig::data(crate::target::plane::read_data(path)?))
 }
 
 choices! {

@@ -6,6 +6,8 @@
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};
 
+use crate::config::{LayerSpec, ModelConfig};
+
 /// One of the two networks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Net {
@@ -21,6 +23,14 @@ impl Net {
         match self {
             Net::Generator => "generator",
             Net::Discriminator => "discriminator",
+        }
+    }
+
+    /// Its layers in `model`.
+    pub fn layers(self, model: &ModelConfig) -> Vec<LayerSpec> {
+        match self {
+            Net::Generator => model.generator_layers(),
+            Net::Discriminator => model.discriminator_layers(),
         }
     }
 }

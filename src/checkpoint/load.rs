@@ -73,7 +73,7 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
         (Part::Discriminator, Net::Discriminator, &discriminator),
     ]
     .map(|(part, net, bytes)| {
-        parse_network(&part_path(dir, manifest, part), bytes, &layers(&manifest.model, net))
+        parse_network(&part_path(dir, manifest, part), bytes, &net.layers(&manifest.model))
     });
     let [generator, discriminator] = params;
     let (generator, discriminator) = (generator?, discriminator?);
@@ -81,7 +81,7 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
     let expected: BTreeMap<String, Vec<i64>> = Net::BOTH
         .iter()
         .flat_map(|&net| {
-            let n = crate::config::parameter_count(&layers(&manifest.model, net));
+            let n = crate::config::parameter_count(&net.layers(&manifest.model));
             ["m", "v"].map(|moment| (format!("{}.{moment}", net.name()), vec![n]))
         })
         .collect();
@@ -101,15 +101,9 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
     Ok([generator, discriminator])
 }
 
-/// The network of `layers` in the tensor file `file`, `[1, n]` in the flat layout, after
-/// checking that the file holds exactly its variables with their shapes, as float32, finite.
-pub fn load_network(file: &Path, layers: &[LayerSpec]) -> Result<Tensor> {
-    let bytes = fsio::read_regular_file(file, MAX_MANIFEST_BYTES.max(1 << 30))
-        .map_err(|e| if fsio::is_not_found(&e) { anyhow::anyhow!("the file is missing") } else { e });
-    parse_network(file, &bytes.with_context(|| format!("cannot load checkpoint {}", file.display()))?, layers)
-}
-
-/// [`load_network`] on the bytes of `file`, already read.
+/// The network of `layers` in the bytes of the tensor file `file` (named in errors), `[1, n]`
+/// in the flat layout, after checking that they hold exactly its variables with their shapes,
+/// as float32, finite.
 pub(super) fn parse_network(file: &Path, bytes: &[u8], layers: &[LayerSpec]) -> Result<Tensor> {
     let vars = variables(layers);
     let expected: BTreeMap<String, Vec<i64>> =
@@ -166,4 +160,39 @@ pub(super) fn check_vars(
         bail!("unexpected variable `{extra}`: the file was written for a different model");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn a_network_file_loads_exactly_and_a_wrong_shape_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let layers = ModelConfig::default().generator_layers();
+        // Distinct values everywhere, so that a load that misplaces or drops one shows.
+        let vars: Vec<(String, Tensor)> = variables(&layers)
+            .into_iter()
+            .map(|v| {
+                let values = Tensor::arange(v.len(), (Kind::Float, Device::Cpu)) + v.offset as f64 + 0.5;
+                (v.name.clone(), values.view(v.shape.as_slice()))
+            })
+            .collect();
+        let file = dir.path().join("g.ot");
+        let read = |vars: &[(String, Tensor)]| {
+            Tensor::save_multi(vars, &file).unwrap();
+            parse_network(&file, &std::fs::read(&file).unwrap(), &layers)
+        };
+        let loaded = read(&vars).unwrap();
+        let n = crate::config::parameter_count(&layers);
+        let expected = Tensor::arange(n, (Kind::Float, Device::Cpu)).unsqueeze(0) + 0.5;
+        assert!(loaded.equal(&expected), "the flat layout was not restored");
+
+        // Right names, one wrong shape: refused, naming the variable and both shapes.
+        let mut wrong = vars;
+        wrong.last_mut().unwrap().1 = Tensor::zeros([1], (Kind::Float, Device::Cpu));
+        let err = read(&wrong).unwrap_err();
+        assert!(format!("{err:#}").contains("`out.bias` with shape [2], found [1]"), "{err:#}");
+    }
 }

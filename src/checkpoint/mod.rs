@@ -94,14 +94,6 @@ pub struct Snapshot<'a> {
     pub discriminator: NetState,
 }
 
-/// `net`'s layers in `model`.
-fn layers(model: &ModelConfig, net: Net) -> Vec<LayerSpec> {
-    match net {
-        Net::Generator => model.generator_layers(),
-        Net::Discriminator => model.discriminator_layers(),
-    }
-}
-
 pub use crate::fsio::sha256_hex;
 
 /// `cpu`, `cuda:0`, …

@@ -110,7 +110,7 @@ pub(super) fn all_finite(tensor: &Tensor) -> bool {
 /// sorted by name.
 pub(super) fn named(model: &ModelConfig, net: Net, params: &Tensor) -> Vec<(String, Tensor)> {
     let row = params.reshape([-1]);
-    let mut vars: Vec<(String, Tensor)> = variables(&layers(model, net))
+    let mut vars: Vec<(String, Tensor)> = variables(&net.layers(model))
         .into_iter()
         .map(|v| (v.name.clone(), row.narrow(0, v.offset, v.len()).view(v.shape.as_slice())))
         .collect();

@@ -16,7 +16,7 @@
 use anyhow::Result;
 use tch::{Device, Tensor, nn, nn::Module};
 
-use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
 use crate::loss::{self, Loss, Term};
 
@@ -281,7 +281,7 @@ impl Engine for AutogradEngine {
     }
 
     fn import(&mut self, net: Net, state: &NetState) -> Result<()> {
-        let specs = layers_of(&self.model_cfg, net);
+        let specs = net.layers(&self.model_cfg);
         state.check(net, 1, parameter_count(&specs))?;
         let (network, _) = self.parts(net);
         network.set_flat(&specs, &state.params);

@@ -8,7 +8,7 @@ use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
 use super::iteration::{self, Backend, Logits, iteration};
-use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::adam::Adam;
 use crate::config::{ModelConfig, parameter_count};
 use crate::loss::{self, Term};
@@ -33,11 +33,11 @@ impl FusedEngine {
     /// [`Engine::import`] gives them their state.
     pub fn new(model_cfg: &ModelConfig, rules: Rules, k: i64, device: Device) -> Self {
         let zeros =
-            |net| Tensor::zeros([k, parameter_count(&layers_of(model_cfg, net))], (Kind::Float, device));
+            |net: Net| Tensor::zeros([k, parameter_count(&net.layers(model_cfg))], (Kind::Float, device));
         let generator = Generator::new(model_cfg, zeros(Net::Generator));
         let discriminator = Discriminator::new(model_cfg, zeros(Net::Discriminator));
         FusedEngine {
-            layers: Net::BOTH.map(|net| layers_of(model_cfg, net)),
+            layers: Net::BOTH.map(|net| net.layers(model_cfg)),
             generator_opt: Adam::new(generator.network().params(), rules.generator),
             discriminator_opt: Adam::new(discriminator.network().params(), rules.discriminator),
             generator,

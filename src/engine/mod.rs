@@ -23,7 +23,7 @@ pub mod native;
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
 
-use crate::config::{AdamConfig, EngineKind, LayerSpec, ModelConfig, TrainConfig};
+use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig};
 use crate::loss::{self, Label, Loss, Term};
 use crate::model::initial_parameters;
 use crate::rng::{Keys, Tag};
@@ -69,7 +69,7 @@ impl Rules {
 
     /// Discriminator updates per iteration.
     pub fn d_updates(&self) -> u64 {
-        (self.d_steps * if self.loss.is_paired() { 1 } else { 2 }) as u64
+        self.loss.d_updates(self.d_steps as u64)
     }
 }
 
@@ -235,13 +235,5 @@ pub fn initial_state(model_cfg: &ModelConfig, net: Net, keys: &Keys) -> NetState
         Net::Generator => Tag::InitGenerator,
         Net::Discriminator => Tag::InitDiscriminator,
     };
-    NetState::fresh(initial_parameters(&layers_of(model_cfg, net), keys, tag))
-}
-
-/// `net`'s layers in `model_cfg`.
-pub fn layers_of(model_cfg: &ModelConfig, net: Net) -> Vec<LayerSpec> {
-    match net {
-        Net::Generator => model_cfg.generator_layers(),
-        Net::Discriminator => model_cfg.discriminator_layers(),
-    }
+    NetState::fresh(initial_parameters(&net.layers(model_cfg), keys, tag))
 }

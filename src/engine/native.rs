@@ -15,7 +15,7 @@ use anyhow::{Result, bail};
 use tch::{Device, Tensor};
 
 use super::iteration::{Backend, Logits, iteration};
-use super::{Batches, Engine, Net, NetState, Rules, StepLosses, layers_of};
+use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::adam::AdamStep;
 use crate::config::{ModelConfig, POINT_DIM};
 use crate::failure::OutOfMemory;
@@ -143,8 +143,8 @@ impl NativeEngine {
     /// uses is allocated here; one that does not fit in memory is an [`OutOfMemory`] error.
     pub fn new(model_cfg: &ModelConfig, rules: Rules, k: i64, batch: i64) -> Result<Self> {
         let (k, batch) = (k as usize, batch as usize);
-        let g_shape = Shape::of(&layers_of(model_cfg, Net::Generator));
-        let d_shape = Shape::of(&layers_of(model_cfg, Net::Discriminator));
+        let g_shape = Shape::of(&Net::Generator.layers(model_cfg));
+        let d_shape = Shape::of(&Net::Discriminator.layers(model_cfg));
         // An iteration's logits, made anew at each step: check once that they fit.
         drop(buffer(k * 2 * batch)?);
         Ok(NativeEngine {

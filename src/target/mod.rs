@@ -6,24 +6,27 @@
 //! its points, and [`Scaling`] maps points between the data's axes and the `[-1, 1]` axes a
 //! tanh generator works in.
 //!
-//! Expressions are parsed by a `pest` grammar (`target.pest`) with its Pratt parser for
-//! precedence: `^` binds tightest and groups to the right, then unary minus, then `* /`, then
-//! `+ -`, so `-x^2` is `-(x^2)` and `2^3^2` is `2^9`. Built-in names (`sine`, …) are shortcuts
-//! for expressions written in the domain's own coordinates.
+//! Built-in names (`sine`, …) are shortcuts for expressions written in the domain's own
+//! coordinates. The parts: `domain.rs` (the interval), `expression.rs` (the parser),
+//! `evaluation.rs` (the evaluators), `plane.rs` (the targets in the plane), `scaling.rs` (the
+//! axes' maps); this file ties them into [`Target`].
+
+mod domain;
+mod evaluation;
+mod expression;
+pub mod plane;
+mod scaling;
 
 use anyhow::{Result, bail};
-use pest::Parser;
-use pest::iterators::Pair;
-use pest::pratt_parser::{Assoc, Op, PrattParser};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::limits;
-use crate::plane::{DataSet, Plane};
-
-#[derive(pest_derive::Parser)]
-#[grammar = "target.pest"]
-struct Grammar;
+pub use domain::Domain;
+use evaluation::Value;
+use expression::{Node, Operator, parse};
+use plane::{DataSet, Plane};
+pub use scaling::{Affine, PLANE_MARGIN, Scaling, ScalingTensors};
 
 /// The tutorial's target, `x²`.
 pub const DEFAULT_EXPRESSION: &str = "x^2";
@@ -40,117 +43,11 @@ pub const BUILT_INS: [(&str, &str, &str); 6] = [
     ("multimodal", "a degree-6 polynomial with four peaks and three valleys", "32*u^6 - 48*u^4 + 18*u^2 - 1"),
 ];
 
-/// The functions an expression may call.
-const FUNCTIONS: [(&str, Function); 8] = [
-    ("sin", Function::Sin),
-    ("cos", Function::Cos),
-    ("tan", Function::Tan),
-    ("exp", Function::Exp),
-    ("log", Function::Log),
-    ("sqrt", Function::Sqrt),
-    ("abs", Function::Abs),
-    ("tanh", Function::Tanh),
-];
-
 /// Points at which [`Target::new`] evaluates `f` to find its range and check it is finite.
 const RANGE_GRID: usize = 100_001;
 
 /// The largest `|f(x)|` a target may reach: beyond it float32 training loses its precision.
 const MAX_VALUE: f64 = 1e6;
-
-/// The interval `[low, high)` that real `x` are drawn from uniformly. Written `LO,HI`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "[f64; 2]", into = "[f64; 2]")]
-pub struct Domain {
-    low: f64,
-    high: f64,
-}
-
-impl Domain {
-    /// The tutorial's `rand(n) - 0.5`.
-    pub const DEFAULT: Domain = Domain { low: -0.5, high: 0.5 };
-
-    /// `[low, high)`; the refusal reads as the end of a sentence naming the domain:
-    /// `must have LO < HI, …`.
-    pub fn new(low: f64, high: f64) -> Result<Domain, String> {
-        let max = limits::MAX_DOMAIN_ABS;
-        if !(low.is_finite() && high.is_finite()) || low.abs() > max || high.abs() > max {
-            return Err(format!("must have both ends from -{max:e} to {max:e}, got {low},{high}"));
-        }
-        let min = limits::MIN_DOMAIN_WIDTH;
-        if high - low < min {
-            return Err(format!("must be LO,HI with LO < HI, at least {min:e} apart, got {low},{high}"));
-        }
-        // Points are float32: the ends must stay apart once rounded to it.
-        let (low32, high32) = (low as f32, high as f32);
-        if f64::from(high32) - f64::from(low32) < min {
-            return Err(format!(
-                "must be LO,HI at least {min:e} apart as float32 numbers, in which gan1d computes; {low},{high} \
-                 rounds to {low32},{high32}"
-            ));
-        }
-        Ok(Domain { low, high })
-    }
-
-    pub fn low(&self) -> f64 {
-        self.low
-    }
-
-    pub fn high(&self) -> f64 {
-        self.high
-    }
-
-    pub fn middle(&self) -> f64 {
-        (self.low + self.high) / 2.0
-    }
-
-    pub fn half_width(&self) -> f64 {
-        (self.high - self.low) / 2.0
-    }
-
-    pub fn contains(&self, x: f64) -> bool {
-        (self.low..self.high).contains(&x)
-    }
-}
-
-impl Default for Domain {
-    fn default() -> Self {
-        Domain::DEFAULT
-    }
-}
-
-impl TryFrom<[f64; 2]> for Domain {
-    type Error = String;
-
-    fn try_from([low, high]: [f64; 2]) -> Result<Self, Self::Error> {
-        Domain::new(low, high).map_err(|e| format!("the domain {e}"))
-    }
-}
-
-impl From<Domain> for [f64; 2] {
-    fn from(d: Domain) -> Self {
-        [d.low, d.high]
-    }
-}
-
-impl std::str::FromStr for Domain {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let number =
-            |t: &str| t.trim().parse::<f64>().map_err(|_| format!("must be LO,HI, two numbers, got `{s}`"));
-        match s.split_once(',') {
-            Some((low, high)) => Domain::new(number(low)?, number(high)?),
-            None => Err(format!("must be LO,HI, two numbers separated by a comma, got `{s}`")),
-        }
-    }
-}
-
-impl std::fmt::Display for Domain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{},{}", self.low, self.high)
-    }
-}
 
 /// What a run's target is, as the user gave it: saved in the checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,7 +72,11 @@ impl TargetConfig {
 
     /// A user's points, read by `plane::read_data`.
     pub fn data(set: DataSet) -> TargetConfig {
-        TargetConfig { expression: crate::plane::DATA.to_string(), domain: Domain::DEFAULT, data: Some(set) }
+        TargetConfig {
+            expression: crate::target::plane::DATA.to_string(),
+            domain: Domain::DEFAULT,
+            data: Some(set),
+        }
     }
 }
 
@@ -242,9 +143,9 @@ impl Target {
             false => anyhow::anyhow!("--target {text} (`{formula}`): {e}"),
         })?;
         let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-        let step = (domain.high - domain.low) / (RANGE_GRID - 1) as f64;
+        let step = (domain.high() - domain.low()) / (RANGE_GRID - 1) as f64;
         for i in 0..RANGE_GRID {
-            let x = domain.low + step * i as f64;
+            let x = domain.low() + step * i as f64;
             let y = root.eval(x);
             if !y.is_finite() || y.abs() > MAX_VALUE {
                 bail!(
@@ -257,7 +158,8 @@ impl Target {
         }
         // Training computes in float32, where an intermediate value can overflow that double
         // precision holds (exp(100·x) / exp(100·x)): check that form on the same grid too.
-        let grid = Tensor::linspace(domain.low, domain.high, RANGE_GRID as i64, (Kind::Float, Device::Cpu));
+        let grid =
+            Tensor::linspace(domain.low(), domain.high(), RANGE_GRID as i64, (Kind::Float, Device::Cpu));
         let values = match root.tensor(&grid) {
             Value::Tensor(t) => t,
             Value::Number(c) => Tensor::from(c),
@@ -297,7 +199,7 @@ impl Target {
             Shape::Curve(_) => self.config.domain,
             Shape::Plane(plane) => {
                 let (low, high, _, _) = plane.bounds();
-                Domain { low, high }
+                Domain::extent(low, high)
             }
         }
     }
@@ -317,12 +219,12 @@ impl Target {
     /// `(x0, x1, y0, y1)`: the box that holds the target's points (a curve's domain and range).
     pub fn bounds(&self) -> (f64, f64, f64, f64) {
         let (d, (low, high)) = (self.domain(), self.range());
-        (d.low, d.high, low, high)
+        (d.low(), d.high(), low, high)
     }
 
     /// Random words of a draw that one real point takes.
     pub fn words_per_point(&self) -> i64 {
-        if self.plane().is_some() { crate::plane::WORDS_PER_POINT } else { 1 }
+        if self.plane().is_some() { crate::target::plane::WORDS_PER_POINT } else { 1 }
     }
 
     /// A curve's expression in `x`, built-in names expanded; a plane target's name as given.
@@ -426,8 +328,8 @@ impl Target {
         }
         let d = self.domain();
         let n = n.max(2);
-        let step = (d.high - d.low) / (n - 1) as f64;
-        (0..n).map(|i| d.low + step * i as f64).map(|x| (x, self.f(x))).collect()
+        let step = (d.high() - d.low()) / (n - 1) as f64;
+        (0..n).map(|i| d.low() + step * i as f64).map(|x| (x, self.f(x))).collect()
     }
 }
 
@@ -454,382 +356,6 @@ fn expand(name: &str, domain: Domain) -> String {
         w => format!("({shifted}/{w})"),
     };
     expression.replace('u', &u)
-}
-
-/// A parsed expression.
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    X,
-    Number(f64),
-    Neg(Box<Node>),
-    Binary(Operator, Box<Node>, Box<Node>),
-    Call(Function, Box<Node>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operator {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Function {
-    Sin,
-    Cos,
-    Tan,
-    Exp,
-    Log,
-    Sqrt,
-    Abs,
-    Tanh,
-}
-
-impl Function {
-    /// In double precision from the `libm` crate, not the platform's: the same bits on every
-    /// CPU, so that the real points a CPU run trains on are too.
-    fn eval(self, v: f64) -> f64 {
-        match self {
-            Function::Sin => libm::sin(v),
-            Function::Cos => libm::cos(v),
-            Function::Tan => libm::tan(v),
-            Function::Exp => libm::exp(v),
-            Function::Log => libm::log(v),
-            Function::Sqrt => v.sqrt(),
-            Function::Abs => v.abs(),
-            Function::Tanh => libm::tanh(v),
-        }
-    }
-
-    fn tensor(self, t: &Tensor) -> Tensor {
-        match self {
-            Function::Sin => t.sin(),
-            Function::Cos => t.cos(),
-            Function::Tan => t.tan(),
-            Function::Exp => t.exp(),
-            Function::Log => t.log(),
-            Function::Sqrt => t.sqrt(),
-            Function::Abs => t.abs(),
-            Function::Tanh => t.tanh(),
-        }
-    }
-}
-
-/// A value met while evaluating on tensors: constants stay numbers, so `2*pi` costs no call.
-enum Value {
-    Number(f64),
-    Tensor(Tensor),
-}
-
-impl Node {
-    fn eval(&self, x: f64) -> f64 {
-        match self {
-            Node::X => x,
-            Node::Number(c) => *c,
-            Node::Neg(a) => -a.eval(x),
-            Node::Call(f, a) => f.eval(a.eval(x)),
-            Node::Binary(op, a, b) => {
-                let (a, b) = (a.eval(x), b.eval(x));
-                match op {
-                    Operator::Add => a + b,
-                    Operator::Sub => a - b,
-                    Operator::Mul => a * b,
-                    Operator::Div => a / b,
-                    // Squares as products, as on tensors: exact where x·x is.
-                    Operator::Pow if b == 2.0 => a * a,
-                    Operator::Pow => libm::pow(a, b),
-                }
-            }
-        }
-    }
-
-    fn tensor(&self, xs: &Tensor) -> Value {
-        use Value::{Number as N, Tensor as T};
-        match self {
-            Node::X => T(xs.shallow_clone()),
-            Node::Number(c) => N(*c),
-            Node::Neg(a) => match a.tensor(xs) {
-                N(c) => N(-c),
-                T(t) => T(-t),
-            },
-            Node::Call(f, a) => match a.tensor(xs) {
-                N(c) => N(f.eval(c)),
-                T(t) => T(f.tensor(&t)),
-            },
-            Node::Binary(op, a, b) => match (a.tensor(xs), b.tensor(xs), op) {
-                (N(a), N(b), _) => {
-                    N(Node::Binary(*op, Box::new(Node::Number(a)), Box::new(Node::Number(b))).eval(0.0))
-                }
-                (T(a), N(b), Operator::Add) => T(a + b),
-                (T(a), N(b), Operator::Sub) => T(a - b),
-                (T(a), N(b), Operator::Mul) => T(a * b),
-                (T(a), N(b), Operator::Div) => T(a / b),
-                (T(a), N(b), Operator::Pow) => T(a.pow_tensor_scalar(b)),
-                (N(a), T(b), Operator::Add) => T(b + a),
-                (N(a), T(b), Operator::Sub) => T(b.rsub_scalar(a)),
-                (N(a), T(b), Operator::Mul) => T(b * a),
-                (N(a), T(b), Operator::Div) => T(b.reciprocal() * a),
-                (N(a), T(b), Operator::Pow) => T(Tensor::pow_scalar(a, &b)),
-                (T(a), T(b), Operator::Add) => T(a + b),
-                (T(a), T(b), Operator::Sub) => T(a - b),
-                (T(a), T(b), Operator::Mul) => T(a * b),
-                (T(a), T(b), Operator::Div) => T(a / b),
-                (T(a), T(b), Operator::Pow) => T(a.pow(&b)),
-            },
-        }
-    }
-}
-
-/// Parses `text` into a [`Node`]; the error says what was expected, and where, in one line.
-fn parse(text: &str) -> Result<Node, String> {
-    let mut pairs = Grammar::parse(Rule::expression, text).map_err(|e| syntax_error(text, &e))?;
-    let expression = pairs.next().expect("the grammar yields one expression");
-    build(expression.into_inner().filter(|p| p.as_rule() != Rule::EOI))
-}
-
-/// Operator precedence, loosest first.
-fn pratt() -> PrattParser<Rule> {
-    PrattParser::new()
-        .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left))
-        .op(Op::prefix(Rule::neg) | Op::prefix(Rule::plus))
-        .op(Op::infix(Rule::pow, Assoc::Right))
-}
-
-/// Builds the tree of a sequence of terms and infix operators.
-fn build<'i>(pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Result<Node, String> {
-    pratt()
-        .map_primary(primary)
-        .map_prefix(|op, operand| {
-            let operand = operand?;
-            Ok(if op.as_rule() == Rule::neg { Node::Neg(Box::new(operand)) } else { operand })
-        })
-        .map_infix(|left, op, right| {
-            let operator = match op.as_rule() {
-                Rule::add => Operator::Add,
-                Rule::sub => Operator::Sub,
-                Rule::mul => Operator::Mul,
-                Rule::div => Operator::Div,
-                _ => Operator::Pow,
-            };
-            Ok(Node::Binary(operator, Box::new(left?), Box::new(right?)))
-        })
-        .parse(pairs)
-}
-
-fn primary(pair: Pair<Rule>) -> Result<Node, String> {
-    let at = pair.as_span().start() + 1;
-    // What lies between a group's or a call's parentheses (a call's name comes first).
-    let inside = |pair: Pair<Rule>| {
-        let skip = usize::from(pair.as_rule() == Rule::call);
-        build(pair.into_inner().skip(skip).filter(|p| !matches!(p.as_rule(), Rule::open | Rule::close)))
-    };
-    match pair.as_rule() {
-        Rule::number => {
-            pair.as_str().parse().map(Node::Number).map_err(|_| format!("bad number at character {at}"))
-        }
-        Rule::group => inside(pair),
-        Rule::call => {
-            let name =
-                pair.clone().into_inner().next().expect("a call starts with a name").as_str().to_string();
-            match FUNCTIONS.iter().find(|(n, _)| *n == name) {
-                Some(&(_, function)) => Ok(Node::Call(function, Box::new(inside(pair)?))),
-                None => Err(format!(
-                    "`{name}` at character {at} is not a function; the functions are {}",
-                    function_list()
-                )),
-            }
-        }
-        _ => match pair.as_str() {
-            "x" => Ok(Node::X),
-            "pi" => Ok(Node::Number(std::f64::consts::PI)),
-            "e" => Ok(Node::Number(std::f64::consts::E)),
-            name if FUNCTIONS.iter().any(|(n, _)| *n == name) => {
-                Err(format!("`{name}` at character {at} is a function: write {name}(…)"))
-            }
-            name => Err(format!(
-                "unknown name `{name}` at character {at}; an expression uses x, numbers, pi, e and the functions {} \
-                 (a distribution in the plane is named alone: {})",
-                function_list(),
-                crate::plane::NAMES.join(", ")
-            )),
-        },
-    }
-}
-
-fn function_list() -> String {
-    FUNCTIONS.map(|(n, _)| n).join(" ")
-}
-
-/// A pest error as one line: what was expected at which character, and what was found.
-fn syntax_error(text: &str, error: &pest::error::Error<Rule>) -> String {
-    let position = match error.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((p, _)) => p,
-    };
-    let mut expected: Vec<&str> = Vec::new();
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        for rule in positives {
-            let what = match rule {
-                // After a name, `(` would make it a call: true, but never the helpful hint.
-                Rule::open => continue,
-                Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow => "an operator",
-                Rule::close => "`)`",
-                Rule::EOI => "the end",
-                _ => "a number, x, a function or `(`",
-            };
-            if !expected.contains(&what) {
-                expected.push(what);
-            }
-        }
-    }
-    if expected.is_empty() {
-        expected.push("something else");
-    }
-    let character = text[..position.min(text.len())].chars().count() + 1;
-    let found = match text[position.min(text.len())..].chars().next() {
-        Some(c) => format!("found `{c}`"),
-        None => "found the end".to_string(),
-    };
-    format!(
-        "expected {} at character {character} ({found}; read so far: `{}`)",
-        expected.join(" or "),
-        &text[..position.min(text.len())]
-    )
-}
-
-/// An affine map of one axis onto `[-1, 1]`: `v ↦ (v − center) / half_width`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Affine {
-    pub center: f64,
-    pub half_width: f64,
-}
-
-impl Affine {
-    const IDENTITY: Affine = Affine { center: 0.0, half_width: 1.0 };
-
-    /// The map of `[low, high]` onto `[-1, 1]`; an interval of no width is only centred.
-    fn onto_unit(low: f64, high: f64) -> Affine {
-        let half_width = (high - low) / 2.0;
-        let center = (low + high) / 2.0;
-        Affine {
-            center,
-            half_width: if half_width > 1e-12 * center.abs().max(1.0) { half_width } else { 1.0 },
-        }
-    }
-
-    fn is_valid(&self) -> bool {
-        self.center.is_finite() && self.half_width.is_finite() && self.half_width > 0.0
-    }
-}
-
-/// The share of its half-width by which a plane target's box is widened on each side before
-/// it is scaled onto `[-1, 1]`.
-pub const PLANE_MARGIN: f64 = 0.1;
-
-/// How points are scaled between the data's axes and the axes the networks work in. With a
-/// tanh generator both axes are mapped onto `[-1, 1]` (x from the domain, y from the target's
-/// range), so that the generator's output can reach every real point; with a linear generator
-/// nothing is scaled. Recorded in the checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Scaling {
-    pub x: Affine,
-    pub y: Affine,
-}
-
-impl Default for Scaling {
-    fn default() -> Self {
-        Scaling::IDENTITY
-    }
-}
-
-impl Scaling {
-    pub const IDENTITY: Scaling = Scaling { x: Affine::IDENTITY, y: Affine::IDENTITY };
-
-    /// Both axes of `target` onto `[-1, 1]`: a curve's domain and range; a plane target's box
-    /// widened by [`PLANE_MARGIN`] of its half-width on every side, so that a tanh generator
-    /// reaches the outermost points before it saturates.
-    pub fn onto_unit_square(target: &Target) -> Scaling {
-        let (x0, x1, y0, y1) = target.bounds();
-        let margin = if target.plane().is_some() { PLANE_MARGIN } else { 0.0 };
-        let widened = |low: f64, high: f64| {
-            let m = margin * (high - low) / 2.0;
-            Affine::onto_unit(low - m, high + m)
-        };
-        Scaling { x: widened(x0, x1), y: widened(y0, y1) }
-    }
-
-    pub fn is_identity(&self) -> bool {
-        *self == Scaling::IDENTITY
-    }
-
-    /// Refuses a scaling read from a file that would not be invertible.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.x.is_valid() && self.y.is_valid()) {
-            bail!("the scaling must have finite centres and positive finite half-widths, got {self:?}");
-        }
-        Ok(())
-    }
-
-    /// The scaling as tensors on `device`, made once for a loop; `None` for the identity.
-    pub fn on(&self, device: Device) -> Option<ScalingTensors> {
-        if self.is_identity() {
-            return None;
-        }
-        let pair = |x: f64, y: f64| Tensor::from_slice(&[x as f32, y as f32]).to_device(device);
-        Some(ScalingTensors {
-            center: pair(self.x.center, self.y.center),
-            half_width: pair(self.x.half_width, self.y.half_width),
-        })
-    }
-
-    /// Maps data points `[n, 2]` onto the networks' axes, in place.
-    pub fn to_model_(&self, points: &mut Tensor) {
-        if let Some(tensors) = self.on(points.device()) {
-            tensors.to_model_(points);
-        }
-    }
-
-    /// A data point on the networks' axes, on the host, in the float32 operations of
-    /// [`Scaling::to_model_`], so the same numbers.
-    pub fn point_to_model(&self, (x, y): (f32, f32)) -> (f32, f32) {
-        if self.is_identity() {
-            return (x, y);
-        }
-        let axis = |v: f32, a: Affine| (v - a.center as f32) / a.half_width as f32;
-        (axis(x, self.x), axis(y, self.y))
-    }
-
-    /// The networks' points `[n, 2]` on the data's axes.
-    pub fn to_data(&self, points: &Tensor) -> Tensor {
-        match self.on(points.device()) {
-            Some(tensors) => tensors.to_data(points),
-            None => points.shallow_clone(),
-        }
-    }
-}
-
-/// A [`Scaling`]'s centres and half-widths, `[2]` each (x, y), on the points' device.
-#[derive(Debug)]
-pub struct ScalingTensors {
-    center: Tensor,
-    half_width: Tensor,
-}
-
-impl ScalingTensors {
-    /// Maps data points `[n, 2]` onto the networks' axes, in place.
-    pub fn to_model_(&self, points: &mut Tensor) {
-        let _ = points.g_sub_(&self.center).g_div_(&self.half_width);
-    }
-
-    /// The networks' points `[n, 2]` on the data's axes.
-    pub fn to_data(&self, points: &Tensor) -> Tensor {
-        points * &self.half_width + &self.center
-    }
 }
 
 #[cfg(test)]

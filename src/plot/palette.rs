@@ -1,0 +1,88 @@
+//! Every colour the pictures use beside the plotting library's named ones, in one place: the
+//! heat map's scale, the arrows', and the animation's GIF palette.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// The heat map's shades, from sure-fake (purple) through undecided (white) to sure-real
+/// (green), as GAN Lab colours them: light, so that the points stay easy to see.
+pub(super) const HEAT: [[u8; 3]; 13] = [
+    [176, 128, 220],
+    [190, 150, 228],
+    [204, 172, 236],
+    [218, 194, 243],
+    [232, 216, 248],
+    [245, 238, 252],
+    [255, 255, 255],
+    [236, 248, 236],
+    [214, 240, 214],
+    [192, 231, 192],
+    [170, 222, 170],
+    [148, 213, 148],
+    [126, 204, 126],
+];
+
+/// The shade of a cell the discriminator believes real with `realness` (NaN: white).
+pub(super) fn heat_colour(realness: f32) -> RGBColor {
+    if !realness.is_finite() {
+        return WHITE;
+    }
+    let index = (realness.clamp(0.0, 1.0) * (HEAT.len() - 1) as f32).round() as usize;
+    let [r, g, b] = HEAT[index];
+    RGBColor(r, g, b)
+}
+
+/// The colour of the pull arrows.
+pub(super) const ARROW: RGBColor = RGBColor(64, 64, 64);
+
+/// The animation's colours: white, greys for text and the curve, and shades of the two point
+/// colours. Every pixel is mapped to the nearest, which keeps frames small and fast to encode
+/// (a plot has few colours; a general quantiser would spend its time finding them).
+pub(super) const PALETTE: [[u8; 3]; 32] = [
+    [255, 255, 255],
+    [0, 0, 0],
+    [32, 32, 32],
+    [64, 64, 64],
+    [96, 96, 96],
+    [128, 128, 128],
+    [160, 160, 160],
+    [192, 192, 192],
+    [224, 224, 224],
+    [255, 0, 0],
+    [255, 128, 128],
+    [255, 200, 200],
+    [0, 0, 255],
+    [128, 128, 255],
+    [200, 200, 255],
+    // The heat map's shades but white (`HEAT`).
+    [176, 128, 220],
+    [190, 150, 228],
+    [204, 172, 236],
+    [218, 194, 243],
+    [232, 216, 248],
+    [245, 238, 252],
+    [236, 248, 236],
+    [214, 240, 214],
+    [192, 231, 192],
+    [170, 222, 170],
+    [148, 213, 148],
+    [126, 204, 126],
+    // Unused.
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+    // Never drawn: marks a pixel that did not change since the previous frame.
+    [255, 0, 255],
+];
+
+/// The palette index of [`PALETTE`]'s "unchanged" marker.
+pub(super) const UNCHANGED: u8 = 31;
+
+pub(super) fn nearest_in_palette(pixel: &[u8]) -> u8 {
+    if pixel == [255, 255, 255] {
+        return 0;
+    }
+    let distance = |c: &[u8; 3]| -> i32 { (0..3).map(|i| (c[i] as i32 - pixel[i] as i32).pow(2)).sum() };
+    (0..UNCHANGED as usize).min_by_key(|&i| distance(&PALETTE[i])).unwrap_or(0) as u8
+}
