@@ -1,12 +1,17 @@
 //! The two configuration types: what the networks look like ([`ModelConfig`]) and how they
 //! are trained ([`TrainConfig`]). Every default lives here, once, with the reason for it.
-//! This module knows nothing of the command line or of files.
+//! This module knows nothing of the command line or of files. The parameter layout is
+//! `layout.rs`'s, the limits every setting must keep `limits.rs`'s.
+
+mod layout;
+pub mod limits;
 
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub use crate::activation::Activation;
 use crate::target::{Target, TargetConfig};
+pub use layout::{Init, LayerSpec, POINT_DIM, Variable, parameter_count, variables};
 
 /// The shape of the two networks. Saved beside the weights, so a checkpoint can always
 /// rebuild the model it belongs to.
@@ -225,85 +230,6 @@ fn linear() -> Activation {
     Activation::Linear
 }
 
-/// How a layer's weights start, as Keras names them. Biases always start at zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Init {
-    /// `U(±√(6 / fan_in))`: the tutorial's `kernel_initializer='he_uniform'`.
-    HeUniform,
-    /// `U(±√(6 / (fan_in + fan_out)))`: Keras' default, which the output layers get because
-    /// the tutorial names no initialiser for them.
-    GlorotUniform,
-}
-
-impl Init {
-    /// Half-width of the uniform interval for a layer `fan_in → fan_out`.
-    pub fn limit(self, fan_in: i64, fan_out: i64) -> f64 {
-        match self {
-            Init::HeUniform => (6.0 / fan_in as f64).sqrt(),
-            Init::GlorotUniform => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-        }
-    }
-}
-
-/// One dense layer of a network, as data: what the model code builds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LayerSpec {
-    /// Its name in the VarStore and in checkpoints: `hidden`, `hidden2`, …, `out`.
-    pub name: &'static str,
-    pub inputs: i64,
-    pub outputs: i64,
-    pub activation: Activation,
-    pub init: Init,
-}
-
-/// One variable of a network in the flat parameter layout every part of gan1d shares: layer by
-/// layer, the weight (`[out, in]`, row-major) then the bias (`[out]`). Engines keep a network's
-/// parameters, gradients and Adam moments as one flat row in this layout; checkpoints name each
-/// piece of the row `hidden.weight`, `hidden.bias`, …, `out.bias`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Variable {
-    /// `hidden.weight`, …, `out.bias`.
-    pub name: String,
-    /// Its layer's index in the network.
-    pub layer: usize,
-    /// Where it starts in the flat row.
-    pub offset: i64,
-    /// `[out, in]` for a weight, `[out]` for a bias.
-    pub shape: Vec<i64>,
-}
-
-impl Variable {
-    pub fn len(&self) -> i64 {
-        self.shape.iter().product()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The variables of a network of `layers`, in flat order (see [`Variable`]).
-pub fn variables(layers: &[LayerSpec]) -> Vec<Variable> {
-    let mut variables = Vec::with_capacity(2 * layers.len());
-    let mut offset = 0;
-    for (index, layer) in layers.iter().enumerate() {
-        for (part, shape) in [("weight", vec![layer.outputs, layer.inputs]), ("bias", vec![layer.outputs])] {
-            let variable = Variable { name: format!("{}.{part}", layer.name), layer: index, offset, shape };
-            offset += variable.len();
-            variables.push(variable);
-        }
-    }
-    variables
-}
-
-/// The length of a network's flat row: `Σ (in + 1) · out` over its layers.
-pub fn parameter_count(layers: &[LayerSpec]) -> i64 {
-    layers.iter().map(|l| (l.inputs + 1) * l.outputs).sum()
-}
-
-/// A point is `(x, f(x))`: the generator emits two numbers and the discriminator reads two.
-pub const POINT_DIM: i64 = 2;
-
 /// The metric that ranks the members (`--select`), lowest first; `ranking` reads it off an
 /// evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -354,45 +280,6 @@ impl std::str::FromStr for Select {
             .find(|m| m.to_string() == s)
             .ok_or_else(|| format!("`{s}` is not a ranking metric: use energy, residual, ks or modes"))
     }
-}
-
-/// The ranges every setting must fall in, whether it comes from a flag or a checkpoint's
-/// `config.json`. They bound the memory and time a run can ask for to what a small GAN
-/// playground can use, far beyond what it needs, so that a typo fails at once with a message
-/// instead of exhausting memory.
-pub mod limits {
-    /// Iterations of one run: 10⁸ is about ten hours at gan1d's speed.
-    pub const MAX_EPOCHS: u64 = 100_000_000;
-    /// Members one process trains at once (`--seeds`).
-    pub const MAX_MEMBERS: usize = 4096;
-    /// Points per generator update (2²⁰): a few hundred megabytes of activations at most.
-    pub const MAX_BATCH: i64 = 1 << 20;
-    /// Latent dimensions and hidden-layer widths.
-    pub const MAX_WIDTH: i64 = 4096;
-    /// Hidden layers per network.
-    pub const MAX_DEPTH: usize = 16;
-    /// Points of one evaluation's accuracies and metrics.
-    pub const MAX_EVAL_SAMPLES: i64 = 1_000_000;
-    /// Adam's step size. Anything above about 0.01 trains badly and much more diverges, which
-    /// `train` reports (exit code 3); past 10³⁰ the first step overflows float32 outright.
-    pub const MAX_LEARNING_RATE: f64 = 1e30;
-    /// Discriminator rounds per generator update (`--d-steps`).
-    pub const MAX_D_STEPS: u64 = 100;
-    /// The most points the discriminator judges at once (`--pack`).
-    pub const MAX_PACK: i64 = 16;
-    /// libtorch CPU threads: more than any machine here has; each costs a stack.
-    pub const MAX_THREADS: u64 = 1024;
-    /// Points `gan1d sample` streams out.
-    pub const MAX_SAMPLES: u64 = 1_000_000_000_000;
-    /// Points `gan1d evaluate` holds in memory to measure (about 80 MB each for 10⁷).
-    pub const MAX_EVALUATE_POINTS: u64 = 10_000_000;
-    /// The largest `|LO|` or `|HI|` of `--domain`: float32 keeps about 7 digits, so a domain far
-    /// from 0 would leave too few for its points.
-    pub const MAX_DOMAIN_ABS: f64 = 1e6;
-    /// The narrowest `--domain`.
-    pub const MIN_DOMAIN_WIDTH: f64 = 1e-6;
-    /// The longest `--target` expression.
-    pub const MAX_EXPRESSION_BYTES: usize = 1000;
 }
 
 impl Default for ModelConfig {
