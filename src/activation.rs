@@ -1,6 +1,9 @@
 //! A layer's nonlinearity, in one place: its name, the initialiser that suits it, how it is
-//! applied, and its derivative, in tensor form and on the host. Every `match` on [`Activation`] in the crate is in this file,
-//! so a new activation is one variant here plus its arms, each of which the compiler asks for.
+//! applied, and its derivative, in tensor form and on the host (the native engine's and every
+//! file's numbers). Every formula of an activation is in this file, so a new activation is one
+//! variant here plus its arms, each of which the compiler asks for; elsewhere only choices
+//! that are not formulas look at it (a tanh output scales the data, `--g-output` takes linear
+//! or tanh), and a test's independent reference in `model.rs`.
 
 use tch::Tensor;
 

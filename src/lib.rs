@@ -1,9 +1,12 @@
 //! gan1d: the tutorial's one-dimensional GAN on libtorch, with one function per subcommand.
 //!
-//! Data flows one way: `cli` → `config` → `train` (over `data`, `engine`, `model`, `adam`) →
-//! `evaluate` / `metrics` / `ranking` → `checkpoint` / `runlog` / `plot`. `commands` holds one
-//! function per subcommand, connecting those modules. A run has K ≥ 1 members everywhere below
-//! the commands: a single run is K = 1.
+//! Data flows one way: `cli` → `plan` (the command line as typed values) → `config` → `train`
+//! (over `data`, `engine`, which runs `engine::iteration` on `host` or `model`) → `evaluate` /
+//! `metrics` / `view` (through `host`) → `rows` → `ranking` / `checkpoint` / `runlog`, and
+//! `plot`. `saved` joins the loop and storage; `commands` holds one function per subcommand,
+//! connecting those modules. A run has K ≥ 1 members everywhere below the commands: a single run
+//! is K = 1. Modules are private unless the binary or a test needs them, so that the compiler
+//! reports what nothing uses.
 
 mod activation;
 mod adam;

@@ -217,4 +217,26 @@ mod tests {
         let (x0, x1, y0, y1) = view_box(&target);
         assert!(x0 < -0.5 && x1 > 0.5 && y0 < 0.0 && y1 > 0.25);
     }
+
+    /// A paired loss's logits mean something only against each other: the view measures them
+    /// from the midpoint of the mean real and the mean fake logit, where the discriminator is
+    /// undecided (realness ½).
+    #[test]
+    fn a_paired_loss_is_viewed_from_where_the_discriminator_is_undecided() {
+        let discriminator = upwards();
+        // Logit = y: the real point's is 0, the fakes' mean 0.05, so the midpoint is at 0.025.
+        let (real, fake) = ([(0.0, 0.0)], [(0.0, -0.2), (0.1, 0.3)]);
+        let lens = Lens {
+            discriminator: &discriminator,
+            loss: Loss::Relativistic,
+            pack: 1,
+            scaling: Scaling::IDENTITY,
+        };
+        let at = |y: f32| lens.probe(&[(0.0, y)], &real, &fake)[0].realness;
+        assert_eq!(at(0.025), 0.5);
+        assert!(at(0.0) < 0.5 && at(0.05) > 0.5);
+        // An unpaired loss reads its logits as they are.
+        let bce = Lens { loss: Loss::Bce, ..lens };
+        assert_eq!(bce.probe(&[(0.0, 0.0)], &real, &fake)[0].realness, 0.5);
+    }
 }

@@ -274,7 +274,11 @@ mod tests {
             let (d_before, g_before) = (e.export(Net::Discriminator), e.export(Net::Generator));
             let (real, half, full) = (batch(k, 64, 2), batch(k, 64, 5), batch(k, 128, 5));
             let _ = e.step(&Batches { real: &real, latent_half: &half, latent_full: &full });
-            assert!(e.export(Net::Discriminator).params.equal(&d_before.params), "a G update moved D");
+            let d_after = e.export(Net::Discriminator);
+            assert!(d_after.params.equal(&d_before.params), "a G update moved D");
+            // Nor did the generator's update step the discriminator's Adam (whose step size 0
+            // would hide it in the weights).
+            assert_eq!(d_after.steps, d_before.steps + 2, "a G update stepped D's Adam");
             let g_after = e.export(Net::Generator);
             for run in 0..k {
                 assert!(

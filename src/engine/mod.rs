@@ -1,19 +1,23 @@
 //! The engines: what one iteration of the tutorial does to the two networks and their
 //! optimisers, for K runs at once, given the iteration's random draws.
 //!
-//! Three engines run the same algorithm and are interchangeable mid-run:
-//! - [`native`]: the whole iteration in plain Rust over the flat layout, for K runs, with the
-//!   same bits on every CPU; members spread over threads. The default on the CPU.
+//! The algorithm of an iteration is written once, in [`iteration`], over a small
+//! [`iteration::Backend`]; two engines implement it and are interchangeable mid-run:
+//! - [`native`]: one member at a time in plain Rust over the flat layout, with the host
+//!   network's passes ([`crate::host`]), the same bits on every CPU; members spread over
+//!   threads. The default on the CPU.
 //! - [`fused`]: flat `[K, n]` parameters ([`crate::model::Mlp`]), a hand-written backward pass
 //!   and one Adam update per network for all runs, so an iteration is a few dozen libtorch
 //!   calls whatever K is. The engine for CUDA.
-//! - [`autograd`]: `nn::Linear` layers, autograd for every gradient and Keras' Adam written out
-//!   one variable at a time, the way tch's own examples read. One run (K = 1). The readable
-//!   reference that the other two are tested against, step by step.
 //!
-//! Both export and import their state as [`NetState`] values in one flat layout, so every
+//! A third, [`autograd`], is independent on purpose: `nn::Linear` layers, autograd for every
+//! gradient and Keras' Adam written out one variable at a time, the way tch's own examples
+//! read. One run (K = 1). The readable reference that the other two are tested against, step
+//! by step.
+//!
+//! All export and import their state as [`NetState`] values in one flat layout, so every
 //! engine continues any engine's checkpoint. The caller ([`crate::train::Trainer`]) draws the
-//! random batches, so the two see the same numbers; an engine never draws.
+//! random batches, so they all see the same numbers; an engine never draws.
 
 pub mod autograd;
 pub mod fused;
