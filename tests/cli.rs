@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use common::{assert_refused, gan1d, parse_csv, part_file, reseal, stderr, stdout};
+use common::{assert_refused, gan1d, parse_csv, part_file, pixels_where, reseal, stderr, stdout};
 
 /// A small checkpoint trained once for all tests (40 iterations, evaluations at 20 and 40),
 /// with the output of that run.
@@ -567,16 +567,6 @@ fn png_facts(path: &Path) -> ((u32, u32), usize) {
     let frame = reader.next_frame(&mut pixels).unwrap();
     let colours: std::collections::HashSet<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
     ((frame.width, frame.height), colours.len())
-}
-
-/// How many pixels of the 8-bit RGB PNG at `path` `pick` accepts.
-fn pixels_where(path: &Path, pick: impl Fn(u8, u8, u8) -> bool) -> usize {
-    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let frame = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!(frame.color_type, png::ColorType::Rgb, "{}", path.display());
-    pixels[..frame.buffer_size()].chunks(3).filter(|p| pick(p[0], p[1], p[2])).count()
 }
 
 /// An evaluation's plot shows its 100 real points in red and 100 generated ones in blue: each

@@ -167,3 +167,13 @@ pub fn finish(mut child: Child) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// How many pixels of the 8-bit RGB PNG at `path` `pick` accepts.
+pub fn pixels_where(path: &Path, pick: impl Fn(u8, u8, u8) -> bool) -> usize {
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Rgb, "{}", path.display());
+    pixels[..frame.buffer_size()].chunks(3).filter(|p| pick(p[0], p[1], p[2])).count()
+}
