@@ -398,6 +398,9 @@ mod tests {
         assert_eq!((p.choices.run.batch, p.choices.run.epochs), (Some(128), None));
         assert_eq!(p.begin, Begin::Resume("m".into()));
         assert!(!p.device_typed && !p.threads_typed && !p.select_typed);
+        let p = plan(&["--device", "cpu", "--threads", "2", "--seeds", "1,2", "--select", "ks"]);
+        assert!(p.device_typed && p.threads_typed && p.select_typed);
+        assert_eq!(p.session_flags(), ["--device cpu", "--threads 2"]);
     }
 
     /// A recipe's values give way to typed flags, and only to them.

@@ -44,6 +44,8 @@ pub trait Backend {
     }
     /// Gives back a pass no backward needs.
     fn discard(&mut self, pass: Self::Pass);
+    /// Gives back a batch no longer needed, so that a backend can reuse its buffer.
+    fn release(&mut self, _batch: Self::Batch) {}
     /// Back-propagates `grad` (∂loss/∂output) through `pass`, keeping `net`'s parameters'
     /// gradients for [`Backend::adam`].
     fn backward_params(&mut self, net: Net, pass: Self::Pass, grad: Self::Batch);
@@ -106,6 +108,8 @@ fn update_discriminator_paired<B: Backend>(
     let logits = b.output(&pass);
     let (z_real, z_fake) = b.split(logits);
     let (real_ahead, fake_ahead) = (b.relative(&z_real, &z_fake), b.relative(&z_fake, &z_real));
+    b.release(z_real);
+    b.release(z_fake);
     let (real_grad, fake_grad) =
         (b.loss_gradient(Term::Real, &real_ahead), b.loss_gradient(Term::Fake, &fake_ahead));
     let grad = b.join(real_grad, fake_grad);
@@ -128,12 +132,17 @@ pub fn iteration<B: Backend>(b: &mut B, rules: &Rules) -> Logits<B::Batch> {
         let real = b.real(round);
         let latent = b.latent_half(round);
         let fakes = b.apply(Net::Generator, latent);
-        last = Some(if paired {
+        let logits = if paired {
             update_discriminator_paired(b, real, fakes)
         } else {
             let d_real = update_discriminator(b, real, Term::Real);
             (d_real, update_discriminator(b, fakes, Term::Fake))
-        });
+        };
+        // Only the last round's logits are reported.
+        if let Some((d_real, d_fake)) = last.replace(logits) {
+            b.release(d_real);
+            b.release(d_fake);
+        }
     }
     let (d_real, d_fake) = last.expect("at least one discriminator round");
     let anchor = paired.then(|| {
@@ -149,7 +158,10 @@ pub fn iteration<B: Backend>(b: &mut B, rules: &Rules) -> Logits<B::Batch> {
     let d_pass = b.forward(Net::Discriminator, packs);
     let mut g = b.output(&d_pass);
     if let Some(anchor) = anchor {
-        g = b.relative(&g, &anchor);
+        let relative = b.relative(&g, &anchor);
+        let absolute = std::mem::replace(&mut g, relative);
+        b.release(absolute);
+        b.release(anchor);
     }
     let grad = b.loss_gradient(Term::Generator, &g);
     let pack_grad = b.backward_input(Net::Discriminator, d_pass, grad);

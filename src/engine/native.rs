@@ -466,6 +466,11 @@ mod kernels {
         }
 
         #[inline(always)]
+        fn release(&mut self, batch: Rows) {
+            self.s.give(batch.values);
+        }
+
+        #[inline(always)]
         fn discard(&mut self, pass: Pass) {
             self.s.passes[pass.net as usize].push(pass.layers);
         }
