@@ -55,7 +55,7 @@ pub fn report(error: &clap::Error) -> u8 {
         let _ = error.print();
         return 0;
     }
-    crate::output::note(&format!("error: {}", one_line(error)));
+    crate::output::note(&format!("error: {}", crate::output::one_line(&one_line(error))));
     2
 }
 

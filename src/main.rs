@@ -14,7 +14,9 @@ fn main() -> ExitCode {
             match error.downcast_ref::<gan1d::Ending>() {
                 // Already whole: the error, if any, then where the run's checkpoint is.
                 Some(ending) => gan1d::output::note(&ending.to_string()),
-                None => gan1d::output::note(&format!("error: {error:#}")),
+                None => {
+                    gan1d::output::note(&format!("error: {}", gan1d::output::one_line(&format!("{error:#}"))))
+                }
             }
             ExitCode::from(gan1d::exit_code(&error))
         }

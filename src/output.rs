@@ -60,3 +60,31 @@ pub fn note(text: &str) {
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "{text}");
 }
+
+/// `text` as one line of a terminal: every control character (a newline or a NUL from a file
+/// name or a file's contents, an escape sequence) is written as its escape (`\n`, `\0`,
+/// `\u{1b}`), so that an error or a note is one line whatever it quotes.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(one_line("a\nb\0c\u{1b}[31m x² ±"), "a\\nb\\0c\\u{1b}[31m x² ±");
+    }
+}

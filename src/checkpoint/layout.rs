@@ -247,3 +247,110 @@ pub fn folder_within_a_run(dir: &Path) -> Option<String> {
         _ => None,
     }
 }
+
+/// What a name inside a run's folder is to gan1d: a file it writes, a folder it writes into,
+/// or neither (the user's own, left alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Own {
+    File,
+    /// A folder of the kind given: a run folder (`best/`, `members/seed-S/`), the plots, or the
+    /// members' folder.
+    Folder(Place),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Run,
+    Plots,
+    Members,
+}
+
+impl Place {
+    /// What `name`, found in a folder of this kind, is to gan1d.
+    fn owns(self, name: &str) -> Option<Own> {
+        let leftover = name.starts_with('.') && name.ends_with(fsio::TMP_SUFFIX);
+        match self {
+            Place::Run => match name {
+                "plots" => Some(Own::Folder(Place::Plots)),
+                "members" => Some(Own::Folder(Place::Members)),
+                "best" => Some(Own::Folder(Place::Run)),
+                _ if is_run_file(name) || is_temporary(name) => Some(Own::File),
+                _ => None,
+            },
+            Place::Plots => (is_plot_file(name) || leftover).then_some(Own::File),
+            Place::Members => name
+                .strip_prefix("seed-")
+                .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .then_some(Own::Folder(Place::Run)),
+        }
+    }
+}
+
+/// Whether `name` is a temporary file of one of the files gan1d writes at a run folder's top
+/// (`.<file>.<random>.tmp`): a manifest, a log, the leaderboard, a tensor file.
+fn is_temporary(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(fsio::TMP_SUFFIX)) else {
+        return false;
+    };
+    let written = inner.rsplit_once('.').map_or(inner, |(target, _)| target);
+    is_checkpoint_file(name) || written == ENSEMBLE_MANIFEST || written == LEADERBOARD || written == MANIFEST
+}
+
+/// Refuses a run folder whose own files and folders are not what they claim to be, before
+/// anything is written into it: a symbolic link where gan1d keeps a file or a folder (writing
+/// would go through it, into something that is not this run), a folder where it keeps a file,
+/// or the reverse. Checks the folder, its plots, its best checkpoint and, in the members
+/// layout, every member's folder; the user's own files beside them are left alone. The error
+/// is one line, begun by `what` (the flag and folder the user gave).
+pub fn check_own_entries(dir: &Path, what: &str) -> Result<()> {
+    check_place(dir, Place::Run, what, 0)
+}
+
+fn check_place(dir: &Path, place: Place, what: &str, depth: usize) -> Result<()> {
+    // A folder not there yet is made by the run itself; one that cannot be read is refused
+    // where it is written.
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(own) = place.owns(&name) else { continue };
+        let path = entry.path();
+        let Ok(metadata) = path.symlink_metadata() else { continue };
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            let to = fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+            bail!(
+                "{what}: {} is a symbolic link (to {to}), and a run writes only into its own files and folders; \
+                 put the {} itself there, or move the link away",
+                path.display(),
+                if matches!(own, Own::File) { "file" } else { "folder" }
+            );
+        }
+        match own {
+            Own::File if kind.is_dir() => {
+                bail!("{what}: {} is a folder where the run keeps a file; move it away", path.display())
+            }
+            Own::Folder(_) if !kind.is_dir() => bail!(
+                "{what}: {} is not a folder, and the run keeps a folder there; move it away",
+                path.display()
+            ),
+            // A run folder nests at most three deep: members/seed-S/best.
+            Own::Folder(inner) if depth < 4 => check_place(&path, inner, what, depth + 1)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the temporary files that interrupted writes left at the top of the run folder
+/// `dir` (`.ensemble.json.*.tmp`, `.leaderboard.csv.*.tmp`, …). Called under the run's lock,
+/// after a save, when no write of this run is under way; failing to remove one only wastes
+/// space.
+pub fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_temporary(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}

@@ -3,9 +3,10 @@
 //! its `leaderboard.csv`; a flat run brings its one member, ranked by energy distance at its
 //! best evaluation.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::checkpoint::{self, Layout};
 use crate::cli::LeaderboardArgs;
@@ -15,20 +16,79 @@ use crate::runlog::CsvLog;
 
 pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
     let mut rankings = Vec::new();
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    let mut first: Option<(Comparable, &Path)> = None;
     for dir in &args.dirs {
-        let rows = match Layout::of(dir) {
+        // One folder named twice (as given, or by two paths to it) would rank its members twice.
+        let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        if let Some((_, earlier)) = seen.iter().find(|(r, _)| *r == real) {
+            bail!(
+                "{} and {} name the same run folder; name each folder once",
+                earlier.display(),
+                dir.display()
+            );
+        }
+        seen.push((real, dir));
+        let (rows, comparable) = match Layout::of(dir) {
             Layout::Members => {
                 let manifest = checkpoint::read_ensemble_manifest(dir)?;
-                super::read_standings(dir, &manifest)?
+                let rows = super::read_standings(dir, &manifest)?;
+                let member = checkpoint::member_dir(dir, manifest.seeds[0]);
+                (rows, Comparable::of(&member, manifest.select)?)
             }
-            Layout::Flat => vec![flat_standing(dir)?],
+            Layout::Flat => (vec![flat_standing(dir)?], Comparable::of(dir, Select::Energy)?),
         };
+        match &first {
+            None => first = Some((comparable, dir)),
+            Some((wanted, at)) if *wanted != comparable => bail!(
+                "{} holds {} but {} holds {}: only runs of one target and domain, ranked by one metric, compare",
+                at.display(),
+                wanted,
+                dir.display(),
+                comparable
+            ),
+            Some(_) => {}
+        }
         rankings.push((dir.display().to_string(), rows));
     }
     let merged = ranking::merge(rankings)?;
+    if let Some((what, _)) = &first {
+        crate::output::note(&format!("gan1d: {} members of {what}", merged.len()));
+    }
     let text = if args.csv { csv(&merged)? } else { table(&merged) };
     let _ = crate::output::Stdout::default().text(&text)?;
     Ok(())
+}
+
+/// What makes two rankings comparable: the target (with a curve's domain, or a data set's
+/// points) and the metric they rank by. Shown as "runs of x^2 on [-0.5, 0.5), ranked by energy".
+#[derive(Debug, PartialEq)]
+struct Comparable {
+    target: String,
+    select: Select,
+}
+
+impl Comparable {
+    /// The target of the run whose checkpoint is in `dir`, ranked by `select`.
+    fn of(dir: &Path, select: Select) -> Result<Comparable> {
+        let manifest = checkpoint::read_manifest(dir)?;
+        let config = &manifest.train.target;
+        let target = manifest.target()?;
+        let target = match (&config.data, target.plane()) {
+            (Some(set), _) => format!("{} points of sha256 {}", set.points.len(), &set.points_sha256()[..12]),
+            (None, Some(_)) => target.label(),
+            (None, None) => {
+                format!("{} on [{}, {})", target.label(), config.domain.low(), config.domain.high())
+            }
+        };
+        Ok(Comparable { target, select })
+    }
+}
+
+impl std::fmt::Display for Comparable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "runs of {}, ranked by {}", self.target, self.select)
+    }
 }
 
 /// The standing of the flat run in `dir`: its best evaluation by energy distance, among those

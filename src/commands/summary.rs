@@ -1,6 +1,6 @@
 //! `gan1d summary`: Keras-style model tables, and diagrams with `--diagram`.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::Destination;
 use crate::cli::SummaryArgs;
@@ -25,6 +25,13 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
     // yet is made, and holds none of them.
     let mut outputs = Vec::new();
     if let Some(dir) = &args.diagram {
+        if dir.symlink_metadata().is_ok() && !dir.is_dir() {
+            bail!(
+                "--diagram {}: that is a file, and --diagram names a folder, where {} are drawn; name a folder",
+                dir.display(),
+                diagrams.iter().map(|(stem, _)| format!("{stem}.png")).collect::<Vec<_>>().join(" and ")
+            );
+        }
         if !dir.is_dir() {
             super::writable_dir(dir, "--diagram")?;
         }

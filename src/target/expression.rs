@@ -121,12 +121,20 @@ fn primary(pair: Pair<Rule>) -> Result<Node, String> {
             name if FUNCTIONS.iter().any(|(n, _)| *n == name) => {
                 Err(format!("`{name}` at character {at} is a function: write {name}(…)"))
             }
-            name => Err(format!(
-                "unknown name `{name}` at character {at}; an expression uses x, numbers, pi, e and the functions {} \
-                 (a distribution in the plane is named alone: {})",
-                function_list(),
-                crate::target::plane::NAMES.join(", ")
-            )),
+            name => {
+                let curves = crate::target::BUILT_INS.map(|(n, _, _)| n);
+                let planes = crate::target::plane::NAMES;
+                let lower = name.to_ascii_lowercase();
+                let meant = curves.iter().chain(&planes).chain(&["pi", "e", "x"]).find(|n| **n == lower);
+                Err(format!(
+                    "unknown name `{name}` at character {at}{}; an expression uses x, numbers, pi, e and the functions \
+                     {}; a built-in curve ({}) or a distribution in the plane ({}) is named alone",
+                    meant.map(|n| format!(" (names are lowercase: `{n}`)")).unwrap_or_default(),
+                    function_list(),
+                    curves.join(", "),
+                    planes.join(", ")
+                ))
+            }
         },
     }
 }

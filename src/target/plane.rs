@@ -68,9 +68,14 @@ impl DataSet {
     /// What names these points in a message: the file's name, the count, and the start of
     /// their SHA-256, so that two sets compare by their points.
     pub fn fingerprint(&self) -> String {
+        format!("{} ({} points, sha256 {})", self.file, self.points.len(), &self.points_sha256()[..12])
+    }
+
+    /// The SHA-256 of the points alone (float32, little-endian, x then y), whatever the file
+    /// was called: two sets are the same when these agree.
+    pub fn points_sha256(&self) -> String {
         let bytes: Vec<u8> = self.points.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-        let hash = crate::fsio::sha256_hex(&bytes);
-        format!("{} ({} points, sha256 {})", self.file, self.points.len(), &hash[..12])
+        crate::fsio::sha256_hex(&bytes)
     }
 }
 
@@ -314,10 +319,28 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
         );
     }
     let mut points = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let row = index + 2;
-        let record =
-            record.map_err(|e| anyhow::anyhow!("--data {shown}: line {row} cannot be read ({e})"))?;
+    // The line a byte offset is on, as an editor numbers it: blank lines, line breaks inside
+    // quotes, CRLF and lone CR counted as they are (the reader's own count drifts with CRLF).
+    // A record's recorded start is that of the blank lines skipped before it.
+    let line_at = |byte: u64| {
+        let mut start = (byte as usize).min(bytes.len());
+        while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
+        }
+        let before = &bytes[..start];
+        let lone_cr = before.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count()
+            + usize::from(before.last() == Some(&b'\r'));
+        1 + before.iter().filter(|&&b| b == b'\n').count() + lone_cr
+    };
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let at = e
+                .position()
+                .map(|p| format!("line {}", line_at(p.byte())))
+                .unwrap_or_else(|| "a line".into());
+            anyhow::anyhow!("--data {shown}: {at} cannot be read ({})", csv_reason(&e))
+        })?;
+        let row = record.position().map_or(0, |p| line_at(p.byte()));
         if record.len() != 2 {
             bail!("--data {shown}: line {row} has {} fields; each row is one point, x,y", record.len());
         }
@@ -341,6 +364,17 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
     }
     let file = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
     Ok(DataSet { file, points })
+}
+
+/// What a CSV error says, without the reader's own record and line numbers.
+fn csv_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("it has {len} fields, and the rows before it {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "it is not UTF-8 text".to_string(),
+        _ => error.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -28,11 +28,20 @@ impl Run {
         cfg.validate()?;
         model_cfg.check_pack(&cfg)?;
         let target = crate::target::Target::new(&cfg.target)?;
-        if plan.select == ranking::Select::Modes && target.plane().and_then(|p| p.mixture()).is_none() {
+        let mixture = target.plane().and_then(|p| p.mixture()).is_some();
+        if plan.select == ranking::Select::Modes && !mixture {
             bail!(
                 "--select modes ranks members by the modes of a mixture target (ring, grid); {} has none: use \
                  --select energy",
                 target.legend_label()
+            );
+        }
+        if plan.select == ranking::Select::Residual && target.plane().is_some() {
+            bail!(
+                "--select residual ranks members by their distance from a curve; {} is a distribution in the plane, \
+                 which has none: use --select energy{}",
+                target.legend_label(),
+                if mixture { ", ks or modes" } else { " or ks" }
             );
         }
         let (layout, seeds) = match seeds {
@@ -83,6 +92,7 @@ impl Run {
             Ok(())
         };
         refuse_an_earlier_run()?;
+        checkpoint::check_own_entries(&dir, &format!("--out {}", dir.display()))?;
         super::super::writable_dir(&checkpoint::plots_dir(&dir), "--out")?;
         let mut locks = vec![lock_run_dir(&dir, &format!("--out {}", dir.display()))?];
         // Another process may have written a run in between; under the lock, nothing can.

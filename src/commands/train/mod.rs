@@ -60,8 +60,10 @@ pub struct Ending {
 
 impl std::fmt::Display for Ending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut lines: Vec<String> = self.error.iter().map(|e| format!("error: {e:#}")).collect();
-        lines.extend(self.notes.iter().map(|note| format!("gan1d: {note}")));
+        let one_line = crate::output::one_line;
+        let mut lines: Vec<String> =
+            self.error.iter().map(|e| format!("error: {}", one_line(&format!("{e:#}")))).collect();
+        lines.extend(self.notes.iter().map(|note| format!("gan1d: {}", one_line(note))));
         write!(f, "{}", lines.join("\n"))
     }
 }
@@ -130,6 +132,11 @@ impl Run {
         let seconds = started.elapsed().as_secs_f64();
         let ran = total - first_iteration;
         let line = match layout {
+            _ if ran == 0 => format!(
+                "gan1d: the run in {} had already done its {total} iterations; its pictures are complete (pass \
+                 --epochs with a larger total to train further)",
+                dir.display()
+            ),
             Layout::Flat => format!(
                 "gan1d: {ran} iterations in {seconds:.2} s ({:.0} it/s, evaluations and checkpoints included); results \
                  in {}",

@@ -262,6 +262,7 @@ impl RunObserver {
             });
             self.manifest = Some(manifest);
             written?;
+            checkpoint::remove_temporaries(&self.dir);
         }
         self.saved_at = Some(iteration);
         Ok(())
@@ -299,6 +300,35 @@ impl RunObserver {
             let _ = std::fs::remove_dir_all(checkpoint::members_dir(&self.dir));
             let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(&self.dir));
         }
+    }
+
+    /// Draws the plot of the last evaluation the checkpoint covers when it is missing: the run
+    /// stopped (killed, or out of disk) between that evaluation's checkpoint and its plot. The
+    /// checkpoint holds the networks the evaluation saw, and an evaluation is a pure function
+    /// of them and of its iteration, so the plot drawn now is the one the run would have drawn.
+    pub(super) fn complete_pictures(&mut self, trainer: &Trainer) -> Result<()> {
+        let Some(last) = trainer.iteration().checked_sub(1) else { return Ok(()) };
+        let evaluated_last = self.members.iter().enumerate().any(|(k, m)| {
+            trainer.live(k)
+                && m.logs.as_ref().and_then(|l| l.metrics.rows().last()).is_some_and(|r| r.iteration == last)
+        });
+        let plot = match self.layout {
+            Layout::Flat => checkpoint::eval_plot_path(&self.dir, last),
+            Layout::Members => checkpoint::members_plot_path(&self.dir, last),
+        };
+        if !evaluated_last || plot.symlink_metadata().is_ok() {
+            return Ok(());
+        }
+        let reports = trainer.evaluate();
+        match self.layout {
+            Layout::Flat => match reports.first().and_then(Option::as_ref) {
+                Some(report) => self.plot_flat(trainer, report)?,
+                None => return Ok(()),
+            },
+            Layout::Members => self.members_plot(&reports, last)?,
+        }
+        self.note(&format!("gan1d: drew {}, which the run had not drawn when it stopped", plot.display()));
+        Ok(())
     }
 
     /// Writes what needs the whole run: every member's history, and for a flat run the

@@ -9,6 +9,15 @@ impl Run {
     /// member's checkpoint and logs are read and checked before anything is written.
     pub(super) fn resumed(plan: &TrainPlan, dir: &Path) -> Result<Run> {
         let context = || format!("--resume {}", dir.display());
+        // A best checkpoint is kept as it was evaluated; only its run writes it.
+        if let Some(what) =
+            checkpoint::folder_within_a_run(dir).filter(|_| dir.file_name() == Some("best".as_ref()))
+        {
+            bail!(
+                "{}: that folder is {what}, kept as it was at its evaluation; resume the run itself",
+                context()
+            );
+        }
         // Checked once before anything is written into the folder, and read again under the
         // lock, which no other run can then change.
         let first_look = checkpoint::members_of(dir).with_context(context)?;
@@ -16,6 +25,7 @@ impl Run {
         if first_look.0 == Layout::Flat {
             resumed_config(plan, dir, &checkpoint::read_manifest(dir).with_context(context)?)?;
         }
+        checkpoint::check_own_entries(dir, &context())?;
         super::super::writable_dir(&checkpoint::plots_dir(dir), "--resume")?;
         let mut locks = vec![lock_run_dir(dir, &context())?];
         let (layout, seeds, manifest) = checkpoint::members_of(dir).with_context(context)?;
@@ -118,6 +128,8 @@ impl Run {
         let (trainer, observer) =
             level.bring_level(plan, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
+        let mut observer = observer;
+        observer.complete_pictures(&trainer)?;
         let first_iteration = trainer.iteration();
         crate::progress::resume_at(&observer.bar, first_iteration);
         let what = match layout {
@@ -224,16 +236,13 @@ pub(super) fn resumed_config(plan: &TrainPlan, dir: &Path, manifest: &Manifest) 
              run, or start a new run with --out"
         );
     }
-    if epochs <= manifest.iteration {
+    // A total below what is done cannot be reached; the total itself leaves nothing to train,
+    // and such a resume finishes what the run draws (see `RunObserver::complete_pictures`).
+    if epochs < manifest.iteration {
         bail!(
-            "--resume {dir}: the run has already done {} iterations{}; pass --epochs with a larger total to \
-             train further",
-            manifest.iteration,
-            if typed_epochs.is_some() {
-                format!(", so --epochs {epochs} leaves nothing to do")
-            } else {
-                String::new()
-            }
+            "--resume {dir}: --epochs {epochs} is below the {} iterations the run has done; pass a larger total to \
+             train further, or leave --epochs out",
+            manifest.iteration
         );
     }
     Ok(wanted)
