@@ -21,9 +21,14 @@ use crate::device::DeviceChoice;
 use crate::ranking::Select;
 use crate::target::{Domain, TargetConfig};
 
-/// A setting as a message shows it: the way its flag is written.
+/// A setting as a message shows it: the way its flag is written; and whether two values of
+/// it are the same setting (by default, when they are shown alike).
 pub trait Shown {
     fn shown(&self) -> String;
+
+    fn same(&self, other: &Self) -> bool {
+        self.shown() == other.shown()
+    }
 }
 
 macro_rules! shown_by_display {
@@ -36,7 +41,19 @@ macro_rules! shown_by_display {
     };
 }
 
-shown_by_display!(u64, i64, f64, String, Loss, Activation, Latent, Recipe, Domain, Select, DeviceChoice);
+shown_by_display!(u64, i64, f64, Loss, Activation, Latent, Recipe, Domain, Select, DeviceChoice);
+
+/// The one text setting is a target's expression, where spaces mean nothing: `x ^ 2` is `x^2`.
+impl Shown for String {
+    fn shown(&self) -> String {
+        self.clone()
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        let bare = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        bare(self) == bare(other)
+    }
+}
 
 impl Shown for Vec<i64> {
     fn shown(&self) -> String {
@@ -48,6 +65,13 @@ impl<T: Shown> Shown for Option<T> {
     fn shown(&self) -> String {
         self.as_ref().map_or_else(|| "unset".to_string(), Shown::shown)
     }
+
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Some(a), Some(b)) => a.same(b),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
 }
 
 /// A `--data` run's points by their fingerprint (file, count, SHA-256); `none` for any other
@@ -55,6 +79,12 @@ impl<T: Shown> Shown for Option<T> {
 impl Shown for TargetConfig {
     fn shown(&self) -> String {
         self.data.as_ref().map_or_else(|| "none".to_string(), |d| d.fingerprint())
+    }
+
+    /// The same points, whatever the file was called or whichever link led to it.
+    fn same(&self, other: &Self) -> bool {
+        let points = |t: &TargetConfig| t.data.as_ref().map(|d| d.points_sha256());
+        points(self) == points(other)
     }
 }
 
@@ -139,12 +169,16 @@ macro_rules! choices {
             pub fn conflicts(&self, model: &ModelConfig, train: &TrainConfig) -> Result<Vec<Conflict>> {
                 let mut found = Vec::new();
                 $(if let Some(value) = &self.$field {
-                    let given = ($via)(value)?.shown();
+                    let given = ($via)(value)?;
                     let ($m, $t) = (model, train);
                     let _ = (&$m, &$t);
-                    let stored = $place.shown();
-                    if given != stored {
-                        found.push(Conflict { flag: flag_of(stringify!($field)), given, stored });
+                    let stored = &$place;
+                    if !given.same(stored) {
+                        found.push(Conflict {
+                            flag: flag_of(stringify!($field)),
+                            given: given.shown(),
+                            stored: stored.shown(),
+                        });
                     }
                 })*
                 Ok(found)
@@ -232,6 +266,9 @@ impl Choices {
 
     /// The typed choices that a run of `model` and `train` contradicts.
     pub fn conflicts(&self, model: &ModelConfig, train: &TrainConfig) -> Result<Vec<Conflict>> {
+        // A network's learning rate left unset is the shared one: `--lr-g 0.001` repeats it.
+        let rate = Some(train.adam.learning_rate);
+        let train = &TrainConfig { lr_g: train.lr_g.or(rate), lr_d: train.lr_d.or(rate), ..train.clone() };
         let mut found = self.model.conflicts(model, train)?;
         found.extend(self.run.conflicts(model, train)?);
         Ok(found)

@@ -378,6 +378,11 @@ impl ModelConfig {
             Activation::LeakyRelu(slope) if !(0.0..1.0).contains(&slope) => {
                 bail!("leaky-relu's slope must be from 0 to below 1, got {slope}")
             }
+            Activation::LeakyRelu(slope) if slope as f32 >= 1.0 => {
+                bail!(
+                    "leaky-relu's slope {slope} is 1 in float32, in which gan1d computes: the layer would be linear"
+                )
+            }
             _ => {}
         }
         if !matches!(self.generator_output, Activation::Linear | Activation::Tanh) {
@@ -602,14 +607,35 @@ impl TrainConfig {
                     limits::MAX_LEARNING_RATE
                 );
             }
+            // Every number is checked as training holds it: in float32.
+            if (rate as f32) < f32::MIN_POSITIVE {
+                bail!(
+                    "{flag} {rate:e} is {} in float32, in which gan1d trains; the smallest it keeps is {:e}",
+                    rate as f32,
+                    f32::MIN_POSITIVE
+                );
+            }
         }
         for (name, beta) in [("--beta1", adam.beta1), ("adam beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("{name} must be in [0, 1), got {beta}");
             }
+            if beta as f32 >= 1.0 {
+                bail!(
+                    "{name} {beta} is 1 in float32, in which gan1d keeps Adam's moments; at most {} stays below 1",
+                    1.0f32.next_down()
+                );
+            }
         }
         if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {
             bail!("adam epsilon must be in (0, 1], got {}", adam.epsilon);
+        }
+        if (adam.epsilon as f32) < f32::MIN_POSITIVE {
+            bail!(
+                "adam epsilon {} is {} in float32, in which gan1d trains",
+                adam.epsilon,
+                adam.epsilon as f32
+            );
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 mod domain;
 mod evaluation;
 mod expression;
+mod interval;
 pub mod plane;
 mod scaling;
 
@@ -155,6 +156,15 @@ impl Target {
                 );
             }
             (low, high) = (low.min(y), high.max(y));
+        }
+        // Between the grid's points: a pole the grid stepped over.
+        let at = |x: f32| root.eval(f64::from(x));
+        if let Some(x) = interval::unbounded_at(&root, domain.low(), domain.high(), MAX_VALUE, at) {
+            bail!(
+                "--target `{text}` reaches f = {} at x = {x}, between the points the range check tried (a pole, \
+                 or a value beyond ±{MAX_VALUE:e}); choose a --domain without it",
+                root.eval(x)
+            );
         }
         // Training computes in float32, where an intermediate value can overflow that double
         // precision holds (exp(100·x) / exp(100·x)): check that form on the same grid too.

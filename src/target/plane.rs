@@ -62,6 +62,20 @@ impl DataSet {
         {
             bail!("the data set {} holds {bad}, not a finite number within ±{MAX_DATA_ABS:e}", self.file);
         }
+        // As a curve's domain must: each axis spans a width float32 keeps.
+        let min = crate::config::limits::MIN_DOMAIN_WIDTH;
+        for (axis, name) in ["x", "y"].iter().enumerate() {
+            let values = self.points.iter().map(|p| f64::from(p[axis]));
+            let (low, high) =
+                values.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+            if high - low < min {
+                bail!(
+                    "the data set {}: its {name} spans {low} to {high} in float32, in which gan1d trains, less than \
+                     {min:e}; rescale the data",
+                    self.file
+                );
+            }
+        }
         Ok(())
     }
 
@@ -319,6 +333,8 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
         );
     }
     let mut points = Vec::new();
+    // The values as the file writes them, to find what float32 merges.
+    let mut exact: Vec<[f64; 2]> = Vec::new();
     // The line a byte offset is on, as an editor numbers it: blank lines, line breaks inside
     // quotes, CRLF and lone CR counted as they are (the reader's own count drifts with CRLF).
     // A record's recorded start is that of the blank lines skipped before it.
@@ -345,6 +361,7 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
             bail!("--data {shown}: line {row} has {} fields; each row is one point, x,y", record.len());
         }
         let mut point = [0f32; 2];
+        let mut value_pair = [0f64; 2];
         for (axis, text) in record.iter().enumerate() {
             let value: f64 = text
                 .parse()
@@ -353,14 +370,32 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
                 bail!("--data {shown}: line {row}: {text} is not a finite number within ±{MAX_DATA_ABS:e}");
             }
             point[axis] = value as f32;
+            value_pair[axis] = value;
         }
         points.push(point);
+        exact.push(value_pair);
         if points.len() > MAX_DATA_ROWS {
             bail!("--data {shown}: more than {MAX_DATA_ROWS} points; keep a sample of them");
         }
     }
     if points.len() < MIN_DATA_ROWS {
         bail!("--data {shown}: {} points; at least {MIN_DATA_ROWS} are needed to learn from", points.len());
+    }
+    // Distinct numbers that float32 rounds into one: the data's detail is lost before training.
+    for (axis, name) in ["x", "y"].iter().enumerate() {
+        let distinct = |values: &mut Vec<u64>| {
+            values.sort_unstable();
+            values.dedup();
+            values.len()
+        };
+        let wide = distinct(&mut exact.iter().map(|p| p[axis].to_bits()).collect());
+        let narrow = distinct(&mut points.iter().map(|p| f64::from(p[axis]).to_bits()).collect());
+        if narrow * 2 < wide {
+            bail!(
+                "--data {shown}: its {name} holds {wide} distinct numbers, and float32, in which gan1d trains, only \
+                 {narrow}; shift and rescale the data so that its detail survives"
+            );
+        }
     }
     let file = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
     Ok(DataSet { file, points })

@@ -69,16 +69,23 @@ impl Run {
             let quoted = shell_quote(&dir.display().to_string());
             let holds_members = Layout::of(&dir) == Layout::Members || checkpoint::members_dir(&dir).exists();
             if !overwrite {
-                let instead = if layout == Layout::Flat {
+                // Only advice that works: --overwrite replaces a single run with a single run,
+                // and a resume needs a checkpoint it can read.
+                let instead = if layout == Layout::Flat && !holds_members {
                     "replace it with `--overwrite`"
                 } else {
                     "train into another --out"
                 };
+                let resumable = checkpoint::members_of(&dir).is_ok();
                 bail!(
-                    "--out {}: the folder already holds a run ({} exists); continue it with `gan1d train --resume {quoted}`, \
-                     or {instead}",
+                    "--out {}: the folder already holds a run ({} exists); {}{instead}",
                     dir.display(),
                     found.display(),
+                    if resumable {
+                        format!("continue it with `gan1d train --resume {quoted}`, or ")
+                    } else {
+                        "it holds no checkpoint that can be resumed; move its files away, or ".to_string()
+                    }
                 );
             }
             if holds_members {
