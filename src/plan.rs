@@ -457,6 +457,34 @@ mod tests {
     /// Every choice, typed with a value other than the run's, is a conflict that names its
     /// flag as typed and both values; typed with the run's own value, none.
     #[test]
+    fn the_runs_own_settings_written_another_way_are_no_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: String = (0..20).map(|i| format!("{i},{}\n", i * 2)).collect();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(&a, format!("x,y\n{rows}")).unwrap();
+        std::fs::write(&b, format!("x,y\r\n{}", rows.replace('\n', "\r\n"))).unwrap();
+        let (model, mut train) = (ModelConfig::default(), TrainConfig::default());
+        train.target.expression = "x ^ 2".into();
+        for flags in [
+            &["--lr-g", "0.001"][..],
+            &["--lr-d", "0.001", "--learning-rate", "0.001"],
+            &["--target", "x^2"],
+            &["--target", " x ^2 "],
+        ] {
+            let conflicts = plan(flags).choices.conflicts(&model, &train).unwrap();
+            assert!(conflicts.is_empty(), "{flags:?}: {conflicts:?}");
+        }
+        // The same points under another name are the same data; other points are not.
+        let mut with_data = train.clone();
+        with_data.target = TargetConfig::data(crate::target::plane::read_data(&a).unwrap());
+        let conflicts = plan(&["--data", b.to_str().unwrap()]).choices.conflicts(&model, &with_data).unwrap();
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+        std::fs::write(&b, format!("x,y\n{rows}21,0\n")).unwrap();
+        let conflicts = plan(&["--data", b.to_str().unwrap()]).choices.conflicts(&model, &with_data).unwrap();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    }
+
+    #[test]
     fn every_choice_conflicts_with_another_value_of_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("points.csv");
@@ -481,8 +509,9 @@ mod tests {
             ("--eval-every", "9", "2000"),
             ("--history-every", "9", "10"),
             ("--learning-rate", "0.002", "0.001"),
-            ("--lr-g", "0.002", "unset"),
-            ("--lr-d", "0.002", "unset"),
+            // An unset rate is the shared one: the run's G and D learn at 0.001.
+            ("--lr-g", "0.002", "0.001"),
+            ("--lr-d", "0.002", "0.001"),
             ("--lr-half-life", "9", "unset"),
             ("--beta1", "0.5", "0.9"),
             ("--loss", "hinge", "bce"),

@@ -23,6 +23,7 @@ pub fn snapshot(trainer: &Trainer, k: usize) -> Snapshot<'_> {
         device: trainer.device(),
         generator,
         discriminator,
+        points_beside: false,
     }
 }
 

@@ -11,6 +11,8 @@ const FRAMES: &str = "frames.csv";
 const LOGS: [&str; 3] = [METRICS, HISTORY, FRAMES];
 /// The lock's file name.
 const LOCK: &str = ".gan1d.lock";
+/// A `--data` ensemble's points, kept once at the top of its folder.
+const POINTS: &str = "target-points.csv";
 /// The members' manifest and ranking, in the members layout.
 pub(super) const ENSEMBLE_MANIFEST: &str = "ensemble.json";
 pub(super) const LEADERBOARD: &str = "leaderboard.csv";
@@ -36,7 +38,7 @@ pub fn staged_path(path: &Path) -> PathBuf {
 /// a members' folder), if anything.
 pub fn run_evidence(dir: &Path) -> Option<PathBuf> {
     let logs = [metrics_csv_path(dir), history_csv_path(dir), frames_csv_path(dir)];
-    let members = [ensemble_manifest_path(dir), members_dir(dir)];
+    let members = [ensemble_manifest_path(dir), members_dir(dir), points_path(dir)];
     let named = [manifest_path(dir)].into_iter().chain(logs).chain(members);
     if let Some(found) = named.into_iter().find(|p| p.symlink_metadata().is_ok()) {
         return Some(found);
@@ -47,6 +49,17 @@ pub fn run_evidence(dir: &Path) -> Option<PathBuf> {
             is_checkpoint_file(&n.to_string_lossy()) && !n.to_string_lossy().starts_with('.')
         })
     })
+}
+
+/// Where a `--data` ensemble keeps its points, once, for its members' manifests.
+pub fn points_path(dir: &Path) -> PathBuf {
+    dir.join(POINTS)
+}
+
+/// The folders where the points a manifest in `dir` refers to may be kept: `dir` itself, and
+/// the run folder above a member's folder (`members/seed-S/`) or its best (`…/best/`).
+pub(super) fn points_folders(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors().take(4).map(Path::to_path_buf).collect()
 }
 
 /// The file that holds a run's lock while `gan1d train` writes into `dir`.
@@ -109,6 +122,7 @@ pub fn is_run_file(name: &str) -> bool {
     name == MANIFEST
         || name == ENSEMBLE_MANIFEST
         || name == LEADERBOARD
+        || name == POINTS
         || name == LOCK
         || LOGS.contains(&name)
         || LOGS.iter().any(|log| name == format!(".{log}.staged"))
@@ -293,7 +307,7 @@ fn is_temporary(name: &str) -> bool {
         return false;
     };
     let written = inner.rsplit_once('.').map_or(inner, |(target, _)| target);
-    is_checkpoint_file(name) || written == ENSEMBLE_MANIFEST || written == LEADERBOARD || written == MANIFEST
+    is_checkpoint_file(name) || [ENSEMBLE_MANIFEST, LEADERBOARD, MANIFEST, POINTS].contains(&written)
 }
 
 /// Refuses a run folder whose own files and folders are not what they claim to be, before

@@ -224,8 +224,11 @@ pub(super) fn read_manifest_but_target(dir: &Path) -> Result<Manifest> {
     }
     // The field's path in the message (`model.latent_dim: invalid type…`) tells the reader
     // where to look.
-    let manifest: Manifest = serde_path_to_error::deserialize(value)
+    let mut manifest: Manifest = serde_path_to_error::deserialize(value)
         .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
+    if let Some(set) = manifest.train.target.data.as_mut() {
+        find_points(dir, set).map_err(|e| invalid(format!("{e:#}")))?;
+    }
     manifest.model.validate().map_err(|e| invalid(format!("{e:#}")))?;
     manifest.train.validate_numbers().map_err(|e| invalid(format!("{e:#}")))?;
     manifest.scaling.validate().map_err(|e| invalid(format!("{e:#}")))?;
@@ -251,4 +254,31 @@ pub(super) fn read_manifest_but_target(dir: &Path) -> Result<Manifest> {
         )));
     }
     Ok(manifest)
+}
+
+/// Fills in the points of a data set whose manifest keeps only their SHA-256: from the run
+/// folder's copy ([`points_path`]), which must hold exactly those points.
+fn find_points(dir: &Path, set: &mut crate::target::plane::DataSet) -> Result<()> {
+    let Some(sha256) = set.kept_beside.clone() else { return Ok(()) };
+    if !set.points.is_empty() {
+        bail!("train.target.data holds both its points and kept_beside");
+    }
+    let folders = points_folders(dir);
+    for folder in &folders {
+        let path = points_path(folder);
+        let Ok(bytes) = fsio::read_regular_file(&path, crate::target::plane::MAX_DATA_BYTES * 2) else { continue };
+        let points = String::from_utf8(bytes).ok().and_then(|t| crate::target::plane::DataSet::read_points_csv(&t));
+        let Some(points) = points else { continue };
+        let found = crate::target::plane::DataSet { points, ..set.clone() };
+        if found.points_sha256() == sha256 {
+            *set = found;
+            return Ok(());
+        }
+    }
+    bail!(
+        "its data points (sha256 {}) are kept in the run folder's {}, and no such file holding them is in {}",
+        &sha256[..sha256.len().min(12)],
+        points_path(Path::new("")).display(),
+        folders.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    )
 }

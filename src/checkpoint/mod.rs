@@ -92,6 +92,9 @@ pub struct Snapshot<'a> {
     pub device: Device,
     pub generator: NetState,
     pub discriminator: NetState,
+    /// Whether a `--data` run's points are kept once in the run folder ([`write_points`])
+    /// rather than in this checkpoint's manifest: so for the members of an ensemble.
+    pub points_beside: bool,
 }
 
 pub use crate::fsio::sha256_hex;

@@ -61,7 +61,7 @@ pub fn save(dir: &Path, snapshot: &Snapshot, last: Option<LastEvaluation>, logs:
             seed: snapshot.train.seed,
             device: device_name(snapshot.device),
             model: snapshot.model.clone(),
-            train: snapshot.train.clone(),
+            train: manifest_train(snapshot),
             scaling: snapshot.scaling,
             generator_adam_steps: snapshot.generator.steps,
             discriminator_adam_steps: snapshot.discriminator.steps,
@@ -89,6 +89,28 @@ pub fn save(dir: &Path, snapshot: &Snapshot, last: Option<LastEvaluation>, logs:
     fsio::sync_dir(dir)?;
     remove_stale_files(dir, &manifest);
     Ok(())
+}
+
+/// The training configuration as the manifest records it: with a data set's points, or, when
+/// they are kept beside it, with their SHA-256 alone.
+fn manifest_train(snapshot: &Snapshot) -> TrainConfig {
+    let mut train = snapshot.train.clone();
+    if let Some(set) = train.target.data.as_mut() {
+        set.kept_beside = None;
+        if snapshot.points_beside {
+            set.kept_beside = Some(set.points_sha256());
+            set.points.clear();
+        }
+    }
+    train
+}
+
+/// Writes a `--data` run's points once into the run folder `dir`, for its members' manifests
+/// to refer to by their SHA-256 (see [`DataSet`](crate::target::plane::DataSet)).
+pub fn write_points(dir: &Path, set: &crate::target::plane::DataSet) -> Result<()> {
+    let path = points_path(dir);
+    fsio::write_atomically(&path, |out| Ok(out.write_all(set.points_csv().as_bytes())?))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, …, each

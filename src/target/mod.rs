@@ -412,13 +412,29 @@ mod tests {
         assert!(e.contains("a number, x, a function or `(` at character 5"), "{e}");
         let e = error("y + 1");
         assert!(e.contains("unknown name `y` at character 1"), "{e}");
-        assert!(error("rings").contains("named alone: ring, grid, moons, spiral"));
+        assert!(error("rings").contains("a distribution in the plane (ring, grid, moons, spiral) is named alone"));
+        let e = error("SINE");
+        assert!(e.contains("(names are lowercase: `sine`)") && e.contains("a built-in curve (square, cube, sine"), "{e}");
         let e = error("x + foo(x)");
         assert!(e.contains("`foo` at character 5 is not a function"), "{e}");
         let e = error("sin + 1");
         assert!(e.contains("`sin` at character 1 is a function: write sin(…)"), "{e}");
         assert!(error("").contains("at character 1"));
         assert!(!error("(((").contains('\n'));
+    }
+
+    #[test]
+    fn poles_between_the_grids_points_are_refused() {
+        let on = |expression: &str, low: f64, high: f64| {
+            let config = TargetConfig::given(expression, Domain::new(low, high).unwrap());
+            Target::new(&config).err().map(|e| format!("{e:#}"))
+        };
+        for expression in ["1/(x-0.12345)", "tan(1000*x)", "1/(x+1e-6)"] {
+            let e = on(expression, -1.0, 1.0).unwrap_or_else(|| panic!("{expression} was accepted"));
+            assert!(e.contains("between the points the range check tried"), "{e}");
+        }
+        assert_eq!(on("1/(x-0.12345)", 0.2, 1.0), None);
+        assert_eq!(on("tan(x)", -1.0, 1.0), None);
     }
 
     #[test]

@@ -39,12 +39,18 @@ const SPIRAL_TURNS: f64 = 2.0;
 const SPIRAL_START: f64 = 0.1;
 
 /// A user's points, as a run records them in its checkpoint (so that `evaluate` and `sample`
-/// need no file): the file's name, for labels, and its rows.
+/// need no file): the file's name, for labels, and its rows. A single run's manifest holds the
+/// rows; the members of an ensemble share one copy in the run folder, and their manifests hold
+/// its SHA-256 instead (`checkpoint` writes and finds it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSet {
     pub file: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub points: Vec<[f32; 2]>,
+    /// The points' SHA-256 ([`DataSet::points_sha256`]) when they are kept beside the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_beside: Option<String>,
 }
 
 impl DataSet {
@@ -83,6 +89,30 @@ impl DataSet {
     /// their SHA-256, so that two sets compare by their points.
     pub fn fingerprint(&self) -> String {
         format!("{} ({} points, sha256 {})", self.file, self.points.len(), &self.points_sha256()[..12])
+    }
+
+    /// The points as a CSV file, `x,y` then one row each, every number written so that it
+    /// reads back to the same float32.
+    pub fn points_csv(&self) -> String {
+        let mut text = String::from("x,y\n");
+        for [x, y] in &self.points {
+            text += &format!("{x},{y}\n");
+        }
+        text
+    }
+
+    /// The points of a CSV file [`DataSet::points_csv`] wrote.
+    pub fn read_points_csv(text: &str) -> Option<Vec<[f32; 2]>> {
+        let mut lines = text.lines();
+        if lines.next()? != "x,y" {
+            return None;
+        }
+        lines
+            .map(|line| {
+                let (x, y) = line.split_once(',')?;
+                Some([x.parse().ok()?, y.parse().ok()?])
+            })
+            .collect()
     }
 
     /// The SHA-256 of the points alone (float32, little-endian, x then y), whatever the file
@@ -398,7 +428,7 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
         }
     }
     let file = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(DataSet { file, points })
+    Ok(DataSet { file, points, kept_beside: None })
 }
 
 /// What a CSV error says, without the reader's own record and line numbers.
@@ -479,14 +509,26 @@ mod tests {
 
     #[test]
     fn recorded_points_are_checked_as_a_file_is() {
-        let set = |points: Vec<[f32; 2]>| DataSet { file: "d.csv".into(), points };
-        assert!(Plane::parse("data", Some(&set(vec![[0.0, 1.0]; 16]))).unwrap().is_ok());
-        let few =
-            format!("{:#}", Plane::parse("data", Some(&set(vec![[0.0, 1.0]; 3]))).unwrap().unwrap_err());
+        let set = |points: Vec<[f32; 2]>| DataSet { file: "d.csv".into(), points, kept_beside: None };
+        let spread: Vec<[f32; 2]> = (0..16).map(|i| [i as f32, (i * i) as f32]).collect();
+        assert!(Plane::parse("data", Some(&set(spread.clone()))).unwrap().is_ok());
+        let few = format!("{:#}", Plane::parse("data", Some(&set(spread[..3].to_vec()))).unwrap().unwrap_err());
         assert!(few.contains("holds 3 points"), "{few}");
-        let mut points = vec![[0.0, 1.0]; 16];
+        let mut points = spread.clone();
         points[7] = [f32::INFINITY, 0.0];
         assert!(Plane::parse("data", Some(&set(points))).unwrap().is_err());
+        // An axis that float32 keeps narrower than a domain may be: all one number, or 1e-300s.
+        let flat: Vec<[f32; 2]> = spread.iter().map(|&[x, _]| [x, 1e-300f64 as f32]).collect();
+        let e = format!("{:#}", Plane::parse("data", Some(&set(flat))).unwrap().unwrap_err());
+        assert!(e.contains("its y spans 0 to 0 in float32"), "{e}");
+    }
+
+    #[test]
+    fn points_kept_beside_a_manifest_read_back_exactly() {
+        let points: Vec<[f32; 2]> = (0..20).map(|i| [0.1 * i as f32, -1e-7 * (i as f32).powi(3)]).collect();
+        let set = DataSet { file: "d.csv".into(), points, kept_beside: None };
+        assert_eq!(DataSet::read_points_csv(&set.points_csv()).unwrap(), set.points);
+        assert_eq!(DataSet::read_points_csv("x,y\n1,zz\n"), None);
     }
 
     #[test]

@@ -124,6 +124,9 @@ impl Run {
                 members.push(MemberLog::new(member_dir, &trainer, k, logs, None, None));
             }
             if let Some(manifest) = &manifest {
+                if let Some(set) = &cfg.target.data {
+                    checkpoint::write_points(&dir, set)?;
+                }
                 checkpoint::write_ensemble_manifest(&dir, manifest)?;
             }
             Ok(members)
@@ -135,6 +138,7 @@ impl Run {
                 if layout == Layout::Members {
                     let _ = fs::remove_dir_all(checkpoint::members_dir(&dir));
                     let _ = fs::remove_file(checkpoint::ensemble_manifest_path(&dir));
+                    let _ = fs::remove_file(checkpoint::points_path(&dir));
                 }
                 return Err(e);
             }

@@ -87,8 +87,8 @@ impl Logs {
         generated: Vec<(f32, f32)>,
         view: View,
     ) -> Result<()> {
-        // A member of an ensemble draws no animation and measures no view: its points are
-        // logged with the realness not measured (NaN).
+        // Points beyond those the view measured (none, in a run of this gan1d; logs of an
+        // ensemble of gan1d 0.9 hold points without a view) are logged as not measured (NaN).
         for (i, &(x, y)) in generated.iter().enumerate() {
             let unmeasured = Probe { x, y, realness: f32::NAN, dx: 0.0, dy: 0.0 };
             let probe = view.points.get(i).copied().unwrap_or(unmeasured);

@@ -27,7 +27,6 @@ use crate::progress::{self, Verbosity};
 use crate::ranking::{self, Select, Standing};
 use crate::rows::MetricsRow;
 use crate::train::{HistoryRecorder, HistoryRow, Observer, StepLosses, Trainer};
-use crate::view::View;
 
 /// History rows collected on the device before one copy to the host and the CSV file.
 const HISTORY_FLUSH: usize = 100;
@@ -116,15 +115,16 @@ impl MemberLog {
         logs.history.flush()
     }
 
-    /// Saves member `k`'s latest checkpoint, after the logs it covers.
-    fn checkpoint(&mut self, trainer: &Trainer, k: usize) -> Result<Saved> {
+    /// Saves member `k`'s latest checkpoint, after the logs it covers; in the members layout
+    /// (`shared`), with the run's shared copy of a data set's points.
+    fn checkpoint(&mut self, trainer: &Trainer, k: usize, shared: bool) -> Result<Saved> {
         if self.saved_at == Some(trainer.iteration()) {
             return Ok(Saved::Yes(false));
         }
         self.flush_history()?;
         let records = self.logs().records()?;
-        match checkpoint::save(&self.dir, &crate::saved::snapshot(trainer, k), self.last_evaluation, records)
-        {
+        let snapshot = checkpoint::Snapshot { points_beside: shared, ..crate::saved::snapshot(trainer, k) };
+        match checkpoint::save(&self.dir, &snapshot, self.last_evaluation, records) {
             Ok(()) => {}
             Err(e) => match e.downcast::<checkpoint::NotFinite>() {
                 Ok(not_finite) => return Ok(Saved::NotFinite(not_finite.to_string())),
@@ -236,7 +236,7 @@ impl RunObserver {
             if !trainer.live(k) {
                 continue;
             }
-            match self.members[k].checkpoint(trainer, k)? {
+            match self.members[k].checkpoint(trainer, k, self.layout == Layout::Members)? {
                 // A new flat run's first checkpoint clears the plots of the folder's earlier run.
                 Saved::Yes(true) if self.layout == Layout::Flat => super::remove_plots(&self.dir, 0, true)?,
                 Saved::Yes(_) => {}
@@ -299,6 +299,7 @@ impl RunObserver {
         if self.saved_at.is_none() && self.layout == Layout::Members {
             let _ = std::fs::remove_dir_all(checkpoint::members_dir(&self.dir));
             let _ = std::fs::remove_file(checkpoint::ensemble_manifest_path(&self.dir));
+            let _ = std::fs::remove_file(checkpoint::points_path(&self.dir));
         }
     }
 
@@ -536,13 +537,10 @@ impl Observer for RunObserver {
         if done.is_multiple_of(self.frame_every) {
             for k in 0..trainer.members() {
                 if trainer.live(k) {
+                    // Every member keeps the frames a single run of its seed keeps, the
+                    // discriminator's view included.
                     let generated = trainer.generate(k, &self.members[k].frame_latent);
-                    // Only a flat run draws an animation; members keep their points alone.
-                    let view = if self.layout == Layout::Flat {
-                        trainer.view(k, &generated)
-                    } else {
-                        View::default()
-                    };
+                    let view = trainer.view(k, &generated);
                     self.members[k].logs().add_frame(done, generated, view)?;
                 }
             }
@@ -605,7 +603,7 @@ impl Observer for RunObserver {
                     let best = checkpoint::best_dir(&member.dir);
                     let saved = checkpoint::save(
                         &best,
-                        &crate::saved::snapshot(trainer, k),
+                        &checkpoint::Snapshot { points_beside: true, ..crate::saved::snapshot(trainer, k) },
                         member.last_evaluation,
                         LogRecords::empty(),
                     );
