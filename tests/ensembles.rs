@@ -219,6 +219,16 @@ fn an_ensemble_writes_member_run_folders_a_leaderboard_and_small_multiples() {
         assert_eq!(metrics.lines().count(), 3, "{metrics}");
         assert_eq!(fs::read_to_string(member.join("history.csv")).unwrap().lines().count(), 41);
         assert!(read_manifest(&member.join("best"))["iteration"].as_u64().unwrap() <= 400);
+        // The frames a single run keeps: points with the discriminator's view, and its heat map.
+        let frames = fs::read_to_string(member.join("frames.csv")).unwrap();
+        let column = frames.lines().next().unwrap().split(',').position(|c| c == "realness").unwrap();
+        let (mut points, mut cells) = (0, 0);
+        for row in frames.lines().skip(1) {
+            let fields: Vec<&str> = row.split(',').collect();
+            assert!(fields[column].parse::<f32>().unwrap().is_finite(), "seed {seed}: {row}");
+            if fields.contains(&"cell") { cells += 1 } else { points += 1 }
+        }
+        assert!(points > 0 && cells == points * 300 / 200, "seed {seed}: {points} points, {cells} cells");
     }
     for iteration in ["00199", "00399"] {
         // Four panels of generated points in blue: a few hundred pixels at least, not a flood.

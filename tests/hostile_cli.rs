@@ -309,10 +309,16 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "a device",
         ),
         (
-            "a tensor file that links to an endless device",
-            vec!["train", "--resume", "R", "--epochs", "50"],
+            "a tensor file that links to an endless device, sampled",
+            vec!["sample", "--checkpoint", "R"],
             replace_with(generator_file, symlink_to("/dev/urandom")),
             "a device",
+        ),
+        (
+            "a tensor file that links to an endless device, resumed",
+            vec!["train", "--resume", "R", "--epochs", "50"],
+            replace_with(generator_file, symlink_to("/dev/urandom")),
+            "generator-000040.ot is a symbolic link (to /dev/urandom)",
         ),
         (
             "a lock file that is a named pipe",
@@ -575,7 +581,257 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             }),
             "member 2",
         ),
+        // A run's own files and folders are what they claim to be: never a link out of it.
+        (
+            "a resume whose plots folder is a link to another run's",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            link_plots_away(),
+            "R/plots is a symbolic link",
+        ),
+        (
+            "an overwrite whose plots folder is a link to another run's",
+            vec!["train", "--out", "R", "--overwrite", "--epochs", "5"],
+            link_plots_away(),
+            "R/plots is a symbolic link",
+        ),
+        (
+            "a new run into a folder whose plots folder is a link",
+            vec!["train", "--out", "T/fresh", "--epochs", "5"],
+            Box::new(|root: &Path| {
+                fs::create_dir_all(root.join("fresh")).unwrap();
+                std::os::unix::fs::symlink(root.join("R/plots"), root.join("fresh/plots")).unwrap();
+            }),
+            "fresh/plots is a symbolic link",
+        ),
+        (
+            "a resume of an ensemble whose member is a link into another ensemble",
+            vec!["train", "--resume", "E", "--epochs", "60"],
+            Box::new(|root: &Path| {
+                common::copy_tree(&root.join("E"), &root.join("E2"));
+                fs::remove_dir_all(root.join("E/members/seed-2")).unwrap();
+                std::os::unix::fs::symlink(root.join("E2/members/seed-2"), root.join("E/members/seed-2"))
+                    .unwrap();
+            }),
+            "seed-2 is a symbolic link",
+        ),
+        (
+            "a resume of an ensemble whose member's best is a link to its parent",
+            vec!["train", "--resume", "E", "--epochs", "60"],
+            Box::new(|root: &Path| {
+                fs::remove_dir_all(root.join("E/members/seed-1/best")).unwrap();
+                std::os::unix::fs::symlink("..", root.join("E/members/seed-1/best")).unwrap();
+            }),
+            "best is a symbolic link (to ..)",
+        ),
+        (
+            "a resume whose curves are a link to a file elsewhere",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            Box::new(|root: &Path| {
+                fs::write(root.join("mine.png"), b"the user's own picture").unwrap();
+                fs::remove_file(root.join("R/plots/curves.png")).unwrap();
+                std::os::unix::fs::symlink(root.join("mine.png"), root.join("R/plots/curves.png")).unwrap();
+            }),
+            "curves.png is a symbolic link",
+        ),
+        (
+            "a resume whose lock file is a link",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            Box::new(|root: &Path| {
+                fs::write(root.join("elsewhere"), b"").unwrap();
+                let _ = fs::remove_file(root.join("R/.gan1d.lock"));
+                std::os::unix::fs::symlink(root.join("elsewhere"), root.join("R/.gan1d.lock")).unwrap();
+            }),
+            ".gan1d.lock is a symbolic link",
+        ),
+        (
+            "a resume whose plots folder is a file",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            Box::new(|root: &Path| {
+                fs::remove_dir_all(root.join("R/plots")).unwrap();
+                fs::write(root.join("R/plots"), b"not a folder").unwrap();
+            }),
+            "R/plots is not a folder",
+        ),
+        (
+            "a resume inside a member's best checkpoint",
+            vec!["train", "--resume", "E/members/seed-1/best", "--epochs", "60"],
+            none(),
+            "kept as it was at its evaluation",
+        ),
+        // Rankings of what cannot be compared.
+        (
+            "an ensemble of a plane target ranked by residual",
+            train(&["--target", "ring", "--seeds", "1,2", "--select", "residual"]),
+            none(),
+            "--select residual ranks members by their distance from a curve",
+        ),
+        (
+            "a --data ensemble ranked by residual",
+            vec![
+                "train",
+                "--out",
+                "T/new",
+                "--data",
+                "T/points.csv",
+                "--seeds",
+                "1,2",
+                "--select",
+                "residual",
+            ],
+            Box::new(|root: &Path| write_points(&root.join("points.csv"), 1.0)),
+            "--select residual ranks members",
+        ),
+        ("one folder named twice", vec!["leaderboard", "E", "E"], none(), "name the same run folder"),
+        (
+            "one folder named twice through a link",
+            vec!["leaderboard", "E", "T/alias"],
+            Box::new(|root: &Path| std::os::unix::fs::symlink(root.join("E"), root.join("alias")).unwrap()),
+            "name the same run folder",
+        ),
+        (
+            "a leaderboard of two targets",
+            vec!["leaderboard", "R", "T/sine"],
+            trained(&["--target", "sine", "--out"], "sine"),
+            "only runs of one target and domain",
+        ),
+        (
+            "a leaderboard of one target on two domains",
+            vec!["leaderboard", "R", "T/wide"],
+            trained(&["--domain=-1,1", "--out"], "wide"),
+            "x^2 on [-1, 1)",
+        ),
+        (
+            "a leaderboard of a curve and a plane target",
+            vec!["leaderboard", "T/ring", "E"],
+            trained(&["--target", "ring", "--seeds", "3,4", "--out"], "ring"),
+            "only runs of one target and domain",
+        ),
+        // Numbers checked where they enter, in the precision they are used in.
+        (
+            "a pole between the range check's points",
+            train(&["--target", "1/(x-0.12345)", "--domain=-1,1"]),
+            none(),
+            "between the points the range check tried",
+        ),
+        (
+            "the poles of tan(1000x)",
+            train(&["--target", "tan(1000*x)", "--domain=-1,1"]),
+            none(),
+            "between the points the range check tried",
+        ),
+        (
+            "a pole a millionth from a grid point",
+            train(&["--target", "1/(x+1e-6)", "--domain=-1,1"]),
+            none(),
+            "between the points the range check tried",
+        ),
+        (
+            "a resume of a sealed manifest whose target has a pole between grid points",
+            vec!["train", "--resume", "R", "--epochs", "60"],
+            sealed(|m| {
+                m["train"]["target"]["expression"] = "1/(x-0.12345)".into();
+                m["train"]["target"]["domain"] = serde_json::json!([-1.0, 1.0]);
+            }),
+            "between the points the range check tried",
+        ),
+        (
+            "a learning rate that is 0 in float32",
+            train(&["--learning-rate", "1e-50"]),
+            none(),
+            "is 0 in float32",
+        ),
+        ("a G learning rate that is 0 in float32", train(&["--lr-g", "1e-46"]), none(), "is 0 in float32"),
+        ("a beta1 that is 1 in float32", train(&["--beta1", "0.999999999"]), none(), "is 1 in float32"),
+        (
+            "a leaky slope that is 1 in float32",
+            train(&["--activation", "leaky-relu:0.99999999999"]),
+            none(),
+            "is 1 in float32",
+        ),
+        (
+            "data scaled by 1e-300",
+            vec!["train", "--out", "T/new", "--data", "T/points.csv"],
+            Box::new(|root: &Path| write_points(&root.join("points.csv"), 1e-300)),
+            "and float32, in which gan1d trains, only 1",
+        ),
+        (
+            "data that float32 merges",
+            vec!["train", "--out", "T/new", "--data", "T/points.csv"],
+            Box::new(|root: &Path| {
+                let rows: String = (0..50).map(|i| format!("{},{i}\n", 1e5 + f64::from(i) * 1e-4)).collect();
+                fs::write(root.join("points.csv"), format!("x,y\n{rows}")).unwrap();
+            }),
+            "holds 50 distinct numbers, and float32, in which gan1d trains, only 2",
+        ),
+        // Errors that name what was typed, in one line, with advice that works.
+        (
+            "a --data line number after blank lines and CRLF",
+            vec!["train", "--out", "T/new", "--data", "T/points.csv"],
+            Box::new(|root: &Path| {
+                fs::write(root.join("points.csv"), "x,y\r\n1,2\r\n\r\n\r\n3,4\r\n\"5\n\",6\r\n7,zz\r\n")
+                    .unwrap()
+            }),
+            "line 8: `zz` is not a number",
+        ),
+        (
+            "a --data file whose name holds a line break and an escape sequence",
+            vec!["train", "--out", "T/new", "--data", "T/a\nb\u{1b}[31m.csv"],
+            Box::new(|root: &Path| fs::write(root.join("a\nb\u{1b}[31m.csv"), "x,y\n1,2\n").unwrap()),
+            "a\\nb\\u{1b}[31m.csv",
+        ),
+        (
+            "a new single run into an ensemble's folder",
+            vec!["train", "--out", "E", "--epochs", "5"],
+            none(),
+            "`, or train into another --out",
+        ),
+        (
+            "a new run into a folder holding only a log",
+            vec!["train", "--out", "T/half", "--epochs", "5"],
+            Box::new(|root: &Path| {
+                fs::create_dir_all(root.join("half")).unwrap();
+                fs::copy(root.join("R/metrics.csv"), root.join("half/metrics.csv")).unwrap();
+            }),
+            "it holds no checkpoint that can be resumed",
+        ),
+        (
+            "a --diagram that names a file",
+            vec!["summary", "--diagram", "T/notes.txt"],
+            Box::new(|root: &Path| fs::write(root.join("notes.txt"), b"mine").unwrap()),
+            "that is a file, and --diagram names a folder",
+        ),
+        ("an uppercase built-in target", train(&["--target", "SINE"]), none(), "names are lowercase: `sine`"),
     ]
+}
+
+/// Moves the run's plots to another folder beside it and links `R/plots` there.
+fn link_plots_away() -> Setup {
+    Box::new(|root: &Path| {
+        fs::rename(root.join("R/plots"), root.join("other-plots")).unwrap();
+        std::os::unix::fs::symlink(root.join("other-plots"), root.join("R/plots")).unwrap();
+    })
+}
+
+/// A short run trained into `T/NAME` with `flags` (which end with `--out`).
+fn trained(flags: &'static [&'static str], name: &'static str) -> Setup {
+    Box::new(move |root: &Path| {
+        let out = root.join(name);
+        let args = [
+            &["train", "--epochs", "4", "--eval-every", "2", "--quiet", "--device", "cpu"],
+            flags,
+            &[p(&out)],
+        ]
+        .concat();
+        let o = gan1d(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    })
+}
+
+/// 40 points of a parabola, every number times `scale`, as a `--data` file at `path`.
+fn write_points(path: &Path, scale: f64) {
+    let rows: String =
+        (0..40).map(|i| format!("{},{}\n", f64::from(i) * scale, f64::from(i * i) * scale)).collect();
+    fs::write(path, format!("x,y\n{rows}")).unwrap();
 }
 
 /// Rewrites the copied ensemble's leaderboard with `edit`.

@@ -106,6 +106,45 @@ fn your_own_points_are_learnt_and_kept_in_the_checkpoint() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// A `--data` ensemble keeps its points once, at its top; every member's manifest (and its
+/// best's) names them by their SHA-256, and every command finds them from a member's folder.
+#[test]
+fn an_ensembles_points_are_kept_once_and_found_from_every_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("mine.csv");
+    let rows: String =
+        (0..5000).map(|i| format!("{},{}\n", (i % 71) as f64 * 0.1, (i % 13) as f64)).collect();
+    std::fs::write(&csv, format!("x,y\n{rows}")).unwrap();
+    let dir = tmp.path().join("ens");
+    let o = train(
+        &dir,
+        &["--data", csv.to_str().unwrap(), "--seeds", "1,2", "--epochs", "20", "--eval-every", "10"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept = std::fs::read_to_string(dir.join("target-points.csv")).unwrap();
+    assert_eq!(kept.lines().count(), 5001);
+    for member in ["members/seed-1", "members/seed-2/best"] {
+        let text = std::fs::read_to_string(dir.join(member).join("config.json")).unwrap();
+        assert!(text.len() < 8_000 && !text.contains("\"points\""), "{member}: {} bytes", text.len());
+        let data = &read_manifest(&dir.join(member))["train"]["target"]["data"];
+        assert_eq!(data["file"], "mine.csv");
+        assert_eq!(data["kept_beside"].as_str().unwrap().len(), 64);
+        let o = gan1d(&["sample", "--checkpoint", dir.join(member).to_str().unwrap(), "-n", "5"]);
+        assert!(o.status.success(), "{member}: {}", stderr(&o));
+    }
+    std::fs::remove_file(&csv).unwrap();
+    assert!(evaluate_json(&dir, "500")["generated"]["ks_y"].is_number());
+    let o =
+        gan1d(&["train", "--quiet", "--device", "cpu", "--resume", dir.to_str().unwrap(), "--epochs", "30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Other points in their place are not the run's.
+    std::fs::write(dir.join("target-points.csv"), kept.replacen("0,0", "0,1", 1)).unwrap();
+    assert_refused(
+        &gan1d(&["sample", "--checkpoint", dir.to_str().unwrap()]),
+        "target-points.csv, and no such file holding them",
+    );
+}
+
 #[test]
 fn hostile_data_files_are_refused_in_one_line_with_nothing_written() {
     let tmp = tempfile::tempdir().unwrap();

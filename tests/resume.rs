@@ -69,11 +69,10 @@ fn resuming_with_flags_that_contradict_the_run_is_refused() {
         (&["--eval-every", "5"], "--eval-every 5 contradicts the run's --eval-every 10"),
         (&["--history-every", "3"], "--history-every 3 contradicts the run's --history-every 10"),
         (&["--learning-rate", "0.01"], "--learning-rate 0.01 contradicts the run's --learning-rate 0.001"),
-        (&[], "has already done 30 iterations"),
-        (&["--epochs", "30"], "--epochs 30 leaves nothing to do"),
+        (&["--epochs", "20"], "--epochs 20 is below the 30 iterations the run has done"),
     ] {
         let mut args = vec!["--resume", d, "--epochs", "60"];
-        if flags.first() == Some(&"--epochs") || flags.is_empty() {
+        if flags.first() == Some(&"--epochs") {
             args.truncate(2);
         }
         args.extend_from_slice(flags);
@@ -85,9 +84,73 @@ fn resuming_with_flags_that_contradict_the_run_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
     // Flags that repeat the run's own values are fine.
-    let o = train(&["--resume", d, "--epochs", "40", "--batch", "128", "--seed", "2", "--eval-every", "10"]);
+    // Flags that repeat the run's own values are fine, however written: a network's rate that
+    // the run left to the shared one, a target with spaces.
+    let o = train(&[
+        "--resume",
+        d,
+        "--epochs",
+        "40",
+        "--batch",
+        "128",
+        "--seed",
+        "2",
+        "--eval-every",
+        "10",
+        "--lr-g",
+        "0.001",
+        "--target",
+        " x ^ 2 ",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_manifest(&dir)["iteration"], 40);
+}
+
+/// A stop between an evaluation's checkpoint and its plot (a `kill -9`, a full disk) leaves a
+/// run whose last plot is missing and a temporary file behind: made here by taking them away.
+/// Every picture is there after a resume, byte for byte those of a run never stopped.
+#[test]
+fn a_resume_draws_the_pictures_a_stop_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (straight, split) = (tmp.path().join("straight"), tmp.path().join("split"));
+    let o = train(&["--seed", "3", "--epochs", "60", "--eval-every", "20", "--out", path(&straight)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = train(&["--seed", "3", "--epochs", "40", "--eval-every", "20", "--out", path(&split)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lose = |dir: &Path, last: &str| {
+        for name in [last, "curves.png", "training.gif"] {
+            fs::remove_file(dir.join("plots").join(name)).unwrap();
+        }
+        fs::write(dir.join("plots/.training.gif.x1y2z3.tmp"), b"half a gif").unwrap();
+        fs::write(dir.join(".config.json.a1b2c3.tmp"), b"half a manifest").unwrap();
+    };
+    lose(&split, "iter_00039.png");
+    let o = train(&["--resume", path(&split), "--epochs", "60"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("iter_00039.png, which the run had not drawn"), "{}", stderr(&o));
+    let whole = contents(&straight);
+    assert!(contents(&split) == whole, "the resumed run's files differ from the straight run's");
+    // A finished run that lost its end pictures: a resume with nothing to train draws them.
+    lose(&straight, "iter_00059.png");
+    let o = train(&["--resume", path(&straight)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("had already done its 60 iterations"), "{}", stderr(&o));
+    assert!(contents(&straight) == whole, "the completed pictures differ");
+    // And again: nothing to do, nothing changed.
+    let o = train(&["--resume", path(&straight), "--epochs", "60"]);
+    assert!(o.status.success() && contents(&straight) == whole, "{}", stderr(&o));
+    // An ensemble's small multiples, and temporaries at its top.
+    let ensemble = tmp.path().join("ensemble");
+    let o = train(&["--seeds", "1,2", "--epochs", "40", "--eval-every", "20", "--out", path(&ensemble)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = contents(&ensemble);
+    fs::remove_file(ensemble.join("plots/members_00039.png")).unwrap();
+    for leftover in [".ensemble.json.k3j4.tmp", ".leaderboard.csv.m5n6.tmp"] {
+        fs::write(ensemble.join(leftover), b"half").unwrap();
+    }
+    let o = train(&["--resume", path(&ensemble)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(contents(&ensemble) == whole, "the ensemble's completed folder differs");
 }
 
 /// Interrupts a long run with `signal` once its first checkpoint exists; checks the exit code,

@@ -266,8 +266,11 @@ fn find_points(dir: &Path, set: &mut crate::target::plane::DataSet) -> Result<()
     let folders = points_folders(dir);
     for folder in &folders {
         let path = points_path(folder);
-        let Ok(bytes) = fsio::read_regular_file(&path, crate::target::plane::MAX_DATA_BYTES * 2) else { continue };
-        let points = String::from_utf8(bytes).ok().and_then(|t| crate::target::plane::DataSet::read_points_csv(&t));
+        let Ok(bytes) = fsio::read_regular_file(&path, crate::target::plane::MAX_DATA_BYTES * 2) else {
+            continue;
+        };
+        let points =
+            String::from_utf8(bytes).ok().and_then(|t| crate::target::plane::DataSet::read_points_csv(&t));
         let Some(points) = points else { continue };
         let found = crate::target::plane::DataSet { points, ..set.clone() };
         if found.points_sha256() == sha256 {

@@ -412,9 +412,14 @@ mod tests {
         assert!(e.contains("a number, x, a function or `(` at character 5"), "{e}");
         let e = error("y + 1");
         assert!(e.contains("unknown name `y` at character 1"), "{e}");
-        assert!(error("rings").contains("a distribution in the plane (ring, grid, moons, spiral) is named alone"));
+        assert!(
+            error("rings").contains("a distribution in the plane (ring, grid, moons, spiral) is named alone")
+        );
         let e = error("SINE");
-        assert!(e.contains("(names are lowercase: `sine`)") && e.contains("a built-in curve (square, cube, sine"), "{e}");
+        assert!(
+            e.contains("(names are lowercase: `sine`)") && e.contains("a built-in curve (square, cube, sine"),
+            "{e}"
+        );
         let e = error("x + foo(x)");
         assert!(e.contains("`foo` at character 5 is not a function"), "{e}");
         let e = error("sin + 1");

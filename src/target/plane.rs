@@ -512,7 +512,8 @@ mod tests {
         let set = |points: Vec<[f32; 2]>| DataSet { file: "d.csv".into(), points, kept_beside: None };
         let spread: Vec<[f32; 2]> = (0..16).map(|i| [i as f32, (i * i) as f32]).collect();
         assert!(Plane::parse("data", Some(&set(spread.clone()))).unwrap().is_ok());
-        let few = format!("{:#}", Plane::parse("data", Some(&set(spread[..3].to_vec()))).unwrap().unwrap_err());
+        let few =
+            format!("{:#}", Plane::parse("data", Some(&set(spread[..3].to_vec()))).unwrap().unwrap_err());
         assert!(few.contains("holds 3 points"), "{few}");
         let mut points = spread.clone();
         points[7] = [f32::INFINITY, 0.0];

@@ -120,7 +120,7 @@ impl Run {
                     super::super::writable_dir(&checkpoint::best_dir(&member_dir), "--out")?;
                     locks.push(lock_run_dir(&member_dir, &format!("--out {}", dir.display()))?);
                 }
-                let logs = Logs::create(&member_dir, &trainer, k, layout == Layout::Flat)?;
+                let logs = Logs::create(&member_dir, &trainer, k)?;
                 members.push(MemberLog::new(member_dir, &trainer, k, logs, None, None));
             }
             if let Some(manifest) = &manifest {

@@ -32,9 +32,9 @@ pub(super) struct Logs {
 
 impl Logs {
     /// New, empty logs of member `k` in `dir` under staged names (the folder's earlier logs, if
-    /// any, stay until the first checkpoint), with the untrained generator's frame, and its
-    /// discriminator's view if the run draws an animation (`animated`).
-    pub(super) fn create(dir: &Path, trainer: &Trainer, k: usize, animated: bool) -> Result<Logs> {
+    /// any, stay until the first checkpoint), with the untrained generator's frame and its
+    /// discriminator's view.
+    pub(super) fn create(dir: &Path, trainer: &Trainer, k: usize) -> Result<Logs> {
         let (history, metrics, frames) = (
             checkpoint::history_csv_path(dir),
             checkpoint::metrics_csv_path(dir),
@@ -48,7 +48,7 @@ impl Logs {
             new_run: true,
         };
         let generated = trainer.generate(k, &frame_latent(trainer, k));
-        let view = if animated { trainer.view(k, &generated) } else { View::default() };
+        let view = trainer.view(k, &generated);
         logs.add_frame(0, generated, view)?;
         Ok(logs)
     }

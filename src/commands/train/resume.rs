@@ -128,6 +128,9 @@ impl Run {
         let (trainer, observer) =
             level.bring_level(plan, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
+        // What writes interrupted before this session left at the top; under the lock, nothing
+        // else writes here now.
+        checkpoint::remove_temporaries(dir);
         let mut observer = observer;
         observer.complete_pictures(&trainer)?;
         let first_iteration = trainer.iteration();
