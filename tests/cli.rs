@@ -430,12 +430,12 @@ fn a_bad_manifest_is_refused() {
     // version is judged before any of them.
     let newer = |d: &Path| {
         let mut v = common::read_manifest(d);
-        v["format_version"] = 5.into();
+        v["format_version"] = 6.into();
         v["a_field_of_the_future"] = 1.into();
         v["train"]["loss"] = "a-loss-of-the-future".into();
         fs::write(d.join("config.json"), v.to_string()).unwrap();
     };
-    refused_after(newer, "was written by a newer gan1d (format version 5;");
+    refused_after(newer, "was written by a newer gan1d (format version 6;");
     refused_after(
         |d| edit(d, &|v| v["format_version"] = 1.into()),
         "format version 1 was written by an older",

@@ -550,7 +550,7 @@ fn leaderboard_merges_the_parts_of_a_split_sweep() {
     assert_eq!(seeds, all.iter().map(|r| r.1.to_string()).collect::<Vec<_>>());
     let table = gan1d(&["leaderboard", path(&a), path(&b)]);
     assert!(table.status.success() && stdout(&table).lines().count() == 5, "{}", stdout(&table));
-    assert_refused(&gan1d(&["leaderboard", path(&a), path(&a)]), "is in both");
+    assert_refused(&gan1d(&["leaderboard", path(&a), path(&a)]), "name the same run folder");
     // A single run's folder ranks as its one member.
     let one = gan1d(&["leaderboard", path(&a.join("members/seed-1")), "--csv"]);
     assert!(one.status.success(), "{}", stderr(&one));

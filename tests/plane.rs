@@ -96,6 +96,7 @@ fn your_own_points_are_learnt_and_kept_in_the_checkpoint() {
     let data = &manifest["train"]["target"]["data"];
     assert_eq!(data["file"], "mine.csv");
     assert_eq!(data["points"].as_array().unwrap().len(), 200);
+    assert_eq!(manifest["format_version"], 4);
     std::fs::remove_file(&csv).unwrap();
     let report = evaluate_json(&dir, "1000");
     assert!(report["generated"]["ks"].is_number() && report["generated"]["ks_y"].is_number());
@@ -129,6 +130,8 @@ fn an_ensembles_points_are_kept_once_and_found_from_every_member() {
         let data = &read_manifest(&dir.join(member))["train"]["target"]["data"];
         assert_eq!(data["file"], "mine.csv");
         assert_eq!(data["kept_beside"].as_str().unwrap().len(), 64);
+        // A manifest that names points beside it says so by its version; others stay at 4.
+        assert_eq!(read_manifest(&dir.join(member))["format_version"], 5);
         let o = gan1d(&["sample", "--checkpoint", dir.join(member).to_str().unwrap(), "-n", "5"]);
         assert!(o.status.success(), "{member}: {}", stderr(&o));
     }

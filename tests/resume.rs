@@ -258,6 +258,49 @@ fn kill_9_at_random_moments_never_leaves_a_folder_that_fails_to_load() {
     eprintln!("kill -9: every folder loaded after a kill, {mid_save} of them killed inside a save");
 }
 
+/// `kill -9` at pseudo-random moments of short runs, most of whose time is drawing (plots, the
+/// learning curves, the animation): after a resume every folder holds every picture, byte for
+/// byte those of the run never stopped, and no temporary file.
+#[test]
+fn kill_9_while_drawing_loses_no_picture_once_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |dir: &Path| {
+        vec!["--seed", "5", "--epochs", "300", "--eval-every", "100", "--out", path(dir)]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let straight = tmp.path().join("straight");
+    let o = train(&run(&straight).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let whole = contents(&straight);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut killed, mut resumed) = (0, 0);
+    for round in 0..10 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let dir = tmp.path().join(format!("round-{round}"));
+        let args = run(&dir);
+        let child = spawn_train(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        sleep(Duration::from_millis(150 + state % 900));
+        send(&child, "KILL");
+        killed += !finish(child).status.success() as u32;
+        if !dir.join("config.json").exists() {
+            continue;
+        }
+        let o = train(&["--resume", path(&dir)]);
+        assert!(o.status.success(), "round {round}: {}", stderr(&o));
+        resumed += 1;
+        assert!(contents(&dir) == whole, "round {round}: the resumed folder differs from the straight run's");
+    }
+    assert!(
+        killed >= 3 && resumed >= 3,
+        "{killed} killed, {resumed} resumed: the test did not test what it is for"
+    );
+    eprintln!("kill -9 while drawing: {killed} killed, {resumed} resumed, every picture there");
+}
+
 #[test]
 fn a_diverging_run_names_the_iteration_and_keeps_its_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();

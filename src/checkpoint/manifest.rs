@@ -2,14 +2,20 @@
 
 use super::*;
 
-/// The version of the layout above, which gan1d writes. Version 4 (gan1d 0.9) is the first to
+/// The newest version of the layout above, which gan1d reads and writes. Version 5 is written
+/// only by a manifest whose data points are kept beside it (`kept_beside`, an ensemble's
+/// members); every other manifest is still written as version 4, which older gan1d read.
+/// Version 4 (gan1d 0.9) is the first to
 /// say that it may hold the training choices (loss, rounds, step sizes, latent, packing,
 /// learning-rate half-life) and plane targets with their data, which gan1d 0.7 and 0.8 wrote
 /// under version 3; version 3 (gan1d 0.3) added the target, the activations and the scaling;
 /// version 2 (gan1d 0.2) is read as the tutorial's x², ReLU and no scaling. Version 1 (gan1d
 /// 0.1) kept the tensors in fixed file names, replaced one by one, and is refused; a version
 /// newer than this is refused first of all, before any field is read, with its own message.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
+
+/// The version of a manifest that holds everything it names.
+pub const SELF_CONTAINED_FORMAT_VERSION: u32 = 4;
 
 /// The oldest version read.
 pub const OLDEST_FORMAT_VERSION: u32 = 2;

@@ -54,7 +54,11 @@ pub fn save(dir: &Path, snapshot: &Snapshot, last: Option<LastEvaluation>, logs:
         }
         let [generator, discriminator, optimizer] = records.try_into().expect("three parts");
         let manifest = Manifest {
-            format_version: FORMAT_VERSION,
+            format_version: if snapshot.points_beside && snapshot.train.target.data.is_some() {
+                FORMAT_VERSION
+            } else {
+                SELF_CONTAINED_FORMAT_VERSION
+            },
             gan1d_version: env!("CARGO_PKG_VERSION").to_string(),
             libtorch_version: env!("GAN1D_LIBTORCH_VERSION").to_string(),
             iteration: snapshot.iteration,

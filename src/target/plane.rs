@@ -386,18 +386,23 @@ pub fn read_data(path: &Path) -> Result<DataSet> {
                 .unwrap_or_else(|| "a line".into());
             anyhow::anyhow!("--data {shown}: {at} cannot be read ({})", csv_reason(&e))
         })?;
-        let row = record.position().map_or(0, |p| line_at(p.byte()));
+        // Counted only for a message: counting for every row would take time quadratic in the file.
+        let start = record.position().map_or(0, |p| p.byte());
+        let row = || line_at(start);
         if record.len() != 2 {
-            bail!("--data {shown}: line {row} has {} fields; each row is one point, x,y", record.len());
+            bail!("--data {shown}: line {} has {} fields; each row is one point, x,y", row(), record.len());
         }
         let mut point = [0f32; 2];
         let mut value_pair = [0f64; 2];
         for (axis, text) in record.iter().enumerate() {
             let value: f64 = text
                 .parse()
-                .map_err(|_| anyhow::anyhow!("--data {shown}: line {row}: `{text}` is not a number"))?;
+                .map_err(|_| anyhow::anyhow!("--data {shown}: line {}: `{text}` is not a number", row()))?;
             if !value.is_finite() || value.abs() > MAX_DATA_ABS {
-                bail!("--data {shown}: line {row}: {text} is not a finite number within ±{MAX_DATA_ABS:e}");
+                bail!(
+                    "--data {shown}: line {}: {text} is not a finite number within ±{MAX_DATA_ABS:e}",
+                    row()
+                );
             }
             point[axis] = value as f32;
             value_pair[axis] = value;
