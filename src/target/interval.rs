@@ -69,7 +69,7 @@ impl Function {
             Function::Sin | Function::Cos => {
                 let shift = if self == Function::Cos { FRAC_PI_2 } else { 0.0 };
                 let s = Interval { lo: a.lo + shift, hi: a.hi + shift };
-                if !(s.hi - s.lo < TAU) {
+                if s.hi - s.lo >= TAU || (s.hi - s.lo).is_nan() {
                     return Interval { lo: -1.0, hi: 1.0 };
                 }
                 let ends = Interval::hull(&[libm::sin(s.lo), libm::sin(s.hi)]);
@@ -78,7 +78,9 @@ impl Function {
                     hi: if holds_a_point_of(s, FRAC_PI_2, TAU) { 1.0 } else { ends.hi },
                 }
             }
-            Function::Tan if holds_a_point_of(a, FRAC_PI_2, PI) || !(a.hi - a.lo < PI) => {
+            Function::Tan
+                if holds_a_point_of(a, FRAC_PI_2, PI) || a.hi - a.lo >= PI || (a.hi - a.lo).is_nan() =>
+            {
                 Interval::EVERYTHING
             }
             Function::Tan => a.monotone(libm::tan, true),
