@@ -801,6 +801,18 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "that is a file, and --diagram names a folder",
         ),
         ("an uppercase built-in target", train(&["--target", "SINE"]), none(), "names are lowercase: `sine`"),
+        (
+            "a sample of an ensemble's members folder",
+            vec!["sample", "--checkpoint", "E/members"],
+            none(),
+            "that folder is the members' folder of the ensemble",
+        ),
+        (
+            "a resume of a run's plots folder",
+            vec!["train", "--resume", "R/plots", "--epochs", "60"],
+            none(),
+            "that folder is the plots of the run",
+        ),
     ]
 }
 

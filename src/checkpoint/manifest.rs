@@ -187,21 +187,20 @@ pub(super) fn check_target(dir: &Path, manifest: &Manifest) -> Result<()> {
 /// a training run that checkpoints often reads the tensor files right after the manifest.
 pub(super) fn read_manifest_but_target(dir: &Path) -> Result<Manifest> {
     let path = manifest_path(dir);
+    // Advice that works: a folder inside a run (its plots, its members' folder) is named by
+    // mistake, and training into it would be refused.
+    let advice = || match folder_within_a_run(dir) {
+        Some(what) => format!("that folder is {what}; name the run's own folder"),
+        None => format!("run `gan1d train --out {}` first", dir.display()),
+    };
     if !dir.is_dir() {
-        bail!(
-            "no checkpoint at {}: not a folder; run `gan1d train --out {}` first",
-            dir.display(),
-            dir.display()
-        );
+        bail!("no checkpoint at {}: not a folder; {}", dir.display(), advice());
     }
     let bytes = match fsio::read_regular_file(&path, MAX_MANIFEST_BYTES) {
         Ok(bytes) => bytes,
-        Err(e) if fsio::is_not_found(&e) => bail!(
-            "no checkpoint in {}: {} is missing; run `gan1d train --out {}` first",
-            dir.display(),
-            path.display(),
-            dir.display()
-        ),
+        Err(e) if fsio::is_not_found(&e) => {
+            bail!("no checkpoint in {}: {} is missing; {}", dir.display(), path.display(), advice())
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let invalid = |what: String| anyhow::anyhow!("invalid checkpoint file {}: {what}", path.display());
