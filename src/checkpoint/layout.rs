@@ -59,6 +59,9 @@ pub fn points_path(dir: &Path) -> PathBuf {
 /// The folders where the points a manifest in `dir` refers to may be kept: `dir` itself, and
 /// the run folder above a member's folder (`members/seed-S/`) or its best (`…/best/`).
 pub(super) fn points_folders(dir: &Path) -> Vec<PathBuf> {
+    // From the folder's real place, so that `best` named from inside a member's folder finds
+    // the run folder above it.
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     dir.ancestors().take(4).map(Path::to_path_buf).collect()
 }
 

@@ -33,8 +33,17 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
             Layout::Members => {
                 let manifest = checkpoint::read_ensemble_manifest(dir)?;
                 let rows = super::read_standings(dir, &manifest)?;
-                let member = checkpoint::member_dir(dir, manifest.seeds[0]);
-                (rows, Comparable::of(&member, manifest.select)?)
+                // Any member tells the run's target: the first that can be read.
+                let mut tries = manifest
+                    .seeds
+                    .iter()
+                    .map(|&seed| Comparable::of(&checkpoint::member_dir(dir, seed), manifest.select));
+                let first = tries.next().expect("an ensemble has a member");
+                let comparable = match first {
+                    Ok(c) => c,
+                    Err(e) => tries.find_map(Result::ok).ok_or(e)?,
+                };
+                (rows, comparable)
             }
             Layout::Flat => (vec![flat_standing(dir)?], Comparable::of(dir, Select::Energy)?),
         };
