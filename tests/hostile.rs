@@ -248,7 +248,7 @@ fn cases() -> Vec<(String, Damage)> {
     // Manifests that are sealed but wrong.
     type Edit = fn(&mut serde_json::Value);
     let edits: [(&str, Edit); 14] = [
-        ("newer format", |v| v["format_version"] = 5.into()),
+        ("newer format", |v| v["format_version"] = (checkpoint::FORMAT_VERSION + 1).into()),
         ("older format", |v| v["format_version"] = 1.into()),
         ("no format version", |v| drop(v.as_object_mut().unwrap().remove("format_version"))),
         ("no model", |v| drop(v.as_object_mut().unwrap().remove("model"))),
