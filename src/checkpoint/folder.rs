@@ -13,12 +13,15 @@
 //! DIR/ensemble.json              the members' manifest: seeds, ranking metric, iterations done;
 //!                                written after every member's checkpoint of a round
 //! DIR/leaderboard.csv            one row per member, ranked (`ranking`)
+//! DIR/target-points.csv          a `--data` run's points, once; each member's manifest names
+//!                                them by their SHA-256
 //! DIR/members/seed-S/            member S's checkpoint and logs, as a flat folder holds them
 //! DIR/members/seed-S/best/       member S's checkpoint at its best evaluation
 //! DIR/plots/members_NNNNN.png    small multiples of the members at each evaluation
 //! ```
 //!
-//! Either way `DIR/.gan1d.lock` is held while `gan1d train` writes into DIR.
+//! Either way `DIR/.gan1d.lock` is held while `gan1d train` writes into DIR, and no file or
+//! folder of the run may be a symbolic link (`check_own_entries`, before anything is written).
 
 use super::*;
 use crate::config::Select;

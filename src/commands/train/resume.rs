@@ -125,13 +125,12 @@ impl Run {
             }
         }
         let level = Level { model_cfg, cfg, scaling, engine, threads: plan.threads as usize, device, seeds };
-        let (trainer, observer) =
+        let (trainer, mut observer) =
             level.bring_level(plan, dir, layout, manifest, members, states, statuses)?;
         remove_plots(dir, trainer.iteration(), false)?;
         // What writes interrupted before this session left at the top; under the lock, nothing
         // else writes here now.
         checkpoint::remove_temporaries(dir);
-        let mut observer = observer;
         observer.complete_pictures(&trainer)?;
         let first_iteration = trainer.iteration();
         crate::progress::resume_at(&observer.bar, first_iteration);
