@@ -136,8 +136,9 @@ pub struct TrainArgs {
     /// resumed run may switch
     #[arg(long, value_name = "native|fused|autograd")]
     pub engine: Option<EngineKind>,
-    /// CPU threads: the native engine spreads an ensemble's members over them (the numbers do
-    /// not change); libtorch uses them too
+    /// CPU threads: the native engine spreads an ensemble's members over them, and splits a
+    /// single wide run's large layers over those left (the numbers do not change); libtorch
+    /// uses them too
     #[arg(long, default_value_t = 1, value_parser = whole(1, limits::MAX_THREADS), allow_negative_numbers = true)]
     pub threads: u64,
     /// Folder for the checkpoint and plots (created if missing); one that holds a run needs

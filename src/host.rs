@@ -13,7 +13,9 @@
 //! - exp, tanh and their relatives come from the `libm` crate, plain Rust, not the platform.
 //!
 //! Activations are kept feature-major (`[features][points]`), so that every inner loop runs
-//! along the batch, which the compiler vectorises.
+//! along the batch, which the compiler vectorises. Several outputs' sums run side by side
+//! (tiles), and a large layer may be split over threads by its outputs; neither changes the
+//! order of any one sum, so neither changes a bit.
 
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};
@@ -109,7 +111,7 @@ pub(crate) fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
     let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
     for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
         transpose(chunk, shape.inputs(), &mut pass[0]);
-        forward(shape, params, chunk.len() / shape.inputs(), &mut pass);
+        forward(shape, params, chunk.len() / shape.inputs(), &mut pass, 1);
         let output = pass.last().expect("a forward pass has an output");
         transpose(output, output.len() / shape.outputs(), &mut chunk_out);
         out.extend_from_slice(&chunk_out);
@@ -174,11 +176,11 @@ impl HostNetwork {
         }
         let mut pass = vec![Vec::new()];
         transpose(inputs, width, &mut pass[0]);
-        forward(&self.shape, &self.params, n, &mut pass);
+        forward(&self.shape, &self.params, n, &mut pass, 1);
         let outputs = pass.last().expect("a forward pass has an output").clone();
         let mut grad = gradient(&outputs);
         let (mut spare, mut unused) = (Vec::new(), Vec::new());
-        backward(&self.shape, &self.params, n, &pass, &mut grad, &mut spare, Need::Input, &mut unused);
+        backward(&self.shape, &self.params, n, &pass, &mut grad, &mut spare, Need::Input, &mut unused, 1);
         let mut point_major = Vec::new();
         transpose(&grad, n, &mut point_major);
         (outputs, point_major)
@@ -229,9 +231,11 @@ pub(crate) fn transpose(values: &[f32], columns: usize, out: &mut Vec<f32>) {
 }
 
 /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
-/// output goes to `pass[l + 1]` (`[out][n]`).
+/// output goes to `pass[l + 1]` (`[out][n]`). A layer large enough is split over `helpers`
+/// threads by its outputs ([`in_parts`]); each output's numbers are the same whoever computes
+/// them.
 #[inline(always)]
-pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>) {
+pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>, helpers: usize) {
     pass.resize_with(shape.layers.len() + 1, Vec::new);
     for (l, layer) in shape.layers.iter().enumerate() {
         let (before, after) = pass.split_at_mut(l + 1);
@@ -243,12 +247,16 @@ pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Ve
         // TILE outputs at a time share each loaded block of inputs; the rest one by one.
         let tiled = layer.outputs / TILE * TILE;
         let (whole, rest) = y.split_at_mut(tiled * n);
-        for (t, rows) in whole.chunks_exact_mut(TILE * n).enumerate() {
-            let o = t * TILE;
-            let w: [&[f32]; TILE] = std::array::from_fn(|r| &weight[(o + r) * inputs..(o + r + 1) * inputs]);
-            let starts = std::array::from_fn(|r| bias[o + r]);
-            combine_tile(starts, |j| [w[0][j], w[1][j], w[2][j], w[3][j]], x, n, rows);
-        }
+        let parts = parts_for(helpers, layer, n);
+        in_parts(whole, TILE * n, parts, |first, tiles| {
+            for (t, rows) in tiles.chunks_exact_mut(TILE * n).enumerate() {
+                let o = (first + t) * TILE;
+                let w: [&[f32]; TILE] =
+                    std::array::from_fn(|r| &weight[(o + r) * inputs..(o + r + 1) * inputs]);
+                let starts = std::array::from_fn(|r| bias[o + r]);
+                combine_tile(starts, |j| [w[0][j], w[1][j], w[2][j], w[3][j]], x, n, rows);
+            }
+        });
         for (k, row) in rest.chunks_exact_mut(n).enumerate() {
             let o = tiled + k;
             combine(bias[o], &weight[o * inputs..(o + 1) * inputs], 1, x, n, row);
@@ -271,6 +279,7 @@ pub(crate) fn backward(
     spare: &mut Vec<f32>,
     need: Need,
     grads: &mut Vec<f32>,
+    helpers: usize,
 ) {
     if need == Need::Params {
         grads.resize(shape.len, 0.0);
@@ -289,16 +298,21 @@ pub(crate) fn backward(
             // edges one pair at a time. Every weight's sum is [`dot`]'s, in [`dot`]'s order.
             let (whole_o, whole_i) =
                 (layer.outputs / GRAD_ROWS * GRAD_ROWS, inputs / GRAD_COLUMNS * GRAD_COLUMNS);
-            for o in (0..whole_o).step_by(GRAD_ROWS) {
-                let g: [&[f32]; GRAD_ROWS] = std::array::from_fn(|a| row(grad, o + a, n));
-                for i in (0..whole_i).step_by(GRAD_COLUMNS) {
-                    let x: [&[f32]; GRAD_COLUMNS] = std::array::from_fn(|b| row(input, i + b, n));
-                    let sums = dot_tile(g, x);
-                    for (a, sums) in sums.iter().enumerate() {
-                        weight_grads[(o + a) * inputs + i..][..GRAD_COLUMNS].copy_from_slice(sums);
+            let grad_rows: &[f32] = grad;
+            let parts = parts_for(helpers, layer, n);
+            in_parts(&mut weight_grads[..whole_o * inputs], GRAD_ROWS * inputs, parts, |first, rows| {
+                for (t, tile_rows) in rows.chunks_exact_mut(GRAD_ROWS * inputs).enumerate() {
+                    let o = (first + t) * GRAD_ROWS;
+                    let g: [&[f32]; GRAD_ROWS] = std::array::from_fn(|a| row(grad_rows, o + a, n));
+                    for i in (0..whole_i).step_by(GRAD_COLUMNS) {
+                        let x: [&[f32]; GRAD_COLUMNS] = std::array::from_fn(|b| row(input, i + b, n));
+                        let sums = dot_tile(g, x);
+                        for (a, sums) in sums.iter().enumerate() {
+                            tile_rows[a * inputs + i..][..GRAD_COLUMNS].copy_from_slice(sums);
+                        }
                     }
                 }
-            }
+            });
             for o in 0..layer.outputs {
                 let columns = if o < whole_o { whole_i..inputs } else { 0..inputs };
                 for i in columns {
@@ -316,14 +330,18 @@ pub(crate) fn backward(
         spare.resize(inputs * n, 0.0);
         let tiled = inputs / TILE * TILE;
         let (whole, rest) = spare.split_at_mut(tiled * n);
-        for (t, rows) in whole.chunks_exact_mut(TILE * n).enumerate() {
-            let i = t * TILE;
-            // Column i..i + TILE of W: TILE neighbours in each of its rows.
-            let column = |o: usize| -> [f32; TILE] {
-                weight[o * inputs + i..][..TILE].try_into().expect("a tile of a row")
-            };
-            combine_tile([0.0; TILE], column, grad, n, rows);
-        }
+        let grad_rows: &[f32] = grad;
+        let parts = parts_for(helpers, layer, n);
+        in_parts(whole, TILE * n, parts, |first, tiles| {
+            for (t, rows) in tiles.chunks_exact_mut(TILE * n).enumerate() {
+                let i = (first + t) * TILE;
+                // Column i..i + TILE of W: TILE neighbours in each of its rows.
+                let column = |o: usize| -> [f32; TILE] {
+                    weight[o * inputs + i..][..TILE].try_into().expect("a tile of a row")
+                };
+                combine_tile([0.0; TILE], column, grad_rows, n, rows);
+            }
+        });
         for (k, row) in rest.chunks_exact_mut(n).enumerate() {
             combine(0.0, &weight[tiled + k..], inputs, grad, n, row);
         }
@@ -359,6 +377,68 @@ fn combine(start: f32, weights: &[f32], stride: usize, rows: &[f32], n: usize, o
         }
         out[p] = acc;
     }
+}
+
+/// The multiply-adds a layer's product must take before it is split over threads: below it,
+/// starting a thread costs more than it saves.
+const PARALLEL_WORK: usize = 1 << 18;
+
+/// How many parts `layer`'s products over `n` points are split into: one, or `helpers` when
+/// the layer is large enough.
+#[inline(always)]
+fn parts_for(helpers: usize, layer: &Layer, n: usize) -> usize {
+    if helpers > 1 && layer.inputs * layer.outputs * n >= PARALLEL_WORK { helpers } else { 1 }
+}
+
+/// Runs `work(first, chunk)` over `out`, cut into `parts` runs of whole units of `unit`
+/// numbers (`first` is the chunk's first unit): the first run on this thread, each other on
+/// a scoped thread of its own, in the copy of the loops that suits the CPU. The runs write
+/// disjoint numbers, each computed as it would be alone.
+#[inline(always)]
+fn in_parts(out: &mut [f32], unit: usize, parts: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    let units = out.len() / unit.max(1);
+    if parts <= 1 || units < 2 {
+        work(0, out);
+        return;
+    }
+    let per_part = units.div_ceil(parts);
+    let work = &work;
+    std::thread::scope(|s| {
+        let mut chunks = out.chunks_mut(per_part * unit).enumerate();
+        let (_, here) = chunks.next().expect("at least one part");
+        for (p, chunk) in chunks {
+            s.spawn(move || with_best_loops(|| work(p * per_part, chunk)));
+        }
+        work(0, here);
+    });
+}
+
+/// Whether the hot loops run their AVX2 copy: where the CPU has AVX2, unless
+/// `GAN1D_NATIVE_PORTABLE` is set; fixed for the process when first asked.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2() -> bool {
+    static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        std::env::var_os("GAN1D_NATIVE_PORTABLE").is_none() && std::is_x86_feature_detected!("avx2")
+    })
+}
+
+/// Runs `f` compiled for the CPU, as a thread the native engine starts needs to: AVX2 where
+/// [`avx2`] says so. Both copies are the same operations in the same order.
+fn with_best_loops(f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2() {
+        // SAFETY: the CPU has AVX2, checked at run time.
+        unsafe { with_avx2(f) };
+        return;
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn with_avx2(f: impl FnOnce()) {
+    f()
 }
 
 /// Outputs computed together by [`combine_tile`]: their sums stay in registers, and each block
@@ -544,7 +624,7 @@ mod tests {
             let params: Vec<f32> = (0..shape.len).map(|_| next()).collect();
             let input: Vec<f32> = (0..widths[0] * n).map(|_| next()).collect();
             let mut pass = vec![input.clone()];
-            forward(&shape, &params, n, &mut pass);
+            forward(&shape, &params, n, &mut pass, 1);
             // The plain forward pass.
             let mut plain = vec![input];
             for layer in &shape.layers {
@@ -567,9 +647,9 @@ mod tests {
             // Backward, both needs, against plain loops over the same pass.
             let top: Vec<f32> = (0..widths[widths.len() - 1] * n).map(|_| next()).collect();
             let (mut grad, mut spare, mut grads) = (top.clone(), Vec::new(), Vec::new());
-            backward(&shape, &params, n, &pass, &mut grad, &mut spare, Need::Params, &mut grads);
+            backward(&shape, &params, n, &pass, &mut grad, &mut spare, Need::Params, &mut grads, 1);
             let (mut input_grad, mut unused) = (top.clone(), Vec::new());
-            backward(&shape, &params, n, &pass, &mut input_grad, &mut spare, Need::Input, &mut unused);
+            backward(&shape, &params, n, &pass, &mut input_grad, &mut spare, Need::Input, &mut unused, 1);
             let (mut g, mut plain_grads) = (top, vec![0f32; shape.len]);
             for (l, layer) in shape.layers.iter().enumerate().rev() {
                 layer.activation.derive_host(&mut g, &pass[l + 1]);

@@ -8,8 +8,9 @@
 //!
 //! The hot loops are compiled twice, for any x86-64 and with AVX2, and chosen at run time;
 //! both are the same operations in the same order, so they give the same bits (a test checks).
-//! Members are independent: `--threads N` splits them over N threads, and member S's numbers
-//! are those of `--seed S` alone, bit for bit, whatever K and N are.
+//! Members are independent: `--threads N` splits them over N threads, threads left over split
+//! each member's large layers by their outputs (`host`), and member S's numbers are those of
+//! `--seed S` alone, bit for bit, whatever K and N are.
 
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
@@ -116,6 +117,9 @@ struct Plan<'a> {
     /// loss.
     d_updates: &'a [AdamStep],
     g_step: AdamStep,
+    /// Threads each member's large layer products are split over (1 when members fill the
+    /// threads); the numbers do not depend on it.
+    helpers: usize,
 }
 
 /// The two networks of K members and the threads that train them.
@@ -132,6 +136,8 @@ pub struct NativeEngine {
     /// Points the discriminator judges at once.
     pack: usize,
     threads: usize,
+    /// Threads that split each member's large layer products: see [`Plan::helpers`].
+    helpers: usize,
     scratch: Vec<Scratch>,
     /// The discriminator's Adam constants of the iteration being taken, refilled each step.
     d_updates: Vec<AdamStep>,
@@ -158,6 +164,7 @@ impl NativeEngine {
             batch,
             pack: model_cfg.pack as usize,
             threads: 1,
+            helpers: 1,
             d_updates: Vec::with_capacity(rules.d_updates() as usize),
         })
     }
@@ -182,11 +189,13 @@ impl Engine for NativeEngine {
     }
 
     fn set_threads(&mut self, threads: usize) -> Result<()> {
-        let threads = threads.clamp(1, self.k);
-        while self.scratch.len() < threads {
+        // Members fill the threads first; threads left over split each member's large layers.
+        let members = threads.clamp(1, self.k);
+        while self.scratch.len() < members {
             self.scratch.push(Scratch::new(&self.g_shape, &self.d_shape, self.batch)?);
         }
-        self.threads = threads;
+        self.threads = members;
+        self.helpers = (threads / members).max(1);
         Ok(())
     }
 
@@ -208,6 +217,7 @@ impl Engine for NativeEngine {
             rules,
             d_updates: &self.d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
+            helpers: self.helpers,
         };
         let (judged_half, judged_batch) = (half / self.pack, batch / self.pack);
         let per_member = 2 * judged_half + judged_batch;
@@ -320,19 +330,10 @@ impl Engine for NativeEngine {
 mod kernels {
     use super::*;
 
-    /// Whether the AVX2 copy is used: `None` until first asked, then fixed for the process.
-    #[cfg(target_arch = "x86_64")]
-    fn avx2() -> bool {
-        static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *CHOICE.get_or_init(|| {
-            std::env::var_os("GAN1D_NATIVE_PORTABLE").is_none() && std::is_x86_feature_detected!("avx2")
-        })
-    }
-
     /// One member's iteration, in the copy that suits the CPU.
     pub(super) fn member_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
         #[cfg(target_arch = "x86_64")]
-        if avx2() {
+        if crate::host::avx2() {
             // SAFETY: the CPU has AVX2, checked at run time.
             unsafe { member_step_avx2(plan, w, s) };
             return;
@@ -453,7 +454,7 @@ mod kernels {
                 Net::Generator => &*self.w.g[0],
                 Net::Discriminator => &*self.w.d[0],
             };
-            forward(self.shape(net), params, n, &mut layers);
+            forward(self.shape(net), params, n, &mut layers, self.plan.helpers);
             Pass { net, layers, n }
         }
 
@@ -488,7 +489,17 @@ mod kernels {
                 Net::Generator => self.plan.g,
                 Net::Discriminator => self.plan.d,
             };
-            backward(shape, params, n, &pass.layers, &mut grad, &mut s.spare, Need::Params, grads);
+            backward(
+                shape,
+                params,
+                n,
+                &pass.layers,
+                &mut grad,
+                &mut s.spare,
+                Need::Params,
+                grads,
+                self.plan.helpers,
+            );
             s.give(grad);
             s.passes[net as usize].push(pass.layers);
         }
@@ -507,7 +518,17 @@ mod kernels {
                 Net::Discriminator => self.plan.d,
             };
             let mut unused = Vec::new();
-            backward(shape, params, n, &pass.layers, &mut grad, &mut s.spare, Need::Input, &mut unused);
+            backward(
+                shape,
+                params,
+                n,
+                &pass.layers,
+                &mut grad,
+                &mut s.spare,
+                Need::Input,
+                &mut unused,
+                self.plan.helpers,
+            );
             s.passes[net as usize].push(pass.layers);
             Rows { values: grad, width: shape.inputs() }
         }
@@ -708,6 +729,35 @@ mod tests {
         }
     }
 
+    /// A single wide run split over helper threads steps exactly as on one thread: its
+    /// large layers (64 × 72 × 64 points and more) are cut by outputs, rows that need not
+    /// divide evenly among the threads, and every number is computed as it is alone.
+    #[test]
+    fn a_wide_run_steps_bit_for_bit_on_any_thread_count() {
+        let cfg = ModelConfig {
+            generator_hidden: vec![72, 68],
+            discriminator_hidden: vec![69, 72],
+            activation: Activation::Elu,
+            ..ModelConfig::default()
+        };
+        let run = |threads: usize| {
+            let mut e = engine(&cfg, &[17]);
+            e.set_threads(threads).unwrap();
+            assert_eq!(e.helpers, threads);
+            for i in 0..3 {
+                let _ = step(&mut e, &batches(1, 10 * i));
+            }
+            Net::BOTH.map(|net| e.export(net))
+        };
+        let one = run(1);
+        for threads in [2, 3] {
+            let many = run(threads);
+            for (a, b) in one.iter().zip(&many) {
+                assert!(same(a, b), "{threads} threads");
+            }
+        }
+    }
+
     /// The AVX2 copy of the loops and the portable one give the same bits.
     #[test]
     fn both_compiled_copies_give_the_same_bits() {
@@ -734,6 +784,7 @@ mod tests {
                 rules: Rules::tutorial(),
                 d_updates: &d_updates,
                 g_step: AdamStep::new(adam, portable.generator.steps + 1),
+                helpers: 1,
             };
             let mut logits = vec![0.0; 256];
             let (g, d) = (&mut portable.generator, &mut portable.discriminator);
