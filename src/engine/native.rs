@@ -409,6 +409,18 @@ mod kernels {
             }
         }
 
+        /// Back-propagates `grad` through `pass` of `net`: with [`Need::Params`] into the
+        /// network's parameter gradients, with [`Need::Input`] leaving ∂loss/∂input in `grad`.
+        #[inline(always)]
+        fn back(&mut self, net: Net, pass: &Pass, grad: &mut Vec<f32>, need: Need) {
+            let s = &mut *self.s;
+            let (shape, params, grads) = match net {
+                Net::Generator => (self.plan.g, &*self.w.g[0], &mut s.g_grads),
+                Net::Discriminator => (self.plan.d, &*self.w.d[0], &mut s.d_grads),
+            };
+            backward(shape, params, pass.n, &pass.layers, grad, &mut s.spare, need, grads, self.plan.helpers);
+        }
+
         /// `points` (point-major, `columns` numbers a point) as rows.
         #[inline(always)]
         fn rows_of(&mut self, points: &[f32], columns: usize) -> Rows {
@@ -480,59 +492,18 @@ mod kernels {
 
         #[inline(always)]
         fn backward_params(&mut self, net: Net, pass: Pass, grad: Rows) {
-            let n = pass.n;
             let mut grad = grad.values;
-            let s = &mut *self.s;
-            let (params, grads) = match net {
-                Net::Generator => (&*self.w.g[0], &mut s.g_grads),
-                Net::Discriminator => (&*self.w.d[0], &mut s.d_grads),
-            };
-            let shape = match net {
-                Net::Generator => self.plan.g,
-                Net::Discriminator => self.plan.d,
-            };
-            backward(
-                shape,
-                params,
-                n,
-                &pass.layers,
-                &mut grad,
-                &mut s.spare,
-                Need::Params,
-                grads,
-                self.plan.helpers,
-            );
-            s.give(grad);
-            s.passes[net as usize].push(pass.layers);
+            self.back(net, &pass, &mut grad, Need::Params);
+            self.s.give(grad);
+            self.s.passes[net as usize].push(pass.layers);
         }
 
         #[inline(always)]
         fn backward_input(&mut self, net: Net, pass: Pass, grad: Rows) -> Rows {
-            let n = pass.n;
             let mut grad = grad.values;
-            let s = &mut *self.s;
-            let params = match net {
-                Net::Generator => &*self.w.g[0],
-                Net::Discriminator => &*self.w.d[0],
-            };
-            let shape = match net {
-                Net::Generator => self.plan.g,
-                Net::Discriminator => self.plan.d,
-            };
-            let mut unused = Vec::new();
-            backward(
-                shape,
-                params,
-                n,
-                &pass.layers,
-                &mut grad,
-                &mut s.spare,
-                Need::Input,
-                &mut unused,
-                self.plan.helpers,
-            );
-            s.passes[net as usize].push(pass.layers);
-            Rows { values: grad, width: shape.inputs() }
+            self.back(net, &pass, &mut grad, Need::Input);
+            self.s.passes[net as usize].push(pass.layers);
+            Rows { values: grad, width: self.shape(net).inputs() }
         }
 
         #[inline(always)]
