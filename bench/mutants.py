@@ -123,14 +123,14 @@ MUTANTS = [
     # The host loops' passes.
     (
         "host-another-tree-for-batch-sums",
-        "src/host.rs",
+        "src/host/mod.rs",
         "((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))",
         "((acc[0] + acc[2]) + (acc[1] + acc[3])) + ((acc[4] + acc[6]) + (acc[5] + acc[7]))",
     ),
-    ("host-no-bias-gradient", "src/host.rs", "bias_grads[o] = sum(g);", "bias_grads[o] = 0.0;"),
+    ("host-no-bias-gradient", "src/host/mod.rs", "bias_grads[o] = sum(g);", "bias_grads[o] = 0.0;"),
     (
         "host-no-activation-derivative",
-        "src/host.rs",
+        "src/host/mod.rs",
         "layer.activation.derive_host(grad, output);",
         "let _ = output;",
     ),

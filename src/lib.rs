@@ -29,6 +29,7 @@ pub mod output;
 mod plan;
 
 mod plot;
+mod pool;
 mod progress;
 mod ranking;
 pub mod rng;

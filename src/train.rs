@@ -420,17 +420,34 @@ impl Trainer {
     /// box, and its pull on the generated points `fake` (on the data's axes). The member's
     /// real reference points place a paired loss's undecided level.
     pub fn view(&self, k: usize, fake: &[(f32, f32)]) -> crate::view::View {
-        let real = &self.members[k].reference;
-        let [_, discriminator] = self.member_state(k);
-        let discriminator = HostNetwork::new(&self.model_cfg.discriminator_layers(), &discriminator.params)
-            .expect("a member's discriminator fits its layers");
-        let lens = crate::view::Lens {
-            discriminator: &discriminator,
-            loss: self.members[k].cfg.loss,
-            pack: self.model_cfg.pack as usize,
-            scaling: self.scaling,
-        };
-        lens.view(&self.target, fake, real)
+        self.views(&[(k, fake)]).pop().expect("one view asked for")
+    }
+
+    /// [`Trainer::view`] of each `(member, generated points)`, in order, computed on the
+    /// trainer's threads: each is a pure function of its member's networks and points, so the
+    /// threads change no number.
+    pub fn views(&self, fakes: &[(usize, &[(f32, f32)])]) -> Vec<crate::view::View> {
+        let layers = self.model_cfg.discriminator_layers();
+        let discriminators: Vec<HostNetwork> = fakes
+            .iter()
+            .map(|&(k, _)| {
+                let [_, discriminator] = self.member_state(k);
+                HostNetwork::new(&layers, &discriminator.params)
+                    .expect("a member's discriminator fits its layers")
+            })
+            .collect();
+        let jobs: Vec<_> = fakes
+            .iter()
+            .zip(&discriminators)
+            .map(|(&(k, fake), discriminator)| {
+                let member = &self.members[k];
+                (fake, discriminator, member.cfg.loss, member.reference.as_slice())
+            })
+            .collect();
+        let (target, scaling, pack) = (&self.target, self.scaling, self.model_cfg.pack as usize);
+        on_threads(&jobs, self.threads, |&(fake, discriminator, loss, real)| {
+            crate::view::Lens { discriminator, loss, pack, scaling }.view(target, fake, real)
+        })
     }
 
     /// Every live member's evaluation, `None` for the others. The metrics, the costly part,

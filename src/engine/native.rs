@@ -12,6 +12,8 @@
 //! each member's large layers by their outputs (`host`), and member S's numbers are those of
 //! `--seed S` alone, bit for bit, whatever K and N are.
 
+use std::sync::Mutex;
+
 use anyhow::{Result, bail};
 use tch::{Device, Tensor};
 
@@ -20,9 +22,10 @@ use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::adam::AdamStep;
 use crate::config::{ModelConfig, POINT_DIM};
 use crate::failure::OutOfMemory;
-use crate::host::{HostView, Shape, apply, backward, buffer, forward, host, transpose, zeros};
+use crate::host::{HostView, Loops, Path, Shape, apply, backward, buffer, forward, host, transpose, zeros};
 use crate::loss::{self, Term};
 use crate::model::Need;
+use crate::pool::Pool;
 
 /// One network of K members: parameters and Adam moments, `K × len` each, member by member in
 /// the flat layout, and the updates taken so far.
@@ -117,9 +120,9 @@ struct Plan<'a> {
     /// loss.
     d_updates: &'a [AdamStep],
     g_step: AdamStep,
-    /// Threads each member's large layer products are split over (1 when members fill the
-    /// threads); the numbers do not depend on it.
-    helpers: usize,
+    /// The copy of the loops, and the threads each member's large layer products are split
+    /// over (1 when members fill the threads); the numbers depend on neither.
+    loops: Loops<'a>,
 }
 
 /// The two networks of K members and the threads that train them.
@@ -136,8 +139,12 @@ pub struct NativeEngine {
     /// Points the discriminator judges at once.
     pack: usize,
     threads: usize,
-    /// Threads that split each member's large layer products: see [`Plan::helpers`].
+    /// The copy of the loops: see [`Plan::loops`].
+    path: Path,
+    /// Parts each member's large layers are cut into: see [`Plan::loops`].
     helpers: usize,
+    /// The threads members and parts run on, kept for the run.
+    pool: Pool,
     scratch: Vec<Scratch>,
     /// The discriminator's Adam constants of the iteration being taken, refilled each step.
     d_updates: Vec<AdamStep>,
@@ -164,7 +171,9 @@ impl NativeEngine {
             batch,
             pack: model_cfg.pack as usize,
             threads: 1,
+            path: Path::best(),
             helpers: 1,
+            pool: Pool::none(),
             d_updates: Vec::with_capacity(rules.d_updates() as usize),
         })
     }
@@ -198,6 +207,10 @@ impl Engine for NativeEngine {
         // More helpers than cores only adds threads to start.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.helpers = (threads / members).clamp(1, cores);
+        let wanted = members.max(self.helpers);
+        if self.pool.threads() != wanted {
+            self.pool = Pool::new(wanted);
+        }
         Ok(())
     }
 
@@ -219,7 +232,7 @@ impl Engine for NativeEngine {
             rules,
             d_updates: &self.d_updates,
             g_step: AdamStep::new(rules.generator, g_steps + 1),
-            helpers: self.helpers,
+            loops: Loops { path: self.path, helpers: self.helpers, pool: &self.pool },
         };
         let (judged_half, judged_batch) = (half / self.pack, batch / self.pack);
         let per_member = 2 * judged_half + judged_batch;
@@ -253,13 +266,13 @@ impl Engine for NativeEngine {
             }
         } else {
             let per_thread = k.div_ceil(self.threads);
-            std::thread::scope(|s| {
-                for (chunk, scratch) in work.chunks_mut(per_thread).zip(self.scratch.iter_mut()) {
-                    s.spawn(move || {
-                        for w in chunk.iter_mut() {
-                            kernels::member_step(&plan, w, scratch);
-                        }
-                    });
+            let shares: Vec<Mutex<(&mut [Work], &mut Scratch)>> =
+                work.chunks_mut(per_thread).zip(self.scratch.iter_mut()).map(Mutex::new).collect();
+            plan.loops.pool.run(shares.len(), &|t| {
+                let mut share = shares[t].lock().unwrap_or_else(|e| e.into_inner());
+                let (chunk, scratch) = &mut *share;
+                for w in chunk.iter_mut() {
+                    kernels::member_step(&plan, w, scratch);
                 }
             });
         }
@@ -335,7 +348,7 @@ mod kernels {
     /// One member's iteration, in the copy that suits the CPU.
     pub(super) fn member_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
         #[cfg(target_arch = "x86_64")]
-        if crate::host::avx2() {
+        if plan.loops.path != Path::Portable {
             // SAFETY: the CPU has AVX2, checked at run time.
             unsafe { member_step_avx2(plan, w, s) };
             return;
@@ -418,7 +431,7 @@ mod kernels {
                 Net::Generator => (self.plan.g, &*self.w.g[0], &mut s.g_grads),
                 Net::Discriminator => (self.plan.d, &*self.w.d[0], &mut s.d_grads),
             };
-            backward(shape, params, pass.n, &pass.layers, grad, &mut s.spare, need, grads, self.plan.helpers);
+            backward(shape, params, pass.n, &pass.layers, grad, &mut s.spare, need, grads, self.plan.loops);
         }
 
         /// `points` (point-major, `columns` numbers a point) as rows.
@@ -468,7 +481,7 @@ mod kernels {
                 Net::Generator => &*self.w.g[0],
                 Net::Discriminator => &*self.w.d[0],
             };
-            forward(self.shape(net), params, n, &mut layers, self.plan.helpers);
+            forward(self.shape(net), params, n, &mut layers, self.plan.loops);
             Pass { net, layers, n }
         }
 
@@ -511,13 +524,13 @@ mod kernels {
             match net {
                 Net::Generator => {
                     let [p, m, v] = &mut self.w.g;
-                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);
+                    adam_parts(self.plan.loops, p, m, v, &self.s.g_grads, self.plan.g_step);
                 }
                 Net::Discriminator => {
                     let step = self.plan.d_updates[self.d_update];
                     self.d_update += 1;
                     let [p, m, v] = &mut self.w.d;
-                    adam(p, m, v, &self.s.d_grads, step);
+                    adam_parts(self.plan.loops, p, m, v, &self.s.d_grads, step);
                 }
             }
         }
@@ -619,6 +632,47 @@ mod kernels {
         }
     }
 
+    /// Parameters an Adam update must have before it is split over the helper threads.
+    const PARALLEL_ADAM: usize = 1 << 16;
+
+    /// [`adam`] over one member's row, split over the helper threads when it is long; each
+    /// parameter's update is the same wherever it runs.
+    #[inline(always)]
+    fn adam_parts(
+        loops: Loops<'_>,
+        params: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        grads: &[f32],
+        c: AdamStep,
+    ) {
+        if loops.helpers <= 1 || params.len() < PARALLEL_ADAM {
+            adam(params, m, v, grads, c);
+            return;
+        }
+        let per_part = params.len().div_ceil(loops.helpers);
+        type Share<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a [f32]);
+        let shares: Vec<Mutex<Share>> = params
+            .chunks_mut(per_part)
+            .zip(m.chunks_mut(per_part))
+            .zip(v.chunks_mut(per_part))
+            .zip(grads.chunks(per_part))
+            .map(|(((p, m), v), g)| Mutex::new((p, m, v, g)))
+            .collect();
+        loops.pool.run(shares.len(), &|i| {
+            let mut share = shares[i].lock().unwrap_or_else(|e| e.into_inner());
+            let (p, m, v, g) = &mut *share;
+            adam_in(loops.path, p, m, v, g, c);
+        });
+    }
+
+    crate::host::dispatched! {
+        /// [`adam`] compiled for the CPU, for a part on another thread.
+        fn adam_in(params: &mut [f32], m: &mut [f32], v: &mut [f32], grads: &[f32], c: AdamStep) {
+            adam(params, m, v, grads, c)
+        }
+    }
+
     /// Keras' Adam on one member's row, [`AdamStep::update`] on each parameter.
     #[inline(always)]
     fn adam(params: &mut [f32], m: &mut [f32], v: &mut [f32], grads: &[f32], c: AdamStep) {
@@ -628,18 +682,12 @@ mod kernels {
             c.update(&mut params[i], &mut m[i], &mut v[i], grads[i]);
         }
     }
-
-    /// Runs `f` with the portable copy forced, for the test that both copies agree.
-    #[cfg(test)]
-    pub(super) fn portable_step(plan: &Plan, w: &mut Work, s: &mut Scratch) {
-        member_step_portable(plan, w, s)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Activation, AdamConfig, Loss};
+    use crate::config::{Activation, Loss};
     use crate::engine::initial_state;
     use crate::host::HostNetwork;
     use crate::rng::Keys;
@@ -702,80 +750,66 @@ mod tests {
         }
     }
 
-    /// A single wide run split over helper threads steps exactly as on one thread: its
-    /// large layers (64 × 72 × 64 points and more) are cut by outputs, rows that need not
-    /// divide evenly among the threads, and every number is computed as it is alone.
+    /// A wide run steps exactly alike on every copy of the loops this CPU runs (portable,
+    /// AVX2, AVX-512) and on any number of helper threads: its large layers (64 × 72 × 64
+    /// points and more) are cut by outputs into parts that need not divide evenly, odd widths
+    /// leave every tile an edge, and 200 iterations give rounding room to show.
     #[test]
-    fn a_wide_run_steps_bit_for_bit_on_any_thread_count() {
+    fn a_wide_run_steps_bit_for_bit_on_every_copy_of_the_loops_and_thread_count() {
         let cfg = ModelConfig {
-            generator_hidden: vec![72, 68],
+            generator_hidden: vec![72, 67],
             discriminator_hidden: vec![69, 72],
             activation: Activation::Elu,
             ..ModelConfig::default()
         };
-        let run = |threads: usize| {
+        let run = |path: Path, threads: usize, iterations: u64| {
             let mut e = engine(&cfg, &[17]);
             e.set_threads(threads).unwrap();
-            // The helpers this machine allows (at most its cores); set as many for the test.
-            e.helpers = threads;
-            for i in 0..3 {
+            // As many helpers as asked, whatever this machine's cores.
+            (e.path, e.helpers, e.pool) = (path, threads, Pool::new(threads));
+            for i in 0..iterations {
                 let _ = step(&mut e, &batches(1, 10 * i));
             }
             Net::BOTH.map(|net| e.export(net))
         };
-        let one = run(1);
+        let paths = Path::available();
+        let reference = run(Path::Portable, 1, 200);
+        for &path in &paths[1..] {
+            for (a, b) in reference.iter().zip(&run(path, 1, 200)) {
+                assert!(same(a, b), "{} against portable", path.name());
+            }
+        }
+        let one = run(Path::best(), 1, 3);
         for threads in [2, 3] {
-            let many = run(threads);
-            for (a, b) in one.iter().zip(&many) {
+            for (a, b) in one.iter().zip(&run(Path::best(), threads, 3)) {
                 assert!(same(a, b), "{threads} threads");
             }
         }
     }
 
-    /// The AVX2 copy of the loops and the portable one give the same bits.
+    /// Every copy of the loops gives the same bits at the tutorial's widths and a deeper
+    /// generator, with the activations and outputs beside the products.
     #[test]
-    fn both_compiled_copies_give_the_same_bits() {
+    fn every_compiled_copy_gives_the_same_bits() {
         let cfg = ModelConfig {
             generator_hidden: vec![15, 9],
             activation: Activation::Elu,
             generator_output: Activation::Tanh,
             ..ModelConfig::default()
         };
-        let mut fast = engine(&cfg, &[11]);
-        let mut portable = engine(&cfg, &[11]);
-        for i in 0..5 {
-            let b = batches(1, 100 + i);
-            let _ = step(&mut fast, &b);
-            // The same iteration through the portable copy, by hand.
-            let (real, half, full) = (host(&b[0]), host(&b[1]), host(&b[2]));
-            let adam = AdamConfig::default();
-            let d_updates = [1, 2].map(|t| AdamStep::new(adam, portable.discriminator.steps + t));
-            let plan = Plan {
-                g: &portable.g_shape,
-                d: &portable.d_shape,
-                half: 64,
-                pack: 1,
-                rules: Rules::tutorial(),
-                d_updates: &d_updates,
-                g_step: AdamStep::new(adam, portable.generator.steps + 1),
-                helpers: 1,
-            };
-            let mut logits = vec![0.0; 256];
-            let (g, d) = (&mut portable.generator, &mut portable.discriminator);
-            let mut w = Work {
-                g: [&mut g.params, &mut g.m, &mut g.v],
-                d: [&mut d.params, &mut d.m, &mut d.v],
-                real: &real,
-                latent_half: &half,
-                latent_full: &full,
-                logits: &mut logits,
-            };
-            kernels::portable_step(&plan, &mut w, &mut Scratch::default());
-            g.steps += 1;
-            d.steps += 2;
-        }
-        for net in Net::BOTH {
-            assert!(same(&fast.export(net), &portable.export(net)), "{}", net.name());
+        let run = |path: Path| {
+            let mut e = engine(&cfg, &[11]);
+            e.path = path;
+            for i in 0..5 {
+                let _ = step(&mut e, &batches(1, 100 + i));
+            }
+            Net::BOTH.map(|net| e.export(net))
+        };
+        let reference = run(Path::Portable);
+        for path in Path::available() {
+            for (net, (a, b)) in Net::BOTH.iter().zip(reference.iter().zip(&run(path))) {
+                assert!(same(a, b), "{}: {}", path.name(), net.name());
+            }
         }
     }
 

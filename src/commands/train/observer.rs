@@ -535,14 +535,16 @@ impl Observer for RunObserver {
             }
         }
         if done.is_multiple_of(self.frame_every) {
-            for k in 0..trainer.members() {
-                if trainer.live(k) {
-                    // Every member keeps the frames a single run of its seed keeps, the
-                    // discriminator's view included.
-                    let generated = trainer.generate(k, &self.members[k].frame_latent);
-                    let view = trainer.view(k, &generated);
-                    self.members[k].logs().add_frame(done, generated, view)?;
-                }
+            // Every member keeps the frames a single run of its seed keeps, the
+            // discriminator's view included; the views, the costly part, on the threads.
+            let live: Vec<usize> = (0..trainer.members()).filter(|&k| trainer.live(k)).collect();
+            let generated: Vec<Vec<(f32, f32)>> =
+                live.iter().map(|&k| trainer.generate(k, &self.members[k].frame_latent)).collect();
+            let asked: Vec<(usize, &[(f32, f32)])> =
+                live.iter().zip(&generated).map(|(&k, g)| (k, g.as_slice())).collect();
+            let views = trainer.views(&asked);
+            for ((k, generated), view) in live.into_iter().zip(generated).zip(views) {
+                self.members[k].logs().add_frame(done, generated, view)?;
             }
         }
         // An evaluation writes its own checkpoint.

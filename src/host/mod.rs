@@ -17,6 +17,8 @@
 //! (tiles), and a large layer may be split over threads by its outputs; neither changes the
 //! order of any one sum, so neither changes a bit.
 
+use std::sync::Mutex;
+
 use anyhow::{Result, bail};
 use tch::{Device, Kind, Tensor};
 
@@ -24,6 +26,13 @@ use crate::activation::Activation;
 use crate::config::{LayerSpec, parameter_count, variables};
 use crate::failure::OutOfMemory;
 use crate::model::Need;
+use crate::pool::Pool;
+
+mod kernels;
+pub(crate) use kernels::dispatched;
+pub mod speed;
+pub use kernels::Path;
+use kernels::Strides;
 /// Points one evaluation pass holds at once, so that its buffers stay small whatever the
 /// evaluation's size; the points are independent, so the numbers do not depend on it.
 const EVAL_CHUNK: usize = 4096;
@@ -111,7 +120,7 @@ pub(crate) fn apply(shape: &Shape, params: &[f32], points: &[f32]) -> Vec<f32> {
     let (mut pass, mut chunk_out) = (vec![Vec::new()], Vec::new());
     for chunk in points.chunks(EVAL_CHUNK * shape.inputs()) {
         transpose(chunk, shape.inputs(), &mut pass[0]);
-        forward(shape, params, chunk.len() / shape.inputs(), &mut pass, 1);
+        forward(shape, params, chunk.len() / shape.inputs(), &mut pass, Loops::single());
         let output = pass.last().expect("a forward pass has an output");
         transpose(output, output.len() / shape.outputs(), &mut chunk_out);
         out.extend_from_slice(&chunk_out);
@@ -176,11 +185,21 @@ impl HostNetwork {
         }
         let mut pass = vec![Vec::new()];
         transpose(inputs, width, &mut pass[0]);
-        forward(&self.shape, &self.params, n, &mut pass, 1);
+        forward(&self.shape, &self.params, n, &mut pass, Loops::single());
         let outputs = pass.last().expect("a forward pass has an output").clone();
         let mut grad = gradient(&outputs);
         let (mut spare, mut unused) = (Vec::new(), Vec::new());
-        backward(&self.shape, &self.params, n, &pass, &mut grad, &mut spare, Need::Input, &mut unused, 1);
+        backward(
+            &self.shape,
+            &self.params,
+            n,
+            &pass,
+            &mut grad,
+            &mut spare,
+            Need::Input,
+            &mut unused,
+            Loops::single(),
+        );
         let mut point_major = Vec::new();
         transpose(&grad, n, &mut point_major);
         (outputs, point_major)
@@ -220,22 +239,57 @@ pub(crate) fn host(t: &Tensor) -> Vec<f32> {
 /// `[n][d]` → feature-major `[d][n]` with `columns = d`, and back with `columns = n`.
 #[inline(always)]
 pub(crate) fn transpose(values: &[f32], columns: usize, out: &mut Vec<f32>) {
-    let rows = values.len() / columns;
-    out.clear();
+    // Square blocks, so that both the rows read and the rows written stay in the cache.
+    const BLOCK: usize = 16;
+    let rows = values.len() / columns.max(1);
+    assert_eq!(rows * columns, values.len(), "whole rows of {columns}");
+    // Every number is written below: only a longer array needs filling first.
     out.resize(values.len(), 0.0);
-    for (r, row) in values.chunks_exact(columns).enumerate() {
-        for (c, &value) in row.iter().enumerate() {
-            out[c * rows + r] = value;
+    let (from, to) = (values.as_ptr(), out.as_mut_ptr());
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..columns).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                for c in c0..(c0 + BLOCK).min(columns) {
+                    // SAFETY: r < rows and c < columns, both arrays rows × columns.
+                    unsafe { *to.add(c * rows + r) = *from.add(r * columns + c) };
+                }
+            }
         }
     }
 }
 
+/// How the layer products run: the compiled copy of the loops, and the threads a large layer
+/// is split over ([`in_parts`]). Neither changes a bit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loops<'a> {
+    pub(crate) path: Path,
+    /// Parts a large layer is cut into.
+    pub(crate) helpers: usize,
+    /// The threads that run the parts.
+    pub(crate) pool: &'a Pool,
+}
+
+/// The pool of a run on one thread.
+static NO_POOL: Pool = Pool::none();
+
+impl Loops<'static> {
+    /// The CPU's best copy on this thread alone.
+    pub(crate) fn single() -> Loops<'static> {
+        Loops { path: Path::best(), helpers: 1, pool: &NO_POOL }
+    }
+}
+
+thread_local! {
+    /// A layer's input, point-major, for its weight gradient; kept between calls.
+    static TRANSPOSED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The forward pass of `params` over the `n` points in `pass[0]` (`[in][n]`); layer `l`'s
-/// output goes to `pass[l + 1]` (`[out][n]`). A layer large enough is split over `helpers`
+/// output goes to `pass[l + 1]` (`[out][n]`). A layer large enough is split over helper
 /// threads by its outputs ([`in_parts`]); each output's numbers are the same whoever computes
 /// them.
 #[inline(always)]
-pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>, helpers: usize) {
+pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Vec<f32>>, loops: Loops<'_>) {
     pass.resize_with(shape.layers.len() + 1, Vec::new);
     for (l, layer) in shape.layers.iter().enumerate() {
         let (before, after) = pass.split_at_mut(l + 1);
@@ -243,25 +297,12 @@ pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Ve
         y.resize(layer.outputs * n, 0.0);
         let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
         let bias = &params[layer.bias..layer.bias + layer.outputs];
-        let inputs = layer.inputs;
-        // TILE outputs at a time share each loaded block of inputs; the rest one by one.
-        let tiled = layer.outputs / TILE * TILE;
-        let (whole, rest) = y.split_at_mut(tiled * n);
-        let parts = parts_for(helpers, layer, n);
-        in_parts(whole, TILE * n, parts, |first, tiles| {
-            for (t, rows) in tiles.chunks_exact_mut(TILE * n).enumerate() {
-                let o = (first + t) * TILE;
-                let w: [&[f32]; TILE] =
-                    std::array::from_fn(|r| &weight[(o + r) * inputs..(o + r + 1) * inputs]);
-                let starts = std::array::from_fn(|r| bias[o + r]);
-                combine_tile(starts, |j| [w[0][j], w[1][j], w[2][j], w[3][j]], x, n, rows);
-            }
+        let strides = Strides { row: layer.inputs, term: 1 };
+        in_parts(loops.pool, y, n, parts_for(loops.helpers, layer, n), |first, rows| {
+            let m = &weight[first * layer.inputs..];
+            kernels::combine(loops.path, Some(&bias[first..]), m, strides, x, n, rows);
+            kernels::activate(loops.path, layer.activation, rows);
         });
-        for (k, row) in rest.chunks_exact_mut(n).enumerate() {
-            let o = tiled + k;
-            combine(bias[o], &weight[o * inputs..(o + 1) * inputs], 1, x, n, row);
-        }
-        layer.activation.apply_host(y);
     }
 }
 
@@ -279,103 +320,47 @@ pub(crate) fn backward(
     spare: &mut Vec<f32>,
     need: Need,
     grads: &mut Vec<f32>,
-    helpers: usize,
+    loops: Loops<'_>,
 ) {
     if need == Need::Params {
         grads.resize(shape.len, 0.0);
     }
     for (l, layer) in shape.layers.iter().enumerate().rev() {
         let (input, output) = (&pass[l], &pass[l + 1]);
-        layer.activation.derive_host(grad, output);
+        let parts = parts_for(loops.helpers, layer, n);
+        in_parts(loops.pool, grad, n, parts, |first, rows| {
+            kernels::derive(loops.path, layer.activation, rows, &output[first * n..]);
+        });
         if need == Need::Params {
             let (weight_grads, rest) = grads[layer.weight..].split_at_mut(layer.outputs * layer.inputs);
             let bias_grads = &mut rest[..layer.outputs];
-            let inputs = layer.inputs;
             for (o, g) in grad.chunks_exact(n).enumerate() {
                 bias_grads[o] = sum(g);
             }
-            // Tiles of [`GRAD_ROWS`] outputs × [`GRAD_COLUMNS`] inputs share their loads; the
-            // edges one pair at a time. Every weight's sum is [`dot`]'s, in [`dot`]'s order.
-            let (whole_o, whole_i) =
-                (layer.outputs / GRAD_ROWS * GRAD_ROWS, inputs / GRAD_COLUMNS * GRAD_COLUMNS);
-            let grad_rows: &[f32] = grad;
-            let parts = parts_for(helpers, layer, n);
-            in_parts(&mut weight_grads[..whole_o * inputs], GRAD_ROWS * inputs, parts, |first, rows| {
-                for (t, tile_rows) in rows.chunks_exact_mut(GRAD_ROWS * inputs).enumerate() {
-                    let o = (first + t) * GRAD_ROWS;
-                    let g: [&[f32]; GRAD_ROWS] = std::array::from_fn(|a| row(grad_rows, o + a, n));
-                    for i in (0..whole_i).step_by(GRAD_COLUMNS) {
-                        let x: [&[f32]; GRAD_COLUMNS] = std::array::from_fn(|b| row(input, i + b, n));
-                        let sums = dot_tile(g, x);
-                        for (a, sums) in sums.iter().enumerate() {
-                            tile_rows[a * inputs + i..][..GRAD_COLUMNS].copy_from_slice(sums);
-                        }
-                    }
-                }
+            // ∂loss/∂W[o][i] = Σ_p grad[o][p] · input[i][p], as [`dot`] sums, over the
+            // inputs point-major.
+            let mut input_t = TRANSPOSED.take();
+            transpose(input, n, &mut input_t);
+            let (grad_rows, input_t_ref): (&[f32], &[f32]) = (grad, &input_t);
+            in_parts(loops.pool, weight_grads, layer.inputs, parts, |first, rows| {
+                let a = &grad_rows[first * n..][..rows.len() / layer.inputs * n];
+                kernels::dots(loops.path, a, input_t_ref, n, layer.inputs, rows);
             });
-            for o in 0..layer.outputs {
-                let columns = if o < whole_o { whole_i..inputs } else { 0..inputs };
-                for i in columns {
-                    weight_grads[o * inputs + i] = dot(row(grad, o, n), row(input, i, n));
-                }
-            }
+            TRANSPOSED.set(input_t);
             if l == 0 {
                 return;
             }
         }
         // ∂loss/∂input[i] = Σ_o W[o][i] · grad[o], summed in output order.
         let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
-        let inputs = layer.inputs;
-        spare.clear();
-        spare.resize(inputs * n, 0.0);
-        let tiled = inputs / TILE * TILE;
-        let (whole, rest) = spare.split_at_mut(tiled * n);
+        // Every number of `spare` is written by the product.
+        spare.resize(layer.inputs * n, 0.0);
         let grad_rows: &[f32] = grad;
-        let parts = parts_for(helpers, layer, n);
-        in_parts(whole, TILE * n, parts, |first, tiles| {
-            for (t, rows) in tiles.chunks_exact_mut(TILE * n).enumerate() {
-                let i = (first + t) * TILE;
-                // Column i..i + TILE of W: TILE neighbours in each of its rows.
-                let column = |o: usize| -> [f32; TILE] {
-                    weight[o * inputs + i..][..TILE].try_into().expect("a tile of a row")
-                };
-                combine_tile([0.0; TILE], column, grad_rows, n, rows);
-            }
+        let strides = Strides { row: 1, term: layer.inputs };
+        in_parts(loops.pool, spare, n, parts, |first, rows| {
+            kernels::combine(loops.path, None, &weight[first..], strides, grad_rows, n, rows);
         });
-        for (k, row) in rest.chunks_exact_mut(n).enumerate() {
-            combine(0.0, &weight[tiled + k..], inputs, grad, n, row);
-        }
         std::mem::swap(grad, spare);
-    }
-}
-
-/// `out[p] = start + Σ_j weights[j · stride] · rows[j][p]` for every point `p`, with `rows`
-/// the `[j][n]` rows of a feature-major array, summed in `j` order. Eight points at a time
-/// stay in registers while the sum runs; each point's additions are the same, in the same
-/// order, as a plain loop's.
-#[inline(always)]
-fn combine(start: f32, weights: &[f32], stride: usize, rows: &[f32], n: usize, out: &mut [f32]) {
-    const BLOCK: usize = 8;
-    let terms = rows.len() / n;
-    let blocks = n / BLOCK;
-    for b in 0..blocks {
-        let p = b * BLOCK;
-        let mut acc = [start; BLOCK];
-        for j in 0..terms {
-            let w = weights[j * stride];
-            let row = &rows[j * n + p..j * n + p + BLOCK];
-            for l in 0..BLOCK {
-                acc[l] += w * row[l];
-            }
-        }
-        out[p..p + BLOCK].copy_from_slice(&acc);
-    }
-    for p in blocks * BLOCK..n {
-        let mut acc = start;
-        for j in 0..terms {
-            acc += weights[j * stride] * rows[j * n + p];
-        }
-        out[p] = acc;
     }
 }
 
@@ -385,158 +370,39 @@ const PARALLEL_WORK: usize = 1 << 18;
 
 /// How many parts `layer`'s products over `n` points are split into: one, or `helpers` when
 /// the layer is large enough.
-#[inline(always)]
 fn parts_for(helpers: usize, layer: &Layer, n: usize) -> usize {
     if helpers > 1 && layer.inputs * layer.outputs * n >= PARALLEL_WORK { helpers } else { 1 }
 }
 
 /// Runs `work(first, chunk)` over `out`, cut into `parts` runs of whole units of `unit`
-/// numbers (`first` is the chunk's first unit): the first run on this thread, each other on
-/// a scoped thread of its own, in the copy of the loops that suits the CPU. The runs write
+/// numbers (`first` is the chunk's first unit), on the threads of `pool`. The runs write
 /// disjoint numbers, each computed as it would be alone.
-#[inline(always)]
-fn in_parts(out: &mut [f32], unit: usize, parts: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+fn in_parts(
+    pool: &Pool,
+    out: &mut [f32],
+    unit: usize,
+    parts: usize,
+    work: impl Fn(usize, &mut [f32]) + Sync,
+) {
     let units = out.len() / unit.max(1);
     if parts <= 1 || units < 2 {
         work(0, out);
         return;
     }
     let per_part = units.div_ceil(parts);
-    let work = &work;
-    std::thread::scope(|s| {
-        let mut chunks = out.chunks_mut(per_part * unit).enumerate();
-        let (_, here) = chunks.next().expect("at least one part");
-        for (p, chunk) in chunks {
-            s.spawn(move || with_best_loops(|| work(p * per_part, chunk)));
-        }
-        work(0, here);
+    let chunks: Vec<Mutex<&mut [f32]>> = out.chunks_mut(per_part * unit).map(Mutex::new).collect();
+    pool.run(chunks.len(), &|p| {
+        let mut chunk = chunks[p].lock().unwrap_or_else(|e| e.into_inner());
+        work(p * per_part, &mut chunk);
     });
-}
-
-/// Whether the hot loops run their AVX2 copy: where the CPU has AVX2, unless
-/// `GAN1D_NATIVE_PORTABLE` is set; fixed for the process when first asked.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn avx2() -> bool {
-    static CHOICE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHOICE.get_or_init(|| {
-        std::env::var_os("GAN1D_NATIVE_PORTABLE").is_none() && std::is_x86_feature_detected!("avx2")
-    })
-}
-
-/// Runs `f` compiled for the CPU, as a thread the native engine starts needs to: AVX2 where
-/// [`avx2`] says so. Both copies are the same operations in the same order.
-fn with_best_loops(f: impl FnOnce()) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2, checked at run time.
-        unsafe { with_avx2(f) };
-        return;
-    }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn with_avx2(f: impl FnOnce()) {
-    f()
-}
-
-/// Outputs computed together by [`combine_tile`]: their sums stay in registers, and each block
-/// of inputs loaded serves them all.
-const TILE: usize = 4;
-
-/// [`combine`] for [`TILE`] outputs at once: `out[r][p] = starts[r] + Σ_j weights(j)[r] ·
-/// rows[j][p]`, with `out` the `TILE` rows `[r][n]`. Each output's additions are the same, in
-/// the same order, as [`combine`]'s (and a plain loop's): only which sums run side by side
-/// changes, never the order within one, so the bits do not.
-#[inline(always)]
-fn combine_tile(
-    starts: [f32; TILE],
-    weights: impl Fn(usize) -> [f32; TILE],
-    rows: &[f32],
-    n: usize,
-    out: &mut [f32],
-) {
-    const BLOCK: usize = 8;
-    let terms = rows.len() / n;
-    let blocks = n / BLOCK;
-    for b in 0..blocks {
-        let p = b * BLOCK;
-        let mut acc: [[f32; BLOCK]; TILE] = std::array::from_fn(|r| [starts[r]; BLOCK]);
-        for j in 0..terms {
-            let w = weights(j);
-            let row: &[f32; BLOCK] = rows[j * n + p..][..BLOCK].try_into().expect("a whole block");
-            for r in 0..TILE {
-                for l in 0..BLOCK {
-                    acc[r][l] += w[r] * row[l];
-                }
-            }
-        }
-        for (r, sums) in acc.iter().enumerate() {
-            out[r * n + p..r * n + p + BLOCK].copy_from_slice(sums);
-        }
-    }
-    for p in blocks * BLOCK..n {
-        let mut acc = starts;
-        for j in 0..terms {
-            let w = weights(j);
-            for r in 0..TILE {
-                acc[r] += w[r] * rows[j * n + p];
-            }
-        }
-        for (r, &sum) in acc.iter().enumerate() {
-            out[r * n + p] = sum;
-        }
-    }
-}
-
-/// Row `k` of a feature-major array of `n` points.
-#[inline(always)]
-fn row(rows: &[f32], k: usize, n: usize) -> &[f32] {
-    &rows[k * n..(k + 1) * n]
-}
-
-/// The weight-gradient tile: outputs and inputs whose batch sums [`dot_tile`] runs together.
-const GRAD_ROWS: usize = 2;
-const GRAD_COLUMNS: usize = 4;
-
-/// [`dot`] of every pair of `a` and `b` (all of one length): the same [`LANES`] partial sums
-/// in the same order, the same tail and the same fold for each pair, so the same bits; the
-/// pairs share their loads.
-#[inline(always)]
-fn dot_tile(a: [&[f32]; GRAD_ROWS], b: [&[f32]; GRAD_COLUMNS]) -> [[f32; GRAD_COLUMNS]; GRAD_ROWS] {
-    let len = a[0].len();
-    let whole = len / LANES * LANES;
-    let mut acc = [[[0f32; LANES]; GRAD_COLUMNS]; GRAD_ROWS];
-    let block =
-        |v: &[f32], k: usize| -> [f32; LANES] { v[k * LANES..][..LANES].try_into().expect("a whole block") };
-    for k in 0..whole / LANES {
-        let x = [block(a[0], k), block(a[1], k)];
-        let y = [block(b[0], k), block(b[1], k), block(b[2], k), block(b[3], k)];
-        for r in 0..GRAD_ROWS {
-            for c in 0..GRAD_COLUMNS {
-                for l in 0..LANES {
-                    acc[r][c][l] += x[r][l] * y[c][l];
-                }
-            }
-        }
-    }
-    let mut sums = [[0f32; GRAD_COLUMNS]; GRAD_ROWS];
-    for r in 0..GRAD_ROWS {
-        for c in 0..GRAD_COLUMNS {
-            let mut tail = 0f32;
-            for (x, y) in a[r][whole..len].iter().zip(&b[c][whole..len]) {
-                tail += x * y;
-            }
-            sums[r][c] = fold(acc[r][c]) + tail;
-        }
-    }
-    sums
 }
 
 /// `Σ a·b` over the batch (`a` and `b` of one length), in [`LANES`] partial sums added in a
 /// fixed tree, then the last few in order. Each block of [`LANES`] is taken as an array, so
 /// the lanes' sums are one vector operation whatever the compiler judges of iterator adapters.
+// The order every weight gradient's sum follows ([`kernels::dots`]); the tests hold the
+// kernels to it.
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let whole = a.len() / LANES * LANES;
@@ -602,80 +468,106 @@ mod tests {
             seed ^= seed << 17;
             (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
         };
+        // Widths and batches around every tile's and vector's edges, and layers of more
+        // than one pass (over 256 inputs, or over 256 KB of weights).
         for (widths, n) in [
             (vec![2, 1, 3, 2], 1),
             (vec![2, 5, 9, 1], 7),
             (vec![3, 8, 4, 4], 8),
             (vec![4, 17, 13, 2], 9),
             (vec![2, 33, 1], 65),
+            (vec![5, 47, 19, 2], 40),
+            (vec![3, 300, 257, 1], 33),
+            (vec![1, 1024, 70], 17),
         ] {
-            let specs: Vec<LayerSpec> = widths
-                .windows(2)
-                .enumerate()
-                .map(|(i, w)| LayerSpec {
-                    name: "hidden",
-                    inputs: w[0] as i64,
-                    outputs: w[1] as i64,
-                    activation: if i + 2 < widths.len() { Activation::Tanh } else { Activation::Linear },
-                    init: crate::config::Init::GlorotUniform,
-                })
-                .collect();
-            let shape = Shape::of(&specs);
-            let params: Vec<f32> = (0..shape.len).map(|_| next()).collect();
-            let input: Vec<f32> = (0..widths[0] * n).map(|_| next()).collect();
-            let mut pass = vec![input.clone()];
-            forward(&shape, &params, n, &mut pass, 1);
-            // The plain forward pass.
-            let mut plain = vec![input];
-            for layer in &shape.layers {
-                let x = plain.last().unwrap().clone();
-                let mut y = vec![0f32; layer.outputs * n];
-                for o in 0..layer.outputs {
-                    for p in 0..n {
-                        let mut acc = params[layer.bias + o];
-                        for j in 0..layer.inputs {
-                            acc += params[layer.weight + o * layer.inputs + j] * x[j * n + p];
+            for path in Path::available() {
+                let loops = Loops { path, helpers: 1, pool: &NO_POOL };
+                let specs: Vec<LayerSpec> = widths
+                    .windows(2)
+                    .enumerate()
+                    .map(|(i, w)| LayerSpec {
+                        name: "hidden",
+                        inputs: w[0] as i64,
+                        outputs: w[1] as i64,
+                        activation: if i + 2 < widths.len() { Activation::Tanh } else { Activation::Linear },
+                        init: crate::config::Init::GlorotUniform,
+                    })
+                    .collect();
+                let shape = Shape::of(&specs);
+                let params: Vec<f32> = (0..shape.len).map(|_| next()).collect();
+                let input: Vec<f32> = (0..widths[0] * n).map(|_| next()).collect();
+                let mut pass = vec![input.clone()];
+                forward(&shape, &params, n, &mut pass, loops);
+                // The plain forward pass.
+                let mut plain = vec![input];
+                for layer in &shape.layers {
+                    let x = plain.last().unwrap().clone();
+                    let mut y = vec![0f32; layer.outputs * n];
+                    for o in 0..layer.outputs {
+                        for p in 0..n {
+                            let mut acc = params[layer.bias + o];
+                            for j in 0..layer.inputs {
+                                acc += params[layer.weight + o * layer.inputs + j] * x[j * n + p];
+                            }
+                            y[o * n + p] = acc;
                         }
-                        y[o * n + p] = acc;
                     }
+                    layer.activation.apply_host(&mut y);
+                    plain.push(y);
                 }
-                layer.activation.apply_host(&mut y);
-                plain.push(y);
-            }
-            let bits = |v: &[Vec<f32>]| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&pass), bits(&plain), "forward, widths {widths:?}, n {n}");
-            // Backward, both needs, against plain loops over the same pass.
-            let top: Vec<f32> = (0..widths[widths.len() - 1] * n).map(|_| next()).collect();
-            let (mut grad, mut spare, mut grads) = (top.clone(), Vec::new(), Vec::new());
-            backward(&shape, &params, n, &pass, &mut grad, &mut spare, Need::Params, &mut grads, 1);
-            let (mut input_grad, mut unused) = (top.clone(), Vec::new());
-            backward(&shape, &params, n, &pass, &mut input_grad, &mut spare, Need::Input, &mut unused, 1);
-            let (mut g, mut plain_grads) = (top, vec![0f32; shape.len]);
-            for (l, layer) in shape.layers.iter().enumerate().rev() {
-                layer.activation.derive_host(&mut g, &pass[l + 1]);
-                for o in 0..layer.outputs {
-                    let go = &g[o * n..(o + 1) * n];
-                    plain_grads[layer.bias + o] = sum(go);
+                let at = format!("{}, widths {widths:?}, n {n}", path.name());
+                assert_same_bits(&pass.concat(), &plain.concat(), &format!("forward, {at}"));
+                // Backward, both needs, against plain loops over the same pass.
+                let top: Vec<f32> = (0..widths[widths.len() - 1] * n).map(|_| next()).collect();
+                let (mut grad, mut spare, mut grads) = (top.clone(), Vec::new(), Vec::new());
+                backward(&shape, &params, n, &pass, &mut grad, &mut spare, Need::Params, &mut grads, loops);
+                let (mut input_grad, mut unused) = (top.clone(), Vec::new());
+                backward(
+                    &shape,
+                    &params,
+                    n,
+                    &pass,
+                    &mut input_grad,
+                    &mut spare,
+                    Need::Input,
+                    &mut unused,
+                    loops,
+                );
+                let (mut g, mut plain_grads) = (top, vec![0f32; shape.len]);
+                for (l, layer) in shape.layers.iter().enumerate().rev() {
+                    layer.activation.derive_host(&mut g, &pass[l + 1]);
+                    for o in 0..layer.outputs {
+                        let go = &g[o * n..(o + 1) * n];
+                        plain_grads[layer.bias + o] = sum(go);
+                        for i in 0..layer.inputs {
+                            plain_grads[layer.weight + o * layer.inputs + i] =
+                                dot(go, &pass[l][i * n..(i + 1) * n]);
+                        }
+                    }
+                    let mut below = vec![0f32; layer.inputs * n];
                     for i in 0..layer.inputs {
-                        plain_grads[layer.weight + o * layer.inputs + i] =
-                            dot(go, &pass[l][i * n..(i + 1) * n]);
-                    }
-                }
-                let mut below = vec![0f32; layer.inputs * n];
-                for i in 0..layer.inputs {
-                    for p in 0..n {
-                        let mut acc = 0f32;
-                        for o in 0..layer.outputs {
-                            acc += params[layer.weight + o * layer.inputs + i] * g[o * n + p];
+                        for p in 0..n {
+                            let mut acc = 0f32;
+                            for o in 0..layer.outputs {
+                                acc += params[layer.weight + o * layer.inputs + i] * g[o * n + p];
+                            }
+                            below[i * n + p] = acc;
                         }
-                        below[i * n + p] = acc;
                     }
+                    g = below;
                 }
-                g = below;
+                assert_same_bits(&grads, &plain_grads, &format!("parameter gradients, {at}"));
+                assert_same_bits(&input_grad, &g, &format!("input gradient, {at}"));
             }
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&grads), bits(&plain_grads), "parameter gradients, widths {widths:?}, n {n}");
-            assert_eq!(bits(&input_grad), bits(&g), "input gradient, widths {widths:?}, n {n}");
+        }
+    }
+
+    /// Fails, naming `what` and the first number that differs, unless `a` and `b` hold the
+    /// same bits.
+    fn assert_same_bits(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+            panic!("{what}: number {i} of {} differs: {} against {}", a.len(), a[i], b[i]);
         }
     }
 
