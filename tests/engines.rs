@@ -362,7 +362,9 @@ fn they_agree_when_the_discriminator_judges_packs() {
 /// near-zero gradients of a wide layer make it a test of luck; the tutorial's widths check it.
 #[test]
 fn they_agree_at_every_width() {
-    let cases: [(&[i64], &[i64], Activation, Loss, u64, i64); 8] = [
+    // G's and D's hidden widths, the activation, the loss, D's rounds, the packing.
+    type Case = (&'static [i64], &'static [i64], Activation, Loss, u64, i64);
+    let cases: [Case; 8] = [
         (&[1], &[1], Activation::Relu, Loss::Bce, 1, 1),
         (&[3, 2], &[2, 3], Activation::Tanh, Loss::LeastSquares, 1, 2),
         (&[17], &[33, 17], Activation::LeakyRelu(0.2), Loss::Hinge, 2, 1),
