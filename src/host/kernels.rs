@@ -447,32 +447,33 @@ unsafe fn block<V: Vector, const R: usize, const NV: usize>(
     }
 }
 
-/// `out[r · columns + c] = dot(a[r], b[c])` for the `[r][n]` rows of `a` and the rows of `b`,
-/// given point-major as `bt` (`[n][columns]`): each sum as [`super::dot`] runs it, in
-/// [`LANES`] partial sums (lane `l` adds the points `l`, `l + LANES`, … in order), folded in
-/// [`super::fold`]'s tree, then the last points added in order.
+/// `out[r · columns + c] = dot(a[r], b[c])` for the `[r][n]` rows of `a` and the `[c][n]` rows
+/// of `b`, also given point-major as `bt` (`[n][columns]`): each sum as [`super::dot`] runs
+/// it, in [`LANES`] partial sums (lane `l` adds the points `l`, `l + LANES`, … in order),
+/// folded in [`super::fold`]'s tree, then the last points added in order.
 ///
-/// The kernel runs lane by lane: lane `l`'s partial sums of a tile of rows × columns are a
-/// [`combine`]-like product over the points `l, l + LANES, …`, vectorised along the columns;
-/// the eight results are then folded a vector at a time.
-pub(crate) fn dots(path: Path, a: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
+/// Whole vectors of columns run lane by lane: lane `l`'s partial sums of a tile of rows ×
+/// columns are a [`combine`]-like product over the points `l, l + LANES, …`, vectorised along
+/// the columns; the eight results are then folded a vector at a time. The columns left over (a
+/// narrow layer's all) run pair by pair, each pair's [`LANES`] partial sums one vector.
+pub(crate) fn dots(path: Path, a: &[f32], b: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
     if n == 0 {
         out.fill(0.0);
         return;
     }
     let rows = a.len() / n;
     assert!(
-        a.len() == rows * n && bt.len() == n * columns && out.len() == rows * columns,
+        a.len() == rows * n && b.len() == n * columns && bt.len() == n * columns && out.len() == rows * columns,
         "whole rows of {n}"
     );
     match path {
         // SAFETY: the sizes are checked above; `Path::available` offers the x86 copies only
         // where the CPU has their features.
-        Path::Portable => unsafe { dot_tiles::<[f32; LANES], 3, 1>(a, bt, n, columns, out) },
+        Path::Portable => unsafe { dot_tiles::<[f32; LANES], [f32; LANES], 3, 1>(a, b, bt, n, columns, out) },
         #[cfg(target_arch = "x86_64")]
-        Path::Avx2 => unsafe { dots_avx2(a, bt, n, columns, out) },
+        Path::Avx2 => unsafe { dots_avx2(a, b, bt, n, columns, out) },
         #[cfg(target_arch = "x86_64")]
-        Path::Avx512 => unsafe { dots_avx512(a, bt, n, columns, out) },
+        Path::Avx512 => unsafe { dots_avx512(a, b, bt, n, columns, out) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("only x86-64 offers {}", path.name()),
     }
@@ -480,25 +481,29 @@ pub(crate) fn dots(path: Path, a: &[f32], bt: &[f32], n: usize, columns: usize, 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dots_avx2(a: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
-    unsafe { dot_tiles::<std::arch::x86_64::__m256, 6, 2>(a, bt, n, columns, out) }
+unsafe fn dots_avx2(a: &[f32], b: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
+    use std::arch::x86_64::__m256;
+    unsafe { dot_tiles::<__m256, __m256, 6, 2>(a, b, bt, n, columns, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn dots_avx512(a: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
-    unsafe { dot_tiles::<std::arch::x86_64::__m512, 8, 2>(a, bt, n, columns, out) }
+unsafe fn dots_avx512(a: &[f32], b: &[f32], bt: &[f32], n: usize, columns: usize, out: &mut [f32]) {
+    use std::arch::x86_64::{__m256, __m512};
+    unsafe { dot_tiles::<__m512, __m256, 8, 2>(a, b, bt, n, columns, out) }
 }
 
-/// [`dots`] in tiles of `R` rows × `NV` vectors of columns, then one vector, then single
-/// columns; single rows at the edge. The columns go in the outer loop, so that a block of
-/// `bt` stays in the nearest cache while every row passes it.
+/// [`dots`] in tiles of `R` rows × `NV` vectors `V` of columns, then one vector, then the
+/// columns left over pair by pair in vectors `L` of [`LANES`]; single rows at the edge. The
+/// columns go in the outer loop, so that a block of `bt` stays in the nearest cache while
+/// every row passes it.
 ///
 /// # Safety
-/// The sizes are [`dots`]'s, checked there.
+/// The sizes are [`dots`]'s, checked there; `L::WIDTH` is [`LANES`].
 #[inline(always)]
-unsafe fn dot_tiles<V: Vector, const R: usize, const NV: usize>(
+unsafe fn dot_tiles<V: Vector, L: Vector, const R: usize, const NV: usize>(
     a: &[f32],
+    b: &[f32],
     bt: &[f32],
     n: usize,
     columns: usize,
@@ -514,11 +519,52 @@ unsafe fn dot_tiles<V: Vector, const R: usize, const NV: usize>(
             row_dot_tiles::<V, R, 1>(c, a, bt, n, columns, out);
             c += V::WIDTH;
         }
-        while c < columns {
-            row_dot_tiles::<f32, R, 1>(c, a, bt, n, columns, out);
-            c += 1;
+        let rows = a.len() / n;
+        for c in c..columns {
+            let b = &b[c * n..(c + 1) * n];
+            let mut r = 0;
+            while r + R <= rows {
+                let sums = pair_dots::<L, R>(&a[r * n..(r + R) * n], b, n);
+                for (k, sum) in sums.into_iter().enumerate() {
+                    out[(r + k) * columns + c] = sum;
+                }
+                r += R;
+            }
+            for r in r..rows {
+                out[r * columns + c] = pair_dots::<L, 1>(&a[r * n..(r + 1) * n], b, n)[0];
+            }
         }
     }
+}
+
+/// [`super::dot`] of each of the `R` rows of `a` with `b` (all `n` long), each pair's
+/// [`LANES`] partial sums one vector `L`; the rows share the loads of `b`.
+///
+/// # Safety
+/// `L::WIDTH` is [`LANES`].
+#[inline(always)]
+unsafe fn pair_dots<L: Vector, const R: usize>(a: &[f32], b: &[f32], n: usize) -> [f32; R] {
+    debug_assert_eq!(L::WIDTH, LANES);
+    let whole = n / LANES * LANES;
+    let mut acc = [L::splat(0.0); R];
+    unsafe {
+        for k in (0..whole).step_by(LANES) {
+            let y = L::load(b.as_ptr().add(k));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                *acc = acc.add_product(L::load(a.as_ptr().add(r * n + k)), y);
+            }
+        }
+    }
+    std::array::from_fn(|r| {
+        let mut lanes = [0f32; LANES];
+        // SAFETY: `L` has `LANES` lanes.
+        unsafe { acc[r].store(lanes.as_mut_ptr()) };
+        let mut tail = 0f32;
+        for (x, y) in a[r * n + whole..(r + 1) * n].iter().zip(&b[whole..]) {
+            tail += x * y;
+        }
+        super::fold(lanes) + tail
+    })
 }
 
 /// Every row of [`dots`] over the columns from `c0`: tiles of `R` rows, then single rows.

@@ -344,7 +344,7 @@ pub(crate) fn backward(
             let (grad_rows, input_t_ref): (&[f32], &[f32]) = (grad, &input_t);
             in_parts(loops.pool, weight_grads, layer.inputs, parts, |first, rows| {
                 let a = &grad_rows[first * n..][..rows.len() / layer.inputs * n];
-                kernels::dots(loops.path, a, input_t_ref, n, layer.inputs, rows);
+                kernels::dots(loops.path, a, input, input_t_ref, n, layer.inputs, rows);
             });
             TRANSPOSED.set(input_t);
             if l == 0 {

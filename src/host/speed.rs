@@ -37,7 +37,7 @@ pub fn layer_rates(path: Path, inputs: usize, outputs: usize, n: usize, seconds:
         rate(flops, seconds, || {
             kernels::combine(path, None, &w, Strides { row: 1, term: inputs }, &g, n, &mut dx)
         }),
-        rate(flops, seconds, || kernels::dots(path, &g, &x_t, n, inputs, &mut dw)),
+        rate(flops, seconds, || kernels::dots(path, &g, &x, &x_t, n, inputs, &mut dw)),
     ]
 }
 
