@@ -66,8 +66,12 @@ lint: $(TORCH_DEP)
 	cargo fmt --all -- --check
 	$(TORCH_ENV) cargo clippy --release --all-targets -- -D warnings
 
-# The engines side by side (bench/engines.sh; BASELINE=older/gan1d and JAX_PYTHON=… add those).
+# The layer products against the core's peak (benches/kernels.rs), wide networks side by side
+# (bench/wide.sh), then the engines side by side (bench/engines.sh); BASELINE=older/gan1d and
+# JAX_PYTHON=… add those.
 bench: build
+	$(TORCH_ENV) cargo bench --bench kernels | tee target/kernels-bench.txt
+	$(TORCH_ENV) PEAK=$$(grep -o 'measured): [0-9.]*' target/kernels-bench.txt | grep -o '[0-9.]*$$') ./bench/wide.sh
 	$(TORCH_ENV) PYTHON=$(if $(LIBTORCH),,$(VENV)/bin/python) ./bench/engines.sh
 
 # Applies one-detail changes to the algorithm and shows that the tests catch each (slow).

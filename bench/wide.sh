@@ -5,20 +5,21 @@
 # (three layers of 512) at batch 256 as well.
 #
 # "ms/it" is the training loop alone: gan1d runs N and 2N iterations and the difference is
-# divided by N, which leaves out start-up and the final evaluation; JAX reports its loop time
-# (its compile time excluded). "GFLOP/s" is the layer products' floating-point work of one
+# divided by N, which leaves out start-up and the final evaluation; N is chosen per size so
+# that N iterations take about LOOP_S seconds (default 2). JAX runs 2N iterations and
+# reports its loop time (its compile time excluded). "GFLOP/s" is the layer products' floating-point work of one
 # iteration (a multiply-add counts two) over that time, the whole iteration's cost included:
 # a lower bound on the products' own rate. With PEAK (GFLOP/s, as `cargo bench --bench
 # kernels` measures it; `make bench` passes it) the share of one core's peak is printed too.
 # The JAX anchor fixes its batch at 128: at batch 256 only gan1d runs.
 #
 #   make bench                                 # the kernels, then this and bench/engines.sh
-#   N=200 bench/wide.sh                         # a quicker look
+#   LOOP_S=0.5 bench/wide.sh                    # a quicker look
 #   JAX_PYTHON=jaxenv/bin/python bench/wide.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gan1d}
-N=${N:-500}
+LOOP_S=${LOOP_S:-2}
 ALL=$(nproc)
 ANCHORS=${ANCHORS:-../shared/anchors}
 out=$(mktemp -d)
@@ -77,6 +78,10 @@ for widths in 64,64 256,256 512,512 64,64,64 256,256,256 512,512,512; do
   [ "$widths" = 512,512,512 ] && batches="128 256"
   for batch in $batches; do
     m=$(macs "$widths" "$batch")
+    # About LOOP_S seconds of iterations, at a guessed 0.05 ms plus 20 GFLOP/s an iteration;
+    # a multiple of 50 and at least 100, so that both runs draw their animation's 50 frames
+    # (each one the discriminator's view, costly at these widths) and the difference has none.
+    N=$(awk -v m="$m" -v s="$LOOP_S" 'BEGIN {ms = 0.05 + 2 * m / 20e9 * 1000; n = 50 * int(s * 1000 / ms / 50); print (n < 100) ? 100 : n}')
     args=(--g-hidden "$widths" --d-hidden "$widths" --batch "$batch")
     for threads in 1 "$ALL"; do
       ms=$(loop_ms "$threads" "${args[@]}")
@@ -94,4 +99,4 @@ for widths in 64,64 256,256 512,512 64,64,64 256,256,256 512,512,512; do
     fi
   done
 done
-printf '\n(tN: N threads; t1 on one core. %d and %d iterations for gan1d; GFLOP/s of the layer products over the whole iteration.)\n' "$N" $((2 * N))
+printf '\n(tN: N threads; t1 on one core. GFLOP/s: the layer products over the whole iteration.)\n'

@@ -8,7 +8,8 @@ use gan1d::host::speed::{fused_peak, layer_rates};
 
 fn main() {
     let seconds: f64 = std::env::var("KERNEL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(0.4);
-    let fused = fused_peak(seconds);
+    // The best of three measures: a shared machine's other work only ever lowers it.
+    let fused = (0..3).filter_map(|_| fused_peak(seconds)).reduce(f64::max);
     match fused {
         Some(p) => println!(
             "core's peak (fused multiply-adds on its widest vectors, measured): {p:.1} GFLOP/s; \
