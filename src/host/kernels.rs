@@ -463,7 +463,10 @@ pub(crate) fn dots(path: Path, a: &[f32], b: &[f32], bt: &[f32], n: usize, colum
     }
     let rows = a.len() / n;
     assert!(
-        a.len() == rows * n && b.len() == n * columns && bt.len() == n * columns && out.len() == rows * columns,
+        a.len() == rows * n
+            && b.len() == n * columns
+            && bt.len() == n * columns
+            && out.len() == rows * columns,
         "whole rows of {n}"
     );
     match path {
