@@ -170,6 +170,9 @@ pub struct TrainArgs {
     /// Adam's β₁, the decay of its gradient mean, for both networks
     #[arg(long, default_value_t = AdamConfig::default().beta1, value_parser = unit_interval, allow_negative_numbers = true)]
     pub beta1: f64,
+    /// Adam's β₂, the decay of its squared-gradient mean, for both networks
+    #[arg(long, default_value_t = AdamConfig::default().beta2, value_parser = unit_interval, allow_negative_numbers = true)]
+    pub beta2: f64,
     /// The loss: bce (the tutorial's binary cross-entropy), least-squares (Mao et al. 2017),
     /// hinge (Lim & Ye 2017) or relativistic (Jolicoeur-Martineau 2018); see the README
     #[arg(long, value_name = "NAME", default_value_t = TrainConfig::default().loss)]
@@ -481,7 +484,7 @@ fn signed(min: i64, max: i64) -> impl Fn(&str) -> Result<i64, String> + Clone + 
     move |s: &str| parse(s).map(|n| n as i64)
 }
 
-/// `--beta1`: a number in [0, 1).
+/// `--beta1`, `--beta2`: a number in [0, 1).
 fn unit_interval(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if (0.0..1.0).contains(&x) => Ok(x),

@@ -242,6 +242,7 @@ choices! {
         lr_half_life: u64 = |a| a.lr_half_life.expect("--lr-half-life was typed")
             => |m, t| t.lr_half_life, via set;
         beta1: f64 = |a| a.beta1 => |m, t| t.adam.beta1, via same;
+        beta2: f64 = |a| a.beta2 => |m, t| t.adam.beta2, via same;
         loss: Loss = |a| a.loss => |m, t| t.loss, via same;
         d_steps: u64 = |a| a.d_steps => |m, t| t.d_steps, via same;
     }
@@ -514,6 +515,7 @@ mod tests {
             ("--lr-d", "0.002", "0.001"),
             ("--lr-half-life", "9", "unset"),
             ("--beta1", "0.5", "0.9"),
+            ("--beta2", "0.9", "0.999"),
             ("--loss", "hinge", "bce"),
             ("--d-steps", "2", "1"),
         ];

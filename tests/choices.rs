@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_refused, gan1d, read_manifest, stderr, stdout};
 
-const CHOICES: [&str; 14] = [
+const CHOICES: [&str; 16] = [
     "--loss",
     "hinge",
     "--d-steps",
@@ -17,6 +17,8 @@ const CHOICES: [&str; 14] = [
     "0.0005",
     "--beta1",
     "0.5",
+    "--beta2",
+    "0.99",
     "--latent",
     "uniform",
     "--lr-half-life",
@@ -39,7 +41,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     let t = &manifest["train"];
     assert_eq!((t["loss"].as_str(), t["d_steps"].as_u64()), (Some("hinge"), Some(2)));
     assert_eq!((t["lr_g"].as_f64(), t["lr_d"].as_f64()), (Some(0.002), Some(0.0005)));
-    assert_eq!(t["adam"]["beta1"].as_f64(), Some(0.5));
+    assert_eq!((t["adam"]["beta1"].as_f64(), t["adam"]["beta2"].as_f64()), (Some(0.5), Some(0.99)));
     assert_eq!(manifest["model"]["latent"], "uniform");
     assert_eq!(t["lr_half_life"].as_u64(), Some(10));
     // Two rounds of two discriminator updates per iteration.
@@ -61,6 +63,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         ("--lr-g", "0.001", "lr_g", "0.002"),
         ("--lr-d", "0.001", "lr_d", "0.0005"),
         ("--beta1", "0.9", "beta1", "0.5"),
+        ("--beta2", "0.999", "beta2", "0.99"),
         ("--latent", "normal", "latent", "uniform"),
         ("--recipe", "robust", "recipe", "tutorial"),
         ("--lr-half-life", "7", "lr_half_life", "10"),
@@ -126,6 +129,8 @@ fn bad_choices_are_refused_in_one_line_before_anything_is_written() {
         (vec!["--d-steps", "0"], "--d-steps must be at least 1, got 0"),
         (vec!["--d-steps", "1000"], "--d-steps must be at most 100"),
         (vec!["--beta1", "1"], "--beta1 must be from 0 to below 1, got 1"),
+        (vec!["--beta2", "-0.1"], "--beta2 must be from 0 to below 1, got -0.1"),
+        (vec!["--beta2", "nan"], "--beta2 must be from 0 to below 1, got nan"),
         (vec!["--lr-g", "-1"], "--lr-g must be a positive number"),
         (vec!["--lr-d", "x"], "--lr-d must be a number"),
         (vec!["--latent", "cauchy"], "`cauchy` is not a latent distribution: use normal, uniform"),

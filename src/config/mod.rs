@@ -616,7 +616,7 @@ impl TrainConfig {
                 );
             }
         }
-        for (name, beta) in [("--beta1", adam.beta1), ("adam beta2", adam.beta2)] {
+        for (name, beta) in [("--beta1", adam.beta1), ("--beta2", adam.beta2)] {
             if !(0.0..1.0).contains(&beta) {
                 bail!("{name} must be in [0, 1), got {beta}");
             }
