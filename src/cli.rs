@@ -174,7 +174,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = AdamConfig::default().beta2, value_parser = unit_interval, allow_negative_numbers = true)]
     pub beta2: f64,
     /// The loss: bce (the tutorial's binary cross-entropy), least-squares (Mao et al. 2017),
-    /// hinge (Lim & Ye 2017) or relativistic (Jolicoeur-Martineau 2018); see the README
+    /// hinge (Lim & Ye 2017), relativistic (Jolicoeur-Martineau 2018) or wasserstein (Arjovsky
+    /// et al. 2017); see the README
     #[arg(long, value_name = "NAME", default_value_t = TrainConfig::default().loss)]
     pub loss: Loss,
     /// Discriminator rounds (a real and a fake update each, on fresh batches) per generator

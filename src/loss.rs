@@ -3,10 +3,11 @@
 //! over its own `n`), in tensor form and on the host. Every engine and every report takes them
 //! from here.
 //!
-//! A paired loss (relativistic) is given *relative* logits: `z_real − z_fake` for the
-//! discriminator's real term, `z_fake − z_real` for its fake term and for the generator. On
-//! them it is binary cross-entropy, which is what [`Loss::Relativistic`] computes here; the
-//! engines form the pairs.
+//! A paired loss (relativistic, Wasserstein) is given *relative* logits: `z_real − z_fake` for
+//! the discriminator's real term, `z_fake − z_real` for its fake term and for the generator. On
+//! them relativistic is binary cross-entropy and Wasserstein is the relative logit negated
+//! (linear: the mean over pairs of `z_fake − z_real` is the critic's `E d(x̃) − E d(x)`), which
+//! is what each computes here; the engines form the pairs.
 
 use tch::{Kind, Tensor};
 
@@ -36,6 +37,7 @@ impl Loss {
             Loss::LeastSquares => "least-squares loss",
             Loss::Hinge => "hinge loss",
             Loss::Relativistic => "relativistic cross-entropy",
+            Loss::Wasserstein => "critic's Wasserstein loss",
         }
     }
 
@@ -46,11 +48,11 @@ impl Loss {
     }
 
     /// How real the discriminator believes a point of logit `z` is, on `[0, 1]`: σ(z) for the
-    /// cross-entropies, `z` clamped for least squares, `(z + 1)/2` clamped for hinge, whose
-    /// margins are ±1.
+    /// cross-entropies and the critic (whose logits are relative, 0 undecided), `z` clamped for
+    /// least squares, `(z + 1)/2` clamped for hinge, whose margins are ±1.
     pub fn realness(self, z: f32) -> f32 {
         match self {
-            Loss::Bce | Loss::Relativistic => 1.0 / (1.0 + libm::expf(-z)),
+            Loss::Bce | Loss::Relativistic | Loss::Wasserstein => 1.0 / (1.0 + libm::expf(-z)),
             Loss::LeastSquares => z.clamp(0.0, 1.0),
             Loss::Hinge => ((z + 1.0) / 2.0).clamp(0.0, 1.0),
         }
@@ -74,6 +76,10 @@ impl Loss {
                 Term::Fake => (1.0 + z).max(0.0),
                 Term::Generator => -z,
             },
+            Loss::Wasserstein => match term {
+                Term::Real | Term::Generator => -z,
+                Term::Fake => z,
+            },
         }
     }
 
@@ -90,6 +96,10 @@ impl Loss {
                 Term::Real => (if z < 1.0 { -1.0 } else { 0.0 }) / n,
                 Term::Fake => (if z > -1.0 { 1.0 } else { 0.0 }) / n,
                 Term::Generator => -1.0 / n,
+            },
+            Loss::Wasserstein => match term {
+                Term::Real | Term::Generator => -1.0 / n,
+                Term::Fake => 1.0 / n,
             },
         }
     }
@@ -111,6 +121,10 @@ pub fn value(loss: Loss, term: Term, logits: &Tensor) -> Tensor {
             Term::Real => (-logits + 1.0).relu(),
             Term::Fake => (logits + 1.0).relu(),
             Term::Generator => -logits,
+        },
+        Loss::Wasserstein => match term {
+            Term::Real | Term::Generator => -logits,
+            Term::Fake => logits.shallow_clone(),
         },
     };
     per_run_mean(&per_point, Kind::Float)
@@ -136,6 +150,10 @@ pub fn gradient(loss: Loss, term: Term, logits: &Tensor) -> Tensor {
             Term::Real => -logits.lt(1.0).to_kind(Kind::Float),
             Term::Fake => logits.gt(-1.0).to_kind(Kind::Float),
             Term::Generator => logits.full_like(-1.0),
+        },
+        Loss::Wasserstein => match term {
+            Term::Real | Term::Generator => logits.full_like(-1.0),
+            Term::Fake => logits.full_like(1.0),
         },
     };
     let _ = grad.g_div_scalar_(n);

@@ -125,7 +125,10 @@ fn bad_choices_are_refused_in_one_line_before_anything_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     for (flags, needle) in [
-        (vec!["--loss", "mse"], "`mse` is not a loss: use bce, least-squares, hinge, relativistic"),
+        (
+            vec!["--loss", "mse"],
+            "`mse` is not a loss: use bce, least-squares, hinge, relativistic, wasserstein",
+        ),
         (vec!["--d-steps", "0"], "--d-steps must be at least 1, got 0"),
         (vec!["--d-steps", "1000"], "--d-steps must be at most 100"),
         (vec!["--beta1", "1"], "--beta1 must be from 0 to below 1, got 1"),

@@ -257,6 +257,8 @@ fn they_agree_under_every_training_choice() {
         (Loss::Hinge, 2, tanh.clone()),
         (Loss::Relativistic, 1, ModelConfig::default()),
         (Loss::Relativistic, 2, tanh.clone()),
+        (Loss::Wasserstein, 1, ModelConfig::default()),
+        (Loss::Wasserstein, 3, tanh.clone()),
     ] {
         let cfg = TrainConfig {
             loss,
@@ -335,6 +337,7 @@ fn they_agree_when_the_discriminator_judges_packs() {
         (2, Loss::Bce, 1, "ring", None),
         (4, Loss::Relativistic, 2, "grid", Some(100)),
         (4, Loss::Hinge, 1, "x^2", None),
+        (2, Loss::Wasserstein, 2, "grid", None),
         (8, Loss::LeastSquares, 2, "moons", Some(100)),
     ] {
         let model = ModelConfig { pack, generator_hidden: vec![15, 8], ..ModelConfig::default() };
@@ -370,7 +373,7 @@ fn they_agree_at_every_width() {
         (&[17], &[33, 17], Activation::LeakyRelu(0.2), Loss::Hinge, 2, 1),
         (&[64, 64], &[64, 64], Activation::Elu, Loss::Relativistic, 1, 2),
         (&[255, 129], &[257, 255], Activation::Relu, Loss::Bce, 1, 1),
-        (&[96, 96, 96], &[96, 96, 96], Activation::Tanh, Loss::Bce, 2, 4),
+        (&[96, 96, 96], &[96, 96, 96], Activation::Tanh, Loss::Wasserstein, 2, 4),
         (&[512, 512], &[300], Activation::LeakyRelu(0.2), Loss::LeastSquares, 1, 1),
         (&[1024], &[1024], Activation::Elu, Loss::Bce, 1, 1),
     ];

@@ -742,7 +742,12 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
         ),
         ("a G learning rate that is 0 in float32", train(&["--lr-g", "1e-46"]), none(), "is 0 in float32"),
         ("a beta1 that is 1 in float32", train(&["--beta1", "0.999999999"]), none(), "is 1 in float32"),
-        ("a beta2 that is 1 in float32", train(&["--beta2", "0.999999999"]), none(), "--beta2 0.999999999 is 1 in float32"),
+        (
+            "a beta2 that is 1 in float32",
+            train(&["--beta2", "0.999999999"]),
+            none(),
+            "--beta2 0.999999999 is 1 in float32",
+        ),
         (
             "a leaky slope that is 1 in float32",
             train(&["--activation", "leaky-relu:0.99999999999"]),

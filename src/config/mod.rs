@@ -138,6 +138,10 @@ pub enum Loss {
     /// point, D minimises `softplus(−(z_real − z_fake))`, G `softplus(−(z_fake − z_real))`.
     /// D's two batches make one update.
     Relativistic,
+    /// Wasserstein (Arjovsky et al. 2017), as WGAN-GP trains it: D, the critic, minimises
+    /// `z_fake − z_real` over pairs of a real and a fake point (the mean of `d(x̃) − d(x)`), G
+    /// `−z_fake`. D's two batches make one update.
+    Wasserstein,
 }
 
 named_choices!(
@@ -147,13 +151,14 @@ named_choices!(
     LeastSquares => "least-squares",
     Hinge => "hinge",
     Relativistic => "relativistic",
+    Wasserstein => "wasserstein",
 );
 
 impl Loss {
     /// Whether the discriminator's loss pairs real with fake points, so that its two batches
     /// make one update rather than the tutorial's two.
     pub fn is_paired(self) -> bool {
-        self == Loss::Relativistic
+        matches!(self, Loss::Relativistic | Loss::Wasserstein)
     }
 
     /// Discriminator updates in `rounds` rounds: two a round (real, then fake), or one for a

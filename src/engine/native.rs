@@ -835,7 +835,7 @@ mod tests {
     /// whole iteration they are bit for bit those before it, while the generator's moved.
     #[test]
     fn a_generator_step_leaves_the_discriminator_bitwise_unchanged() {
-        for loss in [Loss::Bce, Loss::Relativistic] {
+        for loss in [Loss::Bce, Loss::Relativistic, Loss::Wasserstein] {
             let cfg = ModelConfig::default();
             let keys = Keys::new(&[5, 6], Device::Cpu);
             let rules = Rules { loss, ..Rules::tutorial() };
