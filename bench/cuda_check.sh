@@ -32,9 +32,15 @@ check() {  # check NAME COMMAND…: runs it, records the exit code and the stder
   tail -3 "$work/$name.err" | sed 's/^/    /' | tee -a "$report"
   return $rc
 }
-metric() {  # metric DIR: residual, KS, widest gap, energy of evaluate -n 10000 on the CPU
-  "$BIN" evaluate --checkpoint "$1" -n 10000 --json 2>/dev/null \
-    | "$PYTHON" -c 'import json,sys; g=json.load(sys.stdin)["generated"]; print("residual %.4f KS %.4f gap %.4f energy %.5f" % (g["residual_mean"], g["ks"], g["widest_gap"], g["energy_distance"]))'
+metric() {  # metric DIR: evaluate -n 10000 on the CPU: a curve's residual, KS, widest gap and
+  # energy; a plane target's modes covered, high-quality share, KS and energy
+  "$BIN" evaluate --checkpoint "$1" -n 10000 --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+g = json.load(sys.stdin)["generated"]
+if g.get("modes") is not None:
+    print("modes %d of %d, HQ %.3f, KS %.4f, energy %.5f" % (g["modes_covered"], g["modes"], g["high_quality_share"], g["ks"], g["energy_distance"]))
+else:
+    print("residual %.4f KS %.4f gap %.4f energy %.5f" % (g["residual_mean"], g["ks"], g["widest_gap"], g["energy_distance"]))'
 }
 
 say "gan1d CUDA check, $(date -u), device $DEVICE, $EPOCHS iterations"
@@ -101,8 +107,25 @@ say "[sigint] exit $rc"; tail -2 "$work/sigint.err" | sed 's/^/    /' | tee -a "
 reached=$("$PYTHON" -c "import json; print(json.load(open('$work/sigint/config.json'))['iteration'])")
 check sigint-resume "$BIN" train --resume "$work/sigint" --device "$DEVICE" --epochs $((reached + 100)) --quiet
 
+say "== 4b. training choices on $DEVICE: the robust recipe on grid and sine, packing, the critic's loss"
+for args in "--recipe robust --target grid" "--recipe robust --target sine" "--pack 4 --target ring" \
+  "--loss wasserstein --beta2 0.9 --d-steps 5 --target grid"; do
+  name=choice-$(echo "$args" | tr -cs 'a-z0-9' '-' | sed 's/-$//')
+  # shellcheck disable=SC2086
+  check "$name" "$BIN" train --device "$DEVICE" --epochs "$EPOCHS" --eval-every "$EPOCHS" --quiet --out "$work/$name" $args
+  say "    $(metric "$work/$name" 2>/dev/null || echo "no metrics")"
+done
+# Gradient penalties and spectral normalisation (issue 33) join this list when they land.
+
 CORES=$(nproc)
+WIDE_EPOCHS=${WIDE_EPOCHS:-500}
+[ -n "${QUICK:-}" ] && WIDE_EPOCHS=20
 say "== 5. speed: single run and ensembles, $DEVICE (fused engine) against the CPU (native engine, $CORES threads)"
+for dev in cpu "$DEVICE"; do
+  t0=$(now); "$BIN" train --device "$dev" --threads "$CORES" --g-hidden 512,512,512 --d-hidden 512,512,512 --batch 256 \
+    --epochs "$WIDE_EPOCHS" --eval-every "$WIDE_EPOCHS" --quiet --out "$work/wide-$dev" --overwrite >/dev/null 2>"$work/wide-$dev.err"; t1=$(now)
+  say "G and D 512,512,512, batch 256, $WIDE_EPOCHS iterations on $dev: $(secs "$t0" "$t1") s, $(grep -o '[0-9]* it/s' "$work/wide-$dev.err")"
+done
 for dev in cpu "$DEVICE"; do
   t0=$(now); "$BIN" train --device "$dev" --seed 1 --epochs "$EPOCHS" --quiet --out "$work/speed-$dev" --overwrite >/dev/null 2>&1; t1=$(now)
   say "single run on $dev: $(secs "$t0" "$t1") s"
