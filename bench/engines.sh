@@ -18,19 +18,13 @@
 #   JAX_PYTHON=jaxenv/bin/python bench/engines.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-target/release/gan1d}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 KS=${KS:-1 4 16 64 256}
 ROUNDS=${ROUNDS:-3}
 EPOCHS=${EPOCHS:-10000}
 # Ensembles run fewer iterations: the time per member-iteration is what they measure.
 ENSEMBLE_EPOCHS=${ENSEMBLE_EPOCHS:-2000}
-ALL=$(nproc)
-ANCHORS=${ANCHORS:-../shared/anchors}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-now() { date +%s.%N; }
-one_core() { if command -v taskset >/dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
 
 # Runs `gan1d train` (binary $1, threads $2, then its arguments); prints "process_s ms_per_member_it".
 gan1d_run() {

@@ -18,15 +18,9 @@
 #   JAX_PYTHON=jaxenv/bin/python bench/wide.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-target/release/gan1d}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 LOOP_S=${LOOP_S:-2}
-ALL=$(nproc)
-ANCHORS=${ANCHORS:-../shared/anchors}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-
-now() { date +%s.%N; }
-one_core() { if command -v taskset >/dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
 
 # Seconds gan1d reports for `train` with threads $1, then its arguments.
 train_s() {

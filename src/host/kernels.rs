@@ -192,55 +192,39 @@ pub(super) mod x86 {
     use super::Vector;
     use std::arch::x86_64::*;
 
-    // The intrinsics below need AVX (AVX-512F for `__m512`); these methods are only reached
-    // from the copies compiled with those features, into which they are inlined.
-    impl Vector for __m256 {
-        const WIDTH: usize = 8;
-        #[inline(always)]
-        unsafe fn load(from: *const f32) -> Self {
-            unsafe { _mm256_loadu_ps(from) }
-        }
-        #[inline(always)]
-        unsafe fn store(self, to: *mut f32) {
-            unsafe { _mm256_storeu_ps(to, self) }
-        }
-        #[inline(always)]
-        fn splat(x: f32) -> Self {
-            unsafe { _mm256_set1_ps(x) }
-        }
-        #[inline(always)]
-        fn add_product(self, a: Self, b: Self) -> Self {
-            unsafe { _mm256_add_ps(self, _mm256_mul_ps(a, b)) }
-        }
-        #[inline(always)]
-        fn add(self, b: Self) -> Self {
-            unsafe { _mm256_add_ps(self, b) }
-        }
+    /// `Vector` for an x86 register type over its intrinsics (which need AVX, or AVX-512F for
+    /// `__m512`): these methods are only reached from the copies compiled with those features,
+    /// into which they are inlined.
+    macro_rules! register {
+        ($vector:ty, $width:expr, $load:ident, $store:ident, $set1:ident, $add:ident, $mul:ident) => {
+            impl Vector for $vector {
+                const WIDTH: usize = $width;
+                #[inline(always)]
+                unsafe fn load(from: *const f32) -> Self {
+                    unsafe { $load(from) }
+                }
+                #[inline(always)]
+                unsafe fn store(self, to: *mut f32) {
+                    unsafe { $store(to, self) }
+                }
+                #[inline(always)]
+                fn splat(x: f32) -> Self {
+                    unsafe { $set1(x) }
+                }
+                #[inline(always)]
+                fn add_product(self, a: Self, b: Self) -> Self {
+                    unsafe { $add(self, $mul(a, b)) }
+                }
+                #[inline(always)]
+                fn add(self, b: Self) -> Self {
+                    unsafe { $add(self, b) }
+                }
+            }
+        };
     }
 
-    impl Vector for __m512 {
-        const WIDTH: usize = 16;
-        #[inline(always)]
-        unsafe fn load(from: *const f32) -> Self {
-            unsafe { _mm512_loadu_ps(from) }
-        }
-        #[inline(always)]
-        unsafe fn store(self, to: *mut f32) {
-            unsafe { _mm512_storeu_ps(to, self) }
-        }
-        #[inline(always)]
-        fn splat(x: f32) -> Self {
-            unsafe { _mm512_set1_ps(x) }
-        }
-        #[inline(always)]
-        fn add_product(self, a: Self, b: Self) -> Self {
-            unsafe { _mm512_add_ps(self, _mm512_mul_ps(a, b)) }
-        }
-        #[inline(always)]
-        fn add(self, b: Self) -> Self {
-            unsafe { _mm512_add_ps(self, b) }
-        }
-    }
+    register!(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_mul_ps);
+    register!(__m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_mul_ps);
 }
 
 /// Where [`combine`] finds `m[r][j]`, the weight of row `r`'s term `j`: at
