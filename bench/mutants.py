@@ -97,10 +97,10 @@ MUTANTS = [
     (
         "native-generator-step-moves-discriminator",
         "src/engine/native.rs",
-        "                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);",
-        "                    adam(p, m, v, &self.s.g_grads, self.plan.g_step);\n"
+        "                    adam_parts(self.plan.loops, p, m, v, &self.s.g_grads, self.plan.g_step);",
+        "                    adam_parts(self.plan.loops, p, m, v, &self.s.g_grads, self.plan.g_step);\n"
         "                    let [p, m, v] = &mut self.w.d;\n"
-        "                    adam(p, m, v, &self.s.d_grads, self.plan.g_step);",
+        "                    adam_parts(self.plan.loops, p, m, v, &self.s.d_grads, self.plan.g_step);",
     ),
     (
         "native-paired-against-the-next-real-pack",
@@ -131,8 +131,8 @@ MUTANTS = [
     (
         "host-no-activation-derivative",
         "src/host/mod.rs",
-        "layer.activation.derive_host(grad, output);",
-        "let _ = output;",
+        "kernels::derive(loops.path, layer.activation, rows, &output[first * n..]);",
+        "let _ = (&output, rows, first);",
     ),
     # Activations.
     (
