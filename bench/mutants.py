@@ -237,7 +237,7 @@ def main():
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target", "mutants"))
     # The source as it is now, so that edits made while this runs change nothing.
     base = tempfile.mkdtemp(prefix="gan1d-mutants-base-")
-    for item in ("Cargo.toml", "Cargo.lock", "build.rs", "rustfmt.toml", "src", "tests", "bench", "models"):
+    for item in ("Cargo.toml", "Cargo.lock", "build.rs", "rustfmt.toml", "src", "tests", "benches", "bench", "models"):
         source = os.path.join(ROOT, item)
         copy = shutil.copytree if os.path.isdir(source) else shutil.copy2
         copy(source, os.path.join(base, item))
@@ -262,6 +262,9 @@ def main():
             if "could not compile" in output:
                 sys.exit(f"mutant {name} does not compile; update bench/mutants.py:\n{output[-3000:]}")
             caught_by = failing_tests(output)
+            if build.returncode != 0 and not caught_by:
+                # Cargo failed before any test could: a broken scratch copy, not a catch.
+                sys.exit(f"mutant {name}: cargo test failed without a failing test:\n{output[-3000:]}")
             replica = "not run (no Python with torch)"
             if caught_by:
                 replica = "not needed"
