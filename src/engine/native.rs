@@ -207,7 +207,8 @@ impl Engine for NativeEngine {
         // More helpers than cores only adds threads to start.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         self.helpers = (threads / members).clamp(1, cores);
-        let wanted = members.max(self.helpers);
+        // Threads beyond the cores would only wait for one: the parts queue up instead.
+        let wanted = members.max(self.helpers).min(cores);
         if self.pool.threads() != wanted {
             self.pool = Pool::new(wanted);
         }
