@@ -283,7 +283,14 @@ fn kill_9_while_drawing_loses_no_picture_once_resumed() {
         let dir = tmp.path().join(format!("round-{round}"));
         let args = run(&dir);
         let child = spawn_train(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        sleep(Duration::from_millis(150 + state % 900));
+        // From the first checkpoint on, whatever the machine's speed: libtorch's start-up alone
+        // can outlast a fixed delay on a loaded machine, and a run killed before it has nothing
+        // to resume.
+        let started = std::time::Instant::now();
+        while !dir.join("config.json").exists() && started.elapsed() < Duration::from_secs(30) {
+            sleep(Duration::from_millis(5));
+        }
+        sleep(Duration::from_millis(state % 700));
         send(&child, "KILL");
         killed += !finish(child).status.success() as u32;
         if !dir.join("config.json").exists() {
