@@ -13,8 +13,9 @@
 //! - exp, tanh and their relatives come from the `libm` crate, plain Rust, not the platform.
 //!
 //! Activations are kept feature-major (`[features][points]`), so that every inner loop runs
-//! along the batch, which the compiler vectorises. Several outputs' sums run side by side
-//! (tiles), and a large layer may be split over threads by its outputs; neither changes the
+//! along the batch. The layer products' loops ([`kernels`]) run tiles of several sums side by
+//! side in the CPU's vectors (portable, AVX2 or AVX-512, picked at run time), and a large
+//! layer may be split over a pool's threads by its outputs ([`in_parts`]); neither changes the
 //! order of any one sum, so neither changes a bit.
 
 use std::sync::Mutex;
@@ -33,6 +34,7 @@ pub(crate) use kernels::dispatched;
 pub mod speed;
 pub use kernels::Path;
 use kernels::Strides;
+
 /// Points one evaluation pass holds at once, so that its buffers stay small whatever the
 /// evaluation's size; the points are independent, so the numbers do not depend on it.
 const EVAL_CHUNK: usize = 4096;
