@@ -6,11 +6,12 @@
 //! The layers' passes are [`crate::host`]'s, with the same bits on every CPU; this file owns the
 //! iteration around them (rounds, packing, pairing, the generator's pass) and Adam.
 //!
-//! The hot loops are compiled twice, for any x86-64 and with AVX2, and chosen at run time;
-//! both are the same operations in the same order, so they give the same bits (a test checks).
-//! Members are independent: `--threads N` splits them over N threads, threads left over split
-//! each member's large layers by their outputs (`host`), and member S's numbers are those of
-//! `--seed S` alone, bit for bit, whatever K and N are.
+//! The hot loops are compiled per instruction set (any CPU, AVX2, and AVX-512 for the layer
+//! products) and chosen at run time; all are the same operations in the same order, so they
+//! give the same bits (tests check). Members are independent: `--threads N` splits them over a
+//! pool of threads kept for the run, threads left over split each member's large layers by
+//! their outputs (`host`), and member S's numbers are those of `--seed S` alone, bit for bit,
+//! whatever K and N are.
 
 use std::sync::Mutex;
 
@@ -340,9 +341,10 @@ impl Engine for NativeEngine {
     }
 }
 
-/// The loops. [`member_step`] is compiled twice: for any x86-64 CPU, and with AVX2 where the CPU
-/// has it; everything it calls is inlined into it, so both copies run the same operations in
-/// the same order.
+/// The loops outside the layer products. [`member_step`] is compiled twice: for any x86-64 CPU,
+/// and with AVX2 where the plan's copy of the loops is not the portable one; everything it
+/// calls is inlined into it, so both copies run the same operations in the same order. The
+/// layer products pick their own copy ([`crate::host::Path`]), AVX-512 included.
 mod kernels {
     use super::*;
 
