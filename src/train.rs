@@ -425,29 +425,34 @@ impl Trainer {
 
     /// [`Trainer::view`] of each `(member, generated points)`, in order, computed on the
     /// trainer's threads: each is a pure function of its member's networks and points, so the
-    /// threads change no number.
+    /// threads change no number. A few members at a time, each with its discriminator
+    /// unpacked: a large ensemble of wide ones would not fit in memory at once.
     pub fn views(&self, fakes: &[(usize, &[(f32, f32)])]) -> Vec<crate::view::View> {
         let layers = self.model_cfg.discriminator_layers();
-        let discriminators: Vec<HostNetwork> = fakes
-            .iter()
-            .map(|&(k, _)| {
-                let [_, discriminator] = self.member_state(k);
-                HostNetwork::new(&layers, &discriminator.params)
-                    .expect("a member's discriminator fits its layers")
-            })
-            .collect();
-        let jobs: Vec<_> = fakes
-            .iter()
-            .zip(&discriminators)
-            .map(|(&(k, fake), discriminator)| {
-                let member = &self.members[k];
-                (fake, discriminator, member.cfg.loss, member.reference.as_slice())
-            })
-            .collect();
         let (target, scaling, pack) = (&self.target, self.scaling, self.model_cfg.pack as usize);
-        on_threads(&jobs, self.threads, |&(fake, discriminator, loss, real)| {
-            crate::view::Lens { discriminator, loss, pack, scaling }.view(target, fake, real)
-        })
+        let mut views = Vec::with_capacity(fakes.len());
+        for chunk in fakes.chunks(8 * self.threads.max(1)) {
+            let discriminators: Vec<HostNetwork> = chunk
+                .iter()
+                .map(|&(k, _)| {
+                    let [_, discriminator] = self.member_state(k);
+                    HostNetwork::new(&layers, &discriminator.params)
+                        .expect("a member's discriminator fits its layers")
+                })
+                .collect();
+            let jobs: Vec<_> = chunk
+                .iter()
+                .zip(&discriminators)
+                .map(|(&(k, fake), discriminator)| {
+                    let member = &self.members[k];
+                    (fake, discriminator, member.cfg.loss, member.reference.as_slice())
+                })
+                .collect();
+            views.extend(on_threads(&jobs, self.threads, |&(fake, discriminator, loss, real)| {
+                crate::view::Lens { discriminator, loss, pack, scaling }.view(target, fake, real)
+            }));
+        }
+        views
     }
 
     /// Every live member's evaluation, `None` for the others. The metrics, the costly part,
