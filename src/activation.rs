@@ -133,6 +133,44 @@ impl Activation {
         }
     }
 
+    /// Whether the second derivative is anything but zero almost everywhere: ReLU, LeakyReLU
+    /// and linear layers are straight on each side of 0, so a gradient penalty's second-order
+    /// pass goes through their weights alone.
+    pub fn is_curved(self) -> bool {
+        matches!(self, Activation::Tanh | Activation::Elu)
+    }
+
+    /// `grad` times the second derivative at each pre-activation, read off the layer's
+    /// `output` as [`Activation::derivative`] reads the first: tanh's `−2h(1 − h²)`, ELU's
+    /// `h + 1` where its output is not positive, zero for the others.
+    pub fn second_derivative(self, grad: &Tensor, output: &Tensor) -> Tensor {
+        match self {
+            Activation::Tanh => grad * (output * -2.0) * (output * output).neg().g_add_scalar(1.0),
+            Activation::Elu => grad * output.g_add_scalar(1.0) * output.le(0.0).to_kind(output.kind()),
+            Activation::Relu | Activation::LeakyRelu(_) | Activation::Linear => grad.zeros_like(),
+        }
+    }
+
+    /// [`Activation::second_derivative`] on the host, in place over `grad`.
+    #[inline(always)]
+    pub fn second_host(self, grad: &mut [f32], output: &[f32]) {
+        let output = &output[..grad.len()];
+        match self {
+            Activation::Tanh => {
+                for i in 0..grad.len() {
+                    let h = output[i];
+                    grad[i] = grad[i] * (-2.0 * h) * (1.0 - h * h);
+                }
+            }
+            Activation::Elu => {
+                for i in 0..grad.len() {
+                    grad[i] = if output[i] > 0.0 { 0.0 } else { grad[i] * (output[i] + 1.0) };
+                }
+            }
+            Activation::Relu | Activation::LeakyRelu(_) | Activation::Linear => grad.fill(0.0),
+        }
+    }
+
     /// Every activation without a parameter, for parsing by name.
     const NAMED: [Activation; 5] = [
         Activation::Relu,
@@ -205,6 +243,35 @@ mod tests {
         assert_eq!("leaky-relu".parse(), Ok(Activation::LeakyRelu(0.3)));
         for bad in ["leaky-relu:1", "leaky-relu:-0.1", "leaky-relu:x", "sigmoid", "RELU", ""] {
             assert!(bad.parse::<Activation>().is_err(), "{bad}");
+        }
+    }
+
+    /// Each second derivative, read off the output, on the host and in tensors, against
+    /// autograd's derivative of its own first derivative (`create_graph`), away from 0 where
+    /// ReLU's relatives have none.
+    #[test]
+    fn second_derivatives_match_autograd() {
+        let values = [-2.5f32, -0.7, -1e-2, 1e-2, 0.4, 3.0];
+        let xs = Tensor::from_slice(&values);
+        for a in ALL {
+            let x = xs.copy().set_requires_grad(true);
+            let y = a.apply(&x * 1.0);
+            let first = Tensor::run_backward(&[y.sum(Kind::Float)], &[&x], true, true).remove(0);
+            let reference = if first.requires_grad() {
+                Tensor::run_backward(&[first.sum(Kind::Float)], &[&x], false, false).remove(0)
+            } else {
+                x.zeros_like()
+            };
+            let output = y.detach();
+            let ones = output.ones_like();
+            let tensor = a.second_derivative(&ones, &output);
+            let mut host = vec![1f32; values.len()];
+            a.second_host(&mut host, &Vec::<f32>::try_from(&output).unwrap());
+            let diff = (&tensor - &reference).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "{a}: tensor form off by {diff}");
+            let diff = (Tensor::from_slice(&host) - &reference).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "{a}: host form off by {diff}");
+            assert_eq!(a.is_curved(), reference.abs().max().double_value(&[]) > 0.0, "{a}");
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{
-    Activation, AdamConfig, EngineKind, Latent, Loss, ModelConfig, Recipe, TrainConfig, limits,
+    Activation, AdamConfig, EngineKind, Latent, Loss, ModelConfig, Penalty, Recipe, TrainConfig, limits,
 };
 use crate::device::DeviceChoice;
 use crate::plan::{ModelChoices, TrainPlan, Typed};
@@ -182,6 +182,16 @@ pub struct TrainArgs {
     /// update
     #[arg(long, value_name = "N", default_value_t = TrainConfig::default().d_steps, value_parser = whole(1, limits::MAX_D_STEPS), allow_negative_numbers = true)]
     pub d_steps: u64,
+    /// A penalty on the discriminator's input gradient: none, r1 (on real points; Mescheder et
+    /// al. 2018), r2 (on fakes), wgan-gp (one-centred, between real and fake points;
+    /// Gulrajani et al. 2017) or dragan (one-centred, near real points; Kodali et al. 2017);
+    /// see the README
+    #[arg(long, value_name = "NAME", default_value_t = TrainConfig::default().penalty)]
+    pub penalty: Penalty,
+    /// The penalty's weight: γ of R1 and R2 (the penalty is γ/2 times the mean squared norm),
+    /// λ of WGAN-GP and DRAGAN; only with --penalty [default: 10]
+    #[arg(long, value_name = "W", value_parser = positive(limits::MAX_PENALTY_WEIGHT), allow_negative_numbers = true)]
+    pub penalty_weight: Option<f64>,
     /// Iterations over which both networks' Adam step sizes halve, continuously (at iteration
     /// t, each is its value times 2^(-t/N)); unset keeps them constant
     #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]

@@ -27,6 +27,8 @@ pub struct IterationBatches {
     pub latent_half: Tensor,
     /// `[K, batch, latent_dim]`
     pub latent_full: Tensor,
+    /// For a penalty that draws its points: `[K, d_steps · half_batch, 3]`, uniform on [0, 1).
+    pub penalty: Option<Tensor>,
 }
 
 /// The training iterations' random batches of K runs: each a pure function of the run's seed
@@ -53,6 +55,8 @@ pub struct TrainingDraws {
     threads: usize,
     /// The scaling, for the host's draws.
     plain_scaling: Scaling,
+    /// Whether the run's penalty draws its points.
+    penalty: bool,
     /// The first iteration of the chunk held, and the chunk: `[K, T, half_batch, 2]`,
     /// `[K, T, half_batch, latent_dim]`, `[K, T, batch, latent_dim]`.
     held: Option<(u64, IterationBatches)>,
@@ -84,6 +88,7 @@ impl TrainingDraws {
             chunk: (CHUNK_NUMBERS / per_iteration).clamp(1, MAX_CHUNK),
             threads: 1,
             plain_scaling: scaling,
+            penalty: cfg.penalty.draws(),
             held: None,
         }
     }
@@ -106,14 +111,27 @@ impl TrainingDraws {
             real: chunk.real.select(1, t),
             latent_half: chunk.latent_half.select(1, t),
             latent_full: chunk.latent_full.select(1, t),
+            penalty: chunk.penalty.as_ref().map(|p| p.select(1, t)),
         }
     }
 
     fn draw_chunk(&self, first: u64) -> IterationBatches {
-        if self.keys.device() == Device::Cpu {
-            return self.draw_chunk_on_host(first);
-        }
-        self.draw_chunk_by_tensors(first)
+        let mut batches = if self.keys.device() == Device::Cpu {
+            self.draw_chunk_on_host(first)
+        } else {
+            self.draw_chunk_by_tensors(first)
+        };
+        batches.penalty = self.penalty.then(|| self.penalty_chunk(first));
+        batches
+    }
+
+    /// A penalty's uniform numbers for the chunk from `first`: its own draw, so that no other
+    /// number of the run changes with it. Scaling a word's 24 bits onto [0, 1) is exact, so
+    /// libtorch computes the same bits on every CPU.
+    fn penalty_chunk(&self, first: u64) -> Tensor {
+        let per_point = crate::penalty::DRAWS_PER_POINT;
+        let numbers = self.keys.draw(Tag::Penalty, first, self.chunk, self.half_batch * per_point);
+        rng::uniform(&numbers, 0.0, 1.0).view([self.keys.len(), self.chunk, self.half_batch, per_point])
     }
 
     /// [`TrainingDraws::draw_chunk`] by tensor operations on the keys' device.
@@ -137,6 +155,7 @@ impl TrainingDraws {
             real: real.view([k, t, half, 2]),
             latent_half: latent(&numbers[1], half),
             latent_full: latent(&numbers[2], full),
+            penalty: None,
         }
     }
 }
@@ -190,6 +209,7 @@ impl TrainingDraws {
             real: Tensor::from_slice(&real).view([k, t, half, 2]),
             latent_half: Tensor::from_slice(&latent_half).view([k, t, half, dim]),
             latent_full: Tensor::from_slice(&latent_full).view([k, t, full, dim]),
+            penalty: None,
         }
     }
 }

@@ -26,6 +26,7 @@ mod loss;
 mod metrics;
 mod model;
 pub mod output;
+mod penalty;
 mod plan;
 
 mod plot;

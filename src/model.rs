@@ -17,6 +17,7 @@
 use tch::Tensor;
 
 use crate::config::{LayerSpec, ModelConfig, parameter_count, variables};
+use crate::penalty::{self, Weighted};
 use crate::rng::{self, Keys, Tag};
 
 /// One fully connected layer of K runs, `y = act(x Wᵀ + b)`, as views into the flat
@@ -211,6 +212,59 @@ impl Mlp {
         Some(match activations.unpacked {
             Some(shape) => grad.reshape(shape),
             None => grad,
+        })
+    }
+
+    /// Adds to [`Mlp::grads`] the gradient of `rule`'s penalty at `points` (`[K, n, d]`, packed
+    /// here as the network reads them) with respect to the parameters, for a network with one
+    /// output: the formulas of `crate::host::second_order`, in tensors. The input gradient of
+    /// the output gives the penalty's direction `u` ([`penalty::direction`]); a forward-mode
+    /// pass from `u` carries the tangents; a backward pass carries the adjoints of the tangents
+    /// before activation (`Ȧ`) and of the pre-activations (`Ā`), the latter zero until a curved
+    /// layer (tanh, ELU) feeds it.
+    pub fn add_penalty_gradient(&self, points: &Tensor, rule: Weighted) {
+        tch::no_grad(|| {
+            let mut outputs = vec![self.inward(&pack(points, self.pack))];
+            for layer in &self.layers {
+                let ys = self.layer_forward(layer, outputs.last().expect("the input is there"));
+                outputs.push(ys);
+            }
+            let top = outputs.last().expect("a network has layers").ones_like();
+            let mut g = top.shallow_clone();
+            for (index, layer) in self.layers.iter().enumerate().rev() {
+                g = layer.spec.activation.derivative(g, &outputs[index + 1]).matmul(&layer.weight);
+            }
+            let direction = self.inward(&penalty::direction(rule, &self.outward(g)));
+            let mut tangents = vec![direction];
+            let mut slopes = Vec::with_capacity(self.layers.len());
+            for (index, layer) in self.layers.iter().enumerate() {
+                let slope = tangents[index].matmul(&layer.weight_t);
+                tangents.push(layer.spec.activation.derivative(slope.shallow_clone(), &outputs[index + 1]));
+                slopes.push(slope);
+            }
+            let (mut adj_dot, mut adj): (Tensor, Option<Tensor>) = (top, None);
+            for (index, layer) in self.layers.iter().enumerate().rev() {
+                let mut weight_grad = adj_dot.transpose(-1, -2).matmul(&tangents[index]);
+                if let Some(adj) = &adj {
+                    weight_grad += adj.transpose(-1, -2).matmul(&outputs[index]);
+                    let _ = layer.grad_bias.shallow_clone().g_add_(&adj.sum_dim_intlist(-2, false, None));
+                }
+                let _ = layer.grad_weight.shallow_clone().g_add_(&weight_grad);
+                if index == 0 {
+                    break;
+                }
+                let next_dot = adj_dot.matmul(&layer.weight);
+                let next = adj.map(|a| a.matmul(&layer.weight));
+                let (below, output) = (self.layers[index - 1].spec.activation, &outputs[index]);
+                let curvature = below
+                    .is_curved()
+                    .then(|| below.second_derivative(&next_dot, output) * &slopes[index - 1]);
+                adj_dot = below.derivative(next_dot, output);
+                adj = match (next.map(|a| below.derivative(a, output)), curvature) {
+                    (Some(a), Some(c)) => Some(a + c),
+                    (a, c) => a.or(c),
+                };
+            }
         })
     }
 

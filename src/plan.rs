@@ -16,7 +16,7 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 
 use crate::cli::{ArchitectureArgs, SeedList, TrainArgs, Widths};
-use crate::config::{Activation, EngineKind, Latent, Loss, ModelConfig, Recipe, TrainConfig};
+use crate::config::{Activation, EngineKind, Latent, Loss, ModelConfig, Penalty, Recipe, TrainConfig};
 use crate::device::DeviceChoice;
 use crate::ranking::Select;
 use crate::target::{Domain, TargetConfig};
@@ -41,7 +41,7 @@ macro_rules! shown_by_display {
     };
 }
 
-shown_by_display!(u64, i64, f64, Loss, Activation, Latent, Recipe, Domain, Select, DeviceChoice);
+shown_by_display!(u64, i64, f64, Loss, Penalty, Activation, Latent, Recipe, Domain, Select, DeviceChoice);
 
 /// The one text setting is a target's expression, where spaces mean nothing: `x ^ 2` is `x^2`.
 impl Shown for String {
@@ -245,6 +245,9 @@ choices! {
         beta2: f64 = |a| a.beta2 => |m, t| t.adam.beta2, via same;
         loss: Loss = |a| a.loss => |m, t| t.loss, via same;
         d_steps: u64 = |a| a.d_steps => |m, t| t.d_steps, via same;
+        penalty: Penalty = |a| a.penalty => |m, t| t.penalty, via same;
+        penalty_weight: f64 = |a| a.penalty_weight.expect("--penalty-weight was typed")
+            => |m, t| t.penalty_weight, via set;
     }
 }
 
@@ -269,7 +272,14 @@ impl Choices {
     pub fn conflicts(&self, model: &ModelConfig, train: &TrainConfig) -> Result<Vec<Conflict>> {
         // A network's learning rate left unset is the shared one: `--lr-g 0.001` repeats it.
         let rate = Some(train.adam.learning_rate);
-        let train = &TrainConfig { lr_g: train.lr_g.or(rate), lr_d: train.lr_d.or(rate), ..train.clone() };
+        // So is a penalty's weight left unset its default.
+        let weight = train.penalty_rule().map(|(_, weight)| weight);
+        let train = &TrainConfig {
+            lr_g: train.lr_g.or(rate),
+            lr_d: train.lr_d.or(rate),
+            penalty_weight: weight,
+            ..train.clone()
+        };
         let mut found = self.model.conflicts(model, train)?;
         found.extend(self.run.conflicts(model, train)?);
         Ok(found)
@@ -518,6 +528,8 @@ mod tests {
             ("--beta2", "0.9", "0.999"),
             ("--loss", "hinge", "bce"),
             ("--d-steps", "2", "1"),
+            ("--penalty", "r1", "none"),
+            ("--penalty-weight", "5", "unset"),
         ];
         let checked: Vec<&str> = other.iter().map(|(flag, _, _)| *flag).collect();
         assert_eq!(checked, Choices::flags(), "a choice without a conflict case");

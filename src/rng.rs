@@ -59,6 +59,8 @@ pub enum Tag {
     /// `evaluate`: the reference set (counter 0), the real floor's points (1) and the floor's
     /// own reference set (2).
     EvaluateReference = 16,
+    /// An iteration's numbers for a gradient penalty's points (WGAN-GP, DRAGAN).
+    Penalty = 17,
 }
 
 /// Philox4x32-10 of one counter block under one key, on the host: the reference that the

@@ -56,6 +56,7 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
         && train.lr_d.is_none()
         && train.lr_half_life.is_none()
         && train.adam == tutorial.adam
+        && train.penalty_rule().is_none()
         && model.latent == ModelConfig::default().latent;
     if same {
         return None;
@@ -69,6 +70,11 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
         ("lr-d", d.learning_rate.to_string()),
         ("lr-half-life", train.lr_half_life.map_or_else(|| "none".to_string(), |h| h.to_string())),
         ("beta1", train.adam.beta1.to_string()),
+        ("beta2", train.adam.beta2.to_string()),
+        (
+            "penalty",
+            train.penalty_rule().map_or_else(|| "none".to_string(), |(p, w)| format!("{p}, weight {w}")),
+        ),
         ("latent", model.latent.to_string()),
         ("batch", train.batch.to_string()),
         ("epochs", train.epochs.to_string()),

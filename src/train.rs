@@ -361,8 +361,12 @@ impl Trainer {
             self.engine.set_learning_rates(g * scale, d * scale);
         }
         let drawn = self.draws.at(self.iteration);
-        let batches =
-            Batches { real: &drawn.real, latent_half: &drawn.latent_half, latent_full: &drawn.latent_full };
+        let batches = Batches {
+            real: &drawn.real,
+            latent_half: &drawn.latent_half,
+            latent_full: &drawn.latent_full,
+            penalty: drawn.penalty.as_ref(),
+        };
         let losses = self.engine.step(&batches);
         self.iteration += 1;
         self.exported.take();

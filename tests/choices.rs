@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_refused, gan1d, read_manifest, stderr, stdout};
 
-const CHOICES: [&str; 16] = [
+const CHOICES: [&str; 20] = [
     "--loss",
     "hinge",
     "--d-steps",
@@ -23,6 +23,10 @@ const CHOICES: [&str; 16] = [
     "uniform",
     "--lr-half-life",
     "10",
+    "--penalty",
+    "wgan-gp",
+    "--penalty-weight",
+    "5",
 ];
 
 fn train(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
@@ -44,6 +48,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     assert_eq!((t["adam"]["beta1"].as_f64(), t["adam"]["beta2"].as_f64()), (Some(0.5), Some(0.99)));
     assert_eq!(manifest["model"]["latent"], "uniform");
     assert_eq!(t["lr_half_life"].as_u64(), Some(10));
+    assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("wgan-gp"), Some(5.0)));
     // Two rounds of two discriminator updates per iteration.
     assert_eq!(manifest["discriminator_adam_steps"], 160);
     assert_eq!(manifest["generator_adam_steps"], 40);
@@ -67,6 +72,9 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         ("--latent", "normal", "latent", "uniform"),
         ("--recipe", "robust", "recipe", "tutorial"),
         ("--lr-half-life", "7", "lr_half_life", "10"),
+        ("--penalty", "dragan", "penalty", "wgan-gp"),
+        // An unset weight would be the default, 10: no match for the run's 5.
+        ("--penalty-weight", "10", "penalty_weight", "5"),
     ] {
         let before = std::fs::read(halves.join("config.json")).unwrap();
         let o = resume(&["--epochs", "40", flag, value]);
@@ -138,6 +146,18 @@ fn bad_choices_are_refused_in_one_line_before_anything_is_written() {
         (vec!["--lr-d", "x"], "--lr-d must be a number"),
         (vec!["--latent", "cauchy"], "`cauchy` is not a latent distribution: use normal, uniform"),
         (vec!["--recipe", "fast"], "`fast` is not a recipe: use tutorial, robust"),
+        (vec!["--penalty", "gp"], "`gp` is not a penalty: use none, r1, r2, wgan-gp, dragan"),
+        (vec!["--penalty", "r1", "--penalty-weight", "-1"], "--penalty-weight must be a positive number"),
+        (vec!["--penalty", "r1", "--penalty-weight", "inf"], "--penalty-weight must be a positive number"),
+        (vec!["--penalty", "r2", "--penalty-weight", "nan"], "--penalty-weight must be a positive number"),
+        (vec!["--penalty", "dragan", "--penalty-weight", "0"], "--penalty-weight must be a positive number"),
+        (
+            vec!["--penalty-weight", "1"],
+            "--penalty-weight 1 weighs a penalty, and the run has none: add --penalty r1, r2, wgan-gp or \
+             dragan, or leave --penalty-weight out",
+        ),
+        (vec!["--penalty", "none", "--penalty-weight", "1"], "--penalty-weight 1 weighs a penalty"),
+        (vec!["--penalty", "r1", "--penalty-weight", "1e-50"], "--penalty-weight 1e-50 is 0 in float32"),
     ] {
         let o = train(&dir, &flags);
         assert_refused(&o, needle);

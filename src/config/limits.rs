@@ -20,6 +20,9 @@ pub const MAX_EVAL_SAMPLES: i64 = 1_000_000;
 pub const MAX_LEARNING_RATE: f64 = 1e30;
 /// Discriminator rounds per generator update (`--d-steps`).
 pub const MAX_D_STEPS: u64 = 100;
+/// A gradient penalty's weight (`--penalty-weight`): published weights are 0.1 to 10; far
+/// beyond, the penalty drowns the loss.
+pub const MAX_PENALTY_WEIGHT: f64 = 1e6;
 /// The most points the discriminator judges at once (`--pack`).
 pub const MAX_PACK: i64 = 16;
 /// libtorch CPU threads: more than any machine here has; each costs a stack.

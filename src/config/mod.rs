@@ -168,6 +168,44 @@ impl Loss {
     }
 }
 
+/// A penalty on the discriminator's input gradient, added to its loss at each of its updates
+/// (the formulas are [`crate::penalty`]'s). Each packed input is one point of the penalty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Penalty {
+    /// The tutorial's: none.
+    #[default]
+    None,
+    /// R1 (Mescheder et al. 2018): `(W/2)·E‖∇ₓd(x)‖²` on the real points, at the update on
+    /// them.
+    R1,
+    /// R2: the same on the fakes, at the update on them.
+    R2,
+    /// WGAN-GP (Gulrajani et al. 2017): `W·E(‖∇d(x̂)‖ − 1)²` at points `x̂ = u·x + (1 − u)·x̃`
+    /// between a real and a fake point, `u ~ U(0, 1)`, at the update on the fakes.
+    WganGp,
+    /// DRAGAN (Kodali et al. 2017): the same one-centred penalty at real points pushed by
+    /// `u · ½σ·r` (σ each coordinate's spread over the batch, `r ~ U(0, 1)` per coordinate), at
+    /// the update on the real points.
+    Dragan,
+}
+
+named_choices!(
+    Penalty,
+    "a penalty",
+    None => "none",
+    R1 => "r1",
+    R2 => "r2",
+    WganGp => "wgan-gp",
+    Dragan => "dragan",
+);
+
+impl Penalty {
+    /// `--penalty-weight`'s default: the weight each paper trains with (γ = 10 for R1 and R2,
+    /// λ = 10 for WGAN-GP and DRAGAN).
+    pub const DEFAULT_WEIGHT: f64 = 10.0;
+}
+
 /// A named set of choices: `train`'s defaults for everything it sets. Flags given beside it
 /// override it, one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -512,6 +550,12 @@ pub struct TrainConfig {
     /// `t` each is its value times `2^(−t / lr_half_life)`. None keeps them constant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_half_life: Option<u64>,
+    /// The penalty on the discriminator's input gradient. Tutorial: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub penalty: Penalty,
+    /// The penalty's weight, when not [`Penalty::DEFAULT_WEIGHT`]; only with a penalty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub penalty_weight: Option<f64>,
 }
 
 fn one() -> u64 {
@@ -541,6 +585,8 @@ impl Default for TrainConfig {
             lr_g: None,
             lr_d: None,
             lr_half_life: None,
+            penalty: Penalty::None,
+            penalty_weight: None,
         }
     }
 }
@@ -573,6 +619,12 @@ impl TrainConfig {
     /// loss.
     pub fn d_updates(&self) -> u64 {
         self.loss.d_updates(self.d_steps)
+    }
+
+    /// The penalty on the discriminator and its weight; `None` for no penalty.
+    pub fn penalty_rule(&self) -> Option<(Penalty, f64)> {
+        (self.penalty != Penalty::None)
+            .then(|| (self.penalty, self.penalty_weight.unwrap_or(Penalty::DEFAULT_WEIGHT)))
     }
 
     /// Rejects settings that cannot train, naming the flag that sets each value.
@@ -630,6 +682,23 @@ impl TrainConfig {
                     "{name} {beta} is 1 in float32, in which gan1d keeps Adam's moments; at most {} stays below 1",
                     1.0f32.next_down()
                 );
+            }
+        }
+        if let Some(weight) = self.penalty_weight {
+            if self.penalty == Penalty::None {
+                bail!(
+                    "--penalty-weight {weight} weighs a penalty, and the run has none: add --penalty r1, r2, \
+                     wgan-gp or dragan, or leave --penalty-weight out"
+                );
+            }
+            if !(weight > 0.0 && weight <= limits::MAX_PENALTY_WEIGHT) {
+                bail!(
+                    "--penalty-weight must be a positive number of at most {:e}, got {weight}",
+                    limits::MAX_PENALTY_WEIGHT
+                );
+            }
+            if (weight as f32) < f32::MIN_POSITIVE {
+                bail!("--penalty-weight {weight:e} is {} in float32, in which gan1d trains", weight as f32);
             }
         }
         if !(adam.epsilon > 0.0 && adam.epsilon <= 1.0) {

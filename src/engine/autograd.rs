@@ -19,6 +19,7 @@ use tch::{Device, Tensor, nn, nn::Module};
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
 use crate::loss::{self, Loss, Term};
+use crate::penalty::{self, Penalty, Weighted};
 
 /// The mean loss of one run's logits `[n, 1]` in `term`, as a scalar autograd can
 /// differentiate.
@@ -211,13 +212,42 @@ impl AutogradEngine {
     }
 }
 
+impl AutogradEngine {
+    /// The discriminator's penalty by `rule` at `points` (`[n, 2]`), as autograd can
+    /// differentiate it: its input gradient at each packed input is taken with
+    /// `create_graph`, so that the penalty's own gradient goes through it.
+    fn penalty(&self, rule: Weighted, points: &Tensor) -> Tensor {
+        let x = points.detach().set_requires_grad(true);
+        let z = self.discriminator.forward(&x);
+        let g = Tensor::run_backward(&[z.sum(tch::Kind::Float)], &[&x], true, true).remove(0);
+        let inputs = self.discriminator.layers[0].0.ws.size()[1];
+        penalty::value(rule, &g.reshape([1, -1, inputs])).sum(tch::Kind::Float)
+    }
+
+    /// `loss` of an update on `term` (`None` for a paired loss's single update), plus the
+    /// penalty at its points if it joins that update, with the discriminator as it is now.
+    fn with_penalty(
+        &self,
+        penalised: &Option<(Weighted, Tensor)>,
+        term: Option<Term>,
+        loss: Tensor,
+    ) -> Tensor {
+        match penalised {
+            Some((rule, at)) if term.is_none_or(|t| t == rule.penalty.term()) => {
+                loss + self.penalty(*rule, at)
+            }
+            _ => loss,
+        }
+    }
+}
+
 impl Engine for AutogradEngine {
     fn members(&self) -> i64 {
         1
     }
 
     fn step(&mut self, batches: &Batches) -> StepLosses {
-        let Rules { loss, d_steps, .. } = self.rules;
+        let Rules { loss, d_steps, penalty, .. } = self.rules;
         let (real, latent_half, latent_full) =
             (batches.real.get(0), batches.latent_half.get(0), batches.latent_full.get(0));
         let half = real.size()[0] / d_steps as i64;
@@ -226,18 +256,35 @@ impl Engine for AutogradEngine {
             let real = real.narrow(0, r * half, half);
             // The fakes carry no gradient back into the generator.
             let fake = tch::no_grad(|| self.generator.forward(&latent_half.narrow(0, r * half, half)));
+            let draws = batches.penalty.map(|d| d.get(0).narrow(0, r * half, half));
+            // The penalty and the points it is taken at.
+            let penalised = penalty.map(|rule| {
+                let draws = || draws.as_ref().expect("a penalty's draws");
+                let at = match rule.penalty {
+                    Penalty::R1 | Penalty::None => real.shallow_clone(),
+                    Penalty::R2 => fake.shallow_clone(),
+                    Penalty::WganGp => penalty::mix(&real, &fake, draws()),
+                    Penalty::Dragan => penalty::perturb(&real, draws()),
+                };
+                (rule, at)
+            });
             let logits = if loss.is_paired() {
                 // One update on both batches, real point i against fake i.
                 let both = self.discriminator.forward(&Tensor::cat(&[&real, &fake], 0));
                 let judged = both.size()[0] / 2;
                 let real_ahead = both.narrow(0, 0, judged) - both.narrow(0, judged, judged);
-                self.discriminator_opt.minimise(&mean_loss(loss, Term::Real, &real_ahead));
+                let total = self.with_penalty(&penalised, None, mean_loss(loss, Term::Real, &real_ahead));
+                self.discriminator_opt.minimise(&total);
                 (real_ahead.detach(), -real_ahead.detach())
             } else {
                 let d_real = self.discriminator.forward(&real);
-                self.discriminator_opt.minimise(&mean_loss(loss, Term::Real, &d_real));
+                let total =
+                    self.with_penalty(&penalised, Some(Term::Real), mean_loss(loss, Term::Real, &d_real));
+                self.discriminator_opt.minimise(&total);
                 let d_fake = self.discriminator.forward(&fake);
-                self.discriminator_opt.minimise(&mean_loss(loss, Term::Fake, &d_fake));
+                let total =
+                    self.with_penalty(&penalised, Some(Term::Fake), mean_loss(loss, Term::Fake, &d_fake));
+                self.discriminator_opt.minimise(&total);
                 (d_real, d_fake)
             };
             last = Some((real, logits));

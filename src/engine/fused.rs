@@ -13,6 +13,7 @@ use crate::adam::Adam;
 use crate::config::{ModelConfig, parameter_count};
 use crate::loss::{self, Term};
 use crate::model::{Activations, Discriminator, Generator, Mlp, Need};
+use crate::penalty;
 
 /// The two networks of K runs over flat parameters, each with its own Adam.
 #[derive(Debug)]
@@ -55,7 +56,7 @@ impl FusedEngine {
     /// One update of the discriminator on `points` (`[K, n, 2]`), all in `term` of the loss;
     /// returns its logits. The tutorial's first experiment trains a discriminator alone so.
     pub fn update_discriminator(&mut self, points: &Tensor, term: Term) -> Tensor {
-        iteration::update_discriminator(&mut self.backend(None), points.shallow_clone(), term)
+        iteration::update_discriminator(&mut self.backend(None), points.shallow_clone(), term, None)
     }
 
     fn parts(&self, net: Net) -> (&crate::model::Mlp, &Adam) {
@@ -161,6 +162,29 @@ impl Backend for Tensors<'_> {
 
     fn latent_full(&mut self) -> Tensor {
         self.batches().latent_full.shallow_clone()
+    }
+
+    fn penalty_draws(&mut self, round: usize) -> Tensor {
+        let draws = self.batches().penalty.expect("a penalty's draws");
+        round_of(draws, round, self.engine.rules.d_steps)
+    }
+
+    /// Batches are never changed in place: the same tensor serves.
+    fn copy(&mut self, batch: &Tensor) -> Tensor {
+        batch.shallow_clone()
+    }
+
+    fn mix(&mut self, real: &Tensor, fake: &Tensor, draws: Tensor) -> Tensor {
+        penalty::mix(real, fake, &draws)
+    }
+
+    fn perturb(&mut self, real: &Tensor, draws: Tensor) -> Tensor {
+        penalty::perturb(real, &draws)
+    }
+
+    fn penalise(&mut self, packs: Tensor) {
+        let rule = self.engine.rules.penalty.expect("a run with a penalty");
+        self.network(Net::Discriminator).add_penalty_gradient(&packs, rule);
     }
 
     fn forward(&mut self, net: Net, input: Tensor) -> Activations {
@@ -273,7 +297,7 @@ mod tests {
             e.set_learning_rates(1e-3, 0.0);
             let (d_before, g_before) = (e.export(Net::Discriminator), e.export(Net::Generator));
             let (real, half, full) = (batch(k, 64, 2), batch(k, 64, 5), batch(k, 128, 5));
-            let _ = e.step(&Batches { real: &real, latent_half: &half, latent_full: &full });
+            let _ = e.step(&Batches { real: &real, latent_half: &half, latent_full: &full, penalty: None });
             let d_after = e.export(Net::Discriminator);
             assert!(d_after.params.equal(&d_before.params), "a G update moved D");
             // Nor did the generator's update step the discriminator's Adam (whose step size 0
@@ -294,7 +318,8 @@ mod tests {
         let mut e = initialised_engine(1);
         let (real, half, full) = (batch(1, 64, 2), batch(1, 64, 5), batch(1, 128, 5));
         let (g0, d0) = (e.export(Net::Generator), e.export(Net::Discriminator));
-        let losses = e.step(&Batches { real: &real, latent_half: &half, latent_full: &full }).values();
+        let losses =
+            e.step(&Batches { real: &real, latent_half: &half, latent_full: &full, penalty: None }).values();
         assert_eq!(losses.len(), 1);
         assert!(losses[0].0.is_finite() && losses[0].1.is_finite() && losses[0].2.is_finite());
         assert!(!e.export(Net::Generator).params.equal(&g0.params));
@@ -310,7 +335,7 @@ mod tests {
         let mut all = initialised_engine(k as u64);
         let (real, half, full) = (batch(k, 64, 2), batch(k, 64, 5), batch(k, 128, 5));
         let seeds: Vec<u64> = (0..k as u64).collect();
-        let _ = all.step(&Batches { real: &real, latent_half: &half, latent_full: &full });
+        let _ = all.step(&Batches { real: &real, latent_half: &half, latent_full: &full, penalty: None });
         for run in 0..k {
             let cfg = ModelConfig::default();
             let keys = Keys::new(&seeds[run as usize..=run as usize], Device::Cpu);
@@ -323,6 +348,7 @@ mod tests {
                 real: &row(&real),
                 latent_half: &row(&half),
                 latent_full: &row(&full),
+                penalty: None,
             });
             for net in Net::BOTH {
                 let (a, b) = (alone.export(net).params, all.export(net).params.narrow(0, run, 1));

@@ -13,6 +13,7 @@
 
 use super::{Net, Rules};
 use crate::loss::Term;
+use crate::penalty::Penalty;
 
 /// What an iteration needs of an engine: its draws, a network's passes forward and back, the
 /// loss gradient and Adam, over batches of its own kind.
@@ -46,6 +47,20 @@ pub trait Backend {
     fn discard(&mut self, pass: Self::Pass);
     /// Gives back a batch no longer needed, so that a backend can reuse its buffer.
     fn release(&mut self, _batch: Self::Batch) {}
+    /// Round `round`'s uniform numbers for a penalty's points, three a point (`u`, then `r`
+    /// for each coordinate), on the networks' axes: [`crate::penalty`]'s `mix` and `perturb`
+    /// read them.
+    fn penalty_draws(&mut self, round: usize) -> Self::Batch;
+    /// A copy of `batch`.
+    fn copy(&mut self, batch: &Self::Batch) -> Self::Batch;
+    /// WGAN-GP's points between `real` and `fake` points: [`crate::penalty::mix`].
+    fn mix(&mut self, real: &Self::Batch, fake: &Self::Batch, draws: Self::Batch) -> Self::Batch;
+    /// DRAGAN's points near `real` points: [`crate::penalty::perturb`].
+    fn perturb(&mut self, real: &Self::Batch, draws: Self::Batch) -> Self::Batch;
+    /// Adds the run's penalty's gradient at `packs` to the discriminator's parameters'
+    /// gradients of its last [`Backend::backward_params`]: the second-order pass.
+    fn penalise(&mut self, packs: Self::Batch);
+
     /// Back-propagates `grad` (∂loss/∂output) through `pass`, keeping `net`'s parameters'
     /// gradients for [`Backend::adam`].
     fn backward_params(&mut self, net: Net, pass: Self::Pass, grad: Self::Batch);
@@ -81,26 +96,66 @@ pub struct Logits<B> {
     pub g: B,
 }
 
-/// One discriminator update on `points` (points, not yet packed), all in `term` of the loss;
-/// returns its logits.
+/// One discriminator update on `points` (points, not yet packed), all in `term` of the loss,
+/// with the penalty at `penalised` (points) if given; returns its logits.
 #[inline(always)]
-pub fn update_discriminator<B: Backend>(b: &mut B, points: B::Batch, term: Term) -> B::Batch {
+pub fn update_discriminator<B: Backend>(
+    b: &mut B,
+    points: B::Batch,
+    term: Term,
+    penalised: Option<B::Batch>,
+) -> B::Batch {
     let packs = b.pack(points);
     let pass = b.forward(Net::Discriminator, packs);
     let logits = b.output(&pass);
     let grad = b.loss_gradient(term, &logits);
     b.backward_params(Net::Discriminator, pass, grad);
+    penalise(b, penalised);
     b.adam(Net::Discriminator);
     logits
 }
 
+/// Adds the penalty at `points` (if any) to the discriminator's gradients.
+#[inline(always)]
+fn penalise<B: Backend>(b: &mut B, points: Option<B::Batch>) {
+    if let Some(points) = points {
+        let packs = b.pack(points);
+        b.penalise(packs);
+    }
+}
+
+/// The points round `round`'s penalty is taken at, from its `real` points and `fake`s.
+#[inline(always)]
+fn penalty_points<B: Backend>(
+    b: &mut B,
+    penalty: Penalty,
+    round: usize,
+    real: &B::Batch,
+    fake: &B::Batch,
+) -> B::Batch {
+    match penalty {
+        Penalty::R1 | Penalty::None => b.copy(real),
+        Penalty::R2 => b.copy(fake),
+        Penalty::WganGp => {
+            let draws = b.penalty_draws(round);
+            b.mix(real, fake, draws)
+        }
+        Penalty::Dragan => {
+            let draws = b.penalty_draws(round);
+            b.perturb(real, draws)
+        }
+    }
+}
+
 /// One discriminator update by a paired loss: real pack `i` against fake pack `i`, both
-/// batches in one pass. Returns the relative logits `z_real − z_fake` and `z_fake − z_real`.
+/// batches in one pass, with the penalty at `penalised` if given. Returns the relative logits
+/// `z_real − z_fake` and `z_fake − z_real`.
 #[inline(always)]
 fn update_discriminator_paired<B: Backend>(
     b: &mut B,
     real: B::Batch,
     fake: B::Batch,
+    penalised: Option<B::Batch>,
 ) -> (B::Batch, B::Batch) {
     let (real, fake) = (b.pack(real), b.pack(fake));
     let both = b.join(real, fake);
@@ -114,6 +169,7 @@ fn update_discriminator_paired<B: Backend>(
         (b.loss_gradient(Term::Real, &real_ahead), b.loss_gradient(Term::Fake, &fake_ahead));
     let grad = b.join(real_grad, fake_grad);
     b.backward_params(Net::Discriminator, pass, grad);
+    penalise(b, penalised);
     b.adam(Net::Discriminator);
     (real_ahead, fake_ahead)
 }
@@ -132,11 +188,18 @@ pub fn iteration<B: Backend>(b: &mut B, rules: &Rules) -> Logits<B::Batch> {
         let real = b.real(round);
         let latent = b.latent_half(round);
         let fakes = b.apply(Net::Generator, latent);
+        let penalty = rules.penalty.map(|rule| rule.penalty);
+        let penalised = penalty.map(|p| (p.term(), penalty_points(b, p, round, &real, &fakes)));
         let logits = if paired {
-            update_discriminator_paired(b, real, fakes)
+            update_discriminator_paired(b, real, fakes, penalised.map(|(_, points)| points))
         } else {
-            let d_real = update_discriminator(b, real, Term::Real);
-            (d_real, update_discriminator(b, fakes, Term::Fake))
+            let (at_real, at_fake) = match penalised {
+                Some((Term::Real, points)) => (Some(points), None),
+                Some((_, points)) => (None, Some(points)),
+                None => (None, None),
+            };
+            let d_real = update_discriminator(b, real, Term::Real, at_real);
+            (d_real, update_discriminator(b, fakes, Term::Fake, at_fake))
         };
         // Only the last round's logits are reported.
         if let Some((d_real, d_fake)) = last.replace(logits) {

@@ -30,6 +30,7 @@ use tch::{Device, Tensor};
 use crate::config::{AdamConfig, EngineKind, ModelConfig, TrainConfig};
 use crate::loss::{self, Label, Loss, Term};
 use crate::model::initial_parameters;
+use crate::penalty::Weighted;
 use crate::rng::{Keys, Tag};
 pub use crate::state::{Net, NetState};
 
@@ -44,6 +45,9 @@ pub struct Batches<'a> {
     pub latent_half: &'a Tensor,
     /// Latent points of the generator update: `[K, batch, latent_dim]`.
     pub latent_full: &'a Tensor,
+    /// For a penalty that draws its points ([`crate::penalty::Penalty::draws`]), their uniform
+    /// numbers, laid out as `real`: `[K, d_steps · half_batch, 3]`.
+    pub penalty: Option<&'a Tensor>,
 }
 
 /// How an engine updates the networks: what of a [`TrainConfig`] it needs.
@@ -54,6 +58,8 @@ pub struct Rules {
     pub d_steps: usize,
     pub generator: AdamConfig,
     pub discriminator: AdamConfig,
+    /// The penalty on the discriminator's input gradient, if any.
+    pub penalty: Option<Weighted>,
 }
 
 impl Rules {
@@ -63,6 +69,7 @@ impl Rules {
             d_steps: cfg.d_steps as usize,
             generator: cfg.generator_adam(),
             discriminator: cfg.discriminator_adam(),
+            penalty: cfg.penalty_rule().map(|(penalty, weight)| Weighted { penalty, weight }),
         }
     }
 

@@ -23,9 +23,13 @@ use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::adam::AdamStep;
 use crate::config::{ModelConfig, POINT_DIM};
 use crate::failure::OutOfMemory;
-use crate::host::{HostView, Loops, Path, Shape, apply, backward, buffer, forward, host, transpose, zeros};
+use crate::host::{
+    HostView, Loops, Path, SecondOrder, Shape, apply, backward, buffer, forward, host, second_order,
+    transpose, zeros,
+};
 use crate::loss::{self, Term};
 use crate::model::Need;
+use crate::penalty::{self, DRAWS_PER_POINT};
 use crate::pool::Pool;
 
 /// One network of K members: parameters and Adam moments, `K × len` each, member by member in
@@ -57,6 +61,8 @@ struct Scratch {
     spare: Vec<f32>,
     g_grads: Vec<f32>,
     d_grads: Vec<f32>,
+    /// A penalty's second-order pass.
+    second: SecondOrder,
 }
 
 impl Scratch {
@@ -71,6 +77,7 @@ impl Scratch {
             spare: buffer(widest)?,
             g_grads: buffer(g.len)?,
             d_grads: buffer(d.len)?,
+            second: SecondOrder::default(),
         })
     }
 
@@ -102,6 +109,8 @@ struct Work<'a> {
     /// `d_steps` rounds of `half` latent points.
     latent_half: &'a [f32],
     latent_full: &'a [f32],
+    /// `d_steps` rounds of `half` points' penalty draws (empty without a penalty that draws).
+    penalty: &'a [f32],
     /// The last round's `d_real` (half), `d_fake` (half), then `g` (batch).
     logits: &'a mut [f32],
 }
@@ -219,6 +228,9 @@ impl Engine for NativeEngine {
     fn step(&mut self, batches: &Batches) -> StepLosses {
         let views = [batches.real, batches.latent_half, batches.latent_full].map(HostView::new);
         let [real, latent_half, latent_full] = [&views[0], &views[1], &views[2]].map(HostView::slice);
+        let penalty_view = batches.penalty.map(HostView::new);
+        let penalty_draws = penalty_view.as_ref().map_or(&[][..], HostView::slice);
+        let draws_each = penalty_draws.len() / self.k;
         let (k, rules) = (self.k, self.rules);
         let half = real.len() / (2 * k * rules.d_steps);
         let batch = latent_full.len() / (k * self.g_shape.inputs());
@@ -252,12 +264,14 @@ impl Engine for NativeEngine {
             .zip(latent_half.chunks_exact(latent_half.len() / k))
             .zip(latent_full.chunks_exact(latent_full.len() / k))
             .zip(logits.chunks_exact_mut(per_member))
-            .map(|(((((((gp, gm), gv), ((dp, dm), dv)), real), lh), lf), logits)| Work {
+            .enumerate()
+            .map(|(member, (((((((gp, gm), gv), ((dp, dm), dv)), real), lh), lf), logits))| Work {
                 g: [gp, gm, gv],
                 d: [dp, dm, dv],
                 real,
                 latent_half: lh,
                 latent_full: lf,
+                penalty: &penalty_draws[member * draws_each..(member + 1) * draws_each],
                 logits,
             })
             .collect();
@@ -469,6 +483,62 @@ mod kernels {
         fn latent_full(&mut self) -> Rows {
             let latent = self.w.latent_full;
             self.rows_of(latent, self.plan.g.inputs())
+        }
+
+        #[inline(always)]
+        fn penalty_draws(&mut self, round: usize) -> Rows {
+            let size = self.plan.half * DRAWS_PER_POINT as usize;
+            let draws = &self.w.penalty[round * size..(round + 1) * size];
+            self.rows_of(draws, DRAWS_PER_POINT as usize)
+        }
+
+        #[inline(always)]
+        fn copy(&mut self, batch: &Rows) -> Rows {
+            let mut values = self.s.take();
+            values.extend_from_slice(&batch.values);
+            Rows { values, width: batch.width }
+        }
+
+        #[inline(always)]
+        fn mix(&mut self, real: &Rows, fake: &Rows, draws: Rows) -> Rows {
+            let mut values = self.s.take();
+            penalty::host_mix(&real.values, &fake.values, &draws.values, &mut values);
+            self.s.give(draws.values);
+            Rows { values, width: real.width }
+        }
+
+        #[inline(always)]
+        fn perturb(&mut self, real: &Rows, draws: Rows) -> Rows {
+            let mut values = self.s.take();
+            penalty::host_perturb(&real.values, &draws.values, &mut values);
+            self.s.give(draws.values);
+            Rows { values, width: real.width }
+        }
+
+        #[inline(always)]
+        fn penalise(&mut self, packs: Rows) {
+            let rule = self.plan.rules.penalty.expect("a run with a penalty");
+            let pass = Backend::forward(self, Net::Discriminator, packs);
+            let n = pass.n;
+            // The input gradient of the logit, then the penalty's direction from it.
+            let mut direction = self.s.take();
+            direction.resize(n, 1.0);
+            self.back(Net::Discriminator, &pass, &mut direction, Need::Input);
+            penalty::host_direction(rule, &mut direction, n);
+            let s = &mut *self.s;
+            let params = &*self.w.d[0];
+            second_order(
+                self.plan.d,
+                params,
+                n,
+                &pass.layers,
+                &direction,
+                &mut s.second,
+                &mut s.d_grads,
+                self.plan.loops,
+            );
+            s.give(direction);
+            self.discard(pass);
         }
 
         #[inline(always)]
@@ -713,7 +783,7 @@ mod tests {
     }
 
     fn step(e: &mut NativeEngine, b: &[Tensor; 3]) -> StepLosses {
-        e.step(&Batches { real: &b[0], latent_half: &b[1], latent_full: &b[2] })
+        e.step(&Batches { real: &b[0], latent_half: &b[1], latent_full: &b[2], penalty: None })
     }
 
     fn same(a: &NetState, b: &NetState) -> bool {
@@ -748,6 +818,50 @@ mod tests {
                         same(&alone.export(net), &member(all.export(net))),
                         "{threads} threads, seed {seed}"
                     );
+                }
+            }
+        }
+    }
+
+    /// With a penalty that draws its points, each member reads its own draws: a member of K
+    /// steps exactly as it does alone, on one thread and on two.
+    #[test]
+    fn a_penalised_member_steps_bit_for_bit_as_it_does_alone() {
+        use crate::penalty::{Penalty, Weighted};
+        let cfg = ModelConfig { activation: Activation::Tanh, ..ModelConfig::default() };
+        let seeds = [4u64, 8, 15];
+        for penalty in [Penalty::WganGp, Penalty::Dragan] {
+            let rules = Rules { penalty: Some(Weighted { penalty, weight: 3.0 }), ..Rules::tutorial() };
+            let build = |seeds: &[u64]| {
+                let keys = Keys::new(seeds, Device::Cpu);
+                let mut e = NativeEngine::new(&cfg, rules, seeds.len() as i64, 128).unwrap();
+                for net in Net::BOTH {
+                    e.import(net, &initial_state(&cfg, net, &keys)).unwrap();
+                }
+                e
+            };
+            let draws = |k: i64, i: u64| crate::rng::test_normal(70 + i, &[k, 64, 3]).abs().clamp(0.0, 1.0);
+            let run = |e: &mut NativeEngine, pick: &dyn Fn(&Tensor) -> Tensor| {
+                for i in 0..3 {
+                    let (b, d) = (batches(3, 10 * i).map(|t| pick(&t)), pick(&draws(3, i)));
+                    let _ = e.step(&Batches {
+                        real: &b[0],
+                        latent_half: &b[1],
+                        latent_full: &b[2],
+                        penalty: Some(&d),
+                    });
+                }
+            };
+            for threads in [1, 2] {
+                let mut all = build(&seeds);
+                all.set_threads(threads).unwrap();
+                run(&mut all, &|t| t.shallow_clone());
+                for (k, &seed) in seeds.iter().enumerate() {
+                    let mut alone = build(&[seed]);
+                    run(&mut alone, &|t| t.narrow(0, k as i64, 1));
+                    let mine = alone.export(Net::Discriminator).params;
+                    let theirs = all.export(Net::Discriminator).params.narrow(0, k as i64, 1);
+                    assert!(mine.equal(&theirs), "{penalty}, {threads} threads, seed {seed}");
                 }
             }
         }
@@ -838,19 +952,37 @@ mod tests {
     /// whole iteration they are bit for bit those before it, while the generator's moved.
     #[test]
     fn a_generator_step_leaves_the_discriminator_bitwise_unchanged() {
-        for loss in [Loss::Bce, Loss::Relativistic, Loss::Wasserstein] {
+        use crate::penalty::{Penalty, Weighted};
+        let cases = [
+            (Loss::Bce, Penalty::None),
+            (Loss::Relativistic, Penalty::None),
+            (Loss::Wasserstein, Penalty::None),
+            (Loss::Bce, Penalty::R1),
+            (Loss::Hinge, Penalty::R2),
+            (Loss::Wasserstein, Penalty::WganGp),
+            (Loss::Bce, Penalty::Dragan),
+        ];
+        for (loss, penalty) in cases {
             let cfg = ModelConfig::default();
             let keys = Keys::new(&[5, 6], Device::Cpu);
-            let rules = Rules { loss, ..Rules::tutorial() };
+            let penalty = (penalty != Penalty::None).then_some(Weighted { penalty, weight: 10.0 });
+            let rules = Rules { loss, penalty, ..Rules::tutorial() };
             let mut e = NativeEngine::new(&cfg, rules, 2, 128).unwrap();
             for net in Net::BOTH {
                 e.import(net, &initial_state(&cfg, net, &keys)).unwrap();
             }
             e.set_learning_rates(1e-3, 0.0);
             let (d_before, g_before) = (e.export(Net::Discriminator), e.export(Net::Generator));
-            let _ = step(&mut e, &batches(2, 40));
+            let b = batches(2, 40);
+            let draws = crate::rng::test_normal(44, &[2, 64, 3]).abs().clamp(0.0, 1.0);
+            let _ = e.step(&Batches {
+                real: &b[0],
+                latent_half: &b[1],
+                latent_full: &b[2],
+                penalty: penalty.map(|_| &draws),
+            });
             let (d_after, g_after) = (e.export(Net::Discriminator), e.export(Net::Generator));
-            assert!(d_after.params.equal(&d_before.params), "{loss}: the discriminator moved");
+            assert!(d_after.params.equal(&d_before.params), "{loss}, {penalty:?}: the discriminator moved");
             assert_eq!(
                 d_after.steps,
                 rules.d_updates(),

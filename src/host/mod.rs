@@ -295,17 +295,64 @@ pub(crate) fn forward(shape: &Shape, params: &[f32], n: usize, pass: &mut Vec<Ve
     pass.resize_with(shape.layers.len() + 1, Vec::new);
     for (l, layer) in shape.layers.iter().enumerate() {
         let (before, after) = pass.split_at_mut(l + 1);
-        let (x, y) = (&before[l], &mut after[0]);
-        y.resize(layer.outputs * n, 0.0);
-        let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
         let bias = &params[layer.bias..layer.bias + layer.outputs];
-        let strides = Strides { row: layer.inputs, term: 1 };
-        in_parts(loops.pool, y, n, parts_for(loops.helpers, layer, n), |first, rows| {
-            let m = &weight[first * layer.inputs..];
-            kernels::combine(loops.path, Some(&bias[first..]), m, strides, x, n, rows);
-            kernels::activate(loops.path, layer.activation, rows);
-        });
+        outward(layer, params, Some(bias), &before[l], n, &mut after[0], loops, true);
     }
+}
+
+/// `layer`'s product over the `n` points of `x` (`[in][n]`) into `y` (`[out][n]`), from
+/// `bias` or from zero, then its activation where `activate` asks: the forward pass, and the
+/// forward-mode pass of a penalty's second-order pass.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn outward(
+    layer: &Layer,
+    params: &[f32],
+    bias: Option<&[f32]>,
+    x: &[f32],
+    n: usize,
+    y: &mut Vec<f32>,
+    loops: Loops<'_>,
+    activate: bool,
+) {
+    y.resize(layer.outputs * n, 0.0);
+    let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+    let strides = Strides { row: layer.inputs, term: 1 };
+    in_parts(loops.pool, y, n, parts_for(loops.helpers, layer, n), |first, rows| {
+        let m = &weight[first * layer.inputs..];
+        kernels::combine(loops.path, bias.map(|b| &b[first..]), m, strides, x, n, rows);
+        if activate {
+            kernels::activate(loops.path, layer.activation, rows);
+        }
+    });
+}
+
+/// `layer`'s transposed product: `Σ_o W[o][i] · grad[o]` for each input `i`, summed in output
+/// order, over the `n` points of `grad` (`[out][n]`) into `out` (`[in][n]`).
+#[inline(always)]
+fn inward(layer: &Layer, params: &[f32], grad: &[f32], n: usize, out: &mut Vec<f32>, loops: Loops<'_>) {
+    let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
+    // Every number of `out` is written by the product.
+    out.resize(layer.inputs * n, 0.0);
+    let strides = Strides { row: 1, term: layer.inputs };
+    in_parts(loops.pool, out, n, parts_for(loops.helpers, layer, n), |first, rows| {
+        kernels::combine(loops.path, None, &weight[first..], strides, grad, n, rows);
+    });
+}
+
+/// `layer`'s weight gradient `Σ_p grad[o][p] · input[i][p]` (as [`dot`] sums) over the `n`
+/// points of `grad` (`[out][n]`) and `input` (`[in][n]`), into `out` (`[out][in]`).
+#[inline(always)]
+fn weight_gradient(layer: &Layer, grad: &[f32], input: &[f32], n: usize, out: &mut [f32], loops: Loops<'_>) {
+    // The inputs point-major as well, for the kernels' tiles.
+    let mut input_t = TRANSPOSED.take();
+    transpose(input, n, &mut input_t);
+    let input_t_ref: &[f32] = &input_t;
+    in_parts(loops.pool, out, layer.inputs, parts_for(loops.helpers, layer, n), |first, rows| {
+        let a = &grad[first * n..][..rows.len() / layer.inputs * n];
+        kernels::dots(loops.path, a, input, input_t_ref, n, layer.inputs, rows);
+    });
+    TRANSPOSED.set(input_t);
 }
 
 /// Back-propagates `grad` (∂loss/∂output, `[out][n]`) through the layers of `pass`. With
@@ -329,8 +376,7 @@ pub(crate) fn backward(
     }
     for (l, layer) in shape.layers.iter().enumerate().rev() {
         let (input, output) = (&pass[l], &pass[l + 1]);
-        let parts = parts_for(loops.helpers, layer, n);
-        in_parts(loops.pool, grad, n, parts, |first, rows| {
+        in_parts(loops.pool, grad, n, parts_for(loops.helpers, layer, n), |first, rows| {
             kernels::derive(loops.path, layer.activation, rows, &output[first * n..]);
         });
         if need == Need::Params {
@@ -339,30 +385,129 @@ pub(crate) fn backward(
             for (o, g) in grad.chunks_exact(n).enumerate() {
                 bias_grads[o] = sum(g);
             }
-            // ∂loss/∂W[o][i] = Σ_p grad[o][p] · input[i][p], as [`dot`] sums, over the
-            // inputs point-major.
-            let mut input_t = TRANSPOSED.take();
-            transpose(input, n, &mut input_t);
-            let (grad_rows, input_t_ref): (&[f32], &[f32]) = (grad, &input_t);
-            in_parts(loops.pool, weight_grads, layer.inputs, parts, |first, rows| {
-                let a = &grad_rows[first * n..][..rows.len() / layer.inputs * n];
-                kernels::dots(loops.path, a, input, input_t_ref, n, layer.inputs, rows);
-            });
-            TRANSPOSED.set(input_t);
+            weight_gradient(layer, grad, input, n, weight_grads, loops);
             if l == 0 {
                 return;
             }
         }
-        // ∂loss/∂input[i] = Σ_o W[o][i] · grad[o], summed in output order.
-        let weight = &params[layer.weight..layer.weight + layer.outputs * layer.inputs];
-        // Every number of `spare` is written by the product.
-        spare.resize(layer.inputs * n, 0.0);
-        let grad_rows: &[f32] = grad;
-        let strides = Strides { row: 1, term: layer.inputs };
-        in_parts(loops.pool, spare, n, parts, |first, rows| {
-            kernels::combine(loops.path, None, &weight[first..], strides, grad_rows, n, rows);
-        });
+        inward(layer, params, grad, n, spare, loops);
         std::mem::swap(grad, spare);
+    }
+}
+
+/// What a penalty's second-order pass ([`second_order`]) reuses from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct SecondOrder {
+    /// The tangents `ḣ` of the forward-mode pass: the input's, then each layer's output's.
+    tangents: Vec<Vec<f32>>,
+    /// Each curved layer's tangent before its activation, `ȧ`.
+    slopes: Vec<Vec<f32>>,
+    /// The adjoints of `ȧ` and `a` of the layer being passed, and room for the next ones.
+    adjoints: [Vec<f32>; 4],
+    curvature: Vec<f32>,
+    weight_grads: Vec<f32>,
+}
+
+/// The gradient with respect to a one-output network's parameters of
+/// `Q = Σ_p direction_p · ∇ₓz(x_p)`, the inner product of `direction` (`[in][n]`, taken as
+/// constant) with the network's input gradient at the `n` points of `pass`, **added** to
+/// `grads`. With `direction = ∂penalty/∂∇ₓz`, this is the penalty's gradient.
+///
+/// `Q` is the derivative of the output along `direction`, so a forward-mode pass carries the
+/// tangents `ȧ = W·ḣ`, `ḣ = f′(a)·ȧ` from `ḣ₀ = direction`, and `Q = Σ ż`; then one backward
+/// pass carries two adjoints, of `ȧ` and of `a` (`Ȧ`, `Ā`):
+///
+/// ```text
+/// ∂Q/∂W = Ȧ·ḣᵀ + Ā·hᵀ        ∂Q/∂b = Σ Ā
+/// Ȧ′ = f′(a′)·(Wᵀ Ȧ)          Ā′ = f′(a′)·(Wᵀ Ā) + f″(a′)·ȧ′·(Wᵀ Ȧ)
+/// ```
+///
+/// from `Ȧ = 1`, `Ā = 0` at the output. For layers straight on each side of 0 (ReLU and its
+/// relatives) `f″ = 0` and `Ā` stays zero: the pass goes through the weights alone.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn second_order(
+    shape: &Shape,
+    params: &[f32],
+    n: usize,
+    pass: &[Vec<f32>],
+    direction: &[f32],
+    work: &mut SecondOrder,
+    grads: &mut [f32],
+    loops: Loops<'_>,
+) {
+    assert_eq!(shape.outputs(), 1, "a penalty's pass is taken of one output");
+    let layers = &shape.layers;
+    let SecondOrder { tangents, slopes, adjoints, curvature, weight_grads } = work;
+    tangents.resize_with(layers.len() + 1, Vec::new);
+    slopes.resize_with(layers.len(), Vec::new);
+    tangents[0].clear();
+    tangents[0].extend_from_slice(direction);
+    for (l, layer) in layers.iter().enumerate() {
+        let (before, after) = tangents.split_at_mut(l + 1);
+        let tangent = &mut after[0];
+        outward(layer, params, None, &before[l], n, tangent, loops, false);
+        if layer.activation.is_curved() {
+            slopes[l].clear();
+            slopes[l].extend_from_slice(tangent);
+        }
+        kernels::derive(loops.path, layer.activation, tangent, &pass[l + 1]);
+    }
+    let [adj_dot, adj, next_dot, next] = adjoints;
+    adj_dot.clear();
+    adj_dot.resize(n, 1.0);
+    // Whether `Ā` holds anything but zeros.
+    let mut curved = false;
+    for (l, layer) in layers.iter().enumerate().rev() {
+        let (weight, bias) = (layer.weight, layer.bias);
+        weight_grads.resize(layer.outputs * layer.inputs, 0.0);
+        weight_gradient(layer, adj_dot, &tangents[l], n, weight_grads, loops);
+        add(&mut grads[weight..weight + weight_grads.len()], weight_grads);
+        if curved {
+            weight_gradient(layer, adj, &pass[l], n, weight_grads, loops);
+            add(&mut grads[weight..weight + weight_grads.len()], weight_grads);
+            for (o, a) in adj.chunks_exact(n).enumerate() {
+                grads[bias + o] += sum(a);
+            }
+        }
+        if l == 0 {
+            return;
+        }
+        inward(layer, params, adj_dot, n, next_dot, loops);
+        if curved {
+            inward(layer, params, adj, n, next, loops);
+        }
+        let (below, output) = (&layers[l - 1], &pass[l]);
+        if below.activation.is_curved() {
+            curvature.clear();
+            curvature.extend_from_slice(next_dot);
+            below.activation.second_host(curvature, output);
+            for (c, s) in curvature.iter_mut().zip(&slopes[l - 1]) {
+                *c *= s;
+            }
+        }
+        kernels::derive(loops.path, below.activation, next_dot, output);
+        if curved {
+            kernels::derive(loops.path, below.activation, next, output);
+        }
+        if below.activation.is_curved() {
+            if curved {
+                add(next, curvature);
+            } else {
+                std::mem::swap(next, curvature);
+            }
+            curved = true;
+        }
+        std::mem::swap(adj_dot, next_dot);
+        std::mem::swap(adj, next);
+    }
+}
+
+/// `into += from`, number by number.
+#[inline(always)]
+fn add(into: &mut [f32], from: &[f32]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
     }
 }
 
