@@ -192,6 +192,10 @@ pub struct TrainArgs {
     /// λ of WGAN-GP and DRAGAN; only with --penalty [default: 10]
     #[arg(long, value_name = "W", value_parser = positive(limits::MAX_PENALTY_WEIGHT), allow_negative_numbers = true)]
     pub penalty_weight: Option<f64>,
+    /// Divide each of the discriminator's weight matrices by its largest singular value,
+    /// estimated by one power iteration per update (Miyato et al. 2018); see the README
+    #[arg(long)]
+    pub spectral_norm: bool,
     /// Iterations over which both networks' Adam step sizes halve, continuously (at iteration
     /// t, each is its value times 2^(-t/N)); unset keeps them constant
     #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]

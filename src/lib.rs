@@ -38,6 +38,7 @@ mod rows;
 mod runlog;
 mod sample;
 pub mod saved;
+mod spectral;
 mod state;
 mod summary;
 pub mod target;

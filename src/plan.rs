@@ -41,7 +41,20 @@ macro_rules! shown_by_display {
     };
 }
 
-shown_by_display!(u64, i64, f64, Loss, Penalty, Activation, Latent, Recipe, Domain, Select, DeviceChoice);
+shown_by_display!(
+    bool,
+    u64,
+    i64,
+    f64,
+    Loss,
+    Penalty,
+    Activation,
+    Latent,
+    Recipe,
+    Domain,
+    Select,
+    DeviceChoice
+);
 
 /// The one text setting is a target's expression, where spaces mean nothing: `x ^ 2` is `x^2`.
 impl Shown for String {
@@ -248,6 +261,7 @@ choices! {
         penalty: Penalty = |a| a.penalty => |m, t| t.penalty, via same;
         penalty_weight: f64 = |a| a.penalty_weight.expect("--penalty-weight was typed")
             => |m, t| t.penalty_weight, via set;
+        spectral_norm: bool = |a| a.spectral_norm => |m, t| t.spectral_norm, via same;
     }
 }
 
@@ -530,11 +544,14 @@ mod tests {
             ("--d-steps", "2", "1"),
             ("--penalty", "r1", "none"),
             ("--penalty-weight", "5", "unset"),
+            ("--spectral-norm", "true", "false"),
         ];
         let checked: Vec<&str> = other.iter().map(|(flag, _, _)| *flag).collect();
         assert_eq!(checked, Choices::flags(), "a choice without a conflict case");
         for (flag, value, stored) in other {
-            let conflicts = plan(&[flag, value]).choices.conflicts(&model, &train).unwrap();
+            // A switch is typed without a value.
+            let typed: &[&str] = if value == "true" { &[flag] } else { &[flag, value] };
+            let conflicts = plan(typed).choices.conflicts(&model, &train).unwrap();
             assert_eq!(conflicts.len(), 1, "{flag}: {conflicts:?}");
             assert_eq!((conflicts[0].flag.as_str(), conflicts[0].stored.as_str()), (flag, stored));
             assert!(conflicts[0].given.contains(value) || flag == "--data", "{flag}: {conflicts:?}");
@@ -542,7 +559,7 @@ mod tests {
                 assert!(conflicts[0].given.contains("points.csv"), "{conflicts:?}");
             } else {
                 // The run's own value is no conflict.
-                let stored = if stored == "unset" { continue } else { stored };
+                let stored = if stored == "unset" || stored == "false" { continue } else { stored };
                 assert!(
                     plan(&[flag, stored]).choices.conflicts(&model, &train).unwrap().is_empty(),
                     "{flag}"

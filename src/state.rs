@@ -40,18 +40,36 @@ impl Net {
 /// the runs of one ensemble share.
 #[derive(Debug)]
 pub struct NetState {
+    /// The network as it computes: under spectral normalisation, its normalised weights.
     pub params: Tensor,
-    /// First-moment estimate.
+    /// First-moment estimate (of the trained parameters: `spectral.raw`'s when present).
     pub m: Tensor,
     /// Second-moment estimate.
     pub v: Tensor,
     pub steps: u64,
+    /// A spectrally normalised network's trained parameters and power-iteration vectors.
+    pub spectral: Option<Spectral>,
+}
+
+/// What spectral normalisation adds to a network's state: the parameters Adam trains, whose
+/// weight matrices `params` holds divided by their largest singular value, and each layer's
+/// left singular vector estimate `u`, one after another (`[K, Σ outputs]`).
+#[derive(Debug)]
+pub struct Spectral {
+    pub raw: Tensor,
+    pub u: Tensor,
+}
+
+impl Spectral {
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Spectral {
+        Spectral { raw: f(&self.raw), u: f(&self.u) }
+    }
 }
 
 impl NetState {
     /// A network that has not been updated: `params` with zero moments.
     pub fn fresh(params: Tensor) -> Self {
-        NetState { m: params.zeros_like(), v: params.zeros_like(), params, steps: 0 }
+        NetState { m: params.zeros_like(), v: params.zeros_like(), params, steps: 0, spectral: None }
     }
 
     /// K, the number of runs.
@@ -59,23 +77,36 @@ impl NetState {
         self.params.size()[0]
     }
 
+    /// Every `[K, …]` tensor of the state mapped by `f`, the steps kept.
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> NetState {
+        NetState {
+            params: f(&self.params),
+            m: f(&self.m),
+            v: f(&self.v),
+            steps: self.steps,
+            spectral: self.spectral.as_ref().map(|s| s.map(&f)),
+        }
+    }
+
     /// Run `k`'s state, `[1, n]` each (copies).
     pub fn member(&self, k: i64) -> NetState {
-        let row = |t: &Tensor| t.narrow(0, k, 1).copy();
-        NetState { params: row(&self.params), m: row(&self.m), v: row(&self.v), steps: self.steps }
+        self.map(|t| t.narrow(0, k, 1).copy())
     }
 
     /// The runs of `states`, in order, as one state; `steps` is the step count they share.
     pub fn stack(states: &[&NetState], steps: u64) -> NetState {
-        let cat = |part: fn(&NetState) -> &Tensor| {
+        let cat = |part: &dyn Fn(&NetState) -> &Tensor| {
             Tensor::cat(&states.iter().map(|s| part(s)).collect::<Vec<_>>(), 0)
         };
-        NetState { params: cat(|s| &s.params), m: cat(|s| &s.m), v: cat(|s| &s.v), steps }
+        let spectral = states.iter().all(|s| s.spectral.is_some()).then(|| Spectral {
+            raw: cat(&|s| &s.spectral.as_ref().expect("checked").raw),
+            u: cat(&|s| &s.spectral.as_ref().expect("checked").u),
+        });
+        NetState { params: cat(&|s| &s.params), m: cat(&|s| &s.m), v: cat(&|s| &s.v), steps, spectral }
     }
 
     pub fn to_device(&self, device: Device) -> NetState {
-        let to = |t: &Tensor| t.to_device(device);
-        NetState { params: to(&self.params), m: to(&self.m), v: to(&self.v), steps: self.steps }
+        self.map(|t| t.to_device(device))
     }
 
     /// Checks that the state fits `net` with `n` parameters per run and `k` runs.

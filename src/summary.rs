@@ -57,6 +57,7 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
         && train.lr_half_life.is_none()
         && train.adam == tutorial.adam
         && train.penalty_rule().is_none()
+        && !train.spectral_norm
         && model.latent == ModelConfig::default().latent;
     if same {
         return None;
@@ -75,6 +76,7 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
             "penalty",
             train.penalty_rule().map_or_else(|| "none".to_string(), |(p, w)| format!("{p}, weight {w}")),
         ),
+        ("spectral-norm", if train.spectral_norm { "yes" } else { "no" }.to_string()),
         ("latent", model.latent.to_string()),
         ("batch", train.batch.to_string()),
         ("epochs", train.epochs.to_string()),

@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_refused, gan1d, read_manifest, stderr, stdout};
 
-const CHOICES: [&str; 20] = [
+const CHOICES: [&str; 21] = [
     "--loss",
     "hinge",
     "--d-steps",
@@ -27,6 +27,7 @@ const CHOICES: [&str; 20] = [
     "wgan-gp",
     "--penalty-weight",
     "5",
+    "--spectral-norm",
 ];
 
 fn train(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
@@ -49,6 +50,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     assert_eq!(manifest["model"]["latent"], "uniform");
     assert_eq!(t["lr_half_life"].as_u64(), Some(10));
     assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("wgan-gp"), Some(5.0)));
+    assert_eq!(t["spectral_norm"].as_bool(), Some(true));
     // Two rounds of two discriminator updates per iteration.
     assert_eq!(manifest["discriminator_adam_steps"], 160);
     assert_eq!(manifest["generator_adam_steps"], 40);

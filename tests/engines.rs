@@ -331,6 +331,49 @@ fn they_agree_under_every_penalty() {
     }
 }
 
+/// Spectral normalisation, alone and with a penalty, under each kind of loss, packing and
+/// rounds: every engine's power iteration, normalised passes and chain rule give the
+/// reference's autograd step through `W / (uᵀWv)`, all along real runs.
+#[test]
+fn they_agree_under_spectral_normalisation() {
+    type Case = (Penalty, Loss, i64, u64, Activation, &'static str);
+    let cases: [Case; 6] = [
+        (Penalty::None, Loss::Bce, 1, 1, Activation::Relu, "x^2"),
+        (Penalty::None, Loss::Hinge, 2, 2, Activation::Tanh, "ring"),
+        (Penalty::R1, Loss::LeastSquares, 1, 1, Activation::Elu, "sine"),
+        (Penalty::WganGp, Loss::Wasserstein, 1, 3, Activation::Tanh, "grid"),
+        (Penalty::Dragan, Loss::Relativistic, 4, 1, Activation::Tanh, "moons"),
+        (Penalty::R2, Loss::Bce, 2, 1, Activation::LeakyRelu(0.2), "x^2"),
+    ];
+    for (penalty, loss, pack, d_steps, activation, target) in cases {
+        let model = ModelConfig {
+            pack,
+            activation,
+            generator_hidden: vec![15, 8],
+            discriminator_hidden: vec![12, 9],
+            ..ModelConfig::default()
+        };
+        let cfg = TrainConfig {
+            loss,
+            d_steps,
+            penalty,
+            penalty_weight: (penalty != Penalty::None).then_some(1.0),
+            spectral_norm: true,
+            target: TargetConfig::given(target, "-0.5,0.5".parse().unwrap()),
+            ..TrainConfig::default()
+        };
+        let (ratio, what) = compare_along_a_run_with(&model, &cfg, 11, EngineKind::Native, &[0, 2, 40, 250]);
+        eprintln!(
+            "spectral norm, {penalty}, {loss}, pack {pack}, {d_steps} rounds, {activation}: worst {ratio:.3} of the allowance"
+        );
+        assert!(
+            ratio <= 1.0,
+            "spectral norm, {penalty}, {loss}, pack {pack}, {d_steps} rounds, {activation}, {target}: the engines \
+             disagree beyond float32 rounding: {ratio:.1}× the allowance at {what}"
+        );
+    }
+}
+
 #[test]
 fn both_engines_start_from_the_same_weights() {
     for (seed, kind) in [0, 42].into_iter().flat_map(|s| CANDIDATES.map(|k| (s, k))) {
@@ -376,6 +419,43 @@ fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
                 assert!(x.equal(y), "{first} → {then}: {} {name}", net.name());
             }
             assert!(a.m.equal(&b.m) && a.v.equal(&b.v) && a.steps == b.steps, "{first} → {then}: Adam");
+        }
+    }
+}
+
+/// Under spectral normalisation a checkpoint holds the trained weights and the kept `u`
+/// beside the normalised network: every engine resumes them exactly, and normalises the
+/// network from them again (to its own rounding of the division).
+#[test]
+fn a_spectrally_normalised_checkpoint_resumes_in_every_engine() {
+    let cfg = TrainConfig { spectral_norm: true, penalty: Penalty::R1, ..TrainConfig::default() };
+    let model = ModelConfig::default();
+    for first in [EngineKind::Native, EngineKind::Fused, EngineKind::Autograd] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = trainer_with(&model, &cfg, 6, first);
+        for _ in 0..40 {
+            let _ = run.step();
+        }
+        checkpoint::save(dir.path(), &gan1d::saved::snapshot(&run, 0), None, checkpoint::LogRecords::empty())
+            .unwrap();
+        let manifest = checkpoint::read_manifest(dir.path()).unwrap();
+        for then in [EngineKind::Native, EngineKind::Fused, EngineKind::Autograd] {
+            let resumed = gan1d::saved::resumed(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
+            let (a, b) =
+                (run.engine().export(Net::Discriminator), resumed.engine().export(Net::Discriminator));
+            let (sa, sb) = (a.spectral.as_ref().unwrap(), b.spectral.as_ref().unwrap());
+            assert!(sa.raw.equal(&sb.raw) && sa.u.equal(&sb.u), "{first} → {then}: the trained weights or u");
+            assert!(a.m.equal(&b.m) && a.v.equal(&b.v), "{first} → {then}: Adam");
+            let diff = (&a.params - &b.params).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "{first} → {then}: the normalised network differs by {diff}");
+            if first == then {
+                assert!(
+                    a.params.equal(&b.params),
+                    "{first}: the normalised network is not recomputed exactly"
+                );
+            }
+            // The normalised weights are the trained ones divided by a positive σ.
+            assert!(!a.params.equal(&sa.raw));
         }
     }
 }

@@ -78,13 +78,20 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
     let [generator, discriminator] = params;
     let (generator, discriminator) = (generator?, discriminator?);
     let file = part_path(dir, manifest, Part::Optimizer);
-    let expected: BTreeMap<String, Vec<i64>> = Net::BOTH
+    let spectral = manifest.train.spectral_norm;
+    let mut expected: BTreeMap<String, Vec<i64>> = Net::BOTH
         .iter()
         .flat_map(|&net| {
             let n = crate::config::parameter_count(&net.layers(&manifest.model));
             ["m", "v"].map(|moment| (format!("{}.{moment}", net.name()), vec![n]))
         })
         .collect();
+    if spectral {
+        let layers = Net::Discriminator.layers(&manifest.model);
+        let name = Net::Discriminator.name();
+        expected.insert(format!("{name}.raw"), vec![crate::config::parameter_count(&layers)]);
+        expected.insert(format!("{name}.u"), vec![layers.iter().map(|l| l.outputs).sum()]);
+    }
     let mut moments = parse_vars(&file, &optimizer, &expected)?;
     let mut state = |net: Net, params: Tensor, steps| {
         let mut take = |moment: &str| {
@@ -94,7 +101,10 @@ pub fn load_state(dir: &Path, manifest: &Manifest, device: Device) -> Result<[Ne
                 .unsqueeze(0)
                 .to_device(device)
         };
-        NetState { params: params.to_device(device), m: take("m"), v: take("v"), steps }
+        let (m, v) = (take("m"), take("v"));
+        let spectral = (spectral && net == Net::Discriminator)
+            .then(|| crate::state::Spectral { raw: take("raw"), u: take("u") });
+        NetState { params: params.to_device(device), m, v, steps, spectral }
     };
     let generator = state(Net::Generator, generator, manifest.generator_adam_steps);
     let discriminator = state(Net::Discriminator, discriminator, manifest.discriminator_adam_steps);

@@ -118,12 +118,17 @@ pub fn write_points(dir: &Path, set: &crate::target::plane::DataSet) -> Result<(
 }
 
 /// Both Adams' moments, named `generator.m`, `generator.v`, `discriminator.m`, …, each
-/// `[n]`.
+/// `[n]`; under spectral normalisation also the parameters Adam trains and the kept `u`
+/// (`discriminator.raw`, `discriminator.u`).
 pub(super) fn optimizer_vars(generator: &NetState, discriminator: &NetState) -> Vec<(String, Tensor)> {
     let mut moments = Vec::new();
     for (net, state) in [(Net::Generator, generator), (Net::Discriminator, discriminator)] {
         moments.push((format!("{}.m", net.name()), state.m.reshape([-1])));
         moments.push((format!("{}.v", net.name()), state.v.reshape([-1])));
+        if let Some(spectral) = &state.spectral {
+            moments.push((format!("{}.raw", net.name()), spectral.raw.reshape([-1])));
+            moments.push((format!("{}.u", net.name()), spectral.u.reshape([-1])));
+        }
     }
     moments
 }

@@ -556,6 +556,10 @@ pub struct TrainConfig {
     /// The penalty's weight, when not [`Penalty::DEFAULT_WEIGHT`]; only with a penalty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub penalty_weight: Option<f64>,
+    /// Whether the discriminator's weight matrices are spectrally normalised
+    /// ([`crate::spectral`]). Tutorial: no.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub spectral_norm: bool,
 }
 
 fn one() -> u64 {
@@ -587,6 +591,7 @@ impl Default for TrainConfig {
             lr_half_life: None,
             penalty: Penalty::None,
             penalty_weight: None,
+            spectral_norm: false,
         }
     }
 }

@@ -20,6 +20,8 @@ use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::config::{Activation, AdamConfig, LayerSpec, ModelConfig, parameter_count, variables};
 use crate::loss::{self, Loss, Term};
 use crate::penalty::{self, Penalty, Weighted};
+use crate::spectral;
+use crate::state::Spectral;
 
 /// The mean loss of one run's logits `[n, 1]` in `term`, as a scalar autograd can
 /// differentiate.
@@ -32,6 +34,9 @@ fn mean_loss(loss: Loss, term: Term, logits: &Tensor) -> Tensor {
 pub struct Network {
     /// `hidden`, `hidden2`, …, then `out`, each with its activation.
     layers: Vec<(nn::Linear, Activation)>,
+    /// Under spectral normalisation, each layer's `(u, v)`: its weight computes as
+    /// `W / (uᵀ W v)`, with `u` and `v` constants to autograd.
+    spectral: Option<Vec<(Tensor, Tensor)>>,
 }
 
 impl Network {
@@ -45,7 +50,73 @@ impl Network {
                 (nn::linear(p / spec.name, spec.inputs, spec.outputs, uniform(limit)), spec.activation)
             })
             .collect();
-        Network { layers }
+        Network { layers, spectral: None }
+    }
+
+    /// Spectral normalisation from each layer's `u` (`[Σ outputs]`, one layer after another),
+    /// its `v` refreshed from it.
+    fn normalise_from(&mut self, u: &Tensor) {
+        let mut at = 0;
+        let mut pairs = Vec::new();
+        for (layer, _) in &self.layers {
+            let outputs = layer.ws.size()[0];
+            pairs.push((u.narrow(0, at, outputs).copy(), Tensor::zeros([1], (tch::Kind::Float, u.device()))));
+            at += outputs;
+        }
+        self.spectral = Some(pairs);
+        self.refresh();
+    }
+
+    /// One power-iteration step on each layer: `v = Wᵀu/‖Wᵀu‖`, then `u = Wv/‖Wv‖`.
+    fn iterate(&mut self) {
+        let Some(pairs) = &mut self.spectral else { return };
+        tch::no_grad(|| {
+            for ((layer, _), (u, v)) in self.layers.iter().zip(pairs.iter_mut()) {
+                *v = unit(&layer.ws.tr().mv(u));
+                *u = unit(&layer.ws.mv(v));
+            }
+        });
+    }
+
+    /// Each layer's `v` from its kept `u` alone: `v = Wᵀu/‖Wᵀu‖`.
+    fn refresh(&mut self) {
+        let Some(pairs) = &mut self.spectral else { return };
+        tch::no_grad(|| {
+            for ((layer, _), (u, v)) in self.layers.iter().zip(pairs.iter_mut()) {
+                *v = unit(&layer.ws.tr().mv(u));
+            }
+        });
+    }
+
+    /// Each layer's weight as it computes.
+    fn weights(&self) -> Vec<Tensor> {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(l, (layer, _))| match &self.spectral {
+                Some(pairs) => {
+                    let (u, v) = &pairs[l];
+                    &layer.ws / u.dot(&layer.ws.mv(v))
+                }
+                None => layer.ws.shallow_clone(),
+            })
+            .collect()
+    }
+
+    /// The kept `u`s, one after another, `[1, Σ outputs]`.
+    fn u(&self) -> Option<Tensor> {
+        let pairs = self.spectral.as_ref()?;
+        Some(Tensor::cat(&pairs.iter().map(|(u, _)| u.shallow_clone()).collect::<Vec<_>>(), 0).unsqueeze(0))
+    }
+
+    /// The network as it computes, as one flat row `[1, n]`.
+    fn effective_flat(&self) -> Tensor {
+        let mut pieces = Vec::new();
+        for ((layer, _), weight) in self.layers.iter().zip(self.weights()) {
+            pieces.push(weight.detach().reshape([-1]));
+            pieces.extend(layer.bs.iter().map(|b| b.detach().reshape([-1])));
+        }
+        Tensor::cat(&pieces, 0).unsqueeze(0)
     }
 
     /// The parameters in the flat order: layer by layer, weight then bias.
@@ -74,6 +145,11 @@ impl Network {
     }
 }
 
+/// `x` over its norm.
+fn unit(x: &Tensor) -> Tensor {
+    x / x.norm().clamp_min(1e-12)
+}
+
 /// Weights `U(±limit)`, biases zero.
 fn uniform(limit: f64) -> nn::LinearConfig {
     nn::LinearConfig {
@@ -96,7 +172,13 @@ impl nn::Module for Network {
             let m = inputs / given[1];
             xs.narrow(0, 0, given[0] / m * m).reshape([-1, inputs])
         };
-        self.layers.iter().fold(xs, |xs, (layer, activation)| activation.apply(xs.apply(layer)))
+        if self.spectral.is_none() {
+            return self.layers.iter().fold(xs, |xs, (layer, activation)| activation.apply(xs.apply(layer)));
+        }
+        self.layers.iter().zip(self.weights()).fold(xs, |xs, ((layer, activation), weight)| {
+            let bias = layer.bs.as_ref().expect("layers have biases");
+            activation.apply(xs.matmul(&weight.tr()) + bias)
+        })
     }
 }
 
@@ -270,21 +352,29 @@ impl Engine for AutogradEngine {
             });
             let logits = if loss.is_paired() {
                 // One update on both batches, real point i against fake i.
+                self.discriminator.iterate();
                 let both = self.discriminator.forward(&Tensor::cat(&[&real, &fake], 0));
                 let judged = both.size()[0] / 2;
                 let real_ahead = both.narrow(0, 0, judged) - both.narrow(0, judged, judged);
                 let total = self.with_penalty(&penalised, None, mean_loss(loss, Term::Real, &real_ahead));
                 self.discriminator_opt.minimise(&total);
+                self.discriminator.refresh();
                 (real_ahead.detach(), -real_ahead.detach())
             } else {
+                // Each update starts with a power-iteration step; after it, the kept u
+                // normalises the network.
+                self.discriminator.iterate();
                 let d_real = self.discriminator.forward(&real);
                 let total =
                     self.with_penalty(&penalised, Some(Term::Real), mean_loss(loss, Term::Real, &d_real));
                 self.discriminator_opt.minimise(&total);
+                self.discriminator.refresh();
+                self.discriminator.iterate();
                 let d_fake = self.discriminator.forward(&fake);
                 let total =
                     self.with_penalty(&penalised, Some(Term::Fake), mean_loss(loss, Term::Fake, &d_fake));
                 self.discriminator_opt.minimise(&total);
+                self.discriminator.refresh();
                 (d_real, d_fake)
             };
             last = Some((real, logits));
@@ -324,14 +414,24 @@ impl Engine for AutogradEngine {
     fn export(&self, net: Net) -> NetState {
         let (network, opt) = self.parts(net);
         let (m, v, steps) = opt.state();
-        NetState { params: network.flat(), m, v, steps }
+        let spectral = network.u().map(|u| Spectral { raw: network.flat(), u });
+        NetState { params: network.effective_flat(), m, v, steps, spectral }
     }
 
     fn import(&mut self, net: Net, state: &NetState) -> Result<()> {
         let specs = net.layers(&self.model_cfg);
         state.check(net, 1, parameter_count(&specs))?;
+        let raw = state.spectral.as_ref().map_or(&state.params, |s| &s.raw);
         let (network, _) = self.parts(net);
-        network.set_flat(&specs, &state.params);
+        network.set_flat(&specs, raw);
+        if net == Net::Discriminator && self.rules.spectral_norm {
+            // A fresh state's parameters are those Adam trains, from the first u.
+            let u = match &state.spectral {
+                Some(s) => s.u.get(0),
+                None => Tensor::from_slice(&spectral::first_u(&crate::host::Shape::of(&specs))),
+            };
+            self.discriminator.normalise_from(&u.to_device(self.discriminator_vs.device()));
+        }
         match net {
             Net::Generator => self.generator_opt.restore(state),
             Net::Discriminator => self.discriminator_opt.restore(state),

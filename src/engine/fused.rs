@@ -11,9 +11,12 @@ use super::iteration::{self, Backend, Logits, iteration};
 use super::{Batches, Engine, Net, NetState, Rules, StepLosses};
 use crate::adam::Adam;
 use crate::config::{ModelConfig, parameter_count};
+use crate::host::Shape;
 use crate::loss::{self, Term};
 use crate::model::{Activations, Discriminator, Generator, Mlp, Need};
 use crate::penalty;
+use crate::spectral;
+use crate::state::Spectral;
 
 /// The two networks of K runs over flat parameters, each with its own Adam.
 #[derive(Debug)]
@@ -27,6 +30,18 @@ pub struct FusedEngine {
     rules: Rules,
     /// Points the discriminator judges at once.
     pack: i64,
+    /// Under spectral normalisation, the discriminator's trained parameters and `u`.
+    spectral: Option<SpectralState>,
+}
+
+/// The tensors of [`crate::spectral`] for K members: the parameters Adam trains (`[K, n]`),
+/// each member's `u`, and the estimates of the update being taken.
+#[derive(Debug)]
+struct SpectralState {
+    shape: Shape,
+    raw: Tensor,
+    u: Tensor,
+    estimates: Option<spectral::TensorEstimates>,
 }
 
 impl FusedEngine {
@@ -37,14 +52,23 @@ impl FusedEngine {
             |net: Net| Tensor::zeros([k, parameter_count(&net.layers(model_cfg))], (Kind::Float, device));
         let generator = Generator::new(model_cfg, zeros(Net::Generator));
         let discriminator = Discriminator::new(model_cfg, zeros(Net::Discriminator));
+        let spectral = rules.spectral_norm.then(|| {
+            let shape = Shape::of(&model_cfg.discriminator_layers());
+            let u = Tensor::zeros([k, spectral::u_len(&shape) as i64], (Kind::Float, device));
+            SpectralState { shape, raw: zeros(Net::Discriminator), u, estimates: None }
+        });
         FusedEngine {
             layers: Net::BOTH.map(|net| net.layers(model_cfg)),
             generator_opt: Adam::new(generator.network().params(), rules.generator),
-            discriminator_opt: Adam::new(discriminator.network().params(), rules.discriminator),
+            discriminator_opt: Adam::new(
+                spectral.as_ref().map_or(discriminator.network().params(), |s| &s.raw),
+                rules.discriminator,
+            ),
             generator,
             discriminator,
             rules,
             pack: model_cfg.pack,
+            spectral,
         }
     }
 
@@ -104,14 +128,54 @@ impl Engine for FusedEngine {
     fn export(&self, net: Net) -> NetState {
         let (network, opt) = self.parts(net);
         let (moments, steps) = opt.state();
-        NetState { params: network.params().copy(), m: moments[0].1.copy(), v: moments[1].1.copy(), steps }
+        let spectral = match (net, &self.spectral) {
+            (Net::Discriminator, Some(s)) => Some(Spectral { raw: s.raw.copy(), u: s.u.copy() }),
+            _ => None,
+        };
+        NetState {
+            params: network.params().copy(),
+            m: moments[0].1.copy(),
+            v: moments[1].1.copy(),
+            steps,
+            spectral,
+        }
     }
 
     fn import(&mut self, net: Net, state: &NetState) -> Result<()> {
-        let (network, _) = self.parts(net);
+        let network = match net {
+            Net::Generator => self.generator.network(),
+            Net::Discriminator => self.discriminator.network(),
+        };
         let (k, n) = (network.members(), network.params().size()[1]);
         state.check(net, k, n)?;
         network.set_params(&state.params);
+        if let (Net::Discriminator, Some(s)) = (net, &mut self.spectral) {
+            // A fresh state's parameters are those Adam trains, from the first u.
+            let device = s.raw.device();
+            let (raw, u) = match &state.spectral {
+                Some(saved) => (saved.raw.to_device(device), saved.u.to_device(device)),
+                None => {
+                    let first = Tensor::from_slice(&spectral::first_u(&s.shape)).to_device(device);
+                    (state.params.to_device(device), first.unsqueeze(0).repeat([k, 1]))
+                }
+            };
+            if raw.size() != s.raw.size() || u.size() != s.u.size() {
+                anyhow::bail!(
+                    "the {} spectral state has shapes {:?} and {:?}, expected {:?} and {:?}",
+                    net.name(),
+                    raw.size(),
+                    u.size(),
+                    s.raw.size(),
+                    s.u.size()
+                );
+            }
+            tch::no_grad(|| {
+                s.raw.copy_(&raw.to_kind(Kind::Float));
+                s.u.copy_(&u.to_kind(Kind::Float));
+            });
+            let estimates = spectral::refresh(&s.shape, &s.raw, &s.u);
+            spectral::apply(&s.shape, &s.raw, &estimates, network.params());
+        }
         let opt = match net {
             Net::Generator => &mut self.generator_opt,
             Net::Discriminator => &mut self.discriminator_opt,
@@ -162,6 +226,15 @@ impl Backend for Tensors<'_> {
 
     fn latent_full(&mut self) -> Tensor {
         self.batches().latent_full.shallow_clone()
+    }
+
+    fn power_iteration(&mut self) {
+        let engine = &mut *self.engine;
+        if let Some(s) = &mut engine.spectral {
+            let estimates = spectral::iterate(&s.shape, &s.raw, &s.u);
+            spectral::apply(&s.shape, &s.raw, &estimates, engine.discriminator.network().params());
+            s.estimates = Some(estimates);
+        }
     }
 
     fn penalty_draws(&mut self, round: usize) -> Tensor {
@@ -219,7 +292,17 @@ impl Backend for Tensors<'_> {
             }
             Net::Discriminator => {
                 let d = engine.discriminator.network();
-                engine.discriminator_opt.step(d.params(), d.grads());
+                let Some(s) = &mut engine.spectral else {
+                    engine.discriminator_opt.step(d.params(), d.grads());
+                    return;
+                };
+                // Adam trains the weights before normalisation; the network is then
+                // normalised by the kept u.
+                let estimates = s.estimates.take().expect("a power iteration before the update");
+                spectral::chain(&s.shape, d.params(), &s.u, &estimates, d.grads());
+                engine.discriminator_opt.step(&s.raw, d.grads());
+                let estimates = spectral::refresh(&s.shape, &s.raw, &s.u);
+                spectral::apply(&s.shape, &s.raw, &estimates, d.params());
             }
         }
     }

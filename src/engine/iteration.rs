@@ -47,6 +47,9 @@ pub trait Backend {
     fn discard(&mut self, pass: Self::Pass);
     /// Gives back a batch no longer needed, so that a backend can reuse its buffer.
     fn release(&mut self, _batch: Self::Batch) {}
+    /// Under spectral normalisation, one power-iteration step on the discriminator's weights,
+    /// which its next update's passes use divided by the new estimate; otherwise nothing.
+    fn power_iteration(&mut self);
     /// Round `round`'s uniform numbers for a penalty's points, three a point (`u`, then `r`
     /// for each coordinate), on the networks' axes: [`crate::penalty`]'s `mix` and `perturb`
     /// read them.
@@ -105,6 +108,7 @@ pub fn update_discriminator<B: Backend>(
     term: Term,
     penalised: Option<B::Batch>,
 ) -> B::Batch {
+    b.power_iteration();
     let packs = b.pack(points);
     let pass = b.forward(Net::Discriminator, packs);
     let logits = b.output(&pass);
@@ -157,6 +161,7 @@ fn update_discriminator_paired<B: Backend>(
     fake: B::Batch,
     penalised: Option<B::Batch>,
 ) -> (B::Batch, B::Batch) {
+    b.power_iteration();
     let (real, fake) = (b.pack(real), b.pack(fake));
     let both = b.join(real, fake);
     let pass = b.forward(Net::Discriminator, both);

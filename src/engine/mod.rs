@@ -60,6 +60,8 @@ pub struct Rules {
     pub discriminator: AdamConfig,
     /// The penalty on the discriminator's input gradient, if any.
     pub penalty: Option<Weighted>,
+    /// Whether the discriminator's weights are spectrally normalised ([`crate::spectral`]).
+    pub spectral_norm: bool,
 }
 
 impl Rules {
@@ -70,6 +72,7 @@ impl Rules {
             generator: cfg.generator_adam(),
             discriminator: cfg.discriminator_adam(),
             penalty: cfg.penalty_rule().map(|(penalty, weight)| Weighted { penalty, weight }),
+            spectral_norm: cfg.spectral_norm,
         }
     }
 

@@ -31,21 +31,28 @@ use crate::loss::{self, Term};
 use crate::model::Need;
 use crate::penalty::{self, DRAWS_PER_POINT};
 use crate::pool::Pool;
+use crate::spectral::{self, Estimates};
+use crate::state::Spectral;
 
 /// One network of K members: parameters and Adam moments, `K × len` each, member by member in
 /// the flat layout, and the updates taken so far.
 #[derive(Debug)]
 struct Net32 {
+    /// The network as it computes (under spectral normalisation, its normalised weights).
     params: Vec<f32>,
     m: Vec<f32>,
     v: Vec<f32>,
     steps: u64,
+    /// Under spectral normalisation, the parameters Adam trains, `K × len`, and each member's
+    /// `u` ([`spectral`]); empty otherwise.
+    raw: Vec<f32>,
+    u: Vec<f32>,
 }
 
 impl Net32 {
     fn zeros(shape: &Shape, k: usize) -> Result<Net32, OutOfMemory> {
         let n = shape.len * k;
-        Ok(Net32 { params: zeros(n)?, m: zeros(n)?, v: zeros(n)?, steps: 0 })
+        Ok(Net32 { params: zeros(n)?, m: zeros(n)?, v: zeros(n)?, steps: 0, raw: Vec::new(), u: Vec::new() })
     }
 }
 
@@ -63,6 +70,9 @@ struct Scratch {
     d_grads: Vec<f32>,
     /// A penalty's second-order pass.
     second: SecondOrder,
+    /// The discriminator's σ estimates of the update being taken, under spectral
+    /// normalisation.
+    estimates: Estimates,
 }
 
 impl Scratch {
@@ -78,6 +88,7 @@ impl Scratch {
             g_grads: buffer(g.len)?,
             d_grads: buffer(d.len)?,
             second: SecondOrder::default(),
+            estimates: Estimates::default(),
         })
     }
 
@@ -111,6 +122,8 @@ struct Work<'a> {
     latent_full: &'a [f32],
     /// `d_steps` rounds of `half` points' penalty draws (empty without a penalty that draws).
     penalty: &'a [f32],
+    /// Under spectral normalisation, the discriminator's trained parameters and its `u`.
+    d_spectral: Option<(&'a mut [f32], &'a mut [f32])>,
     /// The last round's `d_real` (half), `d_fake` (half), then `g` (batch).
     logits: &'a mut [f32],
 }
@@ -254,6 +267,12 @@ impl Engine for NativeEngine {
         let (gl, dl) = (plan.g.len, plan.d.len);
         let g = &mut self.generator;
         let d = &mut self.discriminator;
+        let u_len = d.u.len() / k;
+        let mut d_spectral: Vec<Option<(&mut [f32], &mut [f32])>> = if rules.spectral_norm {
+            d.raw.chunks_exact_mut(dl).zip(d.u.chunks_exact_mut(u_len)).map(Some).collect()
+        } else {
+            (0..k).map(|_| None).collect()
+        };
         let mut work: Vec<Work> = g
             .params
             .chunks_exact_mut(gl)
@@ -272,6 +291,7 @@ impl Engine for NativeEngine {
                 latent_half: lh,
                 latent_full: lf,
                 penalty: &penalty_draws[member * draws_each..(member + 1) * draws_each],
+                d_spectral: d_spectral[member].take(),
                 logits,
             })
             .collect();
@@ -327,14 +347,15 @@ impl Engine for NativeEngine {
     }
 
     fn export(&self, net: Net) -> NetState {
-        let (shape, network) = self.net(net);
-        let shape = [self.k as i64, shape.len as i64];
-        let tensor = |v: &[f32]| Tensor::from_slice(v).view(shape);
+        let (_, network) = self.net(net);
+        let tensor = |v: &[f32]| Tensor::from_slice(v).view([self.k as i64, -1]);
         NetState {
             params: tensor(&network.params),
             m: tensor(&network.m),
             v: tensor(&network.v),
             steps: network.steps,
+            spectral: (net == Net::Discriminator && self.rules.spectral_norm)
+                .then(|| Spectral { raw: tensor(&network.raw), u: tensor(&network.u) }),
         }
     }
 
@@ -346,11 +367,45 @@ impl Engine for NativeEngine {
         if params.len() != (k * n) as usize {
             bail!("the {} state holds {} numbers, expected {}", net.name(), params.len(), k * n);
         }
+        let spectral = net == Net::Discriminator && self.rules.spectral_norm;
+        let shape = self.net(net).0.clone();
         let network = match net {
             Net::Generator => &mut self.generator,
             Net::Discriminator => &mut self.discriminator,
         };
         (network.params, network.m, network.v, network.steps) = (params, m, v, state.steps);
+        if spectral {
+            // A fresh state's parameters are those Adam trains, from the first u.
+            let (raw, u) = match &on_host.spectral {
+                Some(s) => {
+                    let (raw, u) = (host(&s.raw), host(&s.u));
+                    let u_len = spectral::u_len(&shape) * self.k;
+                    if raw.len() != network.params.len() || u.len() != u_len {
+                        bail!(
+                            "the {} spectral state holds {} and {} numbers, expected {} and {u_len}",
+                            net.name(),
+                            raw.len(),
+                            u.len(),
+                            network.params.len()
+                        );
+                    }
+                    (raw, u)
+                }
+                None => (network.params.clone(), spectral::first_u(&shape).repeat(self.k)),
+            };
+            (network.raw, network.u) = (raw, u);
+            let mut estimates = Estimates::default();
+            let u_len = network.u.len() / self.k;
+            for ((raw, u), params) in network
+                .raw
+                .chunks_exact(shape.len)
+                .zip(network.u.chunks_exact(u_len))
+                .zip(network.params.chunks_exact_mut(shape.len))
+            {
+                spectral::host_refresh(&shape, raw, u, &mut estimates);
+                spectral::host_apply(&shape, raw, &estimates, params);
+            }
+        }
         Ok(())
     }
 }
@@ -486,6 +541,16 @@ mod kernels {
         }
 
         #[inline(always)]
+        fn power_iteration(&mut self) {
+            let w = &mut *self.w;
+            if let Some((raw, u)) = &mut w.d_spectral {
+                let (shape, s) = (self.plan.d, &mut *self.s);
+                spectral::host_iterate(shape, raw, u, &mut s.estimates);
+                spectral::host_apply(shape, raw, &s.estimates, w.d[0]);
+            }
+        }
+
+        #[inline(always)]
         fn penalty_draws(&mut self, round: usize) -> Rows {
             let size = self.plan.half * DRAWS_PER_POINT as usize;
             let draws = &self.w.penalty[round * size..(round + 1) * size];
@@ -603,7 +668,17 @@ mod kernels {
                     let step = self.plan.d_updates[self.d_update];
                     self.d_update += 1;
                     let [p, m, v] = &mut self.w.d;
-                    adam_parts(self.plan.loops, p, m, v, &self.s.d_grads, step);
+                    let Some((raw, u)) = &mut self.w.d_spectral else {
+                        adam_parts(self.plan.loops, p, m, v, &self.s.d_grads, step);
+                        return;
+                    };
+                    // Adam trains the weights before normalisation; the network is then
+                    // normalised by the kept u.
+                    let (shape, s) = (self.plan.d, &mut *self.s);
+                    spectral::host_chain(shape, p, u, &s.estimates, &mut s.d_grads);
+                    adam_parts(self.plan.loops, raw, m, v, &s.d_grads, step);
+                    spectral::host_refresh(shape, raw, u, &mut s.estimates);
+                    spectral::host_apply(shape, raw, &s.estimates, p);
                 }
             }
         }
@@ -808,12 +883,7 @@ mod tests {
                     let _ = step(&mut alone, &row);
                 }
                 for net in Net::BOTH {
-                    let member = |s: NetState| NetState {
-                        params: s.params.narrow(0, k as i64, 1),
-                        m: s.m.narrow(0, k as i64, 1),
-                        v: s.v.narrow(0, k as i64, 1),
-                        steps: s.steps,
-                    };
+                    let member = |s: NetState| s.member(k as i64);
                     assert!(
                         same(&alone.export(net), &member(all.export(net))),
                         "{threads} threads, seed {seed}"
@@ -823,15 +893,17 @@ mod tests {
         }
     }
 
-    /// With a penalty that draws its points, each member reads its own draws: a member of K
-    /// steps exactly as it does alone, on one thread and on two.
+    /// With a penalty that draws its points, each member reads its own draws (and, under
+    /// spectral normalisation, keeps its own u): a member of K steps exactly as it does alone,
+    /// on one thread and on two.
     #[test]
     fn a_penalised_member_steps_bit_for_bit_as_it_does_alone() {
         use crate::penalty::{Penalty, Weighted};
         let cfg = ModelConfig { activation: Activation::Tanh, ..ModelConfig::default() };
         let seeds = [4u64, 8, 15];
-        for penalty in [Penalty::WganGp, Penalty::Dragan] {
-            let rules = Rules { penalty: Some(Weighted { penalty, weight: 3.0 }), ..Rules::tutorial() };
+        for (penalty, spectral_norm) in [(Penalty::WganGp, false), (Penalty::Dragan, true)] {
+            let penalty = Some(Weighted { penalty, weight: 3.0 });
+            let rules = Rules { penalty, spectral_norm, ..Rules::tutorial() };
             let build = |seeds: &[u64]| {
                 let keys = Keys::new(seeds, Device::Cpu);
                 let mut e = NativeEngine::new(&cfg, rules, seeds.len() as i64, 128).unwrap();
@@ -859,9 +931,12 @@ mod tests {
                 for (k, &seed) in seeds.iter().enumerate() {
                     let mut alone = build(&[seed]);
                     run(&mut alone, &|t| t.narrow(0, k as i64, 1));
-                    let mine = alone.export(Net::Discriminator).params;
-                    let theirs = all.export(Net::Discriminator).params.narrow(0, k as i64, 1);
-                    assert!(mine.equal(&theirs), "{penalty}, {threads} threads, seed {seed}");
+                    let (mine, theirs) =
+                        (alone.export(Net::Discriminator), all.export(Net::Discriminator).member(k as i64));
+                    assert!(same(&mine, &theirs), "{penalty:?}, {threads} threads, seed {seed}");
+                    if let (Some(a), Some(b)) = (&mine.spectral, &theirs.spectral) {
+                        assert!(a.raw.equal(&b.raw) && a.u.equal(&b.u), "{penalty:?}: spectral state");
+                    }
                 }
             }
         }
