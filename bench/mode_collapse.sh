@@ -6,7 +6,10 @@
 # 2 500 points (`gan1d evaluate -n 2500`: modes covered, high-quality share), and writes
 #   bench/mode_collapse.md           the table, beside PacGAN's published rows
 #   docs/findings/mode-<row>-<target>.png   the final plot of each row's worst seed
-# Runs JOBS trainings at once, one thread each. About 20 minutes on 2 cores (SEEDS=10, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About 90 minutes on 2 cores (SEEDS=10, JOBS=2).
+# The WGAN-GP paper's toy configuration (three layers of 512, five critic steps) costs about
+# 0.15 s an iteration on one core, so its row trains TOY_SEEDS seeds (1) for TOY_EPOCHS
+# iterations (4 000) on the grid alone, and says so.
 #
 #   make build && bench/mode_collapse.sh
 #   SEEDS=3 bench/mode_collapse.sh        # a quicker look
@@ -14,16 +17,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-10}
 JOBS=${JOBS:-2}
+TOY_SEEDS=${TOY_SEEDS:-1}
+TOY_EPOCHS=${TOY_EPOCHS:-4000}
 BIN=$PWD/target/release/gan1d
 [ -x "$BIN" ] || { echo "build gan1d first: make build" >&2; exit 1; }
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 started=$(date +%s)
 
-# row | what it is | flags (the same on both targets)
-CONFIGS='gan|plain GAN: the robust recipe without packing|--recipe robust --pack 1
-robust|gan1d'"'"'s robust recipe (packing 2, as PacGAN2)|--recipe robust
-pack4|the robust recipe, packing 4 (as PacGAN4)|--recipe robust --pack 4'
+# row | what it is | flags (the same on both targets) | targets (both if empty) | seeds (SEEDS if empty)
+CONFIGS='gan|plain GAN: the robust recipe without packing|--recipe robust --pack 1||
+robust|gan1d'"'"'s robust recipe|--recipe robust||
+pack2|packing 2 (as PacGAN2), no normalisation: the robust recipe before gan1d 0.10|--recipe robust --pack 2 --no-spectral-norm||
+pack4|packing 4 (as PacGAN4), no normalisation|--recipe robust --pack 4 --no-spectral-norm||
+r1|packing 2 with R1 (γ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty r1 --penalty-weight 1||
+r2|packing 2 with R2 (γ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty r2 --penalty-weight 1||
+wgan-gp|packing 2 with the WGAN-GP penalty (λ 0.1), BCE|--recipe robust --pack 2 --no-spectral-norm --penalty wgan-gp --penalty-weight 0.1||
+dragan|packing 2 with DRAGAN (λ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty dragan --penalty-weight 1||
+sn-pack2|packing 2 with spectral normalisation|--recipe robust --pack 2||
+toy|the WGAN-GP paper'"'"'s toy configuration, '"$TOY_EPOCHS"' iterations|--loss wasserstein --penalty wgan-gp --penalty-weight 0.1 --d-steps 5 --g-hidden 512,512,512 --d-hidden 512,512,512 --learning-rate 0.0001 --beta1 0.5 --beta2 0.9 --batch 256 --epochs '"$TOY_EPOCHS"' --eval-every '"$TOY_EPOCHS"'|grid|'"$TOY_SEEDS"
 
 one_run() {  # row target seed flags…
   local row=$1 target=$2 seed=$3; shift 3
@@ -39,9 +51,9 @@ one_run() {  # row target seed flags…
 export -f one_run
 export BIN runs
 
-while IFS='|' read -r row _ flags; do
-  for target in ring grid; do
-    for seed in $(seq "$SEEDS"); do printf '%s %s %s %s\n' "$row" "$target" "$seed" "$flags"; done
+while IFS='|' read -r row _ flags targets seeds; do
+  for target in ${targets:-ring grid}; do
+    for seed in $(seq "${seeds:-$SEEDS}"); do printf '%s %s %s %s\n' "$row" "$target" "$seed" "$flags"; done
   done
 done <<<"$CONFIGS" | xargs -P "$JOBS" -L 1 bash -c 'one_run "$@"' _
 
@@ -64,27 +76,32 @@ lines = [
     "| PacGAN4 | 7.8 | 95.9 % | | 24.8 | 93.6 % | | |",
 ]
 for line in os.environ["CONFIGS"].splitlines():
-    row, what, flags = line.split("|")
+    row, what, flags, targets, row_seeds = line.split("|")
+    n = int(row_seeds or seeds)
     cells, slowest = [], 0.0
     for target in ("ring", "grid"):
-        reports = [json.load(open(f"{runs}/{row}-{target}/seed-{s}.json"))["generated"] for s in range(1, seeds + 1)]
+        if targets and target not in targets.split():
+            cells += ["—", "—", "—"]
+            continue
+        reports = [json.load(open(f"{runs}/{row}-{target}/seed-{s}.json"))["generated"] for s in range(1, n + 1)]
         covered = [r["modes_covered"] for r in reports]
         hq = [100 * r["high_quality_share"] for r in reports]
         full = sum(c == modes[target] for c in covered)
         cells += [
             f"{statistics.mean(covered):.1f} ({min(covered):.0f})",
             f"{statistics.mean(hq):.1f} % ({min(hq):.1f} %)",
-            f"{full} of {seeds}",
+            f"{full} of {n}",
         ]
-        spans = [open(f"{runs}/{row}-{target}/seed-{s}.time").read().split() for s in range(1, seeds + 1)]
+        spans = [open(f"{runs}/{row}-{target}/seed-{s}.time").read().split() for s in range(1, n + 1)]
         slowest = max([slowest] + [float(end) - float(start) for start, end in spans])
         # The row's worst seed (fewest modes, then lowest HQ), as a picture.
-        worst = min(range(seeds), key=lambda i: (covered[i], hq[i])) + 1
+        worst = min(range(n), key=lambda i: (covered[i], hq[i])) + 1
         # The last evaluation's plot: by number, as iter_159999 sorts before iter_39999.
         plots = glob.glob(f"{runs}/{row}-{target}/seed-{worst}/plots/iter_*.png")
         last = max(plots, key=lambda p: int(p.rsplit("_", 1)[1].split(".")[0]))
         shutil.copy(last, f"docs/findings/mode-{row}-{target}.png")
-    lines.append(f"| {what} (`{flags.strip()}`) | " + " | ".join(cells) + f" | {slowest:.0f} |")
+    note = f", {n} seed{'s' if n > 1 else ''}" if n != seeds else ""
+    lines.append(f"| {what}{note} (`{flags.strip()}`) | " + " | ".join(cells) + f" | {slowest:.0f} |")
 taken = int(os.environ["SECONDS_TAKEN"])
 lines += ["", f"Regenerated by `bench/mode_collapse.sh` in {taken // 60} min {taken % 60} s."]
 open("bench/mode_collapse.md", "w").write("\n".join(lines) + "\n")

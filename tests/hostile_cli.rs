@@ -217,6 +217,36 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "--g-hidden 32,16 contradicts the run's --g-hidden 15",
         ),
         (
+            "resume, adding a penalty",
+            vec!["train", "--resume", "R", "--penalty", "r1"],
+            none(),
+            "--penalty r1 contradicts the run's --penalty none",
+        ),
+        (
+            "resume, adding spectral normalisation",
+            vec!["train", "--resume", "R", "--spectral-norm"],
+            none(),
+            "--spectral-norm true contradicts the run's --spectral-norm false",
+        ),
+        (
+            "a penalty weight without a penalty",
+            train(&["--penalty-weight", "2"]),
+            none(),
+            "--penalty-weight 2 weighs a penalty, and the run has none",
+        ),
+        (
+            "a negative penalty weight",
+            train(&["--penalty", "r1", "--penalty-weight", "-2"]),
+            none(),
+            "--penalty-weight must be a positive number",
+        ),
+        (
+            "an infinite penalty weight",
+            train(&["--penalty", "wgan-gp", "--penalty-weight", "inf"]),
+            none(),
+            "--penalty-weight must be a positive number",
+        ),
+        (
             "sample, negative count",
             vec!["sample", "--checkpoint", "R", "-n", "-1"],
             none(),
