@@ -7,7 +7,7 @@
 #   docs/findings/<target>.png         the final scatter plot of each target's median-residual
 #                                      seed under the tutorial's recipe
 #   docs/findings/robust-<target>.png  the same under --recipe robust
-# Runs JOBS trainings at once, one thread each. About 8 minutes on 2 cores (SEEDS=8, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About 30 minutes on 2 cores (SEEDS=8, JOBS=2).
 #
 #   make build && bench/findings.sh
 #   SEEDS=16 JOBS=8 bench/findings.sh
@@ -79,7 +79,7 @@ heights = {"square": 0.25, "cube": 0.25, "sine": 2.0, "gaussian": 1 - 2.71828182
            "quadratic": 1.36125, "multimodal": 2.0}
 lines = [
     f"Medians over seeds 1–{seeds} (smallest–largest in brackets), each trained for its recipe's "
-    "iterations (the tutorial's 10 000, robust's 20 000), measured with `gan1d evaluate -n 10000`. "
+    "iterations (the tutorial's 10 000, robust's 200 000), measured with `gan1d evaluate -n 10000`. "
     "*Residual / height* is the residual as a share of the target's height.",
     "",
     "| configuration | varies | " + " | ".join(label for _, label in metrics) + " | residual / height | slowest run (s) |",

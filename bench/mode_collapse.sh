@@ -6,10 +6,11 @@
 # 2 500 points (`gan1d evaluate -n 2500`: modes covered, high-quality share), and writes
 #   bench/mode_collapse.md           the table, beside PacGAN's published rows
 #   docs/findings/mode-<row>-<target>.png   the final plot of each row's worst seed
-# Runs JOBS trainings at once, one thread each. About 90 minutes on 2 cores (SEEDS=10, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About 2 hours on 2 cores (SEEDS=10, JOBS=2);
+# SEEDS=3 takes about 45 minutes.
 # The WGAN-GP paper's toy configuration (three layers of 512, five critic steps) costs about
 # 0.15 s an iteration on one core, so its row trains TOY_SEEDS seeds (1) for TOY_EPOCHS
-# iterations (4 000) on the grid alone, and says so.
+# iterations (2 000) on the grid alone, and says so.
 #
 #   make build && bench/mode_collapse.sh
 #   SEEDS=3 bench/mode_collapse.sh        # a quicker look
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-10}
 JOBS=${JOBS:-2}
 TOY_SEEDS=${TOY_SEEDS:-1}
-TOY_EPOCHS=${TOY_EPOCHS:-4000}
+TOY_EPOCHS=${TOY_EPOCHS:-2000}
 BIN=$PWD/target/release/gan1d
 [ -x "$BIN" ] || { echo "build gan1d first: make build" >&2; exit 1; }
 runs=$(mktemp -d)
@@ -26,15 +27,14 @@ trap 'rm -rf "$runs"' EXIT
 started=$(date +%s)
 
 # row | what it is | flags (the same on both targets) | targets (both if empty) | seeds (SEEDS if empty)
-CONFIGS='gan|plain GAN: the robust recipe without packing|--recipe robust --pack 1||
-robust|gan1d'"'"'s robust recipe|--recipe robust||
-pack2|packing 2 (as PacGAN2), no normalisation: the robust recipe before gan1d 0.10|--recipe robust --pack 2 --no-spectral-norm||
-pack4|packing 4 (as PacGAN4), no normalisation|--recipe robust --pack 4 --no-spectral-norm||
-r1|packing 2 with R1 (γ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty r1 --penalty-weight 1||
-r2|packing 2 with R2 (γ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty r2 --penalty-weight 1||
-wgan-gp|packing 2 with the WGAN-GP penalty (λ 0.1), BCE|--recipe robust --pack 2 --no-spectral-norm --penalty wgan-gp --penalty-weight 0.1||
-dragan|packing 2 with DRAGAN (λ 1)|--recipe robust --pack 2 --no-spectral-norm --penalty dragan --penalty-weight 1||
-sn-pack2|packing 2 with spectral normalisation|--recipe robust --pack 2||
+CONFIGS='gan|plain GAN: the robust recipe without its penalty|--recipe robust --penalty none||
+robust|gan1d'"'"'s robust recipe (R1, γ 1)|--recipe robust||
+r2|the robust recipe with R2 (γ 1) for R1|--recipe robust --penalty r2||
+wgan-gp|the robust recipe with the WGAN-GP penalty (λ 0.1) for R1, BCE|--recipe robust --penalty wgan-gp --penalty-weight 0.1||
+dragan|the robust recipe with DRAGAN (λ 1) for R1|--recipe robust --penalty dragan||
+sn|the robust recipe with spectral normalisation for R1|--recipe robust --penalty none --spectral-norm||
+pack2|packing 2 (as PacGAN2), G 32,32, no penalty: the robust recipe of gan1d 0.9|--recipe robust --pack 2 --g-hidden 32,32 --penalty none||
+pack4|packing 4 (as PacGAN4), G 32,32, no penalty|--recipe robust --pack 4 --g-hidden 32,32 --penalty none||
 toy|the WGAN-GP paper'"'"'s toy configuration, '"$TOY_EPOCHS"' iterations|--loss wasserstein --penalty wgan-gp --penalty-weight 0.1 --d-steps 5 --g-hidden 512,512,512 --d-hidden 512,512,512 --learning-rate 0.0001 --beta1 0.5 --beta2 0.9 --batch 256 --epochs '"$TOY_EPOCHS"' --eval-every '"$TOY_EPOCHS"'|grid|'"$TOY_SEEDS"
 
 one_run() {  # row target seed flags…

@@ -193,8 +193,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "W", value_parser = positive(limits::MAX_PENALTY_WEIGHT), allow_negative_numbers = true)]
     pub penalty_weight: Option<f64>,
     /// Divide each of the discriminator's weight matrices by its largest singular value,
-    /// estimated by one power iteration per update (Miyato et al. 2018); see the README
-    #[arg(long)]
+    /// estimated by one power iteration per update (Miyato et al. 2018); see the README.
+    /// `--spectral-norm false` turns off a recipe's
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub spectral_norm: bool,
     /// Iterations over which both networks' Adam step sizes halve, continuously (at iteration
     /// t, each is its value times 2^(-t/N)); unset keeps them constant

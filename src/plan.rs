@@ -279,6 +279,10 @@ impl Choices {
         let (mut model, mut train) = recipe.configs(plane);
         self.model.apply(&mut model, &mut train)?;
         self.run.apply(&mut model, &mut train)?;
+        // `--penalty none` over a recipe's penalty takes its weight away too.
+        if train.penalty == Penalty::None && self.run.penalty_weight.is_none() {
+            train.penalty_weight = None;
+        }
         Ok((model, train))
     }
 

@@ -120,7 +120,14 @@ fn a_recipe_sets_the_defaults_and_single_flags_override_it() {
     let o = gan1d(&["summary", "--recipe", "robust"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
-    for needle in ["hidden2 (Dense)", "Training (recipe robust):", "hinge", "20000"] {
+    for needle in [
+        "hidden2 (Dense)",
+        "Training (recipe robust):",
+        "hinge",
+        "200000",
+        "r1, weight 0.1",
+        "spectral-norm               yes",
+    ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
     let o = gan1d(&["summary", "--checkpoint", dir.to_str().unwrap()]);

@@ -249,32 +249,43 @@ fn an_ensemble_of_a_mixture_is_ranked_by_its_modes() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-/// `--recipe robust` on a target in the plane packs two points, trains with BCE for 160 000
-/// iterations and halves the step sizes every 40 000; single flags still override it.
+/// `--recipe robust` on a target in the plane trains a generator of three layers of 64 with
+/// BCE and an R1 penalty (γ 1), without spectral normalisation, for 160 000 iterations,
+/// halving the step sizes every 40 000; single flags still override it.
 #[test]
-fn the_robust_recipe_for_the_plane_packs_and_decays() {
+fn the_robust_recipe_for_the_plane_penalises_and_decays() {
     let tmp = tempfile::tempdir().unwrap();
     let dir2 = tmp.path().join("short");
     let o = train(&dir2, &["--recipe", "robust", "--target", "ring", "--epochs", "10", "--eval-every", "10"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest = read_manifest(&dir2);
     let (m, t) = (&manifest["model"], &manifest["train"]);
-    assert_eq!((m["pack"].as_i64(), t["lr_half_life"].as_u64()), (Some(2), Some(40_000)));
+    assert_eq!((m.get("pack"), t["lr_half_life"].as_u64()), (None, Some(40_000)));
     assert!(t.get("loss").is_none(), "bce is left out: {t}");
+    assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("r1"), Some(1.0)));
+    assert!(t.get("spectral_norm").is_none(), "no spectral normalisation: {t}");
+    assert_eq!(m["generator_hidden"], serde_json::json!([64, 64, 64]));
     assert_eq!(m["discriminator_hidden"], serde_json::json!([64, 64]));
-    let dir3 = tmp.path().join("unpacked");
+    let dir3 = tmp.path().join("packed");
     let o = train(
         &dir3,
-        &["--recipe", "robust", "--target", "grid", "--pack", "1", "--epochs", "10", "--eval-every", "10"],
+        &["--recipe", "robust", "--target", "grid", "--pack", "2", "--penalty", "none", "--epochs", "10"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(read_manifest(&dir3)["model"].get("pack").is_none());
-    // A curve keeps the curve's recipe: no packing, hinge.
+    let manifest = read_manifest(&dir3);
+    assert_eq!(manifest["model"]["pack"].as_i64(), Some(2));
+    assert!(manifest["train"].get("penalty").is_none() && manifest["train"].get("penalty_weight").is_none());
+    // A curve keeps the curve's recipe: hinge, spectral normalisation and a lighter R1.
     let dir4 = tmp.path().join("curve");
     let o = train(&dir4, &["--recipe", "robust", "--epochs", "10", "--eval-every", "10"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let manifest = read_manifest(&dir4);
-    assert!(manifest["model"].get("pack").is_none() && manifest["train"]["loss"] == "hinge");
+    let t = &read_manifest(&dir4)["train"];
+    assert_eq!((t["loss"].as_str(), t["spectral_norm"].as_bool()), (Some("hinge"), Some(true)));
+    assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("r1"), Some(0.1)));
+    let dir5 = tmp.path().join("curve-plain");
+    let o = train(&dir5, &["--recipe", "robust", "--spectral-norm", "false", "--epochs", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read_manifest(&dir5)["train"].get("spectral_norm").is_none());
 }
 
 /// The largest data set allowed (100 000 points) is recorded in the checkpoint and read back;
