@@ -7,7 +7,7 @@
 #   docs/findings/<target>.png         the final scatter plot of each target's median-residual
 #                                      seed under the tutorial's recipe
 #   docs/findings/robust-<target>.png  the same under --recipe robust
-# Runs JOBS trainings at once, one thread each. About 30 minutes on 2 cores (SEEDS=8, JOBS=2).
+# Runs JOBS trainings at once, one thread each. About 45 minutes on 2 cores (SEEDS=8, JOBS=2).
 #
 #   make build && bench/findings.sh
 #   SEEDS=16 JOBS=8 bench/findings.sh
@@ -47,7 +47,13 @@ robust-cube|robust: x³|--recipe robust --target cube
 robust-sine|robust: one period of sin|--recipe robust --target sine
 robust-gaussian|robust: a Gaussian bump|--recipe robust --target gaussian
 robust-quadratic|robust: the shifted, tilted parabola|--recipe robust --target quadratic
-robust-multimodal|robust: degree-6 polynomial|--recipe robust --target multimodal'
+robust-multimodal|robust: degree-6 polynomial|--recipe robust --target multimodal
+sn-r1-square|robust, spectral norm, R1 0.1, 200 000 iterations: x²|--recipe robust --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000
+sn-r1-cube|the same: x³|--recipe robust --target cube --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000
+sn-r1-sine|the same: one period of sin|--recipe robust --target sine --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000
+sn-r1-gaussian|the same: a Gaussian bump|--recipe robust --target gaussian --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000
+sn-r1-quadratic|the same: the shifted, tilted parabola|--recipe robust --target quadratic --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000
+sn-r1-multimodal|the same: degree-6 polynomial|--recipe robust --target multimodal --spectral-norm --penalty r1 --penalty-weight 0.1 --epochs 200000 --eval-every 50000 --lr-half-life 50000'
 
 one_run() {  # config seed flags…
   local name=$1 seed=$2; shift 2
@@ -79,7 +85,7 @@ heights = {"square": 0.25, "cube": 0.25, "sine": 2.0, "gaussian": 1 - 2.71828182
            "quadratic": 1.36125, "multimodal": 2.0}
 lines = [
     f"Medians over seeds 1–{seeds} (smallest–largest in brackets), each trained for its recipe's "
-    "iterations (the tutorial's 10 000, robust's 200 000), measured with `gan1d evaluate -n 10000`. "
+    "iterations (the tutorial's 10 000, robust's 20 000, the sn-r1 rows' 200 000), measured with `gan1d evaluate -n 10000`. "
     "*Residual / height* is the residual as a share of the target's height.",
     "",
     "| configuration | varies | " + " | ".join(label for _, label in metrics) + " | residual / height | slowest run (s) |",

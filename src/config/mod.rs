@@ -224,10 +224,9 @@ named_choices!(Recipe, "a recipe", Tutorial => "tutorial", Robust => "robust");
 impl Recipe {
     /// The configuration this recipe stands for, before any flag, for a curve or, with
     /// `plane`, for a target in the plane. There robust trains a deeper generator (three
-    /// layers of 64) with BCE and an R1 penalty (γ 1) instead of spectral normalisation, for
-    /// 160 000 iterations with step sizes that halve every 40 000: on the grid of 25 that
-    /// covered every mode of every seed measured, where packing had lost some
-    /// (`bench/mode_collapse.sh`).
+    /// layers of 64) with BCE and an R1 penalty (γ 1), for 160 000 iterations with step sizes
+    /// that halve every 40 000: on the grid of 25 that covered every mode of every seed
+    /// measured, where packing had lost some (`bench/mode_collapse.sh`).
     pub fn configs(self, plane: bool) -> (ModelConfig, TrainConfig) {
         let (model, train) = self.curve_configs();
         if self != Recipe::Robust || !plane {
@@ -240,17 +239,16 @@ impl Recipe {
                 eval_every: 40_000,
                 lr_half_life: Some(40_000),
                 loss: Loss::Bce,
+                penalty: Penalty::R1,
                 penalty_weight: Some(1.0),
-                spectral_norm: false,
                 ..train
             },
         )
     }
 
     /// For a curve, robust is a tanh generator of two layers of 32 on scaled data, a
-    /// spectrally normalised discriminator of two layers of 64 with a light R1 penalty
-    /// (γ 0.1), the hinge loss, Adam's β₁ at 0.5, and 200 000 iterations with step sizes
-    /// that halve every 50 000 (`bench/findings.sh`).
+    /// discriminator of two layers of 64, the hinge loss, Adam's β₁ at 0.5 and 20 000
+    /// iterations (`bench/findings.sh`).
     fn curve_configs(self) -> (ModelConfig, TrainConfig) {
         match self {
             Recipe::Tutorial => (ModelConfig::default(), TrainConfig::default()),
@@ -263,14 +261,10 @@ impl Recipe {
                 },
                 TrainConfig {
                     recipe: Recipe::Robust,
-                    epochs: 200_000,
-                    eval_every: 50_000,
-                    lr_half_life: Some(50_000),
+                    epochs: 20_000,
+                    eval_every: 4_000,
                     loss: Loss::Hinge,
                     adam: AdamConfig { beta1: 0.5, ..AdamConfig::default() },
-                    penalty: Penalty::R1,
-                    penalty_weight: Some(0.1),
-                    spectral_norm: true,
                     ..TrainConfig::default()
                 },
             ),
