@@ -124,9 +124,9 @@ fn a_recipe_sets_the_defaults_and_single_flags_override_it() {
         "hidden2 (Dense)",
         "Training (recipe robust):",
         "hinge",
-        "200000",
-        "r1, weight 0.1",
-        "spectral-norm               yes",
+        " 20000",
+        "penalty                     none",
+        "spectral-norm               no",
     ] {
         assert!(text.contains(needle), "missing {needle}: {text}");
     }
