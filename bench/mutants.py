@@ -62,8 +62,8 @@ MUTANTS = [
     (
         "fakes-labelled-real",
         "src/engine/iteration.rs",
-        "(d_real, update_discriminator(b, fakes, Term::Fake))",
-        "(d_real, update_discriminator(b, fakes, Term::Real))",
+        "(d_real, update_discriminator(b, fakes, Term::Fake, at_fake))",
+        "(d_real, update_discriminator(b, fakes, Term::Real, at_fake))",
     ),
     (
         "generator-labels-not-inverted",
@@ -74,10 +74,10 @@ MUTANTS = [
     (
         "fake-update-before-real",
         "src/engine/iteration.rs",
-        "            let d_real = update_discriminator(b, real, Term::Real);\n"
-        "            (d_real, update_discriminator(b, fakes, Term::Fake))",
-        "            let d_fake = update_discriminator(b, fakes, Term::Fake);\n"
-        "            (update_discriminator(b, real, Term::Real), d_fake)",
+        "            let d_real = update_discriminator(b, real, Term::Real, at_real);\n"
+        "            (d_real, update_discriminator(b, fakes, Term::Fake, at_fake))",
+        "            let d_fake = update_discriminator(b, fakes, Term::Fake, at_fake);\n"
+        "            (update_discriminator(b, real, Term::Real, at_real), d_fake)",
     ),
     (
         "paired-anchor-from-the-first-round",
@@ -181,6 +181,19 @@ MUTANTS = [
         "src/data.rs",
         "            (Tag::LatentHalf, rng::even(half * dim)),\n            (Tag::LatentFull",
         "            (Tag::Real, rng::even(half * dim)),\n            (Tag::LatentFull",
+    ),
+    # The penalties' second-order pass and spectral normalisation's chain rule.
+    (
+        "penalty-pass-without-the-second-derivative",
+        "src/host/mod.rs",
+        "                add(next, curvature);\n",
+        "                let _ = &curvature;\n",
+    ),
+    (
+        "spectral-chain-without-the-projection",
+        "src/spectral.rs",
+        "*x = (*x - along * vi) / sigma;",
+        "*x = (*x - 0.0 * along * vi) / sigma;",
     ),
     # The defaults, as Keras defines them.
     ("adam-epsilon-1e-8", "src/config/mod.rs", "epsilon: 1e-7 }", "epsilon: 1e-8 }"),
