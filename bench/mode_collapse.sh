@@ -28,11 +28,11 @@ started=$(date +%s)
 
 # row | what it is | flags (the same on both targets) | targets (both if empty) | seeds (SEEDS if empty)
 CONFIGS='gan|plain GAN: the robust recipe without its penalty|--recipe robust --penalty none||
-robust|gan1d'"'"'s robust recipe (R1, γ 1)|--recipe robust||
-r2|the robust recipe with R2 (γ 1) for R1|--recipe robust --penalty r2||
-wgan-gp|the robust recipe with the WGAN-GP penalty (λ 0.1) for R1, BCE|--recipe robust --penalty wgan-gp --penalty-weight 0.1||
-dragan|the robust recipe with DRAGAN (λ 1) for R1|--recipe robust --penalty dragan||
-sn|the robust recipe with spectral normalisation for R1|--recipe robust --penalty none --spectral-norm||
+robust|gan1d'"'"'s robust recipe (the WGAN-GP penalty, λ 0.1, with BCE)|--recipe robust||
+r1|the robust recipe with R1 (γ 1) for its penalty|--recipe robust --penalty r1 --penalty-weight 1||
+r2|the robust recipe with R2 (γ 1) for its penalty|--recipe robust --penalty r2 --penalty-weight 1||
+dragan|the robust recipe with DRAGAN (λ 1) for its penalty|--recipe robust --penalty dragan --penalty-weight 1||
+sn|the robust recipe with spectral normalisation for its penalty|--recipe robust --penalty none --spectral-norm||
 pack2|packing 2 (as PacGAN2), G 32,32, no penalty: the earlier robust recipe|--recipe robust --pack 2 --g-hidden 32,32 --penalty none||
 pack4|packing 4 (as PacGAN4), G 32,32, no penalty|--recipe robust --pack 4 --g-hidden 32,32 --penalty none||
 toy|the WGAN-GP paper'"'"'s toy configuration, '"$TOY_EPOCHS"' iterations|--loss wasserstein --penalty wgan-gp --penalty-weight 0.1 --d-steps 5 --g-hidden 512,512,512 --d-hidden 512,512,512 --learning-rate 0.0001 --beta1 0.5 --beta2 0.9 --batch 256 --epochs '"$TOY_EPOCHS"' --eval-every '"$TOY_EPOCHS"'|grid|'"$TOY_SEEDS"

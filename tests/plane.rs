@@ -250,8 +250,8 @@ fn an_ensemble_of_a_mixture_is_ranked_by_its_modes() {
 }
 
 /// `--recipe robust` on a target in the plane trains a generator of three layers of 64 with
-/// BCE and an R1 penalty (γ 1) for 160 000 iterations, halving the step sizes every 40 000;
-/// single flags still override it.
+/// BCE and WGAN-GP's penalty (λ 0.1) for 160 000 iterations, halving the step sizes every
+/// 40 000; single flags still override it.
 #[test]
 fn the_robust_recipe_for_the_plane_penalises_and_decays() {
     let tmp = tempfile::tempdir().unwrap();
@@ -262,7 +262,7 @@ fn the_robust_recipe_for_the_plane_penalises_and_decays() {
     let (m, t) = (&manifest["model"], &manifest["train"]);
     assert_eq!((m.get("pack"), t["lr_half_life"].as_u64()), (None, Some(40_000)));
     assert!(t.get("loss").is_none(), "bce is left out: {t}");
-    assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("r1"), Some(1.0)));
+    assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("wgan-gp"), Some(0.1)));
     assert!(t.get("spectral_norm").is_none(), "no spectral normalisation: {t}");
     assert_eq!(m["generator_hidden"], serde_json::json!([64, 64, 64]));
     assert_eq!(m["discriminator_hidden"], serde_json::json!([64, 64]));
