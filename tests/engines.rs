@@ -360,6 +360,55 @@ fn they_agree_under_spectral_normalisation() {
     }
 }
 
+#[test]
+fn both_engines_start_from_the_same_weights() {
+    for (seed, kind) in [0, 42].into_iter().flat_map(|s| CANDIDATES.map(|k| (s, k))) {
+        let (fused, reference) = (trainer(seed, kind), trainer(seed, EngineKind::Autograd));
+        for net in Net::BOTH {
+            let (f, r) = (state(&fused, net), state(&reference, net));
+            let names = |s: &NetState| s.vars.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+            assert_eq!(names(&f), names(&r));
+            assert_eq!(names(&f), ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]);
+            for ((name, a), (_, b)) in f.vars.iter().zip(&r.vars) {
+                assert!(a.equal(b), "seed {seed}: {} {name} differs at initialisation", net.name());
+            }
+            assert_eq!((f.steps, r.steps), (0, 0));
+            assert!(f.m.equal(&r.m) && f.v.equal(&r.v));
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_of_one_engine_resumes_in_the_other_exactly() {
+    for (first, then) in [
+        (EngineKind::Autograd, EngineKind::Fused),
+        (EngineKind::Fused, EngineKind::Autograd),
+        (EngineKind::Native, EngineKind::Autograd),
+        (EngineKind::Autograd, EngineKind::Native),
+        (EngineKind::Native, EngineKind::Fused),
+        (EngineKind::Fused, EngineKind::Native),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut run = trainer(6, first);
+        for _ in 0..40 {
+            let _ = run.step();
+        }
+        checkpoint::save(dir.path(), &gan1d::saved::snapshot(&run, 0), None, checkpoint::LogRecords::empty())
+            .unwrap();
+        let manifest = checkpoint::read_manifest(dir.path()).unwrap();
+        let resumed = gan1d::saved::resumed(dir.path(), &manifest, run.cfg(), then, Device::Cpu).unwrap();
+        assert_eq!(resumed.engine_kind(), then);
+        assert_eq!(resumed.iteration(), 40);
+        for net in Net::BOTH {
+            let (a, b) = (state(&run, net), state(&resumed, net));
+            for ((name, x), (_, y)) in a.vars.iter().zip(&b.vars) {
+                assert!(x.equal(y), "{first} → {then}: {} {name}", net.name());
+            }
+            assert!(a.m.equal(&b.m) && a.v.equal(&b.v) && a.steps == b.steps, "{first} → {then}: Adam");
+        }
+    }
+}
+
 /// Under spectral normalisation a checkpoint holds the trained weights and the kept `u`
 /// beside the normalised network: every engine resumes them exactly, and normalises the
 /// network from them again (to its own rounding of the division).
