@@ -48,11 +48,10 @@ pub struct Estimates {
 }
 
 impl Estimates {
-    fn sized(shape: &Shape) -> Estimates {
-        Estimates {
-            sigma: vec![0.0; shape.layers.len()],
-            v: vec![0.0; shape.layers.iter().map(|l| l.inputs).sum()],
-        }
+    /// Sized for `shape`, reusing the buffers: the training loop calls this at every update.
+    fn size_for(&mut self, shape: &Shape) {
+        self.sigma.resize(shape.layers.len(), 0.0);
+        self.v.resize(shape.layers.iter().map(|l| l.inputs).sum(), 0.0);
     }
 }
 
@@ -85,7 +84,7 @@ fn transposed_product(layer: &Layer, w: &[f32], u: &[f32], v: &mut [f32]) {
 /// One power-iteration step for every layer of one member's `raw` parameters from its `u`,
 /// which it updates; returns `σ = ‖Wv‖` and `v` of each layer.
 pub fn host_iterate(shape: &Shape, raw: &[f32], u: &mut [f32], estimates: &mut Estimates) {
-    *estimates = Estimates::sized(shape);
+    estimates.size_for(shape);
     for (l, layer, u_at, v_at) in places(shape) {
         let w = &raw[layer.weight..layer.weight + layer.outputs * layer.inputs];
         let (u, v) = (&mut u[u_at..u_at + layer.outputs], &mut estimates.v[v_at..v_at + layer.inputs]);
@@ -101,7 +100,7 @@ pub fn host_iterate(shape: &Shape, raw: &[f32], u: &mut [f32], estimates: &mut E
 
 /// Every layer's estimate from the kept `u` alone: `v = Wᵀu/‖Wᵀu‖`, `σ = ‖Wᵀu‖`.
 pub fn host_refresh(shape: &Shape, raw: &[f32], u: &[f32], estimates: &mut Estimates) {
-    *estimates = Estimates::sized(shape);
+    estimates.size_for(shape);
     for (l, layer, u_at, v_at) in places(shape) {
         let w = &raw[layer.weight..layer.weight + layer.outputs * layer.inputs];
         let v = &mut estimates.v[v_at..v_at + layer.inputs];
@@ -165,31 +164,29 @@ fn normalised(x: Tensor) -> (Tensor, Tensor) {
 
 /// [`host_iterate`] in tensors: updates `u` in place.
 pub fn iterate(shape: &Shape, raw: &Tensor, u: &Tensor) -> TensorEstimates {
+    estimate(shape, raw, u, true)
+}
+
+/// [`host_refresh`] in tensors.
+pub fn refresh(shape: &Shape, raw: &Tensor, u: &Tensor) -> TensorEstimates {
+    estimate(shape, raw, u, false)
+}
+
+/// Each layer's `v = Wᵀu/‖Wᵀu‖`; with `step`, then `u ← Wv/‖Wv‖` and `σ = ‖Wv‖`, otherwise
+/// `σ = ‖Wᵀu‖`.
+fn estimate(shape: &Shape, raw: &Tensor, u: &Tensor, step: bool) -> TensorEstimates {
     tch::no_grad(|| {
         let mut layers = Vec::new();
         let mut at = 0;
         for layer in &shape.layers {
             let w = weight_of(raw, layer);
             let mut u_l = u.narrow(1, at, layer.outputs as i64);
-            let (v, _) = normalised(w.transpose(1, 2).matmul(&u_l.unsqueeze(2)).squeeze_dim(2));
-            let (next, sigma) = normalised(w.matmul(&v.unsqueeze(2)).squeeze_dim(2));
-            u_l.copy_(&next);
-            layers.push((sigma.unsqueeze(2), v.unsqueeze(1)));
-            at += layer.outputs as i64;
-        }
-        TensorEstimates { layers }
-    })
-}
-
-/// [`host_refresh`] in tensors.
-pub fn refresh(shape: &Shape, raw: &Tensor, u: &Tensor) -> TensorEstimates {
-    tch::no_grad(|| {
-        let mut layers = Vec::new();
-        let mut at = 0;
-        for layer in &shape.layers {
-            let w = weight_of(raw, layer);
-            let u_l = u.narrow(1, at, layer.outputs as i64);
-            let (v, sigma) = normalised(w.transpose(1, 2).matmul(&u_l.unsqueeze(2)).squeeze_dim(2));
+            let (v, mut sigma) = normalised(w.transpose(1, 2).matmul(&u_l.unsqueeze(2)).squeeze_dim(2));
+            if step {
+                let (next, norm) = normalised(w.matmul(&v.unsqueeze(2)).squeeze_dim(2));
+                u_l.copy_(&next);
+                sigma = norm;
+            }
             layers.push((sigma.unsqueeze(2), v.unsqueeze(1)));
             at += layer.outputs as i64;
         }
