@@ -61,7 +61,7 @@ pub fn report(error: &clap::Error) -> u8 {
 
 /// A clap error as one line: `--epochs must be at least 1, got -1` for a value our parsers
 /// refuse, clap's own first line with a pointer to `--help` for anything else.
-fn one_line(error: &clap::Error) -> String {
+pub fn one_line(error: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let flag = match error.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => arg.split([' ', '=']).next().unwrap_or(arg).to_string(),
@@ -98,6 +98,24 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Print the merged ranking of the members of one or several run folders
     Leaderboard(LeaderboardArgs),
+    /// Serve a local web page that shows the runs in DIR (default runs/) as they train,
+    /// compares them, and starts, pauses, resumes and steps runs
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Folders holding runs (a run folder, or folders of them up to two levels deep); runs
+    /// started from the page go into the first. Default: runs/, made if missing
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The port to listen on; 0 picks a free one (the printed URL names it)
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// The address to listen on. Another than 127.0.0.1 lets other machines reach the page
+    /// (with the URL's token); gan1d warns when it does
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub mod evaluate;
 mod failure;
 pub mod fsio;
 pub mod host;
+pub mod live;
 mod loss;
 mod metrics;
 mod model;
@@ -33,10 +34,12 @@ mod plot;
 mod pool;
 mod progress;
 mod ranking;
+mod report;
 pub mod rng;
 mod rows;
 mod runlog;
 mod sample;
+mod serve;
 pub mod saved;
 mod spectral;
 mod state;
@@ -88,5 +91,6 @@ fn run_command(cli: Cli) -> Result<()> {
         Command::Explore(command) => commands::explore(&command),
         Command::Summary(args) => commands::summary(&args),
         Command::Leaderboard(args) => commands::leaderboard(&args),
+        Command::Serve(args) => serve::serve(&args),
     }
 }

@@ -11,6 +11,10 @@ const FRAMES: &str = "frames.csv";
 const LOGS: [&str; 3] = [METRICS, HISTORY, FRAMES];
 /// The lock's file name.
 const LOCK: &str = ".gan1d.lock";
+/// What the run is doing now, for `gan1d serve`: written by the lock's holder (`live.rs`).
+const LIVE: &str = ".gan1d.live.json";
+/// The run's self-contained report, written with each checkpoint (`report.rs`).
+const REPORT: &str = "report.html";
 /// A `--data` ensemble's points, kept once at the top of its folder.
 const POINTS: &str = "target-points.csv";
 /// The members' manifest and ranking, in the members layout.
@@ -70,6 +74,16 @@ pub fn lock_path(dir: &Path) -> PathBuf {
     dir.join(LOCK)
 }
 
+/// The file in which `gan1d train` says what the run in `dir` is doing ([`crate::live`]).
+pub fn live_path(dir: &Path) -> PathBuf {
+    dir.join(LIVE)
+}
+
+/// The run's report, `DIR/report.html` ([`crate::report`]).
+pub fn report_path(dir: &Path) -> PathBuf {
+    dir.join(REPORT)
+}
+
 /// The folder for plots inside the checkpoint folder `dir`.
 pub fn plots_dir(dir: &Path) -> PathBuf {
     dir.join("plots")
@@ -127,6 +141,8 @@ pub fn is_run_file(name: &str) -> bool {
         || name == LEADERBOARD
         || name == POINTS
         || name == LOCK
+        || name == LIVE
+        || name == REPORT
         || LOGS.contains(&name)
         || LOGS.iter().any(|log| name == format!(".{log}.staged"))
         || is_checkpoint_file(name)

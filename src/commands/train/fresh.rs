@@ -157,12 +157,14 @@ impl Run {
 }
 
 /// What a new run's folder lacked before the run began: the folder itself, its plots folder,
-/// its lock file. A run that fails before its first checkpoint removes those it made, so the
-/// folder is as it was.
+/// its lock file, and what its live record held. A run that fails before its first checkpoint
+/// removes those it made and puts the record back, so the folder is as it was.
 pub(super) struct Created {
     dir: Option<PathBuf>,
     plots: Option<PathBuf>,
     lock: Option<PathBuf>,
+    /// The live record's path and earlier content (`None`: there was none).
+    live: (PathBuf, Option<Vec<u8>>),
 }
 
 impl Created {
@@ -172,6 +174,11 @@ impl Created {
             dir: absent(dir.to_path_buf()),
             plots: absent(checkpoint::plots_dir(dir)),
             lock: absent(checkpoint::lock_path(dir)),
+            live: {
+                let path = checkpoint::live_path(dir);
+                let earlier = crate::fsio::read_regular_file(&path, 16 << 20).ok();
+                (path, earlier)
+            },
         }
     }
 
@@ -183,6 +190,17 @@ impl Created {
             && file.try_lock().is_ok()
         {
             let _ = fs::remove_file(lock);
+        }
+        // The record is another run's while another process holds the folder's lock.
+        let (live, earlier) = &self.live;
+        let lock = live.with_file_name(checkpoint::lock_path(Path::new("")));
+        if File::open(&lock).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            || File::open(&lock).is_ok_and(|file| file.try_lock().is_ok())
+        {
+            let _ = match earlier {
+                Some(bytes) => fs::write(live, bytes),
+                None => fs::remove_file(live),
+            };
         }
         for dir in [&self.plots, &self.dir].into_iter().flatten() {
             let _ = fs::remove_dir(dir);

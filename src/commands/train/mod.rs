@@ -90,12 +90,14 @@ impl Run {
         let Run { dir, layout, mut trainer, mut observer, first_iteration, created, _locks } = self;
         let total = trainer.cfg().epochs;
         let started = Instant::now();
+        observer.live_write(&trainer, crate::live::State::Training, None);
         let result = crate::failure::catch_libtorch(|| trainer.fit(&mut observer))
             .map_err(|e| too_large(e, trainer.model_cfg(), trainer.cfg(), trainer.members()));
         observer.bar.finish_and_clear();
         let end = result.and_then(|end| {
             if end == FitEnd::Stopped {
                 observer.checkpoint_round(&mut trainer)?;
+                observer.write_report(&trainer, "paused")?;
             }
             Ok(end)
         });
@@ -109,12 +111,18 @@ impl Run {
                     drop(_locks);
                     created.undo();
                 }
-                let notes =
-                    observer.where_the_last_checkpoint_is(plan, e.downcast_ref::<Diverged>().is_some());
+                let diverged = e.downcast_ref::<Diverged>().is_some();
+                // A new run that committed nothing has put the folder back as it was (`undo`).
+                if observer.saved_at.is_some() || created.is_none() {
+                    let state = if diverged { crate::live::State::Diverged } else { crate::live::State::Failed };
+                    observer.live_write(&trainer, state, Some(crate::output::one_line(&format!("{e:#}"))));
+                }
+                let notes = observer.where_the_last_checkpoint_is(plan, diverged);
                 return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
             }
         };
         if end == FitEnd::Stopped {
+            observer.live_write(&trainer, crate::live::State::Paused, None);
             let signal = observer.signals.received().expect("training stops only on a signal");
             let whose = if layout == Layout::Members { "every member's checkpoint" } else { "checkpoint" };
             let notes = vec![
@@ -129,6 +137,8 @@ impl Run {
             return Err(Ending { error: None, notes, exit_code: signal.exit_code }.into());
         }
         observer.finish()?;
+        observer.write_report(&trainer, "finished")?;
+        observer.live_write(&trainer, crate::live::State::Finished, None);
         let seconds = started.elapsed().as_secs_f64();
         let ran = total - first_iteration;
         let line = match layout {
@@ -262,9 +272,4 @@ fn resume_command(plan: &TrainPlan, dir: &Path) -> String {
     command
 }
 
-/// `text` as one word for a POSIX shell.
-fn shell_quote(text: &str) -> String {
-    let plain =
-        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
-    if plain { text.to_string() } else { format!("'{}'", text.replace('\'', r"'\''")) }
-}
+use crate::live::shell_quote;

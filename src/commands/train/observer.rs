@@ -160,6 +160,10 @@ pub(super) struct RunObserver {
     pub(super) saved_at: Option<u64>,
     pub(super) signals: StopSignals,
     stdout: crate::output::Stdout,
+    /// What the session is doing, for `gan1d serve`, and when to say it next.
+    live: crate::live::Live,
+    live_cadence: crate::live::Cadence,
+    live_failed: bool,
 }
 
 impl RunObserver {
@@ -198,7 +202,52 @@ impl RunObserver {
             saved_at,
             signals: StopSignals::install()?,
             stdout: crate::output::Stdout::default(),
+            live: crate::live::Live::new(cfg.epochs, crate::live::this_command_line()),
+            live_cadence: crate::live::Cadence::default(),
+            live_failed: false,
         })
+    }
+
+    /// Writes `DIR/report.html` ([`crate::report`]) as the run's files are now, the session
+    /// in `state`.
+    pub(super) fn write_report(&self, trainer: &Trainer, state: &str) -> Result<()> {
+        crate::report::write(
+            &self.dir,
+            &crate::report::Session {
+                command: &self.live.command,
+                iterations_done: trainer.iteration(),
+                epochs: self.live.epochs,
+                state,
+            },
+        )
+    }
+
+    /// Writes the live record ([`crate::live`]): the session's `state`, the iterations done,
+    /// and for a flat run its frame as the networks are now. A record that cannot be written
+    /// is said once and costs the run nothing else: it only describes the run.
+    pub(super) fn live_write(&mut self, trainer: &Trainer, state: crate::live::State, error: Option<String>) {
+        self.live.state = state;
+        self.live.iterations_done = trainer.iteration();
+        self.live.error = error;
+        if self.layout == Layout::Flat && trainer.live(0) {
+            let generated = trainer.generate(0, &self.members[0].frame_latent);
+            let view = trainer.view(0, &generated);
+            let probe = |p: &crate::view::Probe| [p.x, p.y, p.realness, p.dx, p.dy];
+            let (x0, x1, y0, y1) = crate::view::view_box(trainer.target());
+            self.live.frame = Some(crate::live::LiveFrame {
+                iterations_done: trainer.iteration(),
+                points: view.points.iter().map(probe).collect(),
+                cells: view.cells.iter().map(probe).collect(),
+                columns: crate::view::COLUMNS,
+                rows: crate::view::ROWS,
+                view_box: [x0, x1, y0, y1],
+            });
+        }
+        if let Err(e) = self.live.write(&self.dir)
+            && !std::mem::replace(&mut self.live_failed, true)
+        {
+            self.note(&format!("gan1d: warning: {e:#}; `gan1d serve` will not follow this run live"));
+        }
     }
 
     /// Says something on stderr, above the progress bar; `--quiet` does not silence it.
@@ -547,15 +596,20 @@ impl Observer for RunObserver {
                 self.members[k].logs().add_frame(done, generated, view)?;
             }
         }
+        if self.live_cadence.due() {
+            self.live_write(trainer, crate::live::State::Training, None);
+        }
         // An evaluation writes its own checkpoint.
         if self.checkpoint_every.is_some_and(|n| done.is_multiple_of(n)) && !trainer.evaluation_due() {
             self.checkpoint_round(trainer)?;
+            self.write_report(trainer, "training")?;
         }
         Ok(())
     }
 
     fn progress(&mut self, trainer: &Trainer, losses: &[(f64, f64, f64)]) -> Result<()> {
         self.bar.set_position(trainer.iteration());
+        self.live.losses = losses.first().map(|&(d_real, d_fake, g)| [d_real, d_fake, g]);
         match self.layout {
             Layout::Flat => {
                 let (d_real, d_fake, g) = losses[0];
@@ -622,7 +676,7 @@ impl Observer for RunObserver {
         // The checkpoint first: a new flat run's first one clears the earlier run's plots.
         self.checkpoint_round(trainer)?;
         match self.layout {
-            Layout::Flat => flat_report.map_or(Ok(()), |report| self.plot_flat(trainer, report)),
+            Layout::Flat => flat_report.map_or(Ok(()), |report| self.plot_flat(trainer, report))?,
             Layout::Members => {
                 if let Some((best, median, n)) = self.best_and_median() {
                     let leader =
@@ -634,9 +688,10 @@ impl Observer for RunObserver {
                     );
                     self.bar.suspend(|| self.stdout.line(&line))?;
                 }
-                self.members_plot(reports, iteration)
+                self.members_plot(reports, iteration)?
             }
         }
+        self.write_report(trainer, "training")
     }
 
     fn stop_requested(&mut self) -> bool {
