@@ -49,6 +49,8 @@ pub struct LiveFrame {
     pub cells: Vec<[f32; 5]>,
     pub columns: usize,
     pub rows: usize,
+    /// Real points drawn under the frame, as the animation draws them.
+    pub real: Vec<[f32; 2]>,
     /// `[x0, x1, y0, y1]`.
     #[serde(rename = "box")]
     pub view_box: [f64; 4],
@@ -67,6 +69,10 @@ pub struct Live {
     pub updated: f64,
     /// The command line of the session, as typed.
     pub command: String,
+    /// The command line of the session that began the run, which a resume keeps: typed again
+    /// into another folder, it makes the same run.
+    #[serde(default)]
+    pub origin: Option<String>,
     /// The first member's latest losses: D on real, D on fake, G.
     pub losses: Option<[f64; 3]>,
     /// A flat run's latest frame (a run of members shows its members' logged frames).
@@ -79,6 +85,7 @@ impl Live {
     /// A new record for this process, training.
     pub fn new(epochs: u64, command: String) -> Live {
         Live {
+            origin: None,
             format: FORMAT,
             pid: std::process::id(),
             state: State::Training,
@@ -104,6 +111,11 @@ impl Live {
         file.write_all(&text).with_context(fail)?;
         drop(file);
         std::fs::rename(&tmp, &path).with_context(fail)
+    }
+
+    /// The command line that began the run.
+    pub fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or(&self.command)
     }
 
     /// The record in `dir`, if there is a readable one of this format.

@@ -18,6 +18,8 @@ const MAX_PICTURE: u64 = 16 << 20;
 /// What the report says about the session that wrote it.
 pub struct Session<'a> {
     pub command: &'a str,
+    /// The command line that began the run (the same as `command` for a new run).
+    pub origin: &'a str,
     /// Iterations done and the total the session trains to.
     pub iterations_done: u64,
     pub epochs: u64,
@@ -45,12 +47,15 @@ pub fn render(dir: &Path, session: &Session) -> String {
     let _ = write!(
         out,
         "<p class=\"state\">{state}: {done} of {total} iterations done</p>\n\
-         <h2>Command line</h2>\n<pre>{command}</pre>\n",
+         <h2>Command line</h2>\n<pre>{origin}</pre>\n",
         state = escape(session.state),
         done = session.iterations_done,
         total = session.epochs,
-        command = escape(session.command)
+        origin = escape(session.origin)
     );
+    if session.command != session.origin {
+        let _ = write!(out, "<p>This session: <code>{}</code></p>\n", escape(session.command));
+    }
     out += "<h2>Pictures</h2>\n";
     let pictures = pictures(dir, layout);
     if pictures.is_empty() {

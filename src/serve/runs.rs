@@ -199,7 +199,8 @@ pub fn summary(run: &RunRef) -> Value {
         "target": config.as_ref().map(target_label),
         "choices": config.as_ref().map(choices),
         "metrics": latest_metrics(&run.dir, layout),
-        "command": live.as_ref().map(|l| l.command.clone()),
+        "command": live.as_ref().map(|l| l.origin().to_string()),
+        "session": live.as_ref().map(|l| l.command.clone()),
         "error": live.as_ref().and_then(|l| l.error.clone()),
         "losses": live.as_ref().and_then(|l| l.losses),
     })
@@ -223,7 +224,7 @@ fn latest_metrics(dir: &Path, layout: Layout) -> Value {
             None => return Value::Null,
         },
     };
-    let skip = ["rank", "seed", "status", "diverged_after", "select", "best_iteration"];
+    let skip = ["iteration", "rank", "seed", "status", "diverged_after", "select", "best_iteration"];
     let map: serde_json::Map<String, Value> = header
         .iter()
         .zip(&row)
@@ -289,7 +290,10 @@ pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<
         }
         _ => logged.unwrap_or(Value::Null),
     };
-    let real = {
+    let from_live = live.as_ref().and_then(|l| l.frame.as_ref()).map(|f| f.real.iter().map(|&[x, y]| (x, y)).collect());
+    let real = if let Some(points) = from_live {
+        points
+    } else {
         let mut cache = real_cache.lock().unwrap_or_else(|e| e.into_inner());
         match cache.get(&run.dir) {
             Some(points) => points.clone(),

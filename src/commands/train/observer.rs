@@ -202,7 +202,14 @@ impl RunObserver {
             saved_at,
             signals: StopSignals::install()?,
             stdout: crate::output::Stdout::default(),
-            live: crate::live::Live::new(cfg.epochs, crate::live::this_command_line()),
+            live: {
+                let mut live = crate::live::Live::new(cfg.epochs, crate::live::this_command_line());
+                // A resumed run keeps the command line that began it.
+                if saved_at.is_some() {
+                    live.origin = crate::live::Live::read(dir).map(|earlier| earlier.origin().to_string());
+                }
+                live
+            },
             live_cadence: crate::live::Cadence::default(),
             live_failed: false,
         })
@@ -215,6 +222,7 @@ impl RunObserver {
             &self.dir,
             &crate::report::Session {
                 command: &self.live.command,
+                origin: self.live.origin(),
                 iterations_done: trainer.iteration(),
                 epochs: self.live.epochs,
                 state,
@@ -240,6 +248,7 @@ impl RunObserver {
                 cells: view.cells.iter().map(probe).collect(),
                 columns: crate::view::COLUMNS,
                 rows: crate::view::ROWS,
+                real: self.frame_real.iter().map(|&(x, y)| [x, y]).collect(),
                 view_box: [x0, x1, y0, y1],
             });
         }
