@@ -141,12 +141,19 @@ pub fn process_is_gan1d(pid: u32) -> bool {
     })
 }
 
-/// When to write next: at most once every [`EVERY`] (`GAN1D_LIVE_MS` sets another spacing,
-/// 0 for every iteration, as the test of its cost-free-ness asks).
+/// When to write next: at most once every [`EVERY`], and, where measuring the frame is slow
+/// (wide networks), no more often than keeps the writes under [`SHARE`] of the run's time
+/// (`GAN1D_LIVE_MS` sets another least spacing, 0 for every iteration, as the test that the
+/// record changes no number asks).
 pub struct Cadence {
     every: Duration,
     last: Option<Instant>,
+    /// How long the last write took.
+    cost: Duration,
 }
+
+/// The largest share of a run's time its live record may take.
+pub const SHARE: u32 = 50;
 
 impl Default for Cadence {
     fn default() -> Self {
@@ -154,19 +161,22 @@ impl Default for Cadence {
             .ok()
             .and_then(|ms| ms.parse::<u64>().ok())
             .map_or(EVERY, Duration::from_millis);
-        Cadence { every, last: None }
+        Cadence { every, last: None, cost: Duration::ZERO }
     }
 }
 
 impl Cadence {
-    /// Whether a write is due now; if so, counts it as done.
-    pub fn due(&mut self) -> bool {
+    /// Whether a write is due now.
+    pub fn due(&self) -> bool {
+        let spacing = if self.every.is_zero() { Duration::ZERO } else { self.every.max(self.cost * SHARE) };
+        self.last.is_none_or(|last| last.elapsed() >= spacing)
+    }
+
+    /// Counts a write that began at `began` as done.
+    pub fn wrote(&mut self, began: Instant) {
         let now = Instant::now();
-        if self.last.is_some_and(|last| now.duration_since(last) < self.every) {
-            return false;
-        }
+        self.cost = now.duration_since(began);
         self.last = Some(now);
-        true
     }
 }
 
@@ -212,11 +222,18 @@ mod tests {
     }
 
     #[test]
-    fn the_cadence_spaces_its_writes() {
-        let mut cadence = Cadence { every: Duration::from_secs(3600), last: None };
+    fn the_cadence_spaces_its_writes_by_their_cost() {
+        let mut cadence = Cadence { every: Duration::from_millis(1), last: None, cost: Duration::ZERO };
         assert!(cadence.due());
+        cadence.wrote(Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(cadence.due());
+        // A write of 100 ms waits SHARE × 100 ms for the next.
+        cadence.wrote(Instant::now() - Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(5));
         assert!(!cadence.due());
-        let mut always = Cadence { every: Duration::ZERO, last: None };
-        assert!(always.due() && always.due());
+        let mut always = Cadence { every: Duration::ZERO, last: None, cost: Duration::from_secs(1) };
+        always.wrote(Instant::now());
+        assert!(always.due());
     }
 }

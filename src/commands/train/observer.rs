@@ -606,7 +606,9 @@ impl Observer for RunObserver {
             }
         }
         if self.live_cadence.due() {
+            let began = std::time::Instant::now();
             self.live_write(trainer, crate::live::State::Training, None);
+            self.live_cadence.wrote(began);
         }
         // An evaluation writes its own checkpoint.
         if self.checkpoint_every.is_some_and(|n| done.is_multiple_of(n)) && !trainer.evaluation_due() {
