@@ -131,13 +131,15 @@ impl Live {
     }
 }
 
-/// Whether process `pid` runs a gan1d binary (its command line's first word names it), so that
-/// a stale record whose number was reused is not taken for a run.
+/// Whether process `pid` is a `gan1d train` (its program's name begins with gan1d, its first
+/// argument is `train`), so that a stale record whose process number was reused is not taken
+/// for a run, nor signalled.
 pub fn process_is_gan1d(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        let first = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-        let name = first.rsplit(|&b| b == b'/').next().unwrap_or_default();
-        name.starts_with(b"gan1d")
+        let mut words = cmdline.split(|&b| b == 0);
+        let program = words.next().unwrap_or_default();
+        let name = program.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        name.starts_with(b"gan1d") && words.next() == Some(b"train".as_slice())
     })
 }
 

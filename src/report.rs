@@ -35,7 +35,8 @@ pub fn write(dir: &Path, session: &Session) -> Result<()> {
 /// The report's HTML.
 pub fn render(dir: &Path, session: &Session) -> String {
     let layout = Layout::of(dir);
-    let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name =
+        dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut out = String::new();
     let _ = write!(
         out,
@@ -77,9 +78,9 @@ pub fn render(dir: &Path, session: &Session) -> String {
     out += "<h2>Configuration</h2>\n";
     let manifest = match layout {
         Layout::Flat => Some(checkpoint::manifest_path(dir)),
-        Layout::Members => checkpoint::members_of(dir)
-            .ok()
-            .and_then(|(_, seeds, _)| seeds.first().map(|&s| checkpoint::manifest_path(&checkpoint::member_dir(dir, s)))),
+        Layout::Members => checkpoint::members_of(dir).ok().and_then(|(_, seeds, _)| {
+            seeds.first().map(|&s| checkpoint::manifest_path(&checkpoint::member_dir(dir, s)))
+        }),
     };
     let config = manifest.and_then(|p| crate::fsio::read_regular_file(&p, 1 << 20).ok());
     match config {
@@ -140,7 +141,11 @@ fn figure(caption: &str, path: &Path) -> String {
             base64(&bytes),
             c = escape(caption)
         ),
-        Err(_) => format!("<p>{} ({} could not be read)</p>\n", escape(caption), escape(&path.display().to_string())),
+        Err(_) => format!(
+            "<p>{} ({} could not be read)</p>\n",
+            escape(caption),
+            escape(&path.display().to_string())
+        ),
     }
 }
 
@@ -154,7 +159,8 @@ fn csv_table(path: &Path, max_rows: usize) -> String {
     let mut lines = text.lines();
     let Some(header) = lines.next() else { return "<p>None yet.</p>\n".to_string() };
     let names: Vec<&str> = header.split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r.len() == names.len()).collect();
+    let rows: Vec<Vec<&str>> =
+        lines.map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r.len() == names.len()).collect();
     if rows.is_empty() {
         return "<p>None yet.</p>\n".to_string();
     }
@@ -176,7 +182,12 @@ fn csv_table(path: &Path, max_rows: usize) -> String {
     }
     out += "</table>\n";
     if skipped > 0 {
-        let _ = write!(out, "<p>The latest {} rows; the {skipped} before are in {}.</p>\n", rows.len(), escape(&path.display().to_string()));
+        let _ = write!(
+            out,
+            "<p>The latest {} rows; the {skipped} before are in {}.</p>\n",
+            rows.len(),
+            escape(&path.display().to_string())
+        );
     }
     out
 }
@@ -231,9 +242,15 @@ mod tests {
 
     #[test]
     fn base64_matches_the_standard_vectors() {
-        for (plain, coded) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
-        {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(plain.as_bytes()), coded, "{plain}");
         }
         assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");

@@ -63,7 +63,13 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut command = Command::new(binary);
         command
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--remote-debugging-pipe",
+                "--no-first-run",
+            ])
             .args(["--window-size=1280,1600", "--force-device-scale-factor=1", "--hide-scrollbars"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
@@ -91,9 +97,17 @@ impl Browser {
             libc::close(answers[1]);
         }
         let (to, from) = unsafe { (File::from_raw_fd(commands[1]), File::from_raw_fd(answers[0])) };
-        let mut browser = Browser { child, to, from: BufReader::new(from), next: 0, session: String::new(), _profile: profile };
+        let mut browser = Browser {
+            child,
+            to,
+            from: BufReader::new(from),
+            next: 0,
+            session: String::new(),
+            _profile: profile,
+        };
         let target = browser.send("Target.createTarget", json!({ "url": url }));
-        let attached = browser.send("Target.attachToTarget", json!({ "targetId": target["targetId"], "flatten": true }));
+        let attached =
+            browser.send("Target.attachToTarget", json!({ "targetId": target["targetId"], "flatten": true }));
         browser.session = attached["sessionId"].as_str().unwrap().to_string();
         browser
     }
@@ -123,8 +137,10 @@ impl Browser {
 
     /// The value of a JavaScript expression in the page.
     fn eval(&mut self, expression: &str) -> Value {
-        let result =
-            self.send("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }));
+        let result = self.send(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        );
         assert!(result.get("exceptionDetails").is_none(), "{expression}: {result}");
         result["result"]["value"].clone()
     }
@@ -154,7 +170,8 @@ impl Browser {
         let mut pixels = vec![0; reader.output_buffer_size()];
         let frame = reader.next_frame(&mut pixels).unwrap();
         let channels = frame.color_type.samples();
-        let rgb: Vec<u8> = pixels[..frame.buffer_size()].chunks(channels).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let rgb: Vec<u8> =
+            pixels[..frame.buffer_size()].chunks(channels).flat_map(|p| [p[0], p[1], p[2]]).collect();
         (frame.width, frame.height, rgb)
     }
 }
@@ -202,7 +219,8 @@ fn heat_map(w: usize, h: usize, rgb: &[u8]) -> HeatMap {
     let pixel = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
     // Points in their colours, arrows dark; the text of the axes' corner is left out.
     let drawn = |p: &[u8]| {
-        [REAL, FAKE].iter().any(|c| p.iter().zip(c).all(|(&a, &b)| a.abs_diff(b) <= 40)) || p.iter().all(|&v| v < 150)
+        [REAL, FAKE].iter().any(|c| p.iter().zip(c).all(|(&a, &b)| a.abs_diff(b) <= 40))
+            || p.iter().all(|&v| v < 150)
     };
     let mut near = vec![false; w * h];
     for y in 0..h {
@@ -237,7 +255,10 @@ fn heat_map(w: usize, h: usize, rgb: &[u8]) -> HeatMap {
 #[test]
 fn the_page_draws_a_run_it_started_follows_it_live_and_pauses_and_resumes_it_exactly() {
     let Some(binary) = chromium() else {
-        assert!(std::env::var_os("GAN1D_REQUIRE_BROWSER").is_none(), "GAN1D_REQUIRE_BROWSER is set and no chromium is found");
+        assert!(
+            std::env::var_os("GAN1D_REQUIRE_BROWSER").is_none(),
+            "GAN1D_REQUIRE_BROWSER is set and no chromium is found"
+        );
         eprintln!("no chromium on PATH: the browser test is skipped (install the Debian package chromium)");
         return;
     };
@@ -246,7 +267,10 @@ fn the_page_draws_a_run_it_started_follows_it_live_and_pauses_and_resumes_it_exa
     fs::create_dir(&root).unwrap();
     let served = Served::start(&[&root]);
     let mut browser = Browser::open(&binary, &served.url);
-    browser.wait("document.readyState === 'complete' && !!document.getElementById('start-form')", Duration::from_secs(30));
+    browser.wait(
+        "document.readyState === 'complete' && !!document.getElementById('start-form')",
+        Duration::from_secs(30),
+    );
     // Marks this page: a reload would lose the mark.
     browser.eval("window.unreloaded = true");
 
@@ -294,7 +318,8 @@ fn the_page_draws_a_run_it_started_follows_it_live_and_pauses_and_resumes_it_exa
     assert_eq!(browser.eval("window.unreloaded === true"), json!(true), "the page reloaded");
 
     // The command line the page shows makes the same run, bit for bit.
-    let command = browser.eval("document.getElementById('command').textContent").as_str().unwrap().to_string();
+    let command =
+        browser.eval("document.getElementById('command').textContent").as_str().unwrap().to_string();
     let typed = tmp.path().join("typed");
     let mut words: Vec<String> = command.split(' ').skip(1).map(String::from).collect();
     assert_eq!(words[..3], ["train".to_string(), "--out".into(), dir.display().to_string()], "{command}");
@@ -305,6 +330,9 @@ fn the_page_draws_a_run_it_started_follows_it_live_and_pauses_and_resumes_it_exa
         assert!(fs::read(dir.join(name)).unwrap() == fs::read(typed.join(name)).unwrap(), "{name} differs");
     }
     for part in ["generator", "discriminator", "optimizer"] {
-        assert!(fs::read(part_file(&dir, part)).unwrap() == fs::read(part_file(&typed, part)).unwrap(), "{part}");
+        assert!(
+            fs::read(part_file(&dir, part)).unwrap() == fs::read(part_file(&typed, part)).unwrap(),
+            "{part}"
+        );
     }
 }

@@ -545,14 +545,17 @@ fn shipped_models() -> Vec<(PathBuf, Vec<u8>)> {
     }
 }
 
-/// Every file under `dir`, recursively, but the lock.
+/// Every file under `dir`, recursively, but the lock and what describes the session rather than
+/// the run (the live record and the report, which name the command line and its folder).
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             found.extend(walk(&path));
-        } else if path.file_name().unwrap() != ".gan1d.lock" {
+        } else if ![".gan1d.lock", ".gan1d.live.json", "report.html"]
+            .contains(&path.file_name().unwrap().to_str().unwrap())
+        {
             found.push(path);
         }
     }

@@ -127,10 +127,15 @@ fn kill_a_resume_with_a_new_total(train_args: &[&str], member_dirs: &[&str]) {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(Command::new("cp").args(["-a", path(&run), path(&copy)]).status().unwrap().success());
     let kept = |dir: &Path| -> Vec<(String, Vec<u8>)> {
-        // history.csv gains rows after the checkpoint, which a resume drops.
+        // history.csv gains rows after the checkpoint, which a resume drops; the live record
+        // describes the killed session, not the run.
         snapshot(dir)
             .into_iter()
-            .filter(|(name, _)| !name.ends_with("history.csv") && !name.contains(".staged"))
+            .filter(|(name, _)| {
+                !name.ends_with("history.csv")
+                    && !name.contains(".staged")
+                    && !name.contains(".gan1d.live.json")
+            })
             .collect()
     };
     let before = kept(&run);

@@ -74,7 +74,12 @@ fn hostile_requests_are_refused_and_only_runs_inside_the_folders_are_served() {
         ("GET", "/api/runs".to_string(), format!("{host}X-Gan1d-Token: {}\r\n", "0".repeat(32)), 403),
         ("GET", format!("/api/runs?token={token}"), host.clone(), 403),
         // Another site's name (DNS rebinding), or none.
-        ("GET", "/api/runs".to_string(), format!("Host: evil.example:{port}\r\nX-Gan1d-Token: {token}\r\n"), 403),
+        (
+            "GET",
+            "/api/runs".to_string(),
+            format!("Host: evil.example:{port}\r\nX-Gan1d-Token: {token}\r\n"),
+            403,
+        ),
         ("GET", "/api/runs".to_string(), format!("X-Gan1d-Token: {token}\r\n"), 403),
         ("GET", format!("/?token={token}"), format!("Host: 127.0.0.1.evil.example:{port}\r\n"), 403),
         // Paths out of the folders, by dots, encoded slashes, absolute paths and links.
@@ -194,11 +199,15 @@ fn a_run_started_from_the_page_pauses_resumes_and_steps_as_the_command_line_woul
     let dir = root.join("p");
     assert_eq!(
         started["command"].as_str().unwrap(),
-        format!("gan1d train --out {} --target ring --seed 3 --epochs 20000 --eval-every 5000", dir.display())
+        format!(
+            "gan1d train --out {} --target ring --seed 3 --epochs 20000 --eval-every 5000",
+            dir.display()
+        )
     );
     let id = started["id"].as_str().unwrap().to_string();
-    let training =
-        served.wait_for(&id, Duration::from_secs(60), |r| r["state"] == "training" && r["iterations_done"].as_u64() > Some(0));
+    let training = served.wait_for(&id, Duration::from_secs(60), |r| {
+        r["state"] == "training" && r["iterations_done"].as_u64() > Some(0)
+    });
     assert!(training["frame"]["points"].as_array().is_some_and(|p| p.len() == 200), "the live frame");
     let (status, answer) = served.post(&format!("/api/pause?id={id}"), "{}");
     assert_eq!(status, 200, "{answer}");
@@ -217,7 +226,9 @@ fn a_run_started_from_the_page_pauses_resumes_and_steps_as_the_command_line_woul
     // A step of 500 is a resume to 20 500.
     let (status, answer) = served.post(&format!("/api/step?id={id}&n=500"), "{}");
     assert_eq!(status, 200, "{answer}");
-    let stepped = served.wait_for(&id, Duration::from_secs(60), |r| r["state"] == "finished" && r["iterations_done"] == 20500);
+    let stepped = served.wait_for(&id, Duration::from_secs(60), |r| {
+        r["state"] == "finished" && r["iterations_done"] == 20500
+    });
     assert_eq!(stepped["epochs"], 20500);
     assert!(fs::read_to_string(dir.join("report.html")).unwrap().contains("20500 of 20500 iterations"));
 }

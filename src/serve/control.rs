@@ -56,7 +56,9 @@ impl Children {
             && !name.starts_with('.')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !plain {
-            bail!("the run's name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'; got {name:?}");
+            bail!(
+                "the run's name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'; got {name:?}"
+            );
         }
         let out = root.join(name);
         if out.symlink_metadata().is_ok() {
@@ -72,7 +74,9 @@ impl Children {
         flag("--target", &request.target);
         flag("--recipe", &request.recipe);
         match request.seeds.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(seeds) if seeds.contains(',') || seeds.contains("..") => flag("--seeds", &Some(seeds.to_string())),
+            Some(seeds) if seeds.contains(',') || seeds.contains("..") => {
+                flag("--seeds", &Some(seeds.to_string()))
+            }
             seeds => flag("--seed", &seeds.map(String::from)),
         }
         for word in request.flags.as_deref().unwrap_or_default().split_whitespace() {
@@ -127,7 +131,8 @@ impl Children {
                 // Give the reader a moment to take the last line.
                 std::thread::sleep(Duration::from_millis(50));
                 let text = stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let line = text.lines().find(|l| l.starts_with("error:")).or(text.lines().last()).unwrap_or("");
+                let line =
+                    text.lines().find(|l| l.starts_with("error:")).or(text.lines().last()).unwrap_or("");
                 bail!("{}", line.trim_start_matches("error: ").trim());
             }
             if Live::read(dir).is_some_and(|l| l.pid == pid) {
@@ -145,7 +150,9 @@ impl Children {
     /// Pauses the run in `dir`: SIGINT to the `gan1d train` writing it, which checkpoints and
     /// stops.
     pub fn pause(dir: &Path) -> Result<()> {
-        let live = Live::read(dir).filter(Live::is_running).ok_or_else(|| anyhow!("{} is not training", dir.display()))?;
+        let live = Live::read(dir)
+            .filter(Live::is_running)
+            .ok_or_else(|| anyhow!("{} is not training", dir.display()))?;
         // SAFETY: kill sends a signal; the process was checked to be a gan1d training this run.
         if unsafe { libc::kill(live.pid as libc::pid_t, libc::SIGINT) } != 0 {
             bail!("cannot signal process {}: {}", live.pid, std::io::Error::last_os_error());
@@ -180,7 +187,10 @@ fn check(args: &[String]) -> Result<()> {
 
 /// `args` as a command line to type.
 pub fn command_line(args: &[String]) -> String {
-    std::iter::once("gan1d".to_string()).chain(args.iter().map(|a| shell_quote(a))).collect::<Vec<_>>().join(" ")
+    std::iter::once("gan1d".to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where a run named `name` is made: inside `root`.

@@ -51,8 +51,8 @@ struct Shared {
 pub fn serve(args: &ServeArgs) -> Result<()> {
     let roots = served_folders(&args.dirs)?;
     let host = args.host.as_str();
-    let server = Server::http((host, args.port))
-        .map_err(|e| anyhow!("cannot listen on {host}:{}: {e}", args.port))?;
+    let server =
+        Server::http((host, args.port)).map_err(|e| anyhow!("cannot listen on {host}:{}: {e}", args.port))?;
     let port = server.server_addr().to_ip().map(|a| a.port()).ok_or_else(|| anyhow!("not an IP address"))?;
     let loopback = ["127.0.0.1", "localhost", "::1"].contains(&host);
     if !loopback {
@@ -65,7 +65,13 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
     hosts.push(format!("{shown}:{port}"));
     let token = new_token()?;
-    let shared = Arc::new(Shared { roots, token, hosts, children: Children::default(), real_points: Mutex::default() });
+    let shared = Arc::new(Shared {
+        roots,
+        token,
+        hosts,
+        children: Children::default(),
+        real_points: Mutex::default(),
+    });
     let url_host = if host == "0.0.0.0" || host == "::" { "127.0.0.1".to_string() } else { shown };
     // A closed stdout loses these lines, not the server.
     use std::io::Write;
@@ -237,7 +243,9 @@ fn route(shared: &Shared, request: &mut Request) -> Answer {
                 Method::Post => {
                     if let Some(origin) = header(request, "Origin") {
                         let origin = origin.to_ascii_lowercase();
-                        let own = origin.strip_prefix("http://").is_some_and(|o| shared.hosts.iter().any(|h| h == o));
+                        let own = origin
+                            .strip_prefix("http://")
+                            .is_some_and(|o| shared.hosts.iter().any(|h| h == o));
                         if !own {
                             return error(403, "a request from another site's page is refused");
                         }
@@ -267,7 +275,10 @@ fn route(shared: &Shared, request: &mut Request) -> Answer {
 /// The run an id names, among those found now.
 fn find(shared: &Shared, params: &BTreeMap<String, String>) -> Result<RunRef, Answer> {
     let id = params.get("id").ok_or_else(|| error(400, "name a run with id="))?;
-    runs::discover(&shared.roots).into_iter().find(|r| r.id == *id).ok_or_else(|| error(404, format!("no run {id:?}")))
+    runs::discover(&shared.roots)
+        .into_iter()
+        .find(|r| r.id == *id)
+        .ok_or_else(|| error(404, format!("no run {id:?}")))
 }
 
 fn get(shared: &Shared, path: &str, params: &BTreeMap<String, String>) -> Answer {

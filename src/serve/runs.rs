@@ -240,14 +240,22 @@ fn latest_metrics(dir: &Path, layout: Layout) -> Value {
 fn logged_frame(dir: &Path) -> Option<Value> {
     let (header, rows) = read_log(&checkpoint::frames_csv_path(dir))?;
     let col = |name: &str| header.iter().position(|h| h == name);
-    let (it, x, y, kind, r, dx, dy) =
-        (col("iterations_done")?, col("x")?, col("y")?, col("kind")?, col("realness")?, col("dx")?, col("dy")?);
+    let (it, x, y, kind, r, dx, dy) = (
+        col("iterations_done")?,
+        col("x")?,
+        col("y")?,
+        col("kind")?,
+        col("realness")?,
+        col("dx")?,
+        col("dy")?,
+    );
     let last = rows.last()?[it].clone();
     let start = rows.iter().rposition(|row| row[it] != last).map_or(0, |i| i + 1);
     let mut points = Vec::new();
     let mut cells = Vec::new();
     for row in &rows[start..] {
-        let probe = json!([number(&row[x]), number(&row[y]), number(&row[r]), number(&row[dx]), number(&row[dy])]);
+        let probe =
+            json!([number(&row[x]), number(&row[y]), number(&row[r]), number(&row[dx]), number(&row[dy])]);
         if row[kind] == "cell" { cells.push(probe) } else { points.push(probe) }
     }
     Some(json!({
@@ -290,7 +298,8 @@ pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<
         }
         _ => logged.unwrap_or(Value::Null),
     };
-    let from_live = live.as_ref().and_then(|l| l.frame.as_ref()).map(|f| f.real.iter().map(|&[x, y]| (x, y)).collect());
+    let from_live =
+        live.as_ref().and_then(|l| l.frame.as_ref()).map(|f| f.real.iter().map(|&[x, y]| (x, y)).collect());
     let real = if let Some(points) = from_live {
         points
     } else {

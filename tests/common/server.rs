@@ -32,7 +32,11 @@ impl Served {
         let mut first = String::new();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         stdout.read_line(&mut first).unwrap();
-        let url = first.trim().strip_prefix("gan1d serve: ").unwrap_or_else(|| panic!("no URL in {first:?}")).to_string();
+        let url = first
+            .trim()
+            .strip_prefix("gan1d serve: ")
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_string();
         let port = url.split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
         let token = url.split("token=").nth(1).unwrap().to_string();
         Served { child, _stdout: stdout, port, token, url }
@@ -76,7 +80,12 @@ impl Served {
     }
 
     /// The run `id` as the page sees it, once `ready` holds (polled for up to `limit`).
-    pub fn wait_for(&self, id: &str, limit: Duration, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_for(
+        &self,
+        id: &str,
+        limit: Duration,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let began = Instant::now();
         loop {
             let run = self.json(&format!("/api/run?id={id}"));

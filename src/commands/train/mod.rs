@@ -114,7 +114,8 @@ impl Run {
                 let diverged = e.downcast_ref::<Diverged>().is_some();
                 // A new run that committed nothing has put the folder back as it was (`undo`).
                 if observer.saved_at.is_some() || created.is_none() {
-                    let state = if diverged { crate::live::State::Diverged } else { crate::live::State::Failed };
+                    let state =
+                        if diverged { crate::live::State::Diverged } else { crate::live::State::Failed };
                     observer.live_write(&trainer, state, Some(crate::output::one_line(&format!("{e:#}"))));
                 }
                 let notes = observer.where_the_last_checkpoint_is(plan, diverged);
