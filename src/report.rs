@@ -55,7 +55,7 @@ pub fn render(dir: &Path, session: &Session) -> String {
         origin = escape(session.origin)
     );
     if session.command != session.origin {
-        let _ = write!(out, "<p>This session: <code>{}</code></p>\n", escape(session.command));
+        let _ = writeln!(out, "<p>This session: <code>{}</code></p>", escape(session.command));
     }
     out += "<h2>Pictures</h2>\n";
     let pictures = pictures(dir, layout);
@@ -85,7 +85,7 @@ pub fn render(dir: &Path, session: &Session) -> String {
     let config = manifest.and_then(|p| crate::fsio::read_regular_file(&p, 1 << 20).ok());
     match config {
         Some(bytes) => {
-            let _ = write!(out, "<pre>{}</pre>\n", escape(&String::from_utf8_lossy(&bytes)));
+            let _ = writeln!(out, "<pre>{}</pre>", escape(&String::from_utf8_lossy(&bytes)));
         }
         None => out += "<p>No checkpoint yet.</p>\n",
     }
@@ -182,9 +182,9 @@ fn csv_table(path: &Path, max_rows: usize) -> String {
     }
     out += "</table>\n";
     if skipped > 0 {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>The latest {} rows; the {skipped} before are in {}.</p>\n",
+            "<p>The latest {} rows; the {skipped} before are in {}.</p>",
             rows.len(),
             escape(&path.display().to_string())
         );

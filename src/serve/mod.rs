@@ -219,7 +219,7 @@ fn route(shared: &Shared, request: &mut Request) -> Answer {
     // The Host check first: a page of another site that rebinds its name to this machine
     // sends its own name.
     let host = header(request, "Host").unwrap_or_default().to_ascii_lowercase();
-    if !shared.hosts.iter().any(|h| *h == host) {
+    if !shared.hosts.contains(&host) {
         return error(403, "this server answers only to its own address (the Host header names another)");
     }
     let path = url.split('?').next().unwrap_or_default().to_string();

@@ -70,13 +70,30 @@ fn is_run(dir: &Path) -> bool {
         || file(checkpoint::live_path(dir))
 }
 
+/// A log's header and complete rows.
+type Log = (Vec<String>, Vec<Vec<String>>);
+
+/// Logs read so far, by path, with the length and time of change they had: a page that polls
+/// a long run re-reads a log only when the run has written to it.
+static LOGS: std::sync::Mutex<BTreeMap<PathBuf, Cached>> = std::sync::Mutex::new(BTreeMap::new());
+/// A cached log with the length and time of change it was read at.
+type Cached = (u64, std::time::SystemTime, std::sync::Arc<Log>);
+/// Logs kept in [`LOGS`] at most; past it the cache starts again.
+const CACHED_LOGS: usize = 256;
+
 /// A log as written, or while a new run has not published it, its staged copy: the header's
 /// names and the complete rows (a row being appended is left for the next read).
-fn read_log(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+fn read_log(path: &Path) -> Option<std::sync::Arc<Log>> {
     let staged = checkpoint::staged_path(path);
-    let bytes = crate::fsio::read_regular_file(&staged, MAX_LOG)
-        .or_else(|_| crate::fsio::read_regular_file(path, MAX_LOG))
-        .ok()?;
+    let path = if staged.symlink_metadata().is_ok() { staged } else { path.to_path_buf() };
+    let metadata = path.symlink_metadata().ok().filter(|m| m.is_file())?;
+    let stamp = (metadata.len(), metadata.modified().ok()?);
+    if let Some((len, modified, log)) = LOGS.lock().unwrap_or_else(|e| e.into_inner()).get(&path)
+        && (*len, *modified) == stamp
+    {
+        return Some(std::sync::Arc::clone(log));
+    }
+    let bytes = crate::fsio::read_regular_file(&path, MAX_LOG).ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     let mut lines = complete.lines();
@@ -85,7 +102,13 @@ fn read_log(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
         .map(|l| l.split(',').map(String::from).collect::<Vec<_>>())
         .filter(|r| r.len() == header.len())
         .collect();
-    Some((header, rows))
+    let log = std::sync::Arc::new((header, rows));
+    let mut cache = LOGS.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= CACHED_LOGS {
+        cache.clear();
+    }
+    cache.insert(path, (stamp.0, stamp.1, std::sync::Arc::clone(&log)));
+    Some(log)
 }
 
 /// A log's cell as a JSON number: whole numbers as integers, `NaN` and text as null.
@@ -209,16 +232,16 @@ pub fn summary(run: &RunRef) -> Value {
 /// The latest evaluation of a flat run, or the leader's of a run of members, by name.
 fn latest_metrics(dir: &Path, layout: Layout) -> Value {
     let (header, row) = match layout {
-        Layout::Flat => match read_log(&checkpoint::metrics_csv_path(dir)) {
+        Layout::Flat => match read_log(&checkpoint::metrics_csv_path(dir)).as_deref() {
             Some((h, rows)) => match rows.last() {
-                Some(r) => (h, r.clone()),
+                Some(r) => (h.clone(), r.clone()),
                 None => return Value::Null,
             },
             None => return Value::Null,
         },
-        Layout::Members => match read_log(&checkpoint::leaderboard_path(dir)) {
+        Layout::Members => match read_log(&checkpoint::leaderboard_path(dir)).as_deref() {
             Some((h, rows)) => match rows.first() {
-                Some(r) => (h, r.clone()),
+                Some(r) => (h.clone(), r.clone()),
                 None => return Value::Null,
             },
             None => return Value::Null,
@@ -238,7 +261,8 @@ fn latest_metrics(dir: &Path, layout: Layout) -> Value {
 /// The last frame in a member's `frames.csv`: its iteration, points and cells as
 /// `[x, y, realness, dx, dy]`.
 fn logged_frame(dir: &Path) -> Option<Value> {
-    let (header, rows) = read_log(&checkpoint::frames_csv_path(dir))?;
+    let log = read_log(&checkpoint::frames_csv_path(dir))?;
+    let (header, rows) = &*log;
     let col = |name: &str| header.iter().position(|h| h == name);
     let (it, x, y, kind, r, dx, dy) = (
         col("iterations_done")?,
@@ -282,11 +306,18 @@ fn real_points(dir: &Path) -> Option<Vec<(f32, f32)>> {
 pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<(f32, f32)>>>) -> Value {
     let mut out = summary(run);
     let layout = Layout::of(&run.dir);
+    // An ensemble is shown through its leader (or, before its first ranking, its first seed).
     let member = match layout {
         Layout::Flat => Some(run.dir.clone()),
-        Layout::Members => checkpoint::members_of(&run.dir)
-            .ok()
-            .and_then(|(_, seeds, _)| seeds.first().map(|&s| checkpoint::member_dir(&run.dir, s))),
+        Layout::Members => {
+            let leader = read_log(&checkpoint::leaderboard_path(&run.dir)).and_then(|log| {
+                let column = log.0.iter().position(|h| h == "seed")?;
+                log.1.first()?.get(column)?.parse::<u64>().ok()
+            });
+            let first =
+                checkpoint::members_of(&run.dir).ok().and_then(|(_, seeds, _)| seeds.first().copied());
+            leader.or(first).map(|s| checkpoint::member_dir(&run.dir, s))
+        }
     };
     let live = Live::read(&run.dir);
     // The newer of the live record's frame and the log's last one.
@@ -315,7 +346,8 @@ pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<
             },
         }
     };
-    let history = member.as_deref().and_then(|m| read_log(&checkpoint::history_csv_path(m))).map(|(h, rows)| {
+    let history = member.as_deref().and_then(|m| read_log(&checkpoint::history_csv_path(m))).map(|log| {
+        let (h, rows) = &*log;
         let stride = rows.len().div_ceil(HISTORY_ROWS).max(1);
         let mut kept: Vec<&Vec<String>> = rows.iter().step_by(stride).collect();
         if let Some(last) = rows.last()
@@ -326,7 +358,8 @@ pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<
         json!({ "header": h, "rows": kept.iter().map(|r| r.iter().map(|c| number(c)).collect::<Vec<_>>()).collect::<Vec<_>>() })
     });
     let table = |path: PathBuf| {
-        read_log(&path).map(|(h, rows)| {
+        read_log(&path).map(|log| {
+            let (h, rows) = &*log;
             json!({ "header": h, "rows": rows.iter().map(|r| r.iter().map(|c| {
                 let n = number(c);
                 if n.is_null() && c != "NaN" && !c.is_empty() { Value::from(c.as_str()) } else { n }
@@ -351,6 +384,12 @@ pub fn detail(run: &RunRef, real_cache: &std::sync::Mutex<BTreeMap<PathBuf, Vec<
     let map = out.as_object_mut().expect("a summary is an object");
     map.insert("config".into(), config_of(&run.dir).unwrap_or(Value::Null));
     map.insert("frame".into(), frame);
+    let shown = member
+        .as_deref()
+        .filter(|_| layout == Layout::Members)
+        .and_then(|m| m.file_name())
+        .map(|n| n.to_string_lossy().trim_start_matches("seed-").to_string());
+    map.insert("frame_seed".into(), json!(shown));
     map.insert("real".into(), json!(real.iter().map(|&(x, y)| [x, y]).collect::<Vec<_>>()));
     map.insert("history".into(), history.unwrap_or(Value::Null));
     map.insert("evaluations".into(), metrics.unwrap_or(Value::Null));
@@ -367,9 +406,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("metrics.csv");
         std::fs::write(&path, "a,b\n1,2\n3,4\n5,").unwrap();
-        let (header, rows) = read_log(&path).unwrap();
-        assert_eq!(header, ["a", "b"]);
-        assert_eq!(rows, [["1", "2"], ["3", "4"]]);
+        let log = read_log(&path).unwrap();
+        assert_eq!(log.0, ["a", "b"]);
+        assert_eq!(log.1, [["1", "2"], ["3", "4"]]);
+        // Appended to: read again, the cache notwithstanding.
+        std::fs::write(&path, "a,b\n1,2\n3,4\n5,6\n").unwrap();
+        assert_eq!(read_log(&path).unwrap().1.len(), 3);
     }
 
     #[test]
