@@ -176,7 +176,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
     /// Adam's step size, for both networks (unless --lr-g or --lr-d sets one's)
-    #[arg(long, default_value_t = TrainConfig::default().adam.learning_rate, value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
+    #[arg(long, visible_alias = "lr", default_value_t = TrainConfig::default().adam.learning_rate, value_parser = positive(limits::MAX_LEARNING_RATE), allow_negative_numbers = true)]
     pub learning_rate: f64,
     /// The generator's Adam step size (two time-scale updates, Heusel et al. 2017) [default:
     /// --learning-rate]
@@ -555,6 +555,15 @@ mod tests {
         let (model, train) = args.plan().configs().unwrap();
         assert_eq!((train.epochs, train.batch, model.latent_dim), (7, 6, 3));
         assert_eq!(train.eval_every, TrainConfig::default().eval_every);
+    }
+
+    #[test]
+    fn lr_is_the_learning_rate() {
+        let cli = Cli::parse_with_sources(["gan1d", "train", "--lr", "0.002"]).unwrap();
+        let Command::Train(train) = cli.command else { panic!("not train") };
+        assert_eq!(train.learning_rate, 0.002);
+        let typed = train.typed.choices.typed_flags();
+        assert!(typed.iter().any(|f| f.contains("learning-rate")), "{typed:?}");
     }
 
     #[test]

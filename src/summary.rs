@@ -87,6 +87,34 @@ pub fn choices(model: &ModelConfig, train: &TrainConfig) -> Option<String> {
     Some(out)
 }
 
+/// The training choices in a manifest (`config.json` as JSON), flattened to names such as
+/// `model.generator_hidden` and `train.adam.learning_rate`: what tells two configurations
+/// apart. The seed belongs to a run, not to its configuration, and the target is compared on
+/// its own, so neither is among them.
+pub fn flat_choices(config: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    use serde_json::Value;
+    fn flatten(prefix: &str, value: &Value, out: &mut std::collections::BTreeMap<String, Value>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    flatten(&format!("{prefix}.{k}"), v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.clone());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for part in ["model", "train"] {
+        if let Some(value) = config.get(part) {
+            flatten(part, value, &mut out);
+        }
+    }
+    out.retain(|k, _| k != "train.seed" && !k.starts_with("train.target"));
+    out
+}
+
 /// The three tables of the tutorial: the discriminator, the generator, and the composite model
 /// whose updates train the generator only.
 pub fn render(model: &ModelConfig) -> String {

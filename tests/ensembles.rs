@@ -560,6 +560,86 @@ fn leaderboard_merges_the_parts_of_a_split_sweep() {
     assert_refused(&gan1d(&["leaderboard", path(&a.join("members"))]), "not a run folder");
 }
 
+#[test]
+fn leaderboard_compares_configurations_on_the_same_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    // Two losses on seeds 1 and 2, the hinge one split across two folders (one seed each).
+    for (name, seeds, loss) in [("bce", "1..2", "bce"), ("hinge-a", "1", "hinge"), ("hinge-b", "2", "hinge")]
+    {
+        let o = train(&[
+            "--seeds",
+            seeds,
+            "--loss",
+            loss,
+            "--epochs",
+            "200",
+            "--eval-every",
+            "100",
+            "--out",
+            path(&dir(name)),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let folders = [dir("bce"), dir("hinge-a"), dir("hinge-b")];
+    let all = folders.each_ref().map(|f| path(f));
+    let o = gan1d(&[&["leaderboard", "--csv"], &all[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("4 members") && stderr(&o).contains("2 configurations that differ in loss"),
+        "{}",
+        stderr(&o)
+    );
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[header.len() - 2..], ["loss", "folder"], "{text}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["1", "2", "3", "4"]);
+    let scores: Vec<f64> = rows.iter().map(|r| r[5].parse().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    // Each seed once per configuration, each row naming its configuration's loss.
+    let mut pairs: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[r.len() - 2])).collect();
+    pairs.sort();
+    assert_eq!(pairs, [("1", "(default)"), ("1", "hinge"), ("2", "(default)"), ("2", "hinge")]);
+    // The table puts the configurations first, by their median.
+    let table = stdout(&gan1d(&[&["leaderboard"], &all[..]].concat()));
+    assert!(table.starts_with("configurations, by the median energy distance"), "{table}");
+    assert_eq!(table.lines().filter(|l| l.contains("hinge")).count(), 3, "{table}");
+    // One configuration in two folders still needs its own seeds; another target is refused.
+    let twice = train(&[
+        "--seeds",
+        "2",
+        "--loss",
+        "hinge",
+        "--epochs",
+        "200",
+        "--eval-every",
+        "100",
+        "--out",
+        path(&dir("again")),
+    ]);
+    assert!(twice.status.success(), "{}", stderr(&twice));
+    assert_refused(&gan1d(&["leaderboard", path(&dir("hinge-b")), path(&dir("again"))]), "seed 2 is in both");
+    let sine = train(&[
+        "--seeds",
+        "1",
+        "--target",
+        "sine",
+        "--epochs",
+        "100",
+        "--eval-every",
+        "100",
+        "--out",
+        path(&dir("sine")),
+    ]);
+    assert!(sine.status.success(), "{}", stderr(&sine));
+    let o = gan1d(&["leaderboard", path(&dir("bce")), path(&dir("sine"))]);
+    assert_refused(&o, "only runs of one target and domain");
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
 /// Makes member `seed` of the ensemble in `dir` diverge on its next iteration: its generator's
 /// output layer becomes 3e38 throughout, finite but overflowing at once (the manifest is
 /// re-sealed).

@@ -131,31 +131,6 @@ fn config_of(dir: &Path) -> Option<Value> {
     serde_json::from_slice(&crate::fsio::read_regular_file(&manifest, 1 << 20).ok()?).ok()
 }
 
-/// The training choices in a manifest, flattened to `model.x` / `train.y` names; the seed is
-/// the run's, not a choice, and the target is shown on its own.
-fn choices(config: &Value) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
-        match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    flatten(&format!("{prefix}.{k}"), v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_string(), other.clone());
-            }
-        }
-    }
-    for part in ["model", "train"] {
-        if let Some(value) = config.get(part) {
-            flatten(part, value, &mut out);
-        }
-    }
-    out.retain(|k, _| k != "train.seed" && !k.starts_with("train.target"));
-    out
-}
-
 /// The target a manifest names, as a short label: its name, a curve's with its domain.
 fn target_label(config: &Value) -> String {
     let target = &config["train"]["target"];
@@ -220,7 +195,7 @@ pub fn summary(run: &RunRef) -> Value {
         "epochs": epochs,
         "seeds": seeds,
         "target": config.as_ref().map(target_label),
-        "choices": config.as_ref().map(choices),
+        "choices": config.as_ref().map(crate::summary::flat_choices),
         "metrics": latest_metrics(&run.dir, layout),
         "command": live.as_ref().map(|l| l.origin().to_string()),
         "session": live.as_ref().map(|l| l.command.clone()),
