@@ -95,15 +95,20 @@ pub fn best(rows: &[MetricsRow], select: Select) -> Option<&MetricsRow> {
 
 /// Ranks `rows` in place by score, lowest first; members without one go last; ties by seed.
 pub fn rank(rows: &mut [Standing]) {
+    rows.sort_by(order);
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i + 1;
+    }
+}
+
+/// The ranking's order: the lower score first, a row without one last, ties by seed.
+pub fn order(a: &Standing, b: &Standing) -> std::cmp::Ordering {
     let key = |s: &Standing| s.score.filter(|v| !v.is_nan());
-    rows.sort_by(|a, b| match (key(a), key(b)) {
+    match (key(a), key(b)) {
         (Some(x), Some(y)) => x.total_cmp(&y).then(a.seed.cmp(&b.seed)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.seed.cmp(&b.seed),
-    });
-    for (i, row) in rows.iter_mut().enumerate() {
-        row.rank = i + 1;
     }
 }
 

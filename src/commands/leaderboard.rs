@@ -64,7 +64,7 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
     }
     // Folders that train alike are parts of one sweep: their seeds must differ. Folders that
     // differ in a choice are configurations to compare, on the same seeds or others.
-    let mut configurations: Vec<(Choices, Vec<(String, Vec<Standing>)>)> = Vec::new();
+    let mut configurations: Vec<Configuration> = Vec::new();
     for part in parts {
         match configurations.iter_mut().find(|(c, _)| *c == part.choices) {
             Some((_, parts)) => parts.push((part.dir, part.rows)),
@@ -121,6 +121,9 @@ pub fn leaderboard(args: &LeaderboardArgs) -> Result<()> {
 /// A run's training choices, each value as compact JSON, by name ([`crate::summary::flat_choices`]).
 type Choices = std::collections::BTreeMap<String, String>;
 
+/// A configuration: its choices, and the folders that train with them, each with its rows.
+type Configuration = (Choices, Vec<(String, Vec<Standing>)>);
+
 /// One folder's rows and choices.
 struct Part {
     dir: String,
@@ -171,16 +174,7 @@ fn short_name(name: &str) -> String {
 /// [`ranking::rank`] ranks one run's (a seed may stand in several configurations: its first
 /// folder named comes first).
 fn rank_all(rows: &mut [Ranked]) {
-    let key = |s: &Standing| s.score.filter(|v| !v.is_nan());
-    rows.sort_by(|a, b| {
-        let order = match (key(&a.standing), key(&b.standing)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        };
-        order.then(a.standing.seed.cmp(&b.standing.seed)).then(a.configuration.cmp(&b.configuration))
-    });
+    rows.sort_by(|a, b| ranking::order(&a.standing, &b.standing).then(a.configuration.cmp(&b.configuration)));
     for (i, row) in rows.iter_mut().enumerate() {
         row.standing.rank = i + 1;
     }
@@ -188,11 +182,7 @@ fn rank_all(rows: &mut [Ranked]) {
 
 /// The configurations ranked by the median score of their members, with the choices that tell
 /// them apart, how many members each has, and their best and worst.
-fn configurations_table(
-    rows: &[Ranked],
-    configurations: &[(Choices, Vec<(String, Vec<Standing>)>)],
-    differ: &[String],
-) -> String {
+fn configurations_table(rows: &[Ranked], configurations: &[Configuration], differ: &[String]) -> String {
     let select = rows.first().map(|r| r.standing.select.label()).unwrap_or("score");
     let mut summaries: Vec<(Option<f64>, usize, Vec<f64>)> = (0..configurations.len())
         .map(|k| {
