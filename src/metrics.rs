@@ -110,7 +110,12 @@ impl Metrics {
 pub fn table(generated: &Metrics, floor: &Metrics) -> String {
     let mut out = format!("{:<34} {:>12} {:>12}\n", "metric", "generated", "real floor");
     for ((label, value), (_, floor_value)) in generated.rows().iter().zip(floor.rows()) {
-        out.push_str(&format!("{label:<34} {value:>12.5} {floor_value:>12.5}\n"));
+        // Counts of modes are whole numbers.
+        if label.starts_with("modes") {
+            out.push_str(&format!("{label:<34} {value:>12} {floor_value:>12}\n"));
+        } else {
+            out.push_str(&format!("{label:<34} {value:>12.5} {floor_value:>12.5}\n"));
+        }
     }
     out.push_str(&format!("{:<34} {:>12} {:>12}\n", "points", generated.n, floor.n));
     out

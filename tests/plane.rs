@@ -50,6 +50,11 @@ fn a_mixture_is_trained_scored_by_its_modes_and_drawn_with_them() {
     let text = stdout(&o);
     assert!(text.contains("target ring: 8 Gaussians, σ 0.01;"), "{text}");
     assert!(text.contains("modes covered") && !text.contains("residual"), "{text}");
+    // Counts print as whole numbers: `modes  8  8`, not `8.00000`.
+    let modes = text.lines().find(|l| l.starts_with("modes ") && !l.starts_with("modes covered")).unwrap();
+    assert_eq!(modes.split_whitespace().collect::<Vec<_>>(), ["modes", "8", "8"], "{text}");
+    let covered = text.lines().find(|l| l.starts_with("modes covered")).unwrap();
+    assert!(!covered.contains('.'), "{text}");
 
     // metrics.csv keeps them at each evaluation; the pictures are drawn.
     let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();

@@ -74,7 +74,8 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
     let (path, which) = if checkpoint::manifest_path(&best).is_file() {
         let at = standing
             .and_then(|s| s.best_iteration)
-            .map(|i| format!(", after iteration {i}"))
+            // The evaluation's row names its last iteration, 0-based: it comes after i + 1.
+            .map(|i| format!(", after {} iterations", i + 1))
             .unwrap_or_default();
         let rank = match (member, standing) {
             (None, Some(s)) => format!(
