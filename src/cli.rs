@@ -215,6 +215,15 @@ pub struct TrainArgs {
     /// `--spectral-norm false` turns off a recipe's
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub spectral_norm: bool,
+    /// Keep the run's best checkpoint by METRIC in DIR/best/ at each evaluation (energy,
+    /// residual, ks, modes; lowest is best), as an ensemble keeps each member's. A single run
+    /// only: --seeds ranks by --select
+    #[arg(long, value_name = "METRIC")]
+    pub keep_best: Option<Select>,
+    /// Stop when the --keep-best metric has not improved for N evaluations in a row; the best
+    /// checkpoint is kept, the reason printed
+    #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]
+    pub patience: Option<u64>,
     /// Iterations over which both networks' Adam step sizes halve, continuously (at iteration
     /// t, each is its value times 2^(-t/N)); unset keeps them constant
     #[arg(long, value_name = "N", value_parser = whole(1, limits::MAX_EPOCHS), allow_negative_numbers = true)]

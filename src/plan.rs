@@ -262,6 +262,8 @@ choices! {
         penalty_weight: f64 = |a| a.penalty_weight.expect("--penalty-weight was typed")
             => |m, t| t.penalty_weight, via set;
         spectral_norm: bool = |a| a.spectral_norm => |m, t| t.spectral_norm, via same;
+        keep_best: Select = |a| a.keep_best.expect("--keep-best was typed") => |m, t| t.keep_best, via set;
+        patience: u64 = |a| a.patience.expect("--patience was typed") => |m, t| t.patience, via set;
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_refused, gan1d, read_manifest, stderr, stdout};
 
-const CHOICES: [&str; 21] = [
+const CHOICES: [&str; 25] = [
     "--loss",
     "hinge",
     "--d-steps",
@@ -28,6 +28,10 @@ const CHOICES: [&str; 21] = [
     "--penalty-weight",
     "5",
     "--spectral-norm",
+    "--keep-best",
+    "ks",
+    "--patience",
+    "1000",
 ];
 
 fn train(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
@@ -51,6 +55,7 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
     assert_eq!(t["lr_half_life"].as_u64(), Some(10));
     assert_eq!((t["penalty"].as_str(), t["penalty_weight"].as_f64()), (Some("wgan-gp"), Some(5.0)));
     assert_eq!(t["spectral_norm"].as_bool(), Some(true));
+    assert_eq!((t["keep_best"].as_str(), t["patience"].as_u64()), (Some("ks"), Some(1000)));
     // Two rounds of two discriminator updates per iteration.
     assert_eq!(manifest["discriminator_adam_steps"], 160);
     assert_eq!(manifest["generator_adam_steps"], 40);
@@ -77,6 +82,8 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         ("--penalty", "dragan", "penalty", "wgan-gp"),
         // An unset weight would be the default, 10: no match for the run's 5.
         ("--penalty-weight", "10", "penalty_weight", "5"),
+        ("--keep-best", "energy", "keep_best", "ks"),
+        ("--patience", "5", "patience", "1000"),
     ] {
         let before = std::fs::read(halves.join("config.json")).unwrap();
         let o = resume(&["--epochs", "40", flag, value]);
@@ -89,6 +96,12 @@ fn choices_are_recorded_continued_exactly_and_contradictions_refused() {
         let (a, b) = (std::fs::read(straight.join(part)).unwrap(), std::fs::read(halves.join(part)).unwrap());
         assert!(a == b, "{part} differs after a resume");
     }
+    // So is the best checkpoint kept by --keep-best.
+    let best = |dir: &std::path::Path| read_manifest(&dir.join("best"))["files"]["generator"]["name"].clone();
+    assert_eq!(best(&straight), best(&halves));
+    let name = best(&straight).as_str().unwrap().to_string();
+    let generator = |dir: &std::path::Path| std::fs::read(dir.join("best").join(&name)).unwrap();
+    assert!(generator(&straight) == generator(&halves), "the best checkpoints differ after a resume");
     // The animation's frames, heat maps and pulls included, are those of the straight run.
     let frames = |dir: &std::path::Path| std::fs::read_to_string(dir.join("frames.csv")).unwrap();
     assert!(frames(&straight).contains(",cell,"), "no heat map in the frames");

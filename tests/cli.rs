@@ -235,6 +235,71 @@ fn summary_prints_the_three_tables() {
 }
 
 #[test]
+fn a_single_run_keeps_its_best_checkpoint_and_stops_when_it_no_longer_improves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = dir.to_str().unwrap();
+    let o = gan1d(&[
+        "train",
+        "--quiet",
+        "--keep-best",
+        "energy",
+        "--patience",
+        "3",
+        "--epochs",
+        "100000",
+        "--eval-every",
+        "200",
+        "--out",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("stopped early after") && said.contains("has not improved for 3 evaluations"),
+        "{said}"
+    );
+    // The metrics: the best evaluation is the one best/ holds, and three came after it.
+    let metrics = fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    let energy = lines.next().unwrap().split(',').position(|h| h == "energy_distance").unwrap();
+    let rows: Vec<(u64, f64)> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].parse().unwrap(), cells[energy].parse().unwrap())
+        })
+        .collect();
+    let best = rows.iter().enumerate().min_by(|a, b| a.1.1.total_cmp(&b.1.1)).unwrap().0;
+    assert_eq!(rows.len() - 1 - best, 3, "{metrics}");
+    let manifest = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(d.join("config.json")).unwrap()).unwrap()
+    };
+    assert_eq!(manifest(&dir.join("best"))["iteration"].as_u64(), Some(rows[best].0 + 1));
+    assert_eq!(manifest(&dir)["iteration"].as_u64(), Some(rows.last().unwrap().0 + 1));
+    assert!(said.contains(&format!("after {} iterations", rows[best].0 + 1)), "{said}");
+    // A run that stopped early has its end pictures, and its best checkpoint samples.
+    for picture in ["curves.png", "training.gif"] {
+        assert!(dir.join("plots").join(picture).is_file(), "{picture}");
+    }
+    let sampled = gan1d(&["sample", "--checkpoint", dir.join("best").to_str().unwrap(), "-n", "5"]);
+    assert!(sampled.status.success(), "{}", stderr(&sampled));
+    // What cannot work is refused in one line.
+    let other = tmp.path().join("other");
+    let other = other.to_str().unwrap();
+    for (flags, says) in [
+        (vec!["--patience", "3"], "add --keep-best energy"),
+        (vec!["--keep-best", "energy", "--seeds", "1,2"], "--keep-best and --patience are for a single run"),
+        (vec!["--keep-best", "modes"], "--keep-best modes ranks by the modes of a mixture target"),
+        (vec!["--keep-best", "energy", "--patience", "0"], "--patience must be at least 1"),
+    ] {
+        let mut args = vec!["train", "--out", other];
+        args.extend(flags);
+        assert_refused(&gan1d(&args), says);
+        assert!(!Path::new(other).exists());
+    }
+}
+
+#[test]
 fn invalid_flags_are_refused_with_the_flags_name() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("never");

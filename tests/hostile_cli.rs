@@ -693,7 +693,7 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "an ensemble of a plane target ranked by residual",
             train(&["--target", "ring", "--seeds", "1,2", "--select", "residual"]),
             none(),
-            "--select residual ranks members by their distance from a curve",
+            "--select residual ranks by the distance from a curve",
         ),
         (
             "a --data ensemble ranked by residual",

@@ -182,7 +182,7 @@ fn hostile_data_files_are_refused_in_one_line_with_nothing_written() {
         (vec!["--target", "ring", "--domain", "-1,1"], "--domain -1,1 is for a curve's x"),
         (vec!["--target", "ring:0"], "from 1 to 1024 are allowed"),
         (vec!["--target", "grid:5:7"], "SIGMA must be from 0.0001 to 1"),
-        (vec!["--target", "x^2", "--seeds", "1,2", "--select", "modes"], "--select modes ranks members"),
+        (vec!["--target", "x^2", "--seeds", "1,2", "--select", "modes"], "--select modes ranks by the modes"),
         (vec!["--target", "ring", "--pack", "3"], "--pack 3 must divide the 64 points"),
         (vec!["--pack", "0"], "--pack"),
         (vec!["--pack", "17"], "--pack"),

@@ -564,6 +564,14 @@ pub struct TrainConfig {
     /// ([`crate::spectral`]). Tutorial: no.
     #[serde(default, skip_serializing_if = "is_default")]
     pub spectral_norm: bool,
+    /// A single run's metric for keeping its best checkpoint in `DIR/best/` at each
+    /// evaluation (`--keep-best`); an ensemble keeps each member's best by `--select`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_best: Option<Select>,
+    /// Evaluations without an improvement of the `keep_best` metric after which the run stops
+    /// (`--patience`), its best checkpoint kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<u64>,
 }
 
 fn one() -> u64 {
@@ -596,6 +604,8 @@ impl Default for TrainConfig {
             penalty: Penalty::None,
             penalty_weight: None,
             spectral_norm: false,
+            keep_best: None,
+            patience: None,
         }
     }
 }
@@ -690,6 +700,15 @@ impl TrainConfig {
                 bail!(
                     "{name} {beta} is 1 in float32, in which gan1d keeps Adam's moments; at most {} stays below 1",
                     1.0f32.next_down()
+                );
+            }
+        }
+        if let Some(patience) = self.patience {
+            in_range("--patience", patience, 1, limits::MAX_EPOCHS)?;
+            if self.keep_best.is_none() {
+                bail!(
+                    "--patience {patience} stops a run when its --keep-best metric stops improving, and none is \
+                     given: add --keep-best energy (or residual, ks, modes)"
                 );
             }
         }

@@ -29,19 +29,29 @@ impl Run {
         model_cfg.check_pack(&cfg)?;
         let target = crate::target::Target::new(&cfg.target)?;
         let mixture = target.plane().and_then(|p| p.mixture()).is_some();
-        if plan.select == ranking::Select::Modes && !mixture {
-            bail!(
-                "--select modes ranks members by the modes of a mixture target (ring, grid); {} has none: use \
-                 --select energy",
-                target.legend_label()
-            );
+        // A metric must be one the target has: --select's, and --keep-best's.
+        let metrics =
+            [("--select", plan.select)].into_iter().chain(cfg.keep_best.map(|m| ("--keep-best", m)));
+        for (flag, metric) in metrics {
+            if metric == ranking::Select::Modes && !mixture {
+                bail!(
+                    "{flag} modes ranks by the modes of a mixture target (ring, grid); {} has none: use {flag} energy",
+                    target.legend_label()
+                );
+            }
+            if metric == ranking::Select::Residual && target.plane().is_some() {
+                bail!(
+                    "{flag} residual ranks by the distance from a curve; {} is a distribution in the plane, which \
+                     has none: use {flag} energy{}",
+                    target.legend_label(),
+                    if mixture { ", ks or modes" } else { " or ks" }
+                );
+            }
         }
-        if plan.select == ranking::Select::Residual && target.plane().is_some() {
+        if seeds.is_some() && (cfg.keep_best.is_some() || cfg.patience.is_some()) {
             bail!(
-                "--select residual ranks members by their distance from a curve; {} is a distribution in the plane, \
-                 which has none: use --select energy{}",
-                target.legend_label(),
-                if mixture { ", ks or modes" } else { " or ks" }
+                "--keep-best and --patience are for a single run; an ensemble keeps each member's best checkpoint \
+                 by --select"
             );
         }
         let (layout, seeds) = match seeds {

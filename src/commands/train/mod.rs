@@ -122,6 +122,19 @@ impl Run {
                 return Err(Ending { exit_code: crate::exit_code(&e), error: Some(e), notes }.into());
             }
         };
+        if end == FitEnd::Stopped
+            && let Some(reason) = observer.early_stop.clone()
+        {
+            observer.finish()?;
+            observer.write_report(&trainer, "stopped early (--patience)")?;
+            observer.live_write(&trainer, crate::live::State::Finished, None);
+            crate::output::note(&format!(
+                "gan1d: stopped early after {} of {total} iterations: {reason}; the best checkpoint is in {}",
+                trainer.iteration(),
+                checkpoint::best_dir(&dir).display()
+            ));
+            return Ok(());
+        }
         if end == FitEnd::Stopped {
             observer.live_write(&trainer, crate::live::State::Paused, None);
             let signal = observer.signals.received().expect("training stops only on a signal");

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use plotters::style::RGBColor;
 use tch::Tensor;
@@ -164,6 +164,8 @@ pub(super) struct RunObserver {
     live: crate::live::Live,
     live_cadence: crate::live::Cadence,
     live_failed: bool,
+    /// Why `--patience` stops the run, once it does.
+    pub(super) early_stop: Option<String>,
 }
 
 impl RunObserver {
@@ -182,7 +184,8 @@ impl RunObserver {
         Ok(RunObserver {
             dir: dir.to_path_buf(),
             layout,
-            select: manifest.as_ref().map(|m| m.select).unwrap_or_default(),
+            // An ensemble ranks by --select; a single run keeps its best by --keep-best.
+            select: manifest.as_ref().map(|m| m.select).or(cfg.keep_best).unwrap_or_default(),
             manifest,
             members,
             bar: progress::training_bar(cfg.epochs, verbosity),
@@ -212,6 +215,7 @@ impl RunObserver {
             },
             live_cadence: crate::live::Cadence::default(),
             live_failed: false,
+            early_stop: None,
         })
     }
 
@@ -296,7 +300,13 @@ impl RunObserver {
             }
             match self.members[k].checkpoint(trainer, k, self.layout == Layout::Members)? {
                 // A new flat run's first checkpoint clears the plots of the folder's earlier run.
-                Saved::Yes(true) if self.layout == Layout::Flat => super::remove_plots(&self.dir, 0, true)?,
+                Saved::Yes(true) if self.layout == Layout::Flat => {
+                    super::remove_plots(&self.dir, 0, true)?;
+                    // Unless this run has just saved its own best there, an earlier run's goes.
+                    if trainer.cfg().keep_best.is_none() || self.members[0].best.is_none() {
+                        remove_earlier_best(&self.dir)?;
+                    }
+                }
                 Saved::Yes(_) => {}
                 Saved::NotFinite(what) => {
                     trainer.freeze(k, at, &what)?;
@@ -492,6 +502,17 @@ impl RunObserver {
     }
 }
 
+/// Removes the best checkpoint an earlier run left in the flat run folder `dir`, which this
+/// new run replaces (`--overwrite`).
+fn remove_earlier_best(dir: &Path) -> Result<()> {
+    let best = checkpoint::best_dir(dir);
+    if best.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(&best)
+            .with_context(|| format!("cannot clear {}, an earlier run's best checkpoint", best.display()))?;
+    }
+    Ok(())
+}
+
 /// The learning curves' panels: losses and accuracies from `history` (a row every
 /// `history_every` iterations), the quality metrics of each evaluation, for a run trained with
 /// `loss`.
@@ -665,12 +686,17 @@ impl Observer for RunObserver {
             let score = select.of(&row);
             member.latest_score = Some(score);
             if ranking::improves(score, member.best.as_ref().map(|b| select.of(b))) {
-                // The members layout keeps each member's best checkpoint beside its latest.
-                if self.layout == Layout::Members {
+                // The members layout keeps each member's best checkpoint beside its latest, and
+                // a single run does with --keep-best.
+                if self.layout == Layout::Members || trainer.cfg().keep_best.is_some() {
                     let best = checkpoint::best_dir(&member.dir);
+                    let points_beside = self.layout == Layout::Members;
+                    // A single run's is made at its first best (an ensemble's with the run).
+                    std::fs::create_dir_all(&best)
+                        .with_context(|| format!("cannot make {}", best.display()))?;
                     let saved = checkpoint::save(
                         &best,
-                        &checkpoint::Snapshot { points_beside: true, ..crate::saved::snapshot(trainer, k) },
+                        &checkpoint::Snapshot { points_beside, ..crate::saved::snapshot(trainer, k) },
                         member.last_evaluation,
                         LogRecords::empty(),
                     );
@@ -682,6 +708,21 @@ impl Observer for RunObserver {
                 } else {
                     member.best = Some(row);
                 }
+            }
+        }
+        if let Some(patience) = trainer.cfg().patience
+            && self.layout == Layout::Flat
+            && let Some(best) = self.members[0].best.clone()
+        {
+            let rows = self.members[0].logs().metrics.rows();
+            let since = rows.iter().filter(|r| r.iteration > best.iteration).count() as u64;
+            if since >= patience {
+                self.early_stop = Some(format!(
+                    "{} has not improved for {since} evaluations (best {:.6} after {} iterations)",
+                    select.label(),
+                    select.of(&best),
+                    best.iteration + 1
+                ));
             }
         }
         // The checkpoint first: a new flat run's first one clears the earlier run's plots.
@@ -706,7 +747,7 @@ impl Observer for RunObserver {
     }
 
     fn stop_requested(&mut self) -> bool {
-        self.signals.received().is_some()
+        self.signals.received().is_some() || self.early_stop.is_some()
     }
 }
 

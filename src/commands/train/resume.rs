@@ -98,7 +98,9 @@ impl Run {
         for (entry, &seed) in loaded.into_iter().zip(&seeds) {
             match entry {
                 Some(member) => {
-                    let best = ranking::best(member.logs.metrics(), select).cloned();
+                    // A single run's best is by its --keep-best metric.
+                    let metric = member.cfg.keep_best.unwrap_or(select);
+                    let best = ranking::best(member.logs.metrics(), metric).cloned();
                     let cell = crate::view::cell_size(&member.manifest.target()?);
                     let logs = member.logs.open(cell)?;
                     members.push(Pending::Live {
