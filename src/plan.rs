@@ -551,6 +551,8 @@ mod tests {
             ("--penalty", "r1", "none"),
             ("--penalty-weight", "5", "unset"),
             ("--spectral-norm", "true", "false"),
+            ("--keep-best", "ks", "unset"),
+            ("--patience", "5", "unset"),
         ];
         let checked: Vec<&str> = other.iter().map(|(flag, _, _)| *flag).collect();
         assert_eq!(checked, Choices::flags(), "a choice without a conflict case");
