@@ -709,7 +709,7 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
                 "residual",
             ],
             Box::new(|root: &Path| write_points(&root.join("points.csv"), 1.0)),
-            "--select residual ranks members",
+            "--select residual ranks by the distance",
         ),
         ("one folder named twice", vec!["leaderboard", "E", "E"], none(), "name the same run folder"),
         (
