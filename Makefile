@@ -9,13 +9,18 @@ TORCH_VERSION := 2.13.0
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gan1d
 VENV ?= $(CACHE_DIR)/venv
 STAMP := $(VENV)/.gan1d-torch-$(TORCH_VERSION)
+# What the export check loads each exported format with (bench/export_check.sh).
+EXPORT_CHECK_PACKAGES := safetensors==0.8.0 onnxruntime==1.32.0
+EXPORT_STAMP := $(VENV)/.gan1d-export-check-2
 PYTHON ?= python3
 
 ifdef LIBTORCH
 TORCH_DEP :=
 TORCH_ENV :=
+TEST_DEP :=
 else
 TORCH_DEP := $(STAMP)
+TEST_DEP := $(EXPORT_STAMP)
 TORCH_ENV := VIRTUAL_ENV="$(VENV)" PATH="$(VENV)/bin:$$PATH" LIBTORCH_USE_PYTORCH=1
 endif
 
@@ -32,14 +37,16 @@ train: build
 	./target/release/gan1d train --seed $(SEED) --out models --overwrite $(TRAIN_ARGS)
 
 # With the project's Python environment, the tests also check gan1d against an autograd
-# replica of the algorithm (bench/replica_check.sh); a user's own LIBTORCH has no Python.
-test: $(TORCH_DEP)
+# replica of the algorithm (bench/replica_check.sh) and load each export format in Python
+# (bench/export_check.sh); a user's own LIBTORCH has no Python.
+test: $(TORCH_DEP) $(TEST_DEP)
 	python3 bench/mutants.py --check
 	$(TORCH_ENV) cargo build --release
 ifdef LIBTORCH
-	@echo "gan1d: replica check skipped (it needs Python with torch: PYTHON=... bench/replica_check.sh)"
+	@echo "gan1d: replica and export checks skipped (they need Python with torch: PYTHON=... bench/replica_check.sh, bench/export_check.sh)"
 else
 	$(TORCH_ENV) ./bench/replica_check.sh
+	$(TORCH_ENV) ./bench/export_check.sh
 endif
 	$(TORCH_ENV) cargo test --release
 
@@ -82,6 +89,11 @@ $(STAMP):
 	@echo "gan1d: installing torch==$(TORCH_VERSION) from PyPI into $(VENV) (about 4.7 GB, once): it provides the libtorch that tch builds against; set LIBTORCH to use your own instead"
 	@$(PYTHON) -m venv "$(VENV)"
 	@"$(VENV)/bin/pip" install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	@touch "$@"
+
+$(EXPORT_STAMP): $(STAMP)
+	@echo "gan1d: installing $(EXPORT_CHECK_PACKAGES) into $(VENV) (about 150 MB, once), for the export check"
+	@"$(VENV)/bin/pip" install --quiet --disable-pip-version-check $(EXPORT_CHECK_PACKAGES)
 	@touch "$@"
 
 clean-venv:

@@ -91,6 +91,9 @@ pub enum Command {
     Sample(SampleArgs),
     /// Measure a trained generator against the true function and its domain
     Evaluate(EvaluateArgs),
+    /// Write a trained generator as safetensors, TorchScript or ONNX, for PyTorch, onnxruntime
+    /// and other programs
+    Export(ExportArgs),
     /// Reproduce one of the tutorial's intermediate steps (plots into --out)
     #[command(subcommand)]
     Explore(ExploreCommand),
@@ -339,6 +342,27 @@ pub struct SampleArgs {
     /// Also draw the points (at most the first 10 000) over the target curve into this PNG
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
+    /// Also write the latent point each sample came from, as columns z1,…,zk after x,y: the
+    /// inputs on which to check an exported generator (`gan1d export`)
+    #[arg(long)]
+    pub latent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Checkpoint folder written by `gan1d train`; an ensemble's folder means its best member
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// Use member S: with an ensemble's folder its best checkpoint instead of the best member's;
+    /// a single run's folder holds only its own seed
+    #[arg(long, value_name = "S", value_parser = whole(0, u64::MAX))]
+    pub member: Option<u64>,
+    /// The file format; by default the one --out's extension names (.safetensors, .pt, .onnx)
+    #[arg(long, value_enum)]
+    pub format: Option<crate::export::Format>,
+    /// The file to write (`-`: stdout)
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod device;
 mod diagram;
 pub mod engine;
 pub mod evaluate;
+mod export;
 mod failure;
 pub mod fsio;
 pub mod host;
@@ -88,6 +89,7 @@ fn run_command(cli: Cli) -> Result<()> {
         Command::Train(args) => commands::train(&args.plan()),
         Command::Sample(args) => commands::sample(&args),
         Command::Evaluate(args) => commands::evaluate(&args),
+        Command::Export(args) => commands::export(&args),
         Command::Explore(command) => commands::explore(&command),
         Command::Summary(args) => commands::summary(&args),
         Command::Leaderboard(args) => commands::leaderboard(&args),

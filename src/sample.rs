@@ -1,6 +1,7 @@
 //! Drawing points from a generator, in bounded chunks so any number of points streams out in
-//! constant memory, and writing them as CSV (`x,y`). `sample` and `evaluate` both draw through
-//! [`for_each_chunk`], so the same seed and count give them the same points.
+//! constant memory, and writing them as CSV (`x,y`, and with `--latent` the latent point each
+//! came from, `z1,…,zk`). `sample` and `evaluate` both draw through [`for_each_chunk`], so the
+//! same seed and count give them the same points.
 
 use std::io::Write;
 
@@ -29,11 +30,12 @@ pub struct Sampler<'a> {
 }
 
 /// Generates `n` points on the CPU from the seed's stream and hands them to `each` chunk by
-/// chunk, in order.
+/// chunk, in order, each chunk with its latent points, point-major (`latent_dim` numbers per
+/// point).
 pub fn for_each_chunk(
     sampler: &Sampler,
     n: u64,
-    mut each: impl FnMut(&[(f32, f32)]) -> Result<()>,
+    mut each: impl FnMut(&[(f32, f32)], &[f32]) -> Result<()>,
 ) -> Result<()> {
     let keys = Keys::new(&[sampler.seed], Device::Cpu);
     let (mut remaining, mut chunk) = (n, 0);
@@ -42,7 +44,7 @@ pub fn for_each_chunk(
         let latent = latent_points(&keys, Tag::Sample, chunk, rows as i64, sampler.model).get(0);
         chunk += 1;
         let points = sampler.scaling.to_data(&sampler.generator.forward(&latent.unsqueeze(0)).get(0));
-        each(&to_pairs(&points))?;
+        each(&to_pairs(&points), &crate::host::host(&latent))?;
         remaining -= rows;
     }
     Ok(())
@@ -51,7 +53,7 @@ pub fn for_each_chunk(
 /// All `n` points in memory (for measuring them).
 pub fn generate(sampler: &Sampler, n: u64) -> Vec<(f32, f32)> {
     let mut all = Vec::with_capacity(n as usize);
-    for_each_chunk(sampler, n, |chunk| {
+    for_each_chunk(sampler, n, |chunk, _| {
         all.extend_from_slice(chunk);
         Ok(())
     })
@@ -60,13 +62,33 @@ pub fn generate(sampler: &Sampler, n: u64) -> Vec<(f32, f32)> {
 }
 
 /// Writes `n` generated points as CSV with header `x,y` to `out` and returns the first `keep`
-/// points (for a plot).
-pub fn write_csv(sampler: &Sampler, n: u64, keep: usize, out: &mut dyn Write) -> Result<Vec<(f32, f32)>> {
+/// points (for a plot). With `latent`, each row goes on with the latent point it came from,
+/// `z1,…,zk`, each number written so that it reads back as the same float32.
+pub fn write_csv(
+    sampler: &Sampler,
+    n: u64,
+    keep: usize,
+    latent: bool,
+    out: &mut dyn Write,
+) -> Result<Vec<(f32, f32)>> {
     let mut kept = Vec::with_capacity(keep.min(n as usize));
-    writeln!(out, "x,y")?;
-    for_each_chunk(sampler, n, |pairs| {
-        for &(x, y) in pairs {
-            writeln!(out, "{x},{y}")?;
+    let dim = sampler.model.latent_dim as usize;
+    write!(out, "x,y")?;
+    if latent {
+        for k in 1..=dim {
+            write!(out, ",z{k}")?;
+        }
+    }
+    writeln!(out)?;
+    for_each_chunk(sampler, n, |pairs, zs| {
+        for (&(x, y), z) in pairs.iter().zip(zs.chunks(dim)) {
+            write!(out, "{x},{y}")?;
+            if latent {
+                for v in z {
+                    write!(out, ",{v}")?;
+                }
+            }
+            writeln!(out)?;
         }
         let room = keep - kept.len();
         kept.extend(pairs.iter().copied().take(room));

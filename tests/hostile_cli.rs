@@ -247,6 +247,42 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>, Setup, &'static str)> {
             "--penalty-weight must be a positive number",
         ),
         (
+            "export with no format",
+            vec!["export", "--checkpoint", "R", "--out", "T/g.bin"],
+            none(),
+            "name the format with --format",
+        ),
+        (
+            "export, an unknown format",
+            vec!["export", "--checkpoint", "R", "--format", "keras", "--out", "T/g.bin"],
+            none(),
+            "invalid value 'keras'",
+        ),
+        (
+            "export over the run's manifest",
+            vec!["export", "--checkpoint", "R", "--format", "onnx", "--out", "R/config.json"],
+            none(),
+            "belongs to a run",
+        ),
+        (
+            "export from a folder that is no run",
+            vec!["export", "--checkpoint", "T", "--out", "T/g.onnx"],
+            none(),
+            "config.json",
+        ),
+        (
+            "export into a missing folder",
+            vec!["export", "--checkpoint", "R", "--out", "T/missing/g.onnx"],
+            none(),
+            "does not exist",
+        ),
+        (
+            "export, a member a single run lacks",
+            vec!["export", "--checkpoint", "R", "--member", "9", "--out", "T/g.onnx"],
+            none(),
+            "no member with that seed",
+        ),
+        (
             "sample, negative count",
             vec!["sample", "--checkpoint", "R", "-n", "-1"],
             none(),

@@ -4,6 +4,7 @@
 mod destination;
 mod evaluate;
 mod explore;
+mod export;
 mod leaderboard;
 mod sample;
 mod summary;
@@ -20,6 +21,7 @@ use crate::ranking::Standing;
 
 pub use evaluate::evaluate;
 pub use explore::explore;
+pub use export::export;
 pub use leaderboard::leaderboard;
 pub use sample::sample;
 pub use summary::summary;

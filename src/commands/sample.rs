@@ -43,7 +43,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         (Destination::Stdout, _) => {
             let stdout = io::stdout();
             let mut writer = BufWriter::new(stdout.lock());
-            match sampling::write_csv(&sampler, args.n, keep, &mut writer) {
+            match sampling::write_csv(&sampler, args.n, keep, args.latent, &mut writer) {
                 Ok(kept) => kept,
                 // A reader that stops early (`| head`) is not an error.
                 Err(e) if crate::output::is_broken_pipe(&e) => return Ok(()),
@@ -51,7 +51,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
             }
         }
         (out, path) => out.write("--out", path.as_deref().unwrap_or("-".as_ref()), |w| {
-            sampling::write_csv(&sampler, args.n, keep, w)
+            sampling::write_csv(&sampler, args.n, keep, args.latent, w)
         })?,
     };
     if let Some((plot, shown)) = &plot {
