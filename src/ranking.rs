@@ -20,6 +20,19 @@ impl Select {
             Select::Modes => (row.modes - row.modes_covered) + (1.0 - row.high_quality_share),
         }
     }
+
+    /// A score of this metric as a person reads it: for modes, on a target of `modes` modes,
+    /// the modes covered and the high-quality share the score is made of (`3/8 modes covered,
+    /// HQ 0.412`); otherwise the metric's name and value.
+    pub fn stated(self, score: f64, modes: usize) -> String {
+        if self == Select::Modes && modes > 0 && score.is_finite() && score >= 0.0 {
+            // score = missed + (1 − HQ) with HQ in [0, 1]; HQ is 0 only when no mode is covered.
+            let missed = (score.floor() as usize).min(modes);
+            let high_quality = 1.0 - (score - missed as f64);
+            return format!("{}/{modes} modes covered, HQ {high_quality:.3}", modes - missed);
+        }
+        format!("{} {score:.5}", self.label())
+    }
 }
 
 /// Defines [`Standing`] and [`Standing::new`] over the quality metrics.
@@ -195,6 +208,14 @@ pub fn merge(rankings: Vec<(String, Vec<Standing>)>) -> Result<Vec<(String, Stan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_modes_score_is_stated_as_the_modes_covered_and_the_high_quality_share() {
+        assert_eq!(Select::Modes.stated(5.997, 8), "3/8 modes covered, HQ 0.003");
+        assert_eq!(Select::Modes.stated(0.25, 25), "25/25 modes covered, HQ 0.750");
+        assert_eq!(Select::Modes.stated(9.0, 8), "0/8 modes covered, HQ 0.000");
+        assert_eq!(Select::Energy.stated(0.0134, 0), "energy distance 0.01340");
+    }
 
     fn standing(seed: u64, score: Option<f64>) -> Standing {
         let mut s = Standing::new(seed, Select::Energy, None, None);

@@ -651,6 +651,71 @@ fn an_evaluation_plot_shows_the_real_and_the_generated_points() {
     assert!(red + blue < 800 * 600 / 10, "red {red}, blue {blue} pixels");
 }
 
+/// The discriminator's view in an evaluation plot: a heat map interpolated to the pixel (far
+/// more shades than its 13-step scale has) and its colour bar, whose two ends are the scale's
+/// purple and green, in the legend's column.
+#[test]
+fn an_evaluation_plot_shows_an_interpolated_heat_map_and_its_colour_bar() {
+    let (dir, out) = trained();
+    assert!(out.status.success(), "{}", stderr(out));
+    let plot = dir.join("plots/iter_00039.png");
+    let (purple, green) = ([176u8, 128, 220], [126u8, 204, 126]);
+    let exactly = |c: [u8; 3]| pixels_where(&plot, move |r, g, b| [r, g, b] == c);
+    assert!(
+        exactly(purple) >= 10 && exactly(green) >= 10,
+        "purple {}, green {}",
+        exactly(purple),
+        exactly(green)
+    );
+    // Pixels of heat: greenish or purplish. Blocks would each be one of the scale's 13 shades;
+    // interpolated, most lie between two.
+    let heat = |r: u8, g: u8, b: u8| (g > r && g > b && r == b) || (b > g && r > g && r < 250);
+    let scale: [[u8; 3]; 13] = [
+        [176, 128, 220],
+        [190, 150, 228],
+        [204, 172, 236],
+        [218, 194, 243],
+        [232, 216, 248],
+        [245, 238, 252],
+        [255, 255, 255],
+        [236, 248, 236],
+        [214, 240, 214],
+        [192, 231, 192],
+        [170, 222, 170],
+        [148, 213, 148],
+        [126, 204, 126],
+    ];
+    let all = pixels_where(&plot, heat);
+    let on_scale = pixels_where(&plot, |r, g, b| heat(r, g, b) && scale.contains(&[r, g, b]));
+    assert!(
+        all > 2_000 && on_scale * 2 < all,
+        "{all} pixels of heat, {on_scale} of them on the scale's shades"
+    );
+}
+
+/// `sample --plot` of 10 000 points draws them faint, and the curve over them.
+#[test]
+fn a_sample_plot_of_many_points_draws_them_faint() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("s.png");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+    let o = gan1d(&[
+        "sample",
+        "--checkpoint",
+        shipped,
+        "-n",
+        "10000",
+        "--plot",
+        plot.to_str().unwrap(),
+        "--out",
+        "/dev/null",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let strong = pixels_where(&plot, |r, g, b| b > 180 && r < 90 && g < 90);
+    let faint = pixels_where(&plot, |r, g, b| b > 180 && (90..250).contains(&r) && r == g);
+    assert!(faint > 5_000 && strong < faint, "strong {strong}, faint {faint} pixels of blue");
+}
+
 #[test]
 fn the_pictures_have_their_sizes_and_are_not_blank() {
     let (dir, out) = trained();

@@ -34,7 +34,8 @@ pub(super) fn draw_members(
     let root = BitMapBackend::with_buffer(buffer, size).into_drawing_area();
     root.fill(&WHITE)?;
     let (header, body) = root.split_vertically(40);
-    header.draw(&Text::new(title.to_string(), (10, 10), (FONT, 20)))?;
+    let (title, px) = fitted(&header, title, 20, 10);
+    header.draw(&Text::new(title, (10, 10), (FONT, px)))?;
     let (cx0, cx1, cy0, cy1) = bounds(curve.iter().copied()).unwrap_or((-1.0, 1.0, -1.0, 1.0));
     let (w, h) = ((cx1 - cx0).max(1e-3), (cy1 - cy0).max(1e-3));
     let inside = |&(x, y): &(f32, f32)| {
@@ -50,8 +51,9 @@ pub(super) fn draw_members(
     let rows = panels.len().div_ceil(columns).max(1);
     let faint = RGBColor(120, 120, 120).mix(0.6);
     for (area, panel) in body.split_evenly((rows, columns)).iter().zip(panels) {
+        let (title, px) = fitted(area, &panel.title, 13, 4);
         let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, (FONT, 13))
+            .caption(title, (FONT, px))
             .margin(6)
             .x_label_area_size(18)
             .y_label_area_size(34)

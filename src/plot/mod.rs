@@ -63,19 +63,24 @@ pub struct Backdrop {
     pub marks: Vec<(f64, f64)>,
     /// Axes fixed to this box `(x0, x1, y0, y1)`; points outside it are not drawn.
     pub frame: Option<(f64, f64, f64, f64)>,
+    /// The target's box, the discriminator's view's (`crate::view::view_box`): the
+    /// animation's axes.
+    pub target_box: Option<(f64, f64, f64, f64)>,
 }
 
 impl Backdrop {
     /// The backdrop of `target`, its legend label the target's short one.
     pub fn of(target: &Target) -> Backdrop {
         let label = target.legend_label();
+        let target_box = Some(crate::view::view_box(target));
         match target.plane() {
-            None => Backdrop { curve: target.curve(CURVE_POINTS), label, ..Backdrop::default() },
+            None => Backdrop { curve: target.curve(CURVE_POINTS), label, target_box, ..Backdrop::default() },
             Some(plane) => Backdrop {
                 curve: Vec::new(),
                 label,
                 marks: plane.mixture().map(|(modes, _)| modes.to_vec()).unwrap_or_default(),
-                frame: Some(crate::view::view_box(target)),
+                frame: target_box,
+                target_box,
             },
         }
     }
@@ -105,7 +110,8 @@ impl Backdrop {
         Ok(())
     }
 
-    /// Draws the marks on `chart`, over the points, crosses `size` pixels wide.
+    /// Draws the marks on `chart`, under the points, thin grey crosses `size` pixels wide, so
+    /// that points on a mode stay visible.
     fn draw_marks<DB: DrawingBackend>(
         &self,
         chart: &mut Chart<'_, DB>,
@@ -114,7 +120,7 @@ impl Backdrop {
     where
         DB::ErrorType: 'static,
     {
-        let style = BLACK.mix(0.8).stroke_width(if size > 3 { 2 } else { 1 });
+        let style = MARK.stroke_width(1);
         chart.draw_series(self.marks.iter().map(|&p| Cross::new(p, size, style)))?;
         Ok(())
     }
@@ -127,10 +133,57 @@ impl Backdrop {
             entries.push(Entry { label: self.label.clone(), color: faint, glyph: Glyph::Line });
         }
         if !self.marks.is_empty() {
-            entries.push(Entry { label: "mode centres".into(), color: BLACK.mix(0.8), glyph: Glyph::Cross });
+            entries.push(Entry { label: "mode centres".into(), color: MARK, glyph: Glyph::Cross });
         }
         entries
     }
+}
+
+/// The colour of a mixture's mode centres.
+const MARK: RGBAColor = RGBAColor(0, 0, 0, 0.55);
+
+/// `axes` widened on one axis, about its middle, so that a unit spans as many pixels on both
+/// in a plotting area of `pixels`.
+pub(super) fn equal_aspect(axes: (f64, f64, f64, f64), (pw, ph): (u32, u32)) -> (f64, f64, f64, f64) {
+    let (x0, x1, y0, y1) = axes;
+    let (sx, sy) = (pw as f64 / (x1 - x0), ph as f64 / (y1 - y0));
+    if !(sx.is_finite() && sy.is_finite() && sx > 0.0 && sy > 0.0) {
+        return axes;
+    }
+    if sx > sy {
+        let (middle, half) = ((x0 + x1) / 2.0, pw as f64 / sy / 2.0);
+        (middle - half, middle + half, y0, y1)
+    } else {
+        let (middle, half) = ((y0 + y1) / 2.0, ph as f64 / sx / 2.0);
+        (x0, x1, middle - half, middle + half)
+    }
+}
+
+/// `text` and a font size from `largest` px down to 9 px at which it fits `area`'s width less
+/// `margin` px on each side; a text too long even at 9 px is cut short with an ellipsis.
+pub(super) fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    text: &str,
+    largest: u32,
+    margin: u32,
+) -> (String, u32) {
+    let room = area.dim_in_pixel().0.saturating_sub(2 * margin);
+    let width =
+        |t: &str, px: u32| area.estimate_text_size(t, &(FONT, px).into_text_style(area)).map_or(0, |s| s.0);
+    for px in (9..=largest).rev() {
+        if width(text, px) <= room {
+            return (text.to_string(), px);
+        }
+    }
+    let mut chars: Vec<char> = text.chars().collect();
+    while chars.len() > 1 {
+        chars.pop();
+        let cut = format!("{}…", chars.iter().collect::<String>().trim_end());
+        if width(&cut, 9) <= room {
+            return (cut, 9);
+        }
+    }
+    (text.to_string(), 9)
 }
 
 /// Points a target curve is drawn with: smooth at these sizes for every built-in target.
@@ -151,6 +204,9 @@ pub fn write_png(
         let mut encoder = png::Encoder::new(out, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // A heat map interpolated to the pixel compresses poorly with the fast setting: the
+        // default makes the files about a third as large.
+        encoder.set_compression(png::Compression::Default);
         let mut writer = encoder.write_header()?;
         writer.write_image_data(&rgb)?;
         writer.finish()?;
@@ -217,5 +273,154 @@ mod tests {
         let frames = [Frame::new(0, vec![(0.0, 0.0), (9.0, 9.0)])];
         animation(&dir.path().join("a.gif"), &frames, &[(0.1, 0.01)], &Backdrop::default()).unwrap();
         assert_eq!(&std::fs::read(dir.path().join("a.gif")).unwrap()[..6], b"GIF89a");
+    }
+
+    use crate::view::{COLUMNS, Probe, ROWS};
+
+    /// A scatter drawn into memory, as RGB triples row by row.
+    fn drawn(s: &Scatter) -> Vec<[u8; 3]> {
+        register_font();
+        let mut buffer = vec![0u8; (scatter::SIZE.0 * scatter::SIZE.1 * 3) as usize];
+        scatter::draw(&mut buffer, s).unwrap();
+        buffer.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect()
+    }
+
+    fn at(pixels: &[[u8; 3]], x: u32, y: u32) -> [u8; 3] {
+        pixels[(y * scatter::SIZE.0 + x) as usize]
+    }
+
+    /// A view of the box [-1, 1]², realness rising from 0 at the left to 1 at the right, and
+    /// one probe at the origin pulled along +x by `pull` per point.
+    fn view(pull: f32) -> View {
+        let cell = (2.0 / COLUMNS as f64, 2.0 / ROWS as f64);
+        let cells = (0..ROWS)
+            .flat_map(|r| {
+                (0..COLUMNS).map(move |c| Probe {
+                    x: (-1.0 + (c as f64 + 0.5) * cell.0) as f32,
+                    y: (-1.0 + (r as f64 + 0.5) * cell.1) as f32,
+                    realness: c as f32 / (COLUMNS - 1) as f32,
+                    dx: 0.0,
+                    dy: 0.0,
+                })
+            })
+            .collect();
+        View { cells, points: vec![Probe { x: 0.0, y: 0.0, realness: 0.5, dx: pull, dy: 0.0 }], cell }
+    }
+
+    fn square() -> Backdrop {
+        Backdrop {
+            frame: Some((-1.0, 1.0, -1.0, 1.0)),
+            target_box: Some((-1.0, 1.0, -1.0, 1.0)),
+            ..Backdrop::default()
+        }
+    }
+
+    const CHART: std::ops::Range<u32> = 0..800 - legend::LEGEND_WIDTH;
+
+    #[test]
+    fn the_heat_map_is_interpolated_to_every_pixel_and_the_legend_shows_its_colour_bar() {
+        let (v, backdrop) = (view(0.0), square());
+        let s = Scatter { title: "t", real: &[], generated: &[], backdrop: &backdrop, view: Some(&v) };
+        let pixels = drawn(&s);
+        let mut shades = std::collections::BTreeSet::new();
+        for y in 100..500 {
+            for x in CHART {
+                let p = at(&pixels, x, y);
+                // A heat shade: neither grey nor a point's colour, greener or more purple.
+                if p != [255, 255, 255] && !(p[0] == p[1] && p[1] == p[2]) {
+                    shades.insert(p);
+                }
+            }
+        }
+        // Blocks of 20 cells would show at most 13 shades, one per step of the scale.
+        assert!(shades.len() > 40, "{} shades: the map is not interpolated", shades.len());
+        let colour = |[r, g, b]: [u8; 3]| {
+            pixels.iter().enumerate().any(|(i, p)| *p == [r, g, b] && i as u32 % 800 >= CHART.end)
+        };
+        assert!(colour(HEAT[0]) && colour(HEAT[HEAT.len() - 1]), "the colour bar lacks an end of the scale");
+        // Without a view: no colour bar, no heat.
+        let s = Scatter { view: None, ..s };
+        let plain = drawn(&s);
+        assert!(!plain.iter().any(|p| *p == HEAT[HEAT.len() - 1] || *p == HEAT[0]));
+    }
+
+    /// The leftmost and rightmost columns of the dark grey arrow near the chart's middle, and
+    /// whether it has a head (dark pixels above and below the shaft's row near its tip).
+    /// Slanted strokes are blended, so any dark grey counts.
+    fn arrow(pixels: &[[u8; 3]]) -> (u32, u32, bool) {
+        let dark = |p: [u8; 3]| p[0] == p[1] && p[1] == p[2] && p[0] < 160;
+        let xs: Vec<(u32, u32)> = (200..400)
+            .flat_map(|y| (150..500).map(move |x| (x, y)))
+            .filter(|&(x, y)| dark(at(pixels, x, y)))
+            .collect();
+        let (left, right) = (xs.iter().map(|p| p.0).min().unwrap(), xs.iter().map(|p| p.0).max().unwrap());
+        let shaft = xs.iter().find(|p| p.0 == left).unwrap().1;
+        let near_tip: Vec<u32> = xs.iter().filter(|p| p.0 + 8 >= right).map(|p| p.1).collect();
+        let head = near_tip.iter().any(|&y| y + 2 <= shaft) && near_tip.iter().any(|&y| y >= shaft + 2);
+        (left, right, head)
+    }
+
+    #[test]
+    fn arrows_have_heads_and_one_length_scale_for_a_run() {
+        let backdrop = square();
+        let scale = ArrowScale::of(&view(0.0), 2.0);
+        // A pull of the scale's reference, and half of it: arrows of `reach` and half of it.
+        let (full, half) = (view(scale.pull as f32), view(scale.pull as f32 / 2.0));
+        let length = |v: &View| {
+            let s = Scatter { title: "t", real: &[], generated: &[], backdrop: &backdrop, view: Some(v) };
+            let (left, right, head) = arrow(&drawn(&s));
+            assert!(head, "the arrow has no head");
+            right - left
+        };
+        let (a, b) = (length(&full), length(&half));
+        assert!((a as f64 / b as f64 - 2.0).abs() < 0.15, "lengths {a} and {b} px: not to one scale");
+        // reach is 6 % of the box's width, which spans the chart's width on equal axes.
+        assert!((a as f64 - 0.06 * 500.0).abs() < 8.0, "{a} px");
+    }
+
+    #[test]
+    fn a_target_in_the_plane_is_drawn_with_equal_units_on_both_axes() {
+        let circle: Vec<(f32, f32)> = (0..400)
+            .map(|i| i as f32 / 400.0 * std::f32::consts::TAU)
+            .map(|t| (0.8 * t.cos(), 0.8 * t.sin()))
+            .collect();
+        let backdrop = square();
+        let s = Scatter { title: "t", real: &[], generated: &circle, backdrop: &backdrop, view: None };
+        let pixels = drawn(&s);
+        let blue: Vec<(u32, u32)> = (0..600)
+            .flat_map(|y| CHART.map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let p = at(&pixels, x, y);
+                p[2] > 200 && p[0] < 150
+            })
+            .collect();
+        let span =
+            |f: fn(&(u32, u32)) -> u32| blue.iter().map(f).max().unwrap() - blue.iter().map(f).min().unwrap();
+        let (w, h) = (span(|p| p.0), span(|p| p.1));
+        assert!(w.abs_diff(h) <= 2, "a circle drawn {w} × {h} px");
+        // No real points: no red, and no legend entry for them.
+        assert!(!pixels.iter().any(|p| p[0] > 200 && p[1] < 100 && p[2] < 100));
+    }
+
+    #[test]
+    fn many_points_are_drawn_faint_and_long_titles_shrink_to_fit() {
+        assert_eq!(scatter::dot_style(200), (3, 0.8));
+        let (radius, opacity) = scatter::dot_style(10_000);
+        assert!(radius == 2 && opacity < 0.2, "{opacity}");
+        register_font();
+        let mut buffer = vec![0u8; 240 * 200 * 3];
+        let area = BitMapBackend::with_buffer(&mut buffer, (240, 200)).into_drawing_area();
+        let long = "seed 12345: 25/25 modes covered, HQ 0.931 and more words";
+        let (text, px) = fitted(&area, long, 13, 4);
+        let width = area.estimate_text_size(&text, &(FONT, px).into_text_style(&area)).unwrap().0;
+        assert!(width <= 232, "{text:?} at {px} px is {width} px wide");
+        assert_eq!(fitted(&area, "short", 13, 4), ("short".to_string(), 13));
+    }
+
+    #[test]
+    fn an_animation_frame_counts_the_points_outside_its_axes() {
+        let frame = Frame::new(2000, vec![(0.0, 0.0); 200]);
+        assert_eq!(frame.caption(0), "after 2000 iterations");
+        assert_eq!(frame.caption(12), "after 2000 iterations (12 of 200 points outside)");
     }
 }

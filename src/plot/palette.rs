@@ -22,14 +22,17 @@ pub(super) const HEAT: [[u8; 3]; 13] = [
     [126, 204, 126],
 ];
 
-/// The shade of a cell the discriminator believes real with `realness` (NaN: white).
+/// The shade of a place the discriminator believes real with `realness` (NaN: white),
+/// interpolated between the two nearest of [`HEAT`]'s shades.
 pub(super) fn heat_colour(realness: f32) -> RGBColor {
     if !realness.is_finite() {
         return WHITE;
     }
-    let index = (realness.clamp(0.0, 1.0) * (HEAT.len() - 1) as f32).round() as usize;
-    let [r, g, b] = HEAT[index];
-    RGBColor(r, g, b)
+    let t = realness.clamp(0.0, 1.0) * (HEAT.len() - 1) as f32;
+    let i = (t.floor() as usize).min(HEAT.len() - 2);
+    let f = t - i as f32;
+    let mix = |k: usize| (HEAT[i][k] as f32 * (1.0 - f) + HEAT[i + 1][k] as f32 * f).round() as u8;
+    RGBColor(mix(0), mix(1), mix(2))
 }
 
 /// The colour of the pull arrows.

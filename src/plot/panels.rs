@@ -92,7 +92,7 @@ pub(super) fn draw_panels(
                 glyph: if s.style == Style::Dots { Glyph::Dot } else { Glyph::Line },
             })
             .collect();
-        let area = beside_legend(area, &entries, 12)?;
+        let area = beside_legend(area, &entries, 12, false)?;
         let clamp = |y: f64| if panel.log_y { y.max(LOG_FLOOR) } else { y };
         let all = panel.series.iter().flat_map(|s| s.points.iter()).map(|&(x, y)| (x, clamp(y)));
         let (x0, x1, y0, y1) = bounds(all).unwrap_or((0.0, 1.0, LOG_FLOOR, 1.0));

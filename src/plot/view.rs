@@ -1,11 +1,15 @@
-//! The discriminator's view drawn on a chart: its heat map behind the points and the
-//! generator's pull as arrows.
+//! The discriminator's view drawn on a chart: its heat map behind the points, interpolated to
+//! every pixel, and the generator's pull as arrows, on one length scale for a whole run.
 
 #[allow(unused_imports)]
 use super::*;
 
-/// Draws `view` on `chart`, whose axes span `x` and `y`: each heat-map cell clipped to the
-/// axes, then, after the caller's points, arrows; this draws the cells.
+use crate::view::{COLUMNS, ROWS};
+
+/// Draws `view`'s heat map on `chart`, whose axes span `x` and `y`: every pixel inside the
+/// view's box gets the realness interpolated (bilinearly) between the four cell centres around
+/// it, so the map has no blocks whatever its cells' shape; outside the box, the chart stays
+/// white. A view without its full grid of cells draws nothing.
 pub(super) fn draw_heat<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     view: &View,
@@ -15,57 +19,138 @@ pub(super) fn draw_heat<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (w, h) = view.cell;
-    let cells = view.cells.iter().filter_map(|c| {
-        let (cx, cy) = (c.x as f64, c.y as f64);
-        let (a, b) = ((cx - w / 2.0).max(x0), (cx + w / 2.0).min(x1));
-        let (lo, hi) = ((cy - h / 2.0).max(y0), (cy + h / 2.0).min(y1));
-        (a < b && lo < hi).then(|| Rectangle::new([(a, lo), (b, hi)], heat_colour(c.realness).filled()))
-    });
-    chart.draw_series(cells)?;
+    if view.cells.len() != COLUMNS * ROWS {
+        return Ok(());
+    }
+    let area = chart.plotting_area().strip_coord_spec();
+    let (pw, ph) = area.dim_in_pixel();
+    for j in 0..ph {
+        let y = y1 - (j as f64 + 0.5) / ph as f64 * (y1 - y0);
+        for i in 0..pw {
+            let x = x0 + (i as f64 + 0.5) / pw as f64 * (x1 - x0);
+            if let Some(realness) = realness_at(view, x, y) {
+                area.draw_pixel((i as i32, j as i32), &heat_colour(realness))?;
+            }
+        }
+    }
     Ok(())
 }
 
-/// Arrows of `view` on a sample of its points, the longest `reach` long on the x axis's scale
-/// (`aspect` converts it to the y axis's): the direction and relative strength of the pull,
-/// as `(from, to)`.
-///
-/// The scale is set by the frame's 80th-percentile pull, so that one outlier does not shrink
-/// every other arrow to a dot; longer pulls are drawn at most twice `reach`.
-pub(super) fn arrows(view: &View, reach: f64, aspect: f64) -> Vec<((f64, f64), (f64, f64))> {
-    let length = |p: &crate::view::Probe| ((p.dx as f64).powi(2) + (p.dy as f64 / aspect).powi(2)).sqrt();
-    let mut lengths: Vec<f64> =
-        view.points.iter().map(length).filter(|l| l.is_finite() && *l > 0.0).collect();
-    if lengths.is_empty() {
-        return Vec::new();
+/// The realness at `(x, y)` interpolated between the cell centres of `view` (a full grid),
+/// constant beyond the outermost centres up to the box's edge; `None` outside the box or
+/// where a cell is not finite.
+pub(super) fn realness_at(view: &View, x: f64, y: f64) -> Option<f32> {
+    let (w, h) = view.cell;
+    let first = view.cells.first()?;
+    let (cx, cy) = (first.x as f64, first.y as f64);
+    let (u, v) = ((x - cx) / w, (y - cy) / h);
+    let (columns, rows) = (COLUMNS as f64, ROWS as f64);
+    if !(-0.5..=columns - 0.5).contains(&u) || !(-0.5..=rows - 0.5).contains(&v) {
+        return None;
     }
-    lengths.sort_by(f64::total_cmp);
-    let typical = lengths[(lengths.len() - 1) * 4 / 5];
+    let along = |t: f64, n: usize| {
+        let t = t.clamp(0.0, (n - 1) as f64);
+        let i = (t.floor() as usize).min(n - 2);
+        (i, (t - i as f64) as f32)
+    };
+    let ((i, fu), (k, fv)) = (along(u, COLUMNS), along(v, ROWS));
+    let at = |r: usize, c: usize| view.cells[r * COLUMNS + c].realness;
+    let bottom = at(k, i) * (1.0 - fu) + at(k, i + 1) * fu;
+    let top = at(k + 1, i) * (1.0 - fu) + at(k + 1, i + 1) * fu;
+    let realness = bottom * (1.0 - fv) + top * fv;
+    realness.is_finite().then_some(realness)
+}
+
+/// The length scale of a run's arrows, the same in every picture of the run: an arrow
+/// `reach` long (on the x axis's scale) stands for a pull of `pull` on one point, that is
+/// −∂(the generator's loss on that point)/∂point; longer pulls are drawn at most twice `reach`.
+/// Both come from the width of the view's box, which is fixed for a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct ArrowScale {
+    pub(super) reach: f64,
+    pub(super) pull: f64,
+}
+
+impl ArrowScale {
+    /// The scale of `view`'s run: `reach` 6 % of the box's width `W`, for a pull of `4 / W`
+    /// (a discriminator whose logit changes by about 4 across the box, undecided). A view of a
+    /// log from before 0.7 has no box: then `width`, the chart's, stands in.
+    pub(super) fn of(view: &View, width: f64) -> ArrowScale {
+        let box_width = if view.cell.0 > 0.0 { view.cell.0 * COLUMNS as f64 } else { width };
+        ArrowScale { reach: 0.06 * box_width, pull: 4.0 / box_width }
+    }
+
+    /// The legend's statement of the scale.
+    pub(super) fn label(&self) -> String {
+        format!("arrow {} = pull {}", two_digits(self.reach), two_digits(self.pull))
+    }
+}
+
+/// `v` to two significant digits, short.
+fn two_digits(v: f64) -> String {
+    let text = format!("{v:.1e}");
+    text.parse::<f64>().map(tick).unwrap_or(text)
+}
+
+/// Arrows of `view` on a sample of its points that `shown` keeps, as `(from, to)` on the
+/// chart's axes; `aspect` is the y axis's units per x axis unit on screen. Each probe's pull
+/// is per point of the `view.points.len()` it was measured with (see [`crate::view::Lens`]),
+/// so it is multiplied back by that count.
+pub(super) fn arrows(
+    view: &View,
+    scale: ArrowScale,
+    aspect: f64,
+    shown: impl Fn(f32, f32) -> bool,
+) -> Vec<((f64, f64), (f64, f64))> {
+    let n = view.points.len() as f64;
     crate::view::arrow_sample(view.points.len())
         .map(|i| view.points[i])
-        .filter(|p| length(p).is_finite())
-        .map(|p| {
+        .filter(|p| shown(p.x, p.y))
+        .filter_map(|p| {
+            let (dx, dy) = (p.dx as f64 * n, p.dy as f64 * n);
+            let pull = (dx.powi(2) + (dy / aspect).powi(2)).sqrt();
+            if !pull.is_finite() || pull == 0.0 {
+                return None;
+            }
+            let length = scale.reach * (pull / scale.pull).min(2.0);
             let (x, y) = (p.x as f64, p.y as f64);
-            let scale = reach / typical * (2.0 * typical / length(&p)).min(1.0);
-            ((x, y), (x + p.dx as f64 * scale, y + p.dy as f64 * scale))
+            Some(((x, y), (x + dx / pull * length, y + dy / pull * length)))
         })
         .collect()
 }
 
-/// Draws [`arrows`] on `chart`: a line from each point and a dot at its tip.
+/// Draws [`arrows`] on `chart` (axes `x`, `y`), each a line with a head, and returns how many
+/// it drew.
 pub(super) fn draw_arrows<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     view: &View,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
-) -> Result<(), Box<dyn std::error::Error>>
+    shown: impl Fn(f32, f32) -> bool,
+) -> Result<usize, Box<dyn std::error::Error>>
 where
     DB::ErrorType: 'static,
 {
-    let segments = arrows(view, (x1 - x0) * 0.06, (y1 - y0) / (x1 - x0));
-    chart.draw_series(
-        segments.iter().map(|&(from, to)| PathElement::new(vec![from, to], ARROW.stroke_width(1))),
-    )?;
-    chart.draw_series(segments.iter().map(|&(_, tip)| Circle::new(tip, 2, ARROW.filled())))?;
-    Ok(())
+    let (pw, ph) = chart.plotting_area().dim_in_pixel();
+    // Pixels per unit on each axis.
+    let (sx, sy) = (pw as f64 / (x1 - x0), ph as f64 / (y1 - y0));
+    let segments = arrows(view, ArrowScale::of(view, x1 - x0), sx / sy, shown);
+    let style = ARROW.stroke_width(1);
+    for &(from, to) in &segments {
+        chart.draw_series(std::iter::once(PathElement::new(vec![from, to], style)))?;
+        // The head, in pixels: two strokes 25° either side of the shaft, at most 7 px long.
+        let (ux, uy) = ((to.0 - from.0) * sx, (to.1 - from.1) * sy);
+        let length = ux.hypot(uy);
+        if length < 3.0 {
+            continue;
+        }
+        let head = (0.4 * length).min(7.0);
+        let (cos, sin) = (25f64.to_radians().cos(), 25f64.to_radians().sin());
+        let barb = |side: f64| {
+            let (bx, by) = (-(ux * cos - side * uy * sin) / length, -(side * ux * sin + uy * cos) / length);
+            (to.0 + bx * head / sx, to.1 + by * head / sy)
+        };
+        chart.draw_series(std::iter::once(PathElement::new(vec![barb(1.0), to, barb(-1.0)], style)))?;
+    }
+    Ok(segments.len())
 }

@@ -438,7 +438,11 @@ impl RunObserver {
         let best = self.standings(trainer).into_iter().next();
         best.filter(|b| b.score.is_some())
             .map(|b| {
-                format!("; best: seed {} ({} {:.5})", b.seed, b.select.label(), b.score.unwrap_or(f64::NAN))
+                format!(
+                    "; best: seed {} ({})",
+                    b.seed,
+                    b.select.stated(b.score.unwrap_or(f64::NAN), mode_count(trainer))
+                )
             })
             .unwrap_or_default()
     }
@@ -457,7 +461,14 @@ impl RunObserver {
         let panels: Vec<MemberPanel> = shown
             .iter()
             .map(|&(score, k)| MemberPanel {
-                title: format!("seed {}: {score:.4}", self.members[k].seed),
+                title: match select {
+                    Select::Modes => format!(
+                        "seed {}: {}",
+                        self.members[k].seed,
+                        select.stated(score, self.backdrop.marks.len())
+                    ),
+                    _ => format!("seed {}: {score:.4}", self.members[k].seed),
+                },
                 generated: reports[k].as_ref().map(|r| r.fake.clone()).unwrap_or_default(),
             })
             .collect();
@@ -649,8 +660,15 @@ impl Observer for RunObserver {
             }
             Layout::Members => {
                 if let Some((best, median, n)) = self.best_and_median() {
-                    let label = self.select.label();
-                    self.bar.set_message(format!("{label}: best {best:.4}, median {median:.4} of {n}"));
+                    let (select, modes) = (self.select, mode_count(trainer));
+                    self.bar.set_message(match select {
+                        Select::Modes => format!(
+                            "best {}, median {} of {n}",
+                            select.stated(best, modes),
+                            select.stated(median, modes)
+                        ),
+                        _ => format!("{}: best {best:.4}, median {median:.4} of {n}", select.label()),
+                    });
                 }
             }
         }
@@ -718,9 +736,9 @@ impl Observer for RunObserver {
             let since = rows.iter().filter(|r| r.iteration > best.iteration).count() as u64;
             if since >= patience {
                 self.early_stop = Some(format!(
-                    "{} has not improved for {since} evaluations (best {:.6} after {} iterations)",
+                    "{} has not improved for {since} evaluations (best: {} after {} iterations)",
                     select.label(),
-                    select.of(&best),
+                    select.stated(select.of(&best), mode_count(trainer)),
                     best.iteration + 1
                 ));
             }
@@ -733,9 +751,11 @@ impl Observer for RunObserver {
                 if let Some((best, median, n)) = self.best_and_median() {
                     let leader =
                         self.standings(trainer).into_iter().next().map(|s| s.seed).unwrap_or_default();
+                    let modes = mode_count(trainer);
                     let line = format!(
-                        "{iteration} {select}: best {best:.6} (best so far: seed {leader}), median {median:.6}, {n} of {} \
-                         members",
+                        "{iteration} {select}: best {} (best so far: seed {leader}), median {}, {n} of {} members",
+                        select.stated(best, modes),
+                        select.stated(median, modes),
                         self.members.len()
                     );
                     self.bar.suspend(|| self.stdout.line(&line))?;
@@ -749,6 +769,11 @@ impl Observer for RunObserver {
     fn stop_requested(&mut self) -> bool {
         self.signals.received().is_some() || self.early_stop.is_some()
     }
+}
+
+/// The modes of the run's target, if it is a mixture in the plane; 0 otherwise.
+fn mode_count(trainer: &Trainer) -> usize {
+    trainer.target().plane().and_then(|p| p.mixture()).map_or(0, |(modes, _)| modes.len())
 }
 
 #[cfg(test)]
