@@ -204,9 +204,11 @@ pub fn write_png(
         let mut encoder = png::Encoder::new(out, width, height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        // A heat map interpolated to the pixel compresses poorly with the fast setting: the
-        // default makes the files about a third as large.
-        encoder.set_compression(png::Compression::Default);
+        // A heat map interpolated to the pixel is a smooth gradient: predicting each row from
+        // its neighbours (adaptive filtering) makes the files about half as large, at the fast
+        // setting (the default would take a third off again, at 0.15 s more for the tutorial).
+        encoder.set_compression(png::Compression::Fast);
+        encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = encoder.write_header()?;
         writer.write_image_data(&rgb)?;
         writer.finish()?;
@@ -358,6 +360,20 @@ mod tests {
         let near_tip: Vec<u32> = xs.iter().filter(|p| p.0 + 8 >= right).map(|p| p.1).collect();
         let head = near_tip.iter().any(|&y| y + 2 <= shaft) && near_tip.iter().any(|&y| y >= shaft + 2);
         (left, right, head)
+    }
+
+    #[test]
+    fn the_heat_map_takes_each_cells_realness_at_its_centre_and_blends_between() {
+        let v = view(0.0);
+        let (w, first) = (v.cell.0 as f32, v.cells[0]);
+        let centre = |c: usize| (first.x + c as f32 * w) as f64;
+        let at_centre = view::realness_at(&v, centre(3), first.y as f64).unwrap();
+        assert!((at_centre - 3.0 / 19.0).abs() < 1e-6, "{at_centre}");
+        let midway = view::realness_at(&v, (centre(3) + centre(4)) / 2.0, 0.0).unwrap();
+        assert!((midway - 3.5 / 19.0).abs() < 1e-6, "{midway}");
+        // Constant beyond the outermost centres, nothing outside the box.
+        assert_eq!(view::realness_at(&v, -0.99, 0.0), Some(0.0));
+        assert_eq!(view::realness_at(&v, -1.01, 0.0), None);
     }
 
     #[test]

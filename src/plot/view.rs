@@ -9,7 +9,8 @@ use crate::view::{COLUMNS, ROWS};
 /// Draws `view`'s heat map on `chart`, whose axes span `x` and `y`: every pixel inside the
 /// view's box gets the realness interpolated (bilinearly) between the four cell centres around
 /// it, so the map has no blocks whatever its cells' shape; outside the box, the chart stays
-/// white. A view without its full grid of cells draws nothing.
+/// white. The pixels are computed into one bitmap, blitted at once. A view without its full
+/// grid of cells draws nothing.
 pub(super) fn draw_heat<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     view: &View,
@@ -24,41 +25,70 @@ where
     }
     let area = chart.plotting_area().strip_coord_spec();
     let (pw, ph) = area.dim_in_pixel();
-    for j in 0..ph {
+    if pw == 0 || ph == 0 {
+        return Ok(());
+    }
+    let columns: Vec<Option<Between>> = (0..pw)
+        .map(|i| {
+            between(x0 + (i as f64 + 0.5) / pw as f64 * (x1 - x0), view.cells[0].x, view.cell.0, COLUMNS)
+        })
+        .collect();
+    let mut rgb = vec![255u8; pw as usize * ph as usize * 3];
+    for (j, row) in rgb.chunks_exact_mut(pw as usize * 3).enumerate() {
         let y = y1 - (j as f64 + 0.5) / ph as f64 * (y1 - y0);
-        for i in 0..pw {
-            let x = x0 + (i as f64 + 0.5) / pw as f64 * (x1 - x0);
-            if let Some(realness) = realness_at(view, x, y) {
-                area.draw_pixel((i as i32, j as i32), &heat_colour(realness))?;
+        let Some(v) = between(y, view.cells[0].y, view.cell.1, ROWS) else { continue };
+        for (pixel, u) in row.chunks_exact_mut(3).zip(&columns) {
+            if let Some(realness) = u.and_then(|u| interpolate(view, u, v)) {
+                let RGBColor(r, g, b) = heat_colour(realness);
+                pixel.copy_from_slice(&[r, g, b]);
             }
         }
     }
+    let image = BitMapElement::with_owned_buffer((0, 0), (pw, ph), rgb)
+        .ok_or("the heat map's bitmap has a wrong size")?;
+    area.draw(&image)?;
     Ok(())
 }
 
-/// The realness at `(x, y)` interpolated between the cell centres of `view` (a full grid),
-/// constant beyond the outermost centres up to the box's edge; `None` outside the box or
-/// where a cell is not finite.
-pub(super) fn realness_at(view: &View, x: f64, y: f64) -> Option<f32> {
-    let (w, h) = view.cell;
-    let first = view.cells.first()?;
-    let (cx, cy) = (first.x as f64, first.y as f64);
-    let (u, v) = ((x - cx) / w, (y - cy) / h);
-    let (columns, rows) = (COLUMNS as f64, ROWS as f64);
-    if !(-0.5..=columns - 0.5).contains(&u) || !(-0.5..=rows - 0.5).contains(&v) {
+/// Where a coordinate falls along one axis of the grid: between cell centres `index` and
+/// `index + 1`, `fraction` of the way.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Between {
+    index: usize,
+    fraction: f32,
+}
+
+/// Where `t` falls on an axis of `n` cells of width `width` whose first centre is `first`:
+/// constant beyond the outermost centres up to the box's edge, `None` outside the box.
+fn between(t: f64, first: f32, width: f64, n: usize) -> Option<Between> {
+    let u = (t - first as f64) / width;
+    if !(-0.5..=n as f64 - 0.5).contains(&u) {
         return None;
     }
-    let along = |t: f64, n: usize| {
-        let t = t.clamp(0.0, (n - 1) as f64);
-        let i = (t.floor() as usize).min(n - 2);
-        (i, (t - i as f64) as f32)
-    };
-    let ((i, fu), (k, fv)) = (along(u, COLUMNS), along(v, ROWS));
+    let u = u.clamp(0.0, (n - 1) as f64);
+    let index = (u.floor() as usize).min(n - 2);
+    Some(Between { index, fraction: (u - index as f64) as f32 })
+}
+
+/// The realness between the four cell centres around `(u, v)`; `None` where one is not
+/// finite.
+fn interpolate(view: &View, u: Between, v: Between) -> Option<f32> {
     let at = |r: usize, c: usize| view.cells[r * COLUMNS + c].realness;
+    let (i, k, fu, fv) = (u.index, v.index, u.fraction, v.fraction);
     let bottom = at(k, i) * (1.0 - fu) + at(k, i + 1) * fu;
     let top = at(k + 1, i) * (1.0 - fu) + at(k + 1, i + 1) * fu;
     let realness = bottom * (1.0 - fv) + top * fv;
     realness.is_finite().then_some(realness)
+}
+
+/// The realness at `(x, y)` interpolated between the cell centres of `view` (a full grid), as
+/// [`draw_heat`] colours the pixel there.
+#[cfg(test)]
+pub(super) fn realness_at(view: &View, x: f64, y: f64) -> Option<f32> {
+    let first = view.cells.first()?;
+    let u = between(x, first.x, view.cell.0, COLUMNS)?;
+    let v = between(y, first.y, view.cell.1, ROWS)?;
+    interpolate(view, u, v)
 }
 
 /// The length scale of a run's arrows, the same in every picture of the run: an arrow
