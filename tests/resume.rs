@@ -58,6 +58,59 @@ fn four_thousand_straight_equal_two_thousand_then_a_resume_to_four_thousand() {
     assert_eq!(sample(&straight), sample(&split));
 }
 
+/// A run that keeps its best checkpoint and stops on patience, killed with `kill -9` partway
+/// and resumed, ends as the same run trained straight: its `best/`, the iteration it stopped
+/// at and every other file, byte for byte.
+#[test]
+fn keep_best_and_patience_survive_kill_9_and_resume_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (straight, killed) = (tmp.path().join("straight"), tmp.path().join("killed"));
+    let run = |out: &Path| -> Vec<String> {
+        [
+            "--seed",
+            "4",
+            "--epochs",
+            "6000",
+            "--eval-every",
+            "100",
+            "--keep-best",
+            "ks",
+            "--patience",
+            "8",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([path(out).to_string()])
+        .collect()
+    };
+    let args = run(&straight);
+    let a = train(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(a.status.success(), "{}", stderr(&a));
+    let kill_args = run(&killed);
+    let child = spawn_train(&kill_args.iter().map(String::as_str).collect::<Vec<_>>());
+    wait_for(&killed.join("best").join("config.json"));
+    sleep(Duration::from_millis(150));
+    send(&child, "KILL");
+    let _ = finish(child);
+    let reached = read_manifest(&killed)["iteration"].as_u64().unwrap();
+    let b = train(&["--resume", path(&killed)]);
+    assert!(b.status.success(), "{}", stderr(&b));
+    let (left, right) = (contents(&straight), contents(&killed));
+    let names = |files: &[(String, Vec<u8>)]| files.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&left), names(&right));
+    for ((name, x), (_, y)) in left.iter().zip(&right) {
+        assert!(
+            x == y,
+            "{name} differs between the straight run and the one killed after {reached} iterations"
+        );
+    }
+    assert!(left.iter().any(|(name, _)| name.starts_with("best/")), "no best checkpoint kept");
+    let stopped = read_manifest(&straight)["iteration"].as_u64().unwrap();
+    assert!(reached < stopped && stopped < 6000, "killed after {reached}, stopped after {stopped}: no test");
+    eprintln!("killed after {reached} iterations; both ended after {stopped} (of 6000)");
+}
+
 #[test]
 fn resuming_with_flags_that_contradict_the_run_is_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -320,13 +320,16 @@ impl Place {
 }
 
 /// Whether `name` is a temporary file of one of the files gan1d writes at a run folder's top
-/// (`.<file>.<random>.tmp`): a manifest, a log, the leaderboard, a tensor file.
+/// (`.<file>.<random>.tmp`): a manifest, a log, the leaderboard, a tensor file, the report or
+/// the live record (`.gan1d.live.json.<pid>.tmp`).
 fn is_temporary(name: &str) -> bool {
     let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(fsio::TMP_SUFFIX)) else {
         return false;
     };
     let written = inner.rsplit_once('.').map_or(inner, |(target, _)| target);
-    is_checkpoint_file(name) || [ENSEMBLE_MANIFEST, LEADERBOARD, MANIFEST, POINTS].contains(&written)
+    let live = LIVE.trim_start_matches('.');
+    is_checkpoint_file(name)
+        || [ENSEMBLE_MANIFEST, LEADERBOARD, MANIFEST, POINTS, REPORT, live].contains(&written)
 }
 
 /// Refuses a run folder whose own files and folders are not what they claim to be, before
@@ -384,6 +387,26 @@ pub fn remove_temporaries(dir: &Path) {
         let name = entry.file_name().to_string_lossy().into_owned();
         if is_temporary(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leftovers_of_interrupted_writes_at_a_runs_top_are_temporaries() {
+        for leftover in [
+            ".report.html.595q9R.tmp",
+            ".gan1d.live.json.4242.tmp",
+            ".leaderboard.csv.a1B2c3.tmp",
+            ".config.json.x.tmp",
+        ] {
+            assert!(is_temporary(leftover), "{leftover}");
+        }
+        for other in ["report.html", ".gan1d.live.json", "notes.tmp", ".notes.txt.x.tmp", ".gan1d.lock"] {
+            assert!(!is_temporary(other), "{other}");
         }
     }
 }
