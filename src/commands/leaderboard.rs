@@ -356,8 +356,14 @@ fn table(rows: &[(String, Standing)], columns: &[(String, Vec<String>)]) -> Stri
         .iter()
         .map(|(name, values)| values.iter().map(String::len).chain([name.len()]).max().unwrap_or(1))
         .collect();
-    let mut out =
-        format!("{:>4}  {:>8}  {:<10}  {:>9}  {:>15}", "rank", "seed", "status", "best at", select.label());
+    let mut out = format!(
+        "{:>4}  {:>8}  {:<10}  {:>10}  {:>15}",
+        "rank",
+        "seed",
+        "status",
+        "best after",
+        select.label()
+    );
     for head in heads.iter().filter(|h| shown(h)) {
         out += &format!("  {head:>8}");
     }
@@ -381,11 +387,13 @@ fn table(rows: &[(String, Standing)], columns: &[(String, Vec<String>)]) -> Stri
             }
         };
         out += &format!(
-            "{:>4}  {:>8}  {:<10}  {:>9}  {:>15}",
+            "{:>4}  {:>8}  {:<10}  {:>10}  {:>15}",
             r.rank,
             r.seed,
             status,
-            r.best_iteration.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            // The count of iterations done, as every message says it (the CSV's
+            // best_iteration is the evaluation's 0-based iteration, as in metrics.csv).
+            r.best_iteration.map(|i| (i + 1).to_string()).unwrap_or_else(|| "-".into()),
             r.score.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}")),
         );
         for (head, value) in heads.iter().zip(&values) {
