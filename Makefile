@@ -28,10 +28,14 @@ endif
 SEED := 42
 TRAIN_ARGS ?=
 
-.PHONY: build train test test-kernels lint bench mutants clean-venv
+.PHONY: build install train test test-kernels lint bench mutants clean-venv
 
 build: $(TORCH_DEP)
 	$(TORCH_ENV) cargo build --release
+
+# Puts gan1d in ~/.cargo/bin; it finds libtorch through the rpath the build records.
+install: $(TORCH_DEP)
+	$(TORCH_ENV) cargo install --locked --path .
 
 train: build
 	./target/release/gan1d train --seed $(SEED) --out models --overwrite $(TRAIN_ARGS)
