@@ -11,7 +11,7 @@ VENV ?= $(CACHE_DIR)/venv
 STAMP := $(VENV)/.gan1d-torch-$(TORCH_VERSION)
 # What the export check loads each exported format with (bench/export_check.sh).
 EXPORT_CHECK_PACKAGES := safetensors==0.8.0 onnxruntime==1.32.0
-EXPORT_STAMP := $(VENV)/.gan1d-export-check-2
+EXPORT_STAMP := $(VENV)/.gan1d-export-check
 PYTHON ?= python3
 
 ifdef LIBTORCH

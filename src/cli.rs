@@ -17,7 +17,7 @@ use crate::target::{Domain, TargetConfig};
 #[command(
     name = "gan1d",
     version,
-    about = "Train, sample and inspect a GAN that learns a function y = f(x) (the tutorial's x² on [-0.5, 0.5) by default)"
+    about = "Train, sample and inspect small GANs that learn a curve y = f(x) (the tutorial's x² on [-0.5, 0.5) by default), a distribution in the plane, or your own points"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -89,7 +89,7 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Draw points from a trained generator as CSV (header x,y)
     Sample(SampleArgs),
-    /// Measure a trained generator against the true function and its domain
+    /// Measure a trained generator against its target: the curve and its domain, or the points in the plane
     Evaluate(EvaluateArgs),
     /// Write a trained generator as safetensors, TorchScript or ONNX, for PyTorch, onnxruntime
     /// and other programs

@@ -17,7 +17,7 @@ pub(crate) use destination::{Destination, writable_dir};
 use anyhow::{Context, Result, bail};
 
 use crate::checkpoint::{self, EnsembleManifest, Layout};
-use crate::ranking::Standing;
+use crate::ranking::{Select, Standing};
 
 pub use evaluate::evaluate;
 pub use explore::explore;
@@ -80,11 +80,19 @@ pub(crate) fn resolve_checkpoint(dir: &Path, member: Option<u64>) -> Result<(Pat
             .map(|i| format!(", after {} iterations", i + 1))
             .unwrap_or_default();
         let rank = match (member, standing) {
-            (None, Some(s)) => format!(
-                "the best member by {} ({})",
-                s.select.label(),
-                s.score.map(|v| format!("{v:.4}")).unwrap_or_default()
-            ),
+            (None, Some(s)) => {
+                let modes = s.modes.filter(|m| m.is_finite() && *m > 0.0).map_or(0, |m| m as usize);
+                match (s.select, s.score) {
+                    (Select::Modes, Some(score)) if modes > 0 => {
+                        format!("the best member by modes ({})", s.select.stated(score, modes))
+                    }
+                    _ => format!(
+                        "the best member by {} ({})",
+                        s.select.label(),
+                        s.score.map(|v| format!("{v:.4}")).unwrap_or_default()
+                    ),
+                }
+            }
             _ => "the member asked for".to_string(),
         };
         (best, format!("seed {seed}'s best checkpoint{at}: {rank}"))
