@@ -32,6 +32,9 @@ pub enum State {
     Paused,
     /// Did every iteration it was asked for.
     Finished,
+    /// Stopped by `--patience`: its metric no longer improved, so the run is done short of
+    /// its total, its best checkpoint kept.
+    Stopped,
     /// Every member's weights stopped being finite.
     Diverged,
     /// Ended with an error; the folder is as its last checkpoint describes it.

@@ -283,6 +283,10 @@ fn a_single_run_keeps_its_best_checkpoint_and_stops_when_it_no_longer_improves()
     }
     let sampled = gan1d(&["sample", "--checkpoint", dir.join("best").to_str().unwrap(), "-n", "5"]);
     assert!(sampled.status.success(), "{}", stderr(&sampled));
+    // Its live record says how it ended, for `gan1d serve` (which shows it finished).
+    let live: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join(".gan1d.live.json")).unwrap()).unwrap();
+    assert_eq!(live["state"], "stopped");
     // What cannot work is refused in one line.
     let other = tmp.path().join("other");
     let other = other.to_str().unwrap();

@@ -157,6 +157,8 @@ fn state(live: Option<&Live>, done: u64, epochs: u64) -> &'static str {
             State::Paused => "paused",
             State::Finished if done >= epochs => "finished",
             State::Finished => "paused",
+            // Done: its metric stopped improving.
+            State::Stopped => "finished",
             State::Diverged => "diverged",
             State::Failed => "failed",
         },
@@ -393,6 +395,10 @@ mod tests {
     fn the_state_follows_the_record_or_the_checkpoint() {
         assert_eq!(state(None, 10, 10), "finished");
         assert_eq!(state(None, 5, 10), "paused");
+        let mut stopped = Live::new(10, "gan1d train --keep-best ks --patience 2".into());
+        stopped.pid = u32::MAX;
+        stopped.state = State::Stopped;
+        assert_eq!(state(Some(&stopped), 5, 10), "finished");
         let mut live = Live::new(10, String::new());
         live.pid = u32::MAX;
         assert_eq!(state(Some(&live), 5, 10), "interrupted");

@@ -127,7 +127,7 @@ impl Run {
         {
             observer.finish()?;
             observer.write_report(&trainer, "stopped early (--patience)")?;
-            observer.live_write(&trainer, crate::live::State::Finished, None);
+            observer.live_write(&trainer, crate::live::State::Stopped, None);
             crate::output::note(&format!(
                 "gan1d: stopped early after {} of {total} iterations: {reason}; the best checkpoint is in {}",
                 trainer.iteration(),
