@@ -87,7 +87,7 @@ pub enum Command {
     /// Train the tutorial's GAN and write a checkpoint with plots into --out, or continue the
     /// run in --resume DIR
     Train(Box<TrainArgs>),
-    /// Draw points from a trained generator as CSV (header x,y)
+    /// Draw points from a trained generator as CSV (header x,y; with --latent the latent point of each too)
     Sample(SampleArgs),
     /// Measure a trained generator against its target: the curve and its domain, or the points in the plane
     Evaluate(EvaluateArgs),
