@@ -81,7 +81,9 @@ pub(super) fn draw_animation(
     let (w, h) = ANIMATION_SIZE;
     // The legend lists what some frame draws, the same on every frame.
     let heat = frames.iter().any(|f| f.view.cells.len() == crate::view::COLUMNS * crate::view::ROWS);
-    let arrowed = frames.iter().find(|f| !f.view.points.is_empty());
+    // One scale for the legend and every frame's arrows.
+    let scale =
+        frames.iter().find(|f| !f.view.points.is_empty()).map(|f| ArrowScale::of(&f.view, axes.1 - axes.0));
     let faint = RGBColor(120, 120, 120).mix(0.5);
     let mut entries = match backdrop.marks.is_empty() {
         true => vec![Entry { label: "target".into(), color: faint, glyph: Glyph::Line }],
@@ -91,10 +93,8 @@ pub(super) fn draw_animation(
         entries.push(Entry { label: "real".into(), color: RED.to_rgba(), glyph: Glyph::Dot });
     }
     entries.push(Entry { label: "generated".into(), color: BLUE.to_rgba(), glyph: Glyph::Dot });
-    if let Some(frame) = arrowed {
-        let scale = ArrowScale::of(&frame.view, axes.1 - axes.0);
-        entries.push(Entry { label: "G's pull".into(), color: ARROW.to_rgba(), glyph: Glyph::Arrow });
-        entries.push(Entry { label: scale.label(), color: ARROW.to_rgba(), glyph: Glyph::Note });
+    if let Some(scale) = scale {
+        entries.extend(scale.entries());
     }
 
     let palette: Vec<u8> = PALETTE.iter().flatten().copied().collect();
@@ -144,7 +144,9 @@ pub(super) fn draw_animation(
             };
             chart.draw_series(dots(real, RED))?;
             chart.draw_series(dots(&frame.generated, BLUE))?;
-            draw_arrows(&mut chart, &frame.view, (x0, x1), (y0, y1), inside)?;
+            if let Some(scale) = scale {
+                draw_arrows(&mut chart, &frame.view, scale, (x0, x1), (y0, y1), inside)?;
+            }
             root.present()?;
         }
         let indices: Vec<u8> = rgb.chunks_exact(3).map(nearest_in_palette).collect();

@@ -42,6 +42,7 @@ pub(super) fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::er
     let before = within(axes);
     let any = |pts: &[(f32, f32)]| pts.iter().any(|&(x, y)| before(x, y));
     let heat = s.view.is_some_and(|v| v.cells.len() == crate::view::COLUMNS * crate::view::ROWS);
+    // One scale for the legend and the arrows.
     let pulls = s.view.map(|v| (v, ArrowScale::of(v, axes.1 - axes.0)));
     let pulled = pulls.is_some_and(|(v, scale)| !arrows(v, scale, 1.0, before).is_empty());
     let mut entries = s.backdrop.entries();
@@ -52,8 +53,7 @@ pub(super) fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::er
         entries.push(Entry { label: "generated".into(), color: BLUE.mix(0.8), glyph: Glyph::Dot });
     }
     if let Some((_, scale)) = pulls.filter(|_| pulled) {
-        entries.push(Entry { label: "G's pull".into(), color: ARROW.to_rgba(), glyph: Glyph::Arrow });
-        entries.push(Entry { label: scale.label(), color: ARROW.to_rgba(), glyph: Glyph::Note });
+        entries.extend(scale.entries());
     }
     let plot_area = beside_legend(&root, &entries, 14, heat)?;
     let (title, title_px) = fitted(&plot_area, s.title, 24, 30);
@@ -106,8 +106,8 @@ pub(super) fn draw(buffer: &mut [u8], s: &Scatter) -> Result<(), Box<dyn std::er
     if curve_on_top {
         s.backdrop.draw_curve(&mut chart)?;
     }
-    if let Some(view) = s.view {
-        draw_arrows(&mut chart, view, xs, ys, inside)?;
+    if let Some((view, scale)) = pulls {
+        draw_arrows(&mut chart, view, scale, xs, ys, inside)?;
     }
     root.present()?;
     Ok(())

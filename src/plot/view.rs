@@ -110,9 +110,13 @@ impl ArrowScale {
         ArrowScale { reach: 0.06 * box_width, pull: 4.0 / box_width }
     }
 
-    /// The legend's statement of the scale.
-    pub(super) fn label(&self) -> String {
-        format!("arrow {} = pull {}", two_digits(self.reach), two_digits(self.pull))
+    /// The legend's entries of the arrows: what they are, and the scale they are drawn to.
+    pub(super) fn entries(&self) -> [Entry; 2] {
+        let label = format!("arrow {} = pull {}", two_digits(self.reach), two_digits(self.pull));
+        [
+            Entry { label: "G's pull".into(), color: ARROW.to_rgba(), glyph: Glyph::Arrow },
+            Entry { label, color: ARROW.to_rgba(), glyph: Glyph::Note },
+        ]
     }
 }
 
@@ -149,11 +153,12 @@ pub(super) fn arrows(
         .collect()
 }
 
-/// Draws [`arrows`] on `chart` (axes `x`, `y`), each a line with a head, and returns how many
-/// it drew.
+/// Draws [`arrows`] on `chart` (axes `x`, `y`) to `scale`, the one the legend states, each a
+/// line with a head, and returns how many it drew.
 pub(super) fn draw_arrows<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
     view: &View,
+    scale: ArrowScale,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
     shown: impl Fn(f32, f32) -> bool,
@@ -164,7 +169,7 @@ where
     let (pw, ph) = chart.plotting_area().dim_in_pixel();
     // Pixels per unit on each axis.
     let (sx, sy) = (pw as f64 / (x1 - x0), ph as f64 / (y1 - y0));
-    let segments = arrows(view, ArrowScale::of(view, x1 - x0), sx / sy, shown);
+    let segments = arrows(view, scale, sx / sy, shown);
     let style = ARROW.stroke_width(1);
     for &(from, to) in &segments {
         chart.draw_series(std::iter::once(PathElement::new(vec![from, to], style)))?;
